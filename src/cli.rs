@@ -1,0 +1,264 @@
+//! The command line. The doc comments here are the help text, the man page and the shell
+//! completions (`tcplab man`, `tcplab completions`), so they are written for users.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::units::{parse_duration, parse_size};
+
+/// See the TCP state machine and the Unix process lifecycle on a real kernel.
+///
+/// A live dashboard of processes (pid, ppid, pgid, sid, zombies) and TCP sockets (state, queues,
+/// owners), live state transitions from the kernel, a real HTTP/1.1 server, and one demo per
+/// lesson of the classic "build a web server" tutorial.
+#[derive(Debug, Parser)]
+#[command(name = "tcplab", version, about, long_about = None, propagate_version = true)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Live dashboard: processes, sockets, the TCP state machine, a server (the default in a terminal)
+    Tui(TuiArgs),
+    /// Run the HTTP/1.1 server (an epoll reactor by default)
+    Serve(ServeArgs),
+    /// Stop a running server: TERM, or QUIT with --graceful; waits until it is gone
+    Stop(StopArgs),
+    /// Reload a running server (HUP): fresh workers start, old ones drain
+    Reload(ControlArgs),
+    /// Make a running server reopen its log files (USR1), e.g. after logrotate
+    Reopen(ControlArgs),
+    /// Show a running server's master and workers
+    Status(ControlArgs),
+    /// List processes with pid, ppid, pgid, sid, tty, tpgid, state (like `ps -axj`)
+    Ps(PsArgs),
+    /// List TCP sockets with state, queues, timers and every owning process (like `ss -tanp`)
+    Net(NetArgs),
+    /// Print TCP state transitions live, from the kernel's tracepoint
+    Trace(TraceArgs),
+    /// Run one lesson of the tutorial as a live demo
+    Demo(DemoArgs),
+    /// Print a shell completion script
+    Completions(CompletionsArgs),
+    /// Print the man page (roff)
+    Man,
+}
+
+#[derive(Debug, Args)]
+pub struct TuiArgs {
+    /// Refresh interval, e.g. 500ms, 2s
+    #[arg(long, value_parser = parse_duration, default_value = "1s")]
+    pub interval: Duration,
+}
+
+impl Default for TuiArgs {
+    fn default() -> Self {
+        TuiArgs {
+            interval: Duration::from_secs(1),
+        }
+    }
+}
+
+/// The server designs of the tutorial, from the first to the last.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
+pub enum Model {
+    /// An epoll event loop (mio): one thread, thousands of connections
+    #[default]
+    Reactor,
+    /// One process: blocking accept, answer, close; one client at a time
+    Iterative,
+    /// N processes blocking in accept on one shared listening socket
+    Prefork,
+    /// One process multiplexing with select(2); limited to FD_SETSIZE descriptors
+    Select,
+    /// One process multiplexing with poll(2)
+    Poll,
+}
+
+impl Model {
+    pub fn name(self) -> &'static str {
+        match self {
+            Model::Reactor => "reactor",
+            Model::Iterative => "iterative",
+            Model::Prefork => "prefork",
+            Model::Select => "select",
+            Model::Poll => "poll",
+        }
+    }
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct ServeArgs {
+    /// Server design
+    #[arg(long, value_enum, default_value_t = Model::Reactor)]
+    pub model: Model,
+    /// Worker processes (default: the number of CPUs)
+    #[arg(long)]
+    pub workers: Option<usize>,
+    /// Address to listen on; port 0 picks a free port (the ready line tells which)
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    pub listen: SocketAddr,
+    /// Serve static files from this directory
+    #[arg(long)]
+    pub root: Option<PathBuf>,
+    /// Detach: fork, setsid, fork again, chdir /, stdio to /dev/null
+    #[arg(long)]
+    pub daemon: bool,
+    /// Pid file (default: /run/tcplab.pid as root, else $XDG_RUNTIME_DIR or /tmp)
+    #[arg(long)]
+    pub pid_file: Option<PathBuf>,
+    /// Access log in the combined format; `-` for stderr (off by default)
+    #[arg(long)]
+    pub access_log: Option<PathBuf>,
+    /// Error log (default: stderr)
+    #[arg(long)]
+    pub error_log: Option<PathBuf>,
+    /// Largest request body accepted, e.g. 1MiB
+    #[arg(long, value_parser = parse_size, default_value = "1MiB")]
+    pub max_body: u64,
+    /// Longest request line accepted
+    #[arg(long, value_parser = parse_size, default_value = "8KiB")]
+    pub max_request_line: u64,
+    /// Largest header block accepted
+    #[arg(long, value_parser = parse_size, default_value = "16KiB")]
+    pub max_header_size: u64,
+    /// Most header fields accepted
+    #[arg(long, default_value_t = 100)]
+    pub max_headers: usize,
+    /// Most connections open at once per process; past it, stop accepting until one closes
+    #[arg(long, default_value_t = 10_000)]
+    pub max_connections: usize,
+    /// Time a client has to send a whole request head (slowloris protection)
+    #[arg(long, value_parser = parse_duration, default_value = "10s")]
+    pub header_timeout: Duration,
+    /// Time an idle keep-alive connection is kept open
+    #[arg(long, value_parser = parse_duration, default_value = "5s")]
+    pub keepalive_timeout: Duration,
+    /// On a graceful stop (QUIT), force the exit after this long
+    #[arg(long, value_parser = parse_duration, default_value = "10s")]
+    pub shutdown_timeout: Duration,
+}
+
+#[derive(Debug, Args)]
+pub struct ControlArgs {
+    /// Pid file of the server
+    #[arg(long)]
+    pub pid_file: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct StopArgs {
+    /// Send QUIT: finish requests in flight, then exit
+    #[arg(long)]
+    pub graceful: bool,
+    #[command(flatten)]
+    pub control: ControlArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct PsArgs {
+    /// Show the process tree
+    #[arg(long)]
+    pub tree: bool,
+    /// Only zombies and their parents
+    #[arg(long)]
+    pub zombies: bool,
+    /// JSON output (schema in the README)
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct NetArgs {
+    /// Only sockets in this state (kernel name, e.g. TIME_WAIT); repeatable
+    #[arg(long = "state", value_name = "S")]
+    pub states: Vec<String>,
+    /// Only sockets with this local or remote port
+    #[arg(long)]
+    pub port: Option<u16>,
+    /// Only listening sockets
+    #[arg(long)]
+    pub listen: bool,
+    /// Print the count of sockets per state
+    #[arg(long)]
+    pub summary: bool,
+    /// Do not look up owning processes (faster)
+    #[arg(long)]
+    pub no_owners: bool,
+    /// JSON output (schema in the README)
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct TraceArgs {
+    /// Only transitions with this local or remote port
+    #[arg(long)]
+    pub port: Option<u16>,
+    /// One JSON object per line (schema in the README)
+    #[arg(long)]
+    pub json: bool,
+    /// Exit after this many transitions
+    #[arg(long)]
+    pub count: Option<u64>,
+    /// Exit after this long, e.g. 10s
+    #[arg(long, value_parser = parse_duration)]
+    pub duration: Option<Duration>,
+    /// One line per finished connection: its whole life
+    #[arg(long)]
+    pub timeline: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    #[command(subcommand)]
+    pub demo: Demo,
+}
+
+#[derive(Debug, Args, Clone, Default)]
+pub struct DemoCommon {
+    /// Stop after this long (default: until Ctrl+C)
+    #[arg(long, value_parser = parse_duration)]
+    pub duration: Option<Duration>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Demo {
+    /// fork: a parent forks a child, both print their ids, the parent reaps the child
+    Fork(DemoCommon),
+    /// zombie: children exit and their parent never reaps them
+    Zombie {
+        /// Number of zombie children
+        #[arg(long, default_value_t = 3)]
+        count: usize,
+        #[command(flatten)]
+        common: DemoCommon,
+    },
+    /// orphan: a child outlives its parent and is adopted
+    Orphan(DemoCommon),
+    /// daemon: umask, fork, setsid, fork, step by step, printing the ids
+    Daemon(DemoCommon),
+    /// signal: handlers installed, one signal ignored, one blocked; see the /proc masks
+    Signal(DemoCommon),
+    /// time-wait: an active close that leaves a TIME_WAIT socket
+    TimeWait(DemoCommon),
+    /// close-wait: the peer closes, the application never does
+    CloseWait(DemoCommon),
+    /// backlog: a listener that never accepts; the accept queue fills
+    Backlog(DemoCommon),
+    /// shared-accept: forked children blocking in accept on one listener
+    SharedAccept(DemoCommon),
+    /// select-limit: what happens at FD_SETSIZE descriptors
+    SelectLimit(DemoCommon),
+}
+
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// bash, zsh, fish, elvish or powershell
+    pub shell: clap_complete::Shell,
+}

@@ -1,0 +1,6 @@
+//! The plain commands for scripts: each turns a model into text for a terminal or JSON.
+
+pub mod docs;
+pub mod net;
+pub mod output;
+pub mod ps;

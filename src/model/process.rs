@@ -1,0 +1,108 @@
+//! One process as /proc shows it. Fields a scan could not read (permission, a process that
+//! vanished half-way) are `None`: unknown, never a made-up value.
+
+use std::time::Duration;
+
+use super::SignalMasks;
+
+/// The one-letter state of /proc/PID/stat (and of `ps` STAT's first letter).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ProcState {
+    Running,
+    Sleeping,
+    DiskSleep,
+    Zombie,
+    Stopped,
+    TracingStop,
+    Dead,
+    Idle,
+    Other(char),
+}
+
+impl ProcState {
+    pub fn from_char(c: char) -> ProcState {
+        match c {
+            'R' => ProcState::Running,
+            'S' => ProcState::Sleeping,
+            'D' => ProcState::DiskSleep,
+            'Z' => ProcState::Zombie,
+            'T' => ProcState::Stopped,
+            't' => ProcState::TracingStop,
+            'X' | 'x' => ProcState::Dead,
+            'I' => ProcState::Idle,
+            other => ProcState::Other(other),
+        }
+    }
+
+    pub fn letter(self) -> char {
+        match self {
+            ProcState::Running => 'R',
+            ProcState::Sleeping => 'S',
+            ProcState::DiskSleep => 'D',
+            ProcState::Zombie => 'Z',
+            ProcState::Stopped => 'T',
+            ProcState::TracingStop => 't',
+            ProcState::Dead => 'X',
+            ProcState::Idle => 'I',
+            ProcState::Other(c) => c,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Process {
+    pub pid: i32,
+    pub ppid: i32,
+    pub pgid: i32,
+    pub sid: i32,
+    /// The raw tty_nr of /proc/PID/stat (0: none).
+    pub tty_nr: i32,
+    /// The decoded terminal, `pts/3`, `tty1`; None when the process has no controlling tty.
+    pub tty: Option<String>,
+    /// Foreground process group of the controlling tty; -1 without one.
+    pub tpgid: i32,
+    pub state: ProcState,
+    /// Real uid; None when /proc/PID/status could not be read.
+    pub uid: Option<u32>,
+    pub user: Option<String>,
+    pub threads: i64,
+    /// Time since boot when the process started.
+    pub start_time: Duration,
+    /// user + system CPU time used.
+    pub cpu_time: Duration,
+    pub rss_bytes: u64,
+    pub comm: String,
+    /// Full argv; None when unreadable, empty for kernel threads and zombies.
+    pub cmdline: Option<Vec<String>>,
+    /// From /proc/PID/status; None when unreadable.
+    pub masks: Option<SignalMasks>,
+    /// Number of open descriptors; None when /proc/PID/fd is not readable.
+    pub fd_count: Option<usize>,
+}
+
+impl Process {
+    pub fn is_zombie(&self) -> bool {
+        self.state == ProcState::Zombie
+    }
+
+    pub fn is_session_leader(&self) -> bool {
+        self.pid == self.sid
+    }
+
+    pub fn is_group_leader(&self) -> bool {
+        self.pid == self.pgid
+    }
+
+    /// Kernel threads have no command line and are children of kthreadd (pid 2) or pid 2 itself.
+    pub fn is_kernel_thread(&self) -> bool {
+        self.pid == 2 || self.ppid == 2
+    }
+
+    /// The command line joined by spaces, or `[comm]` the way ps shows what has none.
+    pub fn command(&self) -> String {
+        match &self.cmdline {
+            Some(args) if !args.is_empty() => args.join(" "),
+            _ => format!("[{}]", self.comm),
+        }
+    }
+}

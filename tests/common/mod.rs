@@ -1,0 +1,109 @@
+//! Shared by the integration tests: start the real binary, wait with deadlines (never sleeps),
+//! and leave nothing running. Each test file uses what it needs.
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
+use std::process::{Child, ChildStderr, Command, Stdio};
+use std::sync::Once;
+use std::time::{Duration, Instant};
+
+/// The binary under test.
+pub fn tcplab() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_tcplab"))
+}
+
+/// Makes this test process a child subreaper, once: whatever a test orphans (daemons, demos)
+/// comes back here and is reaped by `reap_all`, not left to PID 1.
+pub fn subreaper() {
+    static ONCE: Once = Once::new();
+    ONCE.call_once(|| tcplab::kernel::subreaper::become_subreaper().expect("PR_SET_CHILD_SUBREAPER"));
+}
+
+/// Reaps every exited child of this test process (including adopted orphans).
+pub fn reap_all() {
+    tcplab::kernel::subreaper::reap_exited();
+}
+
+/// Polls `f` until it returns Some or the deadline passes.
+pub fn wait_for<T>(what: &str, timeout: Duration, mut f: impl FnMut() -> Option<T>) -> T {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if let Some(v) = f() {
+            return v;
+        }
+        if Instant::now() > deadline {
+            panic!("timed out after {timeout:?} waiting for {what}");
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// A child process that is killed and reaped when the test ends, pass or fail.
+pub struct Running {
+    pub child: Child,
+    pub stderr: Option<BufReader<ChildStderr>>,
+}
+
+impl Running {
+    pub fn pid(&self) -> i32 {
+        self.child.id() as i32
+    }
+
+    /// Sends a signal by name ("TERM", "INT", ...).
+    pub fn signal(&self, sig: nix::sys::signal::Signal) {
+        let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(self.pid()), sig);
+    }
+
+    /// Waits for the exit with a deadline; panics if it does not come.
+    pub fn wait_exit(&mut self, timeout: Duration) -> std::process::ExitStatus {
+        wait_for("process exit", timeout, || self.child.try_wait().ok().flatten())
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+/// Starts `tcplab serve --listen 127.0.0.1:0 <extra>` and returns it with the address from its
+/// ready line (`tcplab serve: listening on http://IP:PORT (...)`).
+pub fn serve(extra: &[&str]) -> (Running, SocketAddr) {
+    let child = tcplab()
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .args(extra)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn tcplab serve");
+    let mut running = Running {
+        child,
+        stderr: None,
+    };
+    let mut reader = BufReader::new(running.child.stderr.take().unwrap());
+    let addr = read_ready_line(&mut reader);
+    running.stderr = Some(reader);
+    (running, addr)
+}
+
+/// Reads stderr lines until the ready line; panics with what was printed if it never comes.
+pub fn read_ready_line(reader: &mut impl BufRead) -> SocketAddr {
+    let mut seen = String::new();
+    loop {
+        let mut line = String::new();
+        let n = reader.read_line(&mut line).expect("read stderr");
+        if n == 0 {
+            panic!("server exited before its ready line; it printed:\n{seen}");
+        }
+        if let Some(rest) = line.split("listening on http://").nth(1) {
+            let addr = rest.split_whitespace().next().unwrap();
+            return addr.parse().expect("address in ready line");
+        }
+        seen.push_str(&line);
+    }
+}
