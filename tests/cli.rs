@@ -5,8 +5,18 @@ mod common;
 use common::tcplab;
 
 const SUBCOMMANDS: [&str; 12] = [
-    "tui", "serve", "stop", "reload", "reopen", "status", "ps", "net", "trace", "demo",
-    "completions", "man",
+    "tui",
+    "serve",
+    "stop",
+    "reload",
+    "reopen",
+    "status",
+    "ps",
+    "net",
+    "trace",
+    "demo",
+    "completions",
+    "man",
 ];
 
 #[test]
@@ -15,7 +25,10 @@ fn help_lists_every_subcommand() {
     assert!(out.status.success());
     let help = String::from_utf8(out.stdout).unwrap();
     for sub in SUBCOMMANDS {
-        assert!(help.contains(&format!("  {sub} ")), "--help lacks {sub}:\n{help}");
+        assert!(
+            help.contains(&format!("  {sub} ")),
+            "--help lacks {sub}:\n{help}"
+        );
     }
 }
 
@@ -24,11 +37,20 @@ fn man_page_documents_every_subcommand() {
     let out = tcplab().arg("man").output().unwrap();
     assert!(out.status.success());
     let page = String::from_utf8(out.stdout).unwrap();
-    assert!(page.starts_with(".ie") || page.contains(".TH tcplab"), "not roff:\n{page}");
+    assert!(
+        page.starts_with(".ie") || page.contains(".TH tcplab"),
+        "not roff:\n{page}"
+    );
     for sub in SUBCOMMANDS {
-        assert!(page.contains(&format!("TCPLAB {}", sub.to_uppercase())), "man lacks {sub}");
+        assert!(
+            page.contains(&format!("TCPLAB {}", sub.to_uppercase())),
+            "man lacks {sub}"
+        );
     }
-    assert!(page.contains("max\\-body"), "serve's options missing from man page");
+    assert!(
+        page.contains("max\\-body"),
+        "serve's options missing from man page"
+    );
 }
 
 #[test]
@@ -44,7 +66,10 @@ fn completions_for_bash_name_the_subcommands() {
 
 #[test]
 fn bad_size_is_one_clear_line() {
-    let out = tcplab().args(["serve", "--max-body", "lots"]).output().unwrap();
+    let out = tcplab()
+        .args(["serve", "--max-body", "lots"])
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8(out.stderr).unwrap();
     assert!(err.contains("`lots` is not a size"), "{err}");

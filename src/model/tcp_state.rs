@@ -79,7 +79,9 @@ impl TcpState {
             "FIN_WAIT_2" => "FIN_WAIT2",
             other => other,
         };
-        TcpState::ALL.into_iter().find(|st| st.kernel_name() == norm)
+        TcpState::ALL
+            .into_iter()
+            .find(|st| st.kernel_name() == norm)
     }
 }
 

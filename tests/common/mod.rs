@@ -17,7 +17,9 @@ pub fn tcplab() -> Command {
 /// comes back here and is reaped by `reap_all`, not left to PID 1.
 pub fn subreaper() {
     static ONCE: Once = Once::new();
-    ONCE.call_once(|| tcplab::kernel::subreaper::become_subreaper().expect("PR_SET_CHILD_SUBREAPER"));
+    ONCE.call_once(|| {
+        tcplab::kernel::subreaper::become_subreaper().expect("PR_SET_CHILD_SUBREAPER")
+    });
 }
 
 /// Reaps every exited child of this test process (including adopted orphans).
@@ -57,7 +59,9 @@ impl Running {
 
     /// Waits for the exit with a deadline; panics if it does not come.
     pub fn wait_exit(&mut self, timeout: Duration) -> std::process::ExitStatus {
-        wait_for("process exit", timeout, || self.child.try_wait().ok().flatten())
+        wait_for("process exit", timeout, || {
+            self.child.try_wait().ok().flatten()
+        })
     }
 }
 
