@@ -5,11 +5,13 @@ pub mod process;
 pub mod signals;
 pub mod socket;
 pub mod tcp_state;
+pub mod transition;
 
 pub use process::{ProcState, Process};
 pub use signals::{SignalMasks, SignalSet};
 pub use socket::{Owner, Socket, Timer, TimerKind};
 pub use tcp_state::TcpState;
+pub use transition::{Transition, TransitionSource};
 
 use std::time::{Duration, SystemTime};
 
