@@ -1,0 +1,70 @@
+//! Cleaning up after a demo: every child, own or adopted through the subreaper, is stopped and
+//! reaped before the demo exits, so nothing it made outlives it.
+
+use std::time::{Duration, Instant};
+
+use nix::errno::Errno;
+use nix::sys::signal::{kill, Signal};
+use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
+use nix::unistd::Pid;
+
+use super::waiter::Waiter;
+use crate::kernel::family::children_of;
+use crate::model::signals::signal_name;
+
+/// How a reaped child ended, in words: `exited with status 0`, `killed by SIGTERM`.
+pub fn describe(status: &WaitStatus) -> String {
+    match status {
+        WaitStatus::Exited(_, code) => format!("exited with status {code}"),
+        WaitStatus::Signaled(_, sig, core) => format!(
+            "killed by SIG{}{}",
+            signal_name(*sig as u32),
+            if *core { " (core dumped)" } else { "" }
+        ),
+        other => format!("{other:?}"),
+    }
+}
+
+/// Reaps what has already exited without blocking; true once this process has no child left.
+pub fn reap_exited(reaped: &mut Vec<(Pid, WaitStatus)>) -> bool {
+    loop {
+        match waitpid(None, Some(WaitPidFlag::WNOHANG)) {
+            Ok(WaitStatus::StillAlive) => return false,
+            Ok(status) => {
+                if let Some(pid) = status.pid() {
+                    reaped.push((pid, status));
+                }
+            }
+            Err(Errno::EINTR) => continue,
+            Err(_) => return true, // ECHILD: nobody left
+        }
+    }
+}
+
+/// Sends TERM to every child still alive, then reaps until none is left, escalating to KILL
+/// after `grace`. Returns everything reaped, in order.
+pub fn stop_and_reap_all(waiter: &mut Waiter, grace: Duration) -> Vec<(Pid, WaitStatus)> {
+    let me = std::process::id() as i32;
+    let mut reaped = Vec::new();
+    if reap_exited(&mut reaped) {
+        return reaped;
+    }
+    for pid in children_of(me) {
+        let _ = kill(Pid::from_raw(pid), Signal::SIGTERM);
+    }
+    let kill_at = Instant::now() + grace;
+    let mut killed = false;
+    loop {
+        if reap_exited(&mut reaped) {
+            return reaped;
+        }
+        if !killed && Instant::now() >= kill_at {
+            for pid in children_of(me) {
+                let _ = kill(Pid::from_raw(pid), Signal::SIGKILL);
+            }
+            killed = true;
+        }
+        // CHLD wakes this early; a second Ctrl+C while cleaning up changes nothing.
+        waiter.nap(Duration::from_millis(100));
+    }
+}

@@ -1,0 +1,151 @@
+//! Helpers for the demo tests: start `tcplab demo ...` with its stdout followed line by line
+//! (with deadlines, never blocking forever), and read the kernel's view of a pid independently
+//! of tcplab's own code (raw /proc text, `ps`, `ss`).
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+use std::sync::mpsc::{channel, Receiver};
+use std::time::{Duration, Instant};
+
+use crate::common::{tcplab, Running};
+
+/// A demo process and the lines it has printed so far.
+pub struct Demo {
+    pub running: Running,
+    lines: Receiver<String>,
+    pub seen: Vec<String>,
+}
+
+impl Demo {
+    /// Starts `tcplab demo <args>` with stdout piped (stderr inherited, so failures show).
+    pub fn start(args: &[&str]) -> Demo {
+        let mut child = tcplab()
+            .arg("demo")
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("spawn tcplab demo");
+        let stdout = child.stdout.take().unwrap();
+        let (tx, rx) = channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines() {
+                let Ok(line) = line else { break };
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        Demo {
+            running: Running {
+                child,
+                stderr: None,
+            },
+            lines: rx,
+            seen: Vec::new(),
+        }
+    }
+
+    pub fn pid(&self) -> i32 {
+        self.running.pid()
+    }
+
+    /// Reads lines until one contains `needle`; returns it. Panics with everything printed so far
+    /// if the deadline passes or the demo closes its stdout first.
+    pub fn line_with(&mut self, needle: &str, timeout: Duration) -> String {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.lines.recv_timeout(left) {
+                Ok(line) => {
+                    self.seen.push(line.clone());
+                    if line.contains(needle) {
+                        return line;
+                    }
+                }
+                Err(e) => panic!(
+                    "no line with {needle:?} ({e}); the demo printed:\n{}",
+                    self.seen.join("\n")
+                ),
+            }
+        }
+    }
+
+    /// Reads the rest of the output after the demo exited (stdout closed).
+    pub fn rest(&mut self, timeout: Duration) -> String {
+        let deadline = Instant::now() + timeout;
+        while let Ok(line) = self
+            .lines
+            .recv_timeout(deadline.saturating_duration_since(Instant::now()))
+        {
+            self.seen.push(line);
+        }
+        self.seen.join("\n")
+    }
+
+    /// Sends `sig` and waits for a clean exit (status 0).
+    pub fn stop(&mut self, sig: nix::sys::signal::Signal) {
+        self.running.signal(sig);
+        let status = self.running.wait_exit(Duration::from_secs(15));
+        assert!(
+            status.success(),
+            "demo exited with {status}; it printed:\n{}",
+            self.rest(Duration::from_secs(1))
+        );
+    }
+}
+
+/// The numbers that follow `word ` in `line`: `numbers_after("zombies 1 2 3", "zombies")`.
+pub fn numbers_after(line: &str, word: &str) -> Vec<i32> {
+    let rest = line
+        .split(&format!("{word} "))
+        .nth(1)
+        .unwrap_or_else(|| panic!("no {word:?} in {line:?}"));
+    rest.split_whitespace()
+        .map_while(|w| w.trim_end_matches([',', ';', '.']).parse().ok())
+        .collect()
+}
+
+/// The fields of /proc/PID/stat after the command name, read raw: index 0 is the state letter,
+/// 1 ppid, 2 pgrp, 3 session, 4 tty_nr. None once the pid is gone.
+pub fn stat(pid: i32) -> Option<Vec<String>> {
+    let text = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let after = text.rsplit_once(')')?.1;
+    Some(after.split_whitespace().map(str::to_string).collect())
+}
+
+/// State letter and ppid of `pid` as /proc says, None once it is gone.
+pub fn state_ppid(pid: i32) -> Option<(char, i32)> {
+    let f = stat(pid)?;
+    Some((f[0].chars().next()?, f[1].parse().ok()?))
+}
+
+/// True while /proc/PID exists (alive or zombie: not yet reaped).
+pub fn exists(pid: i32) -> bool {
+    std::path::Path::new(&format!("/proc/{pid}")).exists()
+}
+
+/// `ps -o FIELDS= -p PID`, trimmed; None if ps does not list it.
+pub fn ps(pid: i32, fields: &str) -> Option<String> {
+    let out = Command::new("ps")
+        .args(["-o", &format!("{fields}="), "-p", &pid.to_string()])
+        .output()
+        .expect("run ps");
+    let text = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    (out.status.success() && !text.is_empty()).then_some(text)
+}
+
+/// Pids whose parent is `pid`, from /proc (every process, read raw).
+pub fn children_of(pid: i32) -> Vec<i32> {
+    let mut kids = Vec::new();
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(p) = entry.file_name().to_string_lossy().parse::<i32>() else {
+            continue;
+        };
+        if state_ppid(p).is_some_and(|(_, ppid)| ppid == pid) {
+            kids.push(p);
+        }
+    }
+    kids
+}
