@@ -1,8 +1,164 @@
-//! `tcplab ps`.
+//! `tcplab ps`: every process with the job-control ids of `ps -axj` (plus tty and tpgid), marks
+//! for zombies, their parents, session leaders and daemons; as a tree, or as JSON.
+
+use std::collections::{HashMap, HashSet};
+use std::fmt::Write as _;
 use std::process::ExitCode;
+use std::time::SystemTime;
+
+use serde::Serialize;
 
 use crate::cli::PsArgs;
+use crate::kernel::live::known_subreapers;
+use crate::kernel::processes::ProcessScanner;
+use crate::model::sessions::{is_daemon, is_foreground};
+use crate::model::tree::tree_rows;
+use crate::model::zombies::unreaped_children;
+use crate::model::{Process, Snapshot};
 
-pub fn run(_args: PsArgs) -> anyhow::Result<ExitCode> {
-    crate::not_available("ps")
+pub fn run(args: PsArgs) -> anyhow::Result<ExitCode> {
+    let processes = ProcessScanner::new()
+        .scan()
+        .map_err(|e| anyhow::anyhow!("cannot list /proc: {e}"))?;
+    let subreapers = known_subreapers(&processes);
+    let snap = Snapshot {
+        taken_at: Some(SystemTime::now()),
+        processes,
+        subreapers,
+        ..Default::default()
+    };
+    let procs = select(&snap.processes, args.zombies);
+    let order: Vec<(usize, String)> = if args.tree {
+        tree_rows(&procs)
+            .into_iter()
+            .map(|r| (r.index, r.prefix))
+            .collect()
+    } else {
+        (0..procs.len()).map(|i| (i, String::new())).collect()
+    };
+    let text = if args.json {
+        let rows: Vec<PsJson> = order
+            .iter()
+            .map(|&(i, _)| PsJson::from(&procs[i]))
+            .collect();
+        let mut s = serde_json::to_string_pretty(&rows)?;
+        s.push('\n');
+        s
+    } else {
+        table(&procs, &order, &snap)
+    };
+    super::output::print(&text)
+}
+
+/// All processes, or with `zombies_only` the zombies and their parents, in pid order.
+fn select(all: &[Process], zombies_only: bool) -> Vec<Process> {
+    if !zombies_only {
+        return all.to_vec();
+    }
+    let parents: HashSet<i32> = all
+        .iter()
+        .filter(|p| p.is_zombie())
+        .map(|p| p.ppid)
+        .collect();
+    all.iter()
+        .filter(|p| p.is_zombie() || parents.contains(&p.pid))
+        .cloned()
+        .collect()
+}
+
+/// One process in `tcplab ps --json` (schema in the README).
+#[derive(Serialize)]
+pub struct PsJson<'a> {
+    pub pid: i32,
+    pub ppid: i32,
+    pub pgid: i32,
+    pub sid: i32,
+    pub tty: Option<&'a str>,
+    pub tpgid: i32,
+    pub state: char,
+    pub uid: Option<u32>,
+    pub user: Option<&'a str>,
+    pub comm: &'a str,
+    pub cmdline: Option<&'a [String]>,
+}
+
+impl<'a> From<&'a Process> for PsJson<'a> {
+    fn from(p: &'a Process) -> Self {
+        PsJson {
+            pid: p.pid,
+            ppid: p.ppid,
+            pgid: p.pgid,
+            sid: p.sid,
+            tty: p.tty.as_deref(),
+            tpgid: p.tpgid,
+            state: p.state.letter(),
+            uid: p.uid,
+            user: p.user.as_deref(),
+            comm: &p.comm,
+            cmdline: p.cmdline.as_deref(),
+        }
+    }
+}
+
+/// ps's STAT: the state letter, then `s` session leader, `l` multi-threaded, `+` foreground.
+pub fn stat_column(p: &Process) -> String {
+    let mut s = String::with_capacity(4);
+    s.push(p.state.letter());
+    if p.is_session_leader() {
+        s.push('s');
+    }
+    if p.threads > 1 {
+        s.push('l');
+    }
+    if is_foreground(p) {
+        s.push('+');
+    }
+    s
+}
+
+fn table(procs: &[Process], order: &[(usize, String)], snap: &Snapshot) -> String {
+    let unreaped: HashMap<i32, usize> = unreaped_children(&snap.processes);
+    let mut out = String::with_capacity(procs.len() * 100);
+    let _ = writeln!(
+        out,
+        "{:>7} {:>7} {:>7} {:>7} {:<8} {:>7} {:<5} {:>6} {:>7} {:<16} COMMAND",
+        "PPID", "PID", "PGID", "SID", "TTY", "TPGID", "STAT", "UID", "TIME", "MARK"
+    );
+    for (i, prefix) in order {
+        let p = &procs[*i];
+        let mut marks: Vec<String> = Vec::new();
+        if p.is_zombie() {
+            marks.push("zombie".into());
+        }
+        if let Some(n) = unreaped.get(&p.pid) {
+            marks.push(format!("unreaped={n}"));
+        }
+        if is_daemon(p, &snap.subreapers) {
+            marks.push("daemon".into());
+        } else if p.is_session_leader() && p.pid > 0 {
+            marks.push("leader".into());
+        }
+        let secs = p.cpu_time.as_secs();
+        let _ = writeln!(
+            out,
+            "{:>7} {:>7} {:>7} {:>7} {:<8} {:>7} {:<5} {:>6} {:>7} {:<16} {}{}",
+            p.ppid,
+            p.pid,
+            p.pgid,
+            p.sid,
+            p.tty.as_deref().unwrap_or("?"),
+            p.tpgid,
+            stat_column(p),
+            p.uid.map_or_else(|| "?".to_string(), |u| u.to_string()),
+            format!("{}:{:02}", secs / 60, secs % 60),
+            if marks.is_empty() {
+                "-".to_string()
+            } else {
+                marks.join(",")
+            },
+            prefix,
+            p.command(),
+        );
+    }
+    out
 }

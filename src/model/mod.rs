@@ -1,11 +1,15 @@
 //! Pure data about the machine and the views derived from it. Nothing here reads the OS:
 //! `kernel/` fills these types, the commands and the dashboard read them.
 
+pub mod counts;
 pub mod process;
+pub mod sessions;
 pub mod signals;
 pub mod socket;
 pub mod tcp_state;
 pub mod transition;
+pub mod tree;
+pub mod zombies;
 
 pub use process::{ProcState, Process};
 pub use signals::{SignalMasks, SignalSet};
@@ -28,6 +32,8 @@ pub struct Snapshot {
     pub sockets_from_procfs: bool,
     /// True when owners were not looked up (or could not be: not root).
     pub owners_partial: bool,
+    /// Processes known to be child subreapers (PID 1 always); see `views::is_daemon`.
+    pub subreapers: Vec<i32>,
 }
 
 /// Where the dashboard gets its data: the live kernel in production, a fake in tests.

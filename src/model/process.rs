@@ -1,7 +1,7 @@
 //! One process as /proc shows it. Fields a scan could not read (permission, a process that
 //! vanished half-way) are `None`: unknown, never a made-up value.
 
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use super::SignalMasks;
 
@@ -78,6 +78,36 @@ pub struct Process {
     pub masks: Option<SignalMasks>,
     /// Number of open descriptors; None when /proc/PID/fd is not readable.
     pub fd_count: Option<usize>,
+    /// For a zombie: when tcplab first saw it as one (the kernel keeps no exit time), so how
+    /// long it has waited to be reaped is at least `taken_at - zombie_since`.
+    pub zombie_since: Option<SystemTime>,
+}
+
+/// An empty process, so tests and fakes can write `Process { pid: 7, ..Default::default() }`.
+impl Default for Process {
+    fn default() -> Self {
+        Process {
+            pid: 0,
+            ppid: 0,
+            pgid: 0,
+            sid: 0,
+            tty_nr: 0,
+            tty: None,
+            tpgid: -1,
+            state: ProcState::Sleeping,
+            uid: None,
+            user: None,
+            threads: 1,
+            start_time: Duration::ZERO,
+            cpu_time: Duration::ZERO,
+            rss_bytes: 0,
+            comm: String::new(),
+            cmdline: None,
+            masks: None,
+            fd_count: None,
+            zombie_since: None,
+        }
+    }
 }
 
 impl Process {

@@ -1,0 +1,102 @@
+//! The live `SnapshotSource`: processes, TCP sockets and their owners, read from the kernel
+//! with everything that can be kept between refreshes kept (netlink socket, buffers, user
+//! names, each process's socket descriptors).
+
+use std::time::{Instant, SystemTime};
+
+use super::owners::OwnerIndex;
+use super::processes::ProcessScanner;
+use super::sockets::{SocketScanner, TcpScan};
+use crate::model::{Snapshot, SnapshotSource};
+
+pub struct LiveSource {
+    processes: ProcessScanner,
+    sockets: SocketScanner,
+    /// None when owners are not wanted (`tcplab net --no-owners`).
+    owners: Option<OwnerIndex>,
+}
+
+impl Default for LiveSource {
+    fn default() -> Self {
+        LiveSource::new()
+    }
+}
+
+impl LiveSource {
+    /// Processes, sockets and owners.
+    pub fn new() -> LiveSource {
+        LiveSource {
+            processes: ProcessScanner::new(),
+            sockets: SocketScanner::new(),
+            owners: Some(OwnerIndex::new()),
+        }
+    }
+
+    /// Processes and sockets; `owners` of every socket stays None.
+    pub fn without_owners() -> LiveSource {
+        LiveSource {
+            owners: None,
+            ..LiveSource::new()
+        }
+    }
+
+    /// Sockets only (no processes, no owners): the cheap scan for sampling.
+    pub fn sockets_only(&mut self) -> anyhow::Result<TcpScan> {
+        self.sockets.scan()
+    }
+
+    /// Processes whose descriptors were read in the last refresh (the rest came from cache).
+    pub fn owner_reads(&self) -> Option<usize> {
+        self.owners.as_ref().map(|o| o.last_reads())
+    }
+}
+
+impl SnapshotSource for LiveSource {
+    fn snapshot(&mut self) -> anyhow::Result<Snapshot> {
+        let started = Instant::now();
+        let taken_at = SystemTime::now();
+        let processes = self
+            .processes
+            .scan()
+            .map_err(|e| anyhow::anyhow!("cannot list /proc: {e}"))?;
+        let TcpScan {
+            mut sockets,
+            from_procfs,
+        } = self.sockets.scan()?;
+        let owners_partial = match &mut self.owners {
+            Some(index) => {
+                index.refresh_with(&processes, &sockets);
+                index.fill(&mut sockets);
+                index.is_partial()
+            }
+            None => true,
+        };
+        let subreapers = known_subreapers(&processes);
+        Ok(Snapshot {
+            taken_at: Some(taken_at),
+            cost: started.elapsed(),
+            processes,
+            sockets,
+            sockets_from_procfs: from_procfs,
+            owners_partial,
+            subreapers,
+        })
+    }
+}
+
+/// The subreapers this program can know of. The kernel does not publish the flag in /proc, so:
+/// PID 1, this process if it is one (the dashboard makes itself one), and systemd user
+/// managers (`systemd --user` always sets it).
+pub fn known_subreapers(processes: &[crate::model::Process]) -> Vec<i32> {
+    let mut out = vec![1];
+    if nix::sys::prctl::get_child_subreaper().unwrap_or(false) {
+        out.push(std::process::id() as i32);
+    }
+    out.extend(
+        processes
+            .iter()
+            .filter(|p| p.pid != 1 && p.comm == "systemd")
+            .map(|p| p.pid),
+    );
+    out
+}

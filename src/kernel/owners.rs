@@ -1,0 +1,314 @@
+//! Who holds each socket: every (pid, fd) whose descriptor is `socket:[INODE]`. After fork a
+//! listening socket has many holders, and every one is listed.
+//!
+//! Walking /proc/*/fd is the expensive part of a refresh (one readlink per descriptor), so the
+//! index keeps each process's socket descriptors between refreshes and re-reads a process only
+//! when it is new, its start time changed (pid reused), or its descriptor count changed (cheap:
+//! the size of /proc/PID/fd on Linux 6.2+). A socket inode that no cached process holds
+//! triggers one re-read of every process not read this round (descriptors can be swapped
+//! without changing the count); inodes still unheld after that are remembered so they do not
+//! trigger it again.
+
+use std::collections::{HashMap, HashSet};
+use std::fmt::Write as _;
+use std::os::fd::OwnedFd;
+use std::time::Duration;
+
+use nix::fcntl::{openat, readlinkat, OFlag};
+use nix::sys::stat::Mode;
+
+use super::parse::stat::parse_stat;
+use super::processes::{fd_size_is_count, list_pids};
+use super::{clock_ticks, read_into, ticks_to_duration};
+use crate::model::{Owner, Process, Socket};
+
+/// What the index needs to know about a live process.
+#[derive(Debug, Clone, Copy)]
+pub struct PidInfo<'a> {
+    pub pid: i32,
+    /// Start time since boot: with the pid, the process's identity (pids are reused).
+    pub start_time: Duration,
+    pub comm: &'a str,
+    /// The size of /proc/PID/fd when the kernel reports the count; None otherwise.
+    pub fd_count: Option<usize>,
+}
+
+#[derive(Debug)]
+struct PidFds {
+    start_time: Duration,
+    fd_count: Option<usize>,
+    comm: String,
+    /// (fd, inode) of every socket descriptor.
+    sockets: Vec<(i32, u64)>,
+    /// False when /proc/PID/fd could not be read (another user's process, we are not root).
+    readable: bool,
+    read_gen: u64,
+    seen_gen: u64,
+}
+
+/// inode -> every (pid, fd) holding it, kept up to date cheaply between refreshes.
+#[derive(Debug)]
+pub struct OwnerIndex {
+    pids: HashMap<i32, PidFds>,
+    /// (inode, pid, fd), sorted: one allocation for the whole machine.
+    holders: Vec<(u64, i32, i32)>,
+    /// Inodes no readable process held after a full re-read; they do not trigger another.
+    unheld: HashSet<u64>,
+    unreadable: usize,
+    generation: u64,
+    /// Processes whose descriptors were read in the last refresh (for measuring the cache).
+    last_reads: usize,
+    fd_size_is_count: bool,
+    clk_tck: u64,
+    buf: Vec<u8>,
+    path: String,
+}
+
+impl Default for OwnerIndex {
+    fn default() -> Self {
+        OwnerIndex::new()
+    }
+}
+
+impl OwnerIndex {
+    pub fn new() -> OwnerIndex {
+        OwnerIndex {
+            pids: HashMap::new(),
+            holders: Vec::new(),
+            unheld: HashSet::new(),
+            unreadable: 0,
+            generation: 0,
+            last_reads: 0,
+            fd_size_is_count: fd_size_is_count(),
+            clk_tck: clock_ticks(),
+            buf: Vec::with_capacity(1024),
+            path: String::with_capacity(64),
+        }
+    }
+
+    /// Brings the index up to date for these processes so that every inode in `sockets` can be
+    /// answered.
+    pub fn refresh_with(&mut self, processes: &[Process], sockets: &[Socket]) {
+        let infos = processes.iter().map(|p| PidInfo {
+            pid: p.pid,
+            start_time: p.start_time,
+            comm: &p.comm,
+            fd_count: p.fd_count,
+        });
+        self.refresh_pids(infos, sockets);
+    }
+
+    /// The same, listing and reading /proc itself: for callers that have no process scan
+    /// (`tcplab net`, the tracer).
+    pub fn refresh(&mut self, sockets: &[Socket]) -> std::io::Result<()> {
+        let pids = list_pids()?;
+        let mut infos: Vec<(i32, Duration, String, Option<usize>)> = Vec::with_capacity(pids.len());
+        for pid in pids {
+            self.set_path(pid, "stat");
+            if read_into(&self.path, &mut self.buf).is_err() {
+                continue;
+            }
+            let Ok(st) = parse_stat(&self.buf) else {
+                continue;
+            };
+            let fd_count = if self.fd_size_is_count {
+                self.set_path(pid, "fd");
+                std::fs::metadata(&self.path).ok().map(|m| m.len() as usize)
+            } else {
+                None
+            };
+            let start = ticks_to_duration(st.start_ticks, self.clk_tck);
+            infos.push((pid, start, st.comm, fd_count));
+        }
+        let iter = infos.iter().map(|(pid, start, comm, fd_count)| PidInfo {
+            pid: *pid,
+            start_time: *start,
+            comm,
+            fd_count: *fd_count,
+        });
+        self.refresh_pids(iter, sockets);
+        Ok(())
+    }
+
+    pub fn refresh_pids<'a>(
+        &mut self,
+        infos: impl Iterator<Item = PidInfo<'a>>,
+        sockets: &[Socket],
+    ) {
+        self.generation += 1;
+        let gen = self.generation;
+        self.last_reads = 0;
+        let mut changed = false;
+        for info in infos {
+            let fresh = self.pids.get(&info.pid).is_some_and(|e| {
+                e.start_time == info.start_time
+                    && e.readable
+                    && info.fd_count.is_some()
+                    && e.fd_count == info.fd_count
+            });
+            if !fresh {
+                self.read_pid(info.pid, info.start_time, info.fd_count);
+                changed = true;
+            }
+            if let Some(e) = self.pids.get_mut(&info.pid) {
+                e.seen_gen = gen;
+                if e.comm != info.comm {
+                    info.comm.clone_into(&mut e.comm);
+                }
+            }
+        }
+        let before = self.pids.len();
+        self.pids.retain(|_, e| e.seen_gen == gen);
+        changed |= self.pids.len() != before;
+        if changed || self.holders.is_empty() {
+            self.rebuild();
+        }
+
+        // An inode nobody cached holds: some process swapped descriptors without changing its
+        // count. Re-read everyone not read this round, once.
+        let unknown = |idx: &OwnerIndex, inode: u64| {
+            inode != 0 && !idx.unheld.contains(&inode) && idx.holders_of(inode).is_empty()
+        };
+        if sockets.iter().any(|s| unknown(self, s.inode)) {
+            let stale: Vec<(i32, Duration, Option<usize>)> = self
+                .pids
+                .iter()
+                .filter(|(_, e)| e.read_gen != gen)
+                .map(|(&pid, e)| (pid, e.start_time, e.fd_count))
+                .collect();
+            for (pid, start, count) in stale {
+                self.read_pid(pid, start, count);
+                if let Some(e) = self.pids.get_mut(&pid) {
+                    e.seen_gen = gen;
+                }
+            }
+            self.rebuild();
+        }
+        self.unheld = sockets
+            .iter()
+            .filter(|s| s.inode != 0 && self.holders_of(s.inode).is_empty())
+            .map(|s| s.inode)
+            .collect();
+        self.unreadable = self.pids.values().filter(|e| !e.readable).count();
+    }
+
+    /// Every holder of `inode`; None when nobody readable holds it but some process's
+    /// descriptors could not be read (it may be one of them). Inode 0 (TIME_WAIT, orphaned,
+    /// not yet accepted) is held by nobody.
+    pub fn owners(&self, inode: u64) -> Option<Vec<Owner>> {
+        if inode == 0 {
+            return Some(Vec::new());
+        }
+        let found = self.holders_of(inode);
+        if found.is_empty() && self.unreadable > 0 {
+            return None;
+        }
+        Some(
+            found
+                .iter()
+                .map(|&(_, pid, fd)| Owner {
+                    pid,
+                    fd,
+                    comm: self
+                        .pids
+                        .get(&pid)
+                        .map(|e| e.comm.clone())
+                        .unwrap_or_default(),
+                })
+                .collect(),
+        )
+    }
+
+    /// Fills `owners` of every socket.
+    pub fn fill(&self, sockets: &mut [Socket]) {
+        for s in sockets {
+            s.owners = self.owners(s.inode);
+        }
+    }
+
+    /// True when some process's descriptors could not be read: owners may be incomplete.
+    pub fn is_partial(&self) -> bool {
+        self.unreadable > 0
+    }
+
+    /// How many processes had their descriptors read in the last refresh.
+    pub fn last_reads(&self) -> usize {
+        self.last_reads
+    }
+
+    fn holders_of(&self, inode: u64) -> &[(u64, i32, i32)] {
+        let start = self.holders.partition_point(|h| h.0 < inode);
+        let end = start + self.holders[start..].partition_point(|h| h.0 == inode);
+        &self.holders[start..end]
+    }
+
+    fn rebuild(&mut self) {
+        self.holders.clear();
+        for (&pid, e) in &self.pids {
+            self.holders
+                .extend(e.sockets.iter().map(|&(fd, inode)| (inode, pid, fd)));
+        }
+        self.holders.sort_unstable();
+    }
+
+    fn read_pid(&mut self, pid: i32, start_time: Duration, fd_count: Option<usize>) {
+        self.last_reads += 1;
+        let gen = self.generation;
+        let entry = self.pids.entry(pid).or_insert_with(|| PidFds {
+            start_time,
+            fd_count,
+            comm: String::new(),
+            sockets: Vec::new(),
+            readable: true,
+            read_gen: gen,
+            seen_gen: gen,
+        });
+        entry.start_time = start_time;
+        entry.fd_count = fd_count;
+        entry.read_gen = gen;
+        entry.sockets.clear();
+        self.path.clear();
+        let _ = write!(self.path, "/proc/{pid}/fd");
+        entry.readable = match socket_fds(&self.path, &mut entry.sockets) {
+            Ok(()) => true,
+            Err(nix::errno::Errno::EACCES) | Err(nix::errno::Errno::EPERM) => false,
+            // Gone: it has no descriptors now, and the next refresh forgets it.
+            Err(_) => true,
+        };
+    }
+
+    fn set_path(&mut self, pid: i32, file: &str) {
+        self.path.clear();
+        let _ = write!(self.path, "/proc/{pid}/{file}");
+    }
+}
+
+/// Reads the socket descriptors of one /proc/PID/fd directory into `out`.
+fn socket_fds(dir_path: &str, out: &mut Vec<(i32, u64)>) -> nix::Result<()> {
+    let flags = OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC;
+    // readlinkat relative to the open directory spares the kernel a path walk per descriptor.
+    let dirfd: OwnedFd = openat(nix::fcntl::AT_FDCWD, dir_path, flags, Mode::empty())?;
+    let entries = std::fs::read_dir(dir_path)
+        .map_err(|e| nix::errno::Errno::from_raw(e.raw_os_error().unwrap_or(libc::EIO)))?;
+    for entry in entries {
+        let Ok(entry) = entry else { break };
+        let name = entry.file_name();
+        let Some(fd) = name.to_str().and_then(|s| s.parse::<i32>().ok()) else {
+            continue;
+        };
+        // A descriptor closed since the listing is simply not there any more.
+        let Ok(target) = readlinkat(&dirfd, name.as_os_str()) else {
+            continue;
+        };
+        if let Some(inode) = socket_inode(target.as_encoded_bytes()) {
+            out.push((fd, inode));
+        }
+    }
+    Ok(())
+}
+
+/// The inode of a `socket:[12345]` link target.
+pub fn socket_inode(target: &[u8]) -> Option<u64> {
+    let digits = target.strip_prefix(b"socket:[")?.strip_suffix(b"]")?;
+    super::parse::dec_u64(digits)
+}

@@ -1,0 +1,163 @@
+//! Sessions, process groups, terminals and daemons: the job-control view of `ps -axj`.
+
+use std::collections::BTreeMap;
+
+use super::{Process, Snapshot};
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProcessGroup {
+    pub pgid: i32,
+    /// Member pids, ascending.
+    pub members: Vec<i32>,
+    /// The group's leader (pid == pgid) is still alive.
+    pub leader_alive: bool,
+    /// This is the foreground group of the session's terminal.
+    pub foreground: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Session {
+    pub sid: i32,
+    /// The session leader (pid == sid) is still alive.
+    pub leader_alive: bool,
+    /// The controlling terminal, if any member has one.
+    pub tty: Option<String>,
+    /// Groups in pgid order.
+    pub groups: Vec<ProcessGroup>,
+}
+
+/// A member of the foreground process group of its terminal (ps STAT `+`).
+pub fn is_foreground(p: &Process) -> bool {
+    p.tty_nr != 0 && p.tpgid == p.pgid
+}
+
+/// A daemon: no controlling terminal, leader of its own session, and adopted by PID 1 or a
+/// subreaper (what fork, setsid, fork again leaves behind). Kernel threads are not daemons.
+pub fn is_daemon(p: &Process, subreapers: &[i32]) -> bool {
+    p.tty_nr == 0
+        && p.is_session_leader()
+        && (p.ppid == 1 || subreapers.contains(&p.ppid))
+        && !p.is_kernel_thread()
+        && p.pid != 1
+}
+
+/// Pids of every daemon in the snapshot.
+pub fn daemons(snap: &Snapshot) -> Vec<i32> {
+    let mut subreapers = snap.subreapers.clone();
+    if !subreapers.contains(&1) {
+        subreapers.push(1);
+    }
+    snap.processes
+        .iter()
+        .filter(|p| is_daemon(p, &subreapers))
+        .map(|p| p.pid)
+        .collect()
+}
+
+/// The foreground process group of each terminal, by terminal name.
+pub fn foreground_groups(procs: &[Process]) -> BTreeMap<String, i32> {
+    procs
+        .iter()
+        .filter(|p| p.tpgid > 0)
+        .filter_map(|p| p.tty.clone().map(|t| (t, p.tpgid)))
+        .collect()
+}
+
+/// Every session with its groups (kernel threads, in session 0, are left out).
+pub fn sessions(procs: &[Process]) -> Vec<Session> {
+    let mut by_sid: BTreeMap<i32, BTreeMap<i32, Vec<&Process>>> = BTreeMap::new();
+    for p in procs.iter().filter(|p| p.sid > 0) {
+        by_sid
+            .entry(p.sid)
+            .or_default()
+            .entry(p.pgid)
+            .or_default()
+            .push(p);
+    }
+    let alive = |pid: i32| procs.iter().any(|p| p.pid == pid);
+    by_sid
+        .into_iter()
+        .map(|(sid, groups)| {
+            let members = groups.values().flatten();
+            let tty = members.clone().find_map(|p| p.tty.clone());
+            let tpgid = members.clone().find(|p| p.tty_nr != 0).map(|p| p.tpgid);
+            Session {
+                sid,
+                leader_alive: alive(sid),
+                tty,
+                groups: groups
+                    .into_iter()
+                    .map(|(pgid, ps)| {
+                        let mut members: Vec<i32> = ps.iter().map(|p| p.pid).collect();
+                        members.sort_unstable();
+                        ProcessGroup {
+                            pgid,
+                            leader_alive: members.contains(&pgid),
+                            foreground: tpgid == Some(pgid),
+                            members,
+                        }
+                    })
+                    .collect(),
+            }
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn p(pid: i32, ppid: i32, pgid: i32, sid: i32, tty_nr: i32, tpgid: i32) -> Process {
+        let tty = crate::kernel::tty::tty_name(tty_nr);
+        Process {
+            pid,
+            ppid,
+            pgid,
+            sid,
+            tty_nr,
+            tty,
+            tpgid,
+            ..Default::default()
+        }
+    }
+
+    fn shell_and_job() -> Vec<Process> {
+        vec![
+            p(1, 0, 1, 1, 0, -1),
+            p(2, 0, 0, 0, 0, -1),              // kthreadd
+            p(3, 2, 0, 0, 0, -1),              // a kernel thread
+            p(100, 1, 100, 100, 34816, 200),   // a shell on pts/0
+            p(200, 100, 200, 100, 34816, 200), // its foreground job
+            p(201, 200, 200, 100, 34816, 200),
+            p(300, 1, 300, 300, 0, -1),  // a daemon
+            p(400, 50, 400, 400, 0, -1), // setsid'd but still a child of its parent
+            p(500, 77, 500, 500, 0, -1), // under a subreaper
+        ]
+    }
+
+    #[test]
+    fn daemons_need_no_tty_own_session_and_an_adoptive_parent() {
+        let snap = Snapshot {
+            processes: shell_and_job(),
+            subreapers: vec![1, 77],
+            ..Default::default()
+        };
+        assert_eq!(daemons(&snap), [300, 500]);
+    }
+
+    #[test]
+    fn sessions_groups_and_foreground() {
+        let procs = shell_and_job();
+        let fg = foreground_groups(&procs);
+        assert_eq!(fg.get("pts/0"), Some(&200));
+        assert!(is_foreground(&procs[4]) && !is_foreground(&procs[3]));
+        let s = sessions(&procs);
+        let shell = s.iter().find(|s| s.sid == 100).unwrap();
+        assert!(shell.leader_alive);
+        assert_eq!(shell.tty.as_deref(), Some("pts/0"));
+        assert_eq!(shell.groups.len(), 2);
+        assert!(!shell.groups[0].foreground && shell.groups[1].foreground);
+        assert_eq!(shell.groups[1].members, [200, 201]);
+        assert!(s.iter().all(|s| s.sid != 0));
+    }
+}
