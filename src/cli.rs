@@ -203,7 +203,7 @@ pub struct TraceArgs {
     /// One JSON object per line (schema in the README)
     #[arg(long)]
     pub json: bool,
-    /// Exit after this many transitions
+    /// Exit after this many lines: transitions, or finished connections with --timeline
     #[arg(long)]
     pub count: Option<u64>,
     /// Exit after this long, e.g. 10s

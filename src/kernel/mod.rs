@@ -14,6 +14,8 @@ pub mod parse;
 pub mod processes;
 pub mod sockets;
 pub mod subreaper;
+pub mod trace_line;
+pub mod tracefs;
 pub mod tty;
 pub mod users;
 

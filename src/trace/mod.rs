@@ -1,8 +1,115 @@
-//! `tcplab trace`: live TCP state transitions.
+//! `tcplab trace`: live TCP state transitions, from the kernel's `sock:inet_sock_set_state`
+//! tracepoint through a private tracefs instance, or sampled from the socket list when that is
+//! not possible (and then said on every line).
+//!
+//! - [`session`]: one tracing session for any consumer (this command, the dashboard).
+//! - [`conns`]: per-socket memory: time in each state, owners, whole lives (timelines).
+//! - [`sampled`]: the fallback that diffs socket lists.
+//! - [`owners`]: who holds a socket, for transitions made in softirq.
+//! - [`format`]: text and JSON output.
+
+pub mod conns;
+pub mod format;
+pub mod owners;
+pub mod sampled;
+pub mod session;
+
+use std::os::fd::AsFd;
+use std::os::unix::net::UnixStream;
 use std::process::ExitCode;
+use std::time::Instant;
 
 use crate::cli::TraceArgs;
+use crate::cmd::output::print_line;
+use crate::model::{Transition, TransitionSource};
+use conns::Timeline;
+use session::{Flow, Options, Sink};
 
-pub fn run(_args: TraceArgs) -> anyhow::Result<ExitCode> {
-    crate::not_available("trace")
+pub fn run(args: TraceArgs) -> anyhow::Result<ExitCode> {
+    if args.count == Some(0) {
+        anyhow::bail!("--count must be at least 1");
+    }
+    // Signals only write a byte to this pipe; the loop sees it in poll(2) and stops cleanly,
+    // removing the tracefs instance. Registered before the instance exists.
+    let (stop_rx, stop_tx) = UnixStream::pair()?;
+    for sig in [
+        signal_hook::consts::SIGINT,
+        signal_hook::consts::SIGTERM,
+        signal_hook::consts::SIGHUP,
+    ] {
+        signal_hook::low_level::pipe::register(sig, stop_tx.try_clone()?)?;
+    }
+    let opts = Options {
+        port: args.port,
+        deadline: args.duration.map(|d| Instant::now() + d),
+        sampled_only: false,
+    };
+    let mut printer = Printer {
+        json: args.json,
+        timeline: args.timeline,
+        left: args.count,
+        source: TransitionSource::Tracepoint,
+    };
+    session::run(&opts, stop_rx.as_fd(), &mut printer)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The command's sink: one line per transition (or per finished connection with
+/// `--timeline`), until `--count` lines or stdout closes.
+struct Printer {
+    json: bool,
+    timeline: bool,
+    left: Option<u64>,
+    source: TransitionSource,
+}
+
+impl Sink for Printer {
+    fn ready(&mut self, source: TransitionSource, detail: &str) -> anyhow::Result<Flow> {
+        self.source = source;
+        // The ready marker scripts and tests wait for, on stderr.
+        match source {
+            TransitionSource::Tracepoint => {
+                eprintln!("tcplab trace: tracing via kernel tracepoint ({detail})")
+            }
+            TransitionSource::Sampled { interval } => eprintln!(
+                "tcplab trace: SAMPLED every {} ({detail}): states shorter than that are missed",
+                format::lasted(interval)
+            ),
+        }
+        if self.json {
+            return Ok(Flow::Continue);
+        }
+        Ok(
+            match print_line(&format::text_header(source, detail, self.timeline))? {
+                true => Flow::Continue,
+                false => Flow::Stop,
+            },
+        )
+    }
+
+    fn transition(&mut self, t: &Transition, tl: Option<&Timeline>) -> anyhow::Result<Flow> {
+        let line = match (self.timeline, tl) {
+            (false, _) if self.json => format::json_line(t, self.source),
+            (false, _) => format::text_line(t, self.source),
+            (true, Some(tl)) if self.json => format::timeline_json(tl, self.source),
+            (true, Some(tl)) => format::timeline_line(tl, self.source),
+            (true, None) => return Ok(Flow::Continue),
+        };
+        if !print_line(&line)? {
+            return Ok(Flow::Stop);
+        }
+        if let Some(left) = self.left.as_mut() {
+            *left -= 1;
+            if *left == 0 {
+                return Ok(Flow::Stop);
+            }
+        }
+        Ok(Flow::Continue)
+    }
+
+    fn lost(&mut self, total: u64) {
+        eprintln!(
+            "tcplab trace: the kernel's trace buffer overflowed: {total} transitions lost so far"
+        );
+    }
 }

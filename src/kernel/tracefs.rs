@@ -1,0 +1,291 @@
+//! A private tracefs instance that records only `sock:inet_sock_set_state` for TCP (and one
+//! port, when asked), and its `trace_pipe`. Owns the instance's whole life: stale instances of
+//! dead tcplab runs are removed before a new one is made, and the instance is removed again
+//! when the [`Instance`] is dropped, on every exit path that unwinds. Never touches the global
+//! buffer or other tools' instances.
+
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Read};
+use std::os::fd::{AsFd, BorrowedFd};
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime};
+
+use nix::errno::Errno;
+use nix::sys::signal::kill;
+use nix::time::{clock_gettime, ClockId};
+use nix::unistd::Pid;
+
+/// Where tracefs lives on current kernels; the debugfs path is the old one.
+const MOUNT_POINTS: [&str; 2] = ["/sys/kernel/tracing", "/sys/kernel/debug/tracing"];
+const EVENT: &str = "events/sock/inet_sock_set_state";
+/// Instances are named `tcplab-<pid>` so a later run can tell whether their owner is alive.
+const PREFIX: &str = "tcplab-";
+/// Per-CPU ring buffer size: room for a few hundred thousand transitions in a burst.
+const BUFFER_KB: u32 = 8192;
+
+#[derive(Debug, thiserror::Error)]
+pub enum TracefsError {
+    #[error("tracefs is not mounted (tried {})", MOUNT_POINTS.join(", "))]
+    NotMounted,
+    #[error("no permission to create a tracefs instance in {0} (run as root)")]
+    PermissionDenied(PathBuf),
+    #[error("the kernel has no sock:inet_sock_set_state tracepoint ({0} is missing)")]
+    NoEvent(PathBuf),
+    #[error("{what} {}: {source}", path.display())]
+    Io {
+        what: &'static str,
+        path: PathBuf,
+        source: io::Error,
+    },
+}
+
+fn io_err<'a>(what: &'static str, path: &'a Path) -> impl FnOnce(io::Error) -> TracefsError + 'a {
+    move |source| {
+        if source.kind() == io::ErrorKind::PermissionDenied {
+            TracefsError::PermissionDenied(path.to_path_buf())
+        } else {
+            TracefsError::Io {
+                what,
+                path: path.to_path_buf(),
+                source,
+            }
+        }
+    }
+}
+
+/// Finds tracefs, mounting it at /sys/kernel/tracing when it is missing and we may.
+pub fn tracefs_root() -> Result<PathBuf, TracefsError> {
+    let found = || {
+        MOUNT_POINTS
+            .iter()
+            .map(PathBuf::from)
+            .find(|p| p.join("instances").is_dir())
+    };
+    if let Some(p) = found() {
+        return Ok(p);
+    }
+    if nix::unistd::geteuid().is_root() && Path::new(MOUNT_POINTS[0]).is_dir() {
+        // nix is built without its mount feature; the mount(8) command does the same job.
+        let _ = std::process::Command::new("mount")
+            .args(["-t", "tracefs", "nodev", MOUNT_POINTS[0]])
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .status();
+    }
+    found().ok_or(TracefsError::NotMounted)
+}
+
+/// Removes `tcplab-<pid>` instances whose pid is no longer alive; returns their names.
+pub fn remove_stale(root: &Path) -> Vec<String> {
+    let mut removed = Vec::new();
+    let Ok(entries) = fs::read_dir(root.join("instances")) else {
+        return removed;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let Some(pid) = name
+            .strip_prefix(PREFIX)
+            .and_then(|p| p.parse::<i32>().ok())
+        else {
+            continue;
+        };
+        if kill(Pid::from_raw(pid), None) == Err(Errno::ESRCH) {
+            let _ = fs::write(entry.path().join(EVENT).join("enable"), "0");
+            if fs::remove_dir(entry.path()).is_ok() {
+                removed.push(name);
+            }
+        }
+    }
+    removed
+}
+
+/// The kernel-side filter: TCP only (the tracepoint also fires for SCTP and MPTCP), and the
+/// port on either end when one is asked for.
+pub fn filter(port: Option<u16>) -> String {
+    match port {
+        None => "protocol == 6".to_string(),
+        Some(p) => format!("protocol == 6 && (sport == {p} || dport == {p})"),
+    }
+}
+
+/// A live instance; dropping it removes it.
+pub struct Instance {
+    dir: PathBuf,
+    name: String,
+    pipe: Option<File>,
+    /// Wall-clock time minus the monotonic clock, to turn the trace clock (`mono`) into wall
+    /// time. None when the instance would not take the mono clock.
+    wall_minus_mono: Option<f64>,
+}
+
+impl Instance {
+    /// Creates `instances/tcplab-<our pid>` under `root`, enables the event with `filter(port)`
+    /// and opens its pipe without blocking.
+    pub fn create(root: &Path, port: Option<u16>) -> Result<Instance, TracefsError> {
+        let event_dir = root.join(EVENT);
+        if !event_dir.is_dir() {
+            return Err(TracefsError::NoEvent(event_dir));
+        }
+        let name = format!("{PREFIX}{}", std::process::id());
+        let dir = root.join("instances").join(&name);
+        fs::create_dir(&dir).map_err(io_err("cannot create tracefs instance", &dir))?;
+        // From here on, Drop removes the directory whatever fails next.
+        let mut inst = Instance {
+            dir,
+            name,
+            pipe: None,
+            wall_minus_mono: None,
+        };
+        inst.configure(port)?;
+        Ok(inst)
+    }
+
+    fn configure(&mut self, port: Option<u16>) -> Result<(), TracefsError> {
+        // Best effort: older kernels lack some of these, and the trace still works without.
+        // record-tgid gives the process id next to the thread id.
+        let _ = self.write("options/record-tgid", "1");
+        // Wake a poll(2) as soon as one event is there, not when the buffer is half full.
+        let _ = self.write("buffer_percent", "0");
+        let _ = self.write("buffer_size_kb", &BUFFER_KB.to_string());
+        if self.write("trace_clock", "mono").is_ok() {
+            self.wall_minus_mono = wall_minus_mono();
+        }
+        let ev = format!("{EVENT}/filter");
+        self.write(&ev, &filter(port))?;
+        self.write(&format!("{EVENT}/enable"), "1")?;
+        let path = self.dir.join("trace_pipe");
+        let pipe = OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_NONBLOCK)
+            .open(&path)
+            .map_err(io_err("cannot open", &path))?;
+        self.pipe = Some(pipe);
+        Ok(())
+    }
+
+    fn write(&self, rel: &str, value: &str) -> Result<(), TracefsError> {
+        let path = self.dir.join(rel);
+        fs::write(&path, value).map_err(io_err("cannot write", &path))
+    }
+
+    /// `tcplab-<pid>`.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The pipe, for poll(2).
+    pub fn pipe_fd(&self) -> Option<BorrowedFd<'_>> {
+        self.pipe.as_ref().map(|p| p.as_fd())
+    }
+
+    /// Appends what the pipe holds now to `buf`; 0 when it is empty (never blocks).
+    pub fn read_available(&mut self, buf: &mut Vec<u8>) -> io::Result<usize> {
+        let Some(pipe) = self.pipe.as_mut() else {
+            return Ok(0);
+        };
+        let mut chunk = [0u8; 64 * 1024];
+        let mut total = 0;
+        loop {
+            match pipe.read(&mut chunk) {
+                Ok(0) => return Ok(total),
+                Ok(n) => {
+                    buf.extend_from_slice(&chunk[..n]);
+                    total += n;
+                    if buf.len() > 1 << 20 {
+                        return Ok(total);
+                    }
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(total),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    /// Events the kernel could not keep: the per-CPU `overrun` (overwritten before we read
+    /// them) plus `dropped events`.
+    pub fn lost_events(&self) -> u64 {
+        let Ok(cpus) = fs::read_dir(self.dir.join("per_cpu")) else {
+            return 0;
+        };
+        cpus.flatten()
+            .filter_map(|cpu| fs::read_to_string(cpu.path().join("stats")).ok())
+            .map(|stats| parse_lost_stats(&stats))
+            .sum()
+    }
+
+    /// Turns a trace-clock reading into wall-clock time (now, when the clock is unknown).
+    pub fn wall_time(&self, clock: f64) -> SystemTime {
+        match self.wall_minus_mono {
+            Some(off) => SystemTime::UNIX_EPOCH + Duration::from_secs_f64((clock + off).max(0.0)),
+            None => SystemTime::now(),
+        }
+    }
+
+    /// Stops the event and removes the instance, saying what failed.
+    pub fn remove(mut self) -> Result<(), TracefsError> {
+        self.teardown()
+    }
+
+    fn teardown(&mut self) -> Result<(), TracefsError> {
+        if !self.dir.exists() {
+            return Ok(());
+        }
+        let _ = self.write(&format!("{EVENT}/enable"), "0");
+        // The kernel refuses to remove an instance while one of its files is open.
+        self.pipe = None;
+        fs::remove_dir(&self.dir).map_err(io_err("cannot remove tracefs instance", &self.dir))
+    }
+}
+
+impl Drop for Instance {
+    fn drop(&mut self) {
+        if let Err(e) = self.teardown() {
+            eprintln!("tcplab trace: {e}");
+        }
+    }
+}
+
+fn wall_minus_mono() -> Option<f64> {
+    let mono = clock_gettime(ClockId::CLOCK_MONOTONIC).ok()?;
+    let wall = SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .ok()?;
+    let mono = mono.tv_sec() as f64 + mono.tv_nsec() as f64 * 1e-9;
+    Some(wall.as_secs_f64() - mono)
+}
+
+/// Sums `overrun:` and `dropped events:` of one per_cpu/cpuN/stats file.
+pub fn parse_lost_stats(stats: &str) -> u64 {
+    stats
+        .lines()
+        .filter_map(|l| {
+            let (k, v) = l.split_once(':')?;
+            matches!(k.trim(), "overrun" | "dropped events")
+                .then(|| v.trim().parse::<u64>().ok())
+                .flatten()
+        })
+        .sum()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn filters() {
+        assert_eq!(filter(None), "protocol == 6");
+        assert_eq!(
+            filter(Some(8080)),
+            "protocol == 6 && (sport == 8080 || dport == 8080)"
+        );
+    }
+
+    #[test]
+    fn lost_from_stats() {
+        let stats = "entries: 0\noverrun: 7\ncommit overrun: 3\nbytes: 0\noldest event ts:   511.707253\nnow ts:   513.728250\ndropped events: 2\nread events: 14\n";
+        assert_eq!(parse_lost_stats(stats), 9);
+    }
+}

@@ -1,0 +1,267 @@
+//! Per-socket memory of what the tracer has seen: the state each socket is in and since when
+//! (so every transition carries the time spent in the old state), the owner learned from a
+//! transition made in process context, and each socket's whole life for `--timeline`.
+//!
+//! Sockets are keyed by their (local, remote) pair: the tracepoint does not print the socket's
+//! address. One wrinkle: at CLOSE→SYN_SENT the kernel has not picked the local port yet, so
+//! that first step is parked by (local address, remote) and joined to the socket when its next
+//! transition shows the port.
+
+use std::collections::{HashMap, VecDeque};
+use std::net::{IpAddr, SocketAddr};
+use std::time::{Duration, SystemTime};
+
+use crate::model::{TcpState, Transition};
+
+/// Sockets remembered at most; past this the oldest are forgotten (a lost CLOSE would
+/// otherwise keep its socket forever).
+const MAX_SOCKETS: usize = 200_000;
+
+/// One transition as a source saw it, before the tracker adds time-in-state and owner.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Observed {
+    /// Seconds on a monotonic clock (the trace clock, or the sampler's).
+    pub clock: f64,
+    pub ts: SystemTime,
+    pub local: SocketAddr,
+    pub remote: SocketAddr,
+    pub old: TcpState,
+    pub new: TcpState,
+    /// The process that made the change, when it surely owns the socket (process context).
+    pub owner: Option<(i32, String)>,
+}
+
+/// One state of a finished connection's life and how long it lasted (None: not seen whole).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Step {
+    pub state: TcpState,
+    pub lasted: Option<Duration>,
+}
+
+/// A socket's whole life, from the first state seen to CLOSE.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Timeline {
+    pub started: SystemTime,
+    pub local: SocketAddr,
+    pub remote: SocketAddr,
+    pub pid: Option<i32>,
+    pub comm: Option<String>,
+    pub steps: Vec<Step>,
+}
+
+#[derive(Debug, Clone)]
+struct Sock {
+    state: TcpState,
+    since: f64,
+    started: SystemTime,
+    owner: Option<(i32, String)>,
+    /// Finished steps, oldest first; the current state is `state`.
+    past: Vec<Step>,
+}
+
+#[derive(Debug, Default)]
+pub struct Tracker {
+    socks: HashMap<(SocketAddr, SocketAddr), Sock>,
+    /// Connects whose local port is not known yet, by (local address, remote), oldest first.
+    connecting: HashMap<(IpAddr, SocketAddr), VecDeque<Sock>>,
+}
+
+impl Tracker {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Records one transition; returns it completed and, when the socket reached CLOSE, its
+    /// timeline.
+    pub fn observe(&mut self, o: Observed) -> (Transition, Option<Timeline>) {
+        let key = (o.local, o.remote);
+        let mut sock = self.socks.remove(&key).or_else(|| self.take_connecting(&o));
+        let in_old = sock.as_ref().and_then(|s| {
+            (s.state == o.old).then(|| Duration::from_secs_f64((o.clock - s.since).max(0.0)))
+        });
+        let owner = o
+            .owner
+            .clone()
+            .or_else(|| sock.as_ref().and_then(|s| s.owner.clone()));
+        let transition = Transition {
+            ts: o.ts,
+            local: o.local,
+            remote: o.remote,
+            old: o.old,
+            new: o.new,
+            in_old,
+            pid: owner.as_ref().map(|(p, _)| *p),
+            comm: owner.as_ref().map(|(_, c)| c.clone()),
+        };
+        let mut s = sock.take().unwrap_or_else(|| Sock {
+            state: o.old,
+            since: o.clock,
+            started: o.ts,
+            owner: None,
+            past: Vec::new(),
+        });
+        if s.state != o.old {
+            // We missed something (lost events): say what we know, not more.
+            s.past.push(Step {
+                state: s.state,
+                lasted: None,
+            });
+            s.state = o.old;
+        }
+        s.past.push(Step {
+            state: o.old,
+            lasted: in_old,
+        });
+        s.state = o.new;
+        s.since = o.clock;
+        s.owner = owner;
+        if o.new == TcpState::Close {
+            s.past.push(Step {
+                state: TcpState::Close,
+                lasted: None,
+            });
+            let timeline = Timeline {
+                started: s.started,
+                local: o.local,
+                remote: o.remote,
+                pid: s.owner.as_ref().map(|(p, _)| *p),
+                comm: s.owner.map(|(_, c)| c),
+                steps: s.past,
+            };
+            return (transition, Some(timeline));
+        }
+        if o.old == TcpState::Close && o.new == TcpState::SynSent && o.local.port() == 0 {
+            self.connecting
+                .entry((o.local.ip(), o.remote))
+                .or_default()
+                .push_back(s);
+        } else {
+            self.socks.insert(key, s);
+        }
+        self.bound();
+        (transition, None)
+    }
+
+    /// The parked connect this socket's first transition with a port belongs to.
+    fn take_connecting(&mut self, o: &Observed) -> Option<Sock> {
+        if o.old != TcpState::SynSent || self.connecting.is_empty() {
+            return None;
+        }
+        let key = (o.local.ip(), o.remote);
+        let queue = self.connecting.get_mut(&key)?;
+        let sock = queue.pop_front();
+        if queue.is_empty() {
+            self.connecting.remove(&key);
+        }
+        sock
+    }
+
+    /// Whether an owner is already known for this socket (no need to look it up).
+    pub fn knows_owner(&self, local: SocketAddr, remote: SocketAddr) -> bool {
+        self.socks
+            .get(&(local, remote))
+            .is_some_and(|s| s.owner.is_some())
+    }
+
+    /// How many sockets are remembered (open, or connecting).
+    pub fn len(&self) -> usize {
+        self.socks.len() + self.connecting.values().map(VecDeque::len).sum::<usize>()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    fn bound(&mut self) {
+        if self.socks.len() <= MAX_SOCKETS {
+            return;
+        }
+        let mut since: Vec<f64> = self.socks.values().map(|s| s.since).collect();
+        let cut = since.len() / 10;
+        since.select_nth_unstable_by(cut, f64::total_cmp);
+        let limit = since[cut];
+        self.socks.retain(|_, s| s.since > limit);
+        self.connecting.clear();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn obs(clock: f64, local: &str, remote: &str, old: TcpState, new: TcpState) -> Observed {
+        Observed {
+            clock,
+            ts: SystemTime::UNIX_EPOCH + Duration::from_secs_f64(clock),
+            local: local.parse().unwrap(),
+            remote: remote.parse().unwrap(),
+            old,
+            new,
+            owner: None,
+        }
+    }
+
+    use TcpState::*;
+
+    #[test]
+    fn client_life_joins_the_portless_connect_and_times_each_state() {
+        let mut t = Tracker::new();
+        let mut o = obs(1.0, "127.0.0.1:0", "127.0.0.1:80", Close, SynSent);
+        o.owner = Some((42, "curl".into()));
+        let (tr, tl) = t.observe(o);
+        assert_eq!((tr.in_old, tr.pid, tl), (None, Some(42), None));
+        let c = "127.0.0.1:5555";
+        let (tr, _) = t.observe(obs(1.5, c, "127.0.0.1:80", SynSent, Established));
+        assert_eq!(tr.in_old, Some(Duration::from_millis(500)));
+        assert_eq!(tr.pid, Some(42), "owner carried from the connect");
+        t.observe(obs(3.5, c, "127.0.0.1:80", Established, FinWait1));
+        t.observe(obs(3.75, c, "127.0.0.1:80", FinWait1, FinWait2));
+        let (tr, tl) = t.observe(obs(4.0, c, "127.0.0.1:80", FinWait2, Close));
+        assert_eq!(tr.in_old, Some(Duration::from_millis(250)));
+        let tl = tl.expect("timeline at CLOSE");
+        let states: Vec<_> = tl.steps.iter().map(|s| s.state).collect();
+        assert_eq!(
+            states,
+            [Close, SynSent, Established, FinWait1, FinWait2, Close]
+        );
+        assert_eq!(tl.steps[2].lasted, Some(Duration::from_secs(2)));
+        assert_eq!(tl.steps[0].lasted, None);
+        assert_eq!(tl.comm.as_deref(), Some("curl"));
+        assert!(t.is_empty());
+    }
+
+    #[test]
+    fn first_sight_mid_life_has_no_time_in_old() {
+        let mut t = Tracker::new();
+        let (tr, _) = t.observe(obs(1.0, "10.0.0.1:80", "10.0.0.2:999", Listen, SynRecv));
+        assert_eq!(tr.in_old, None);
+        let (tr, _) = t.observe(obs(
+            1.25,
+            "10.0.0.1:80",
+            "10.0.0.2:999",
+            SynRecv,
+            Established,
+        ));
+        assert_eq!(tr.in_old, Some(Duration::from_millis(250)));
+    }
+
+    #[test]
+    fn a_gap_from_lost_events_is_shown_not_guessed() {
+        let mut t = Tracker::new();
+        t.observe(obs(1.0, "10.0.0.1:80", "10.0.0.2:9", Listen, SynRecv));
+        // SYN_RECV→ESTABLISHED was lost.
+        let (tr, _) = t.observe(obs(
+            2.0,
+            "10.0.0.1:80",
+            "10.0.0.2:9",
+            Established,
+            CloseWait,
+        ));
+        assert_eq!(tr.in_old, None);
+        let (_, tl) = t.observe(obs(3.0, "10.0.0.1:80", "10.0.0.2:9", CloseWait, Close));
+        let tl = tl.unwrap();
+        let states: Vec<_> = tl.steps.iter().map(|s| s.state).collect();
+        assert_eq!(states, [Listen, SynRecv, Established, CloseWait, Close]);
+        assert_eq!(tl.steps[1].lasted, None);
+    }
+}

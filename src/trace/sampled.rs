@@ -1,0 +1,156 @@
+//! The fallback when the tracepoint cannot be used (not root, no tracefs): list the TCP
+//! sockets every few milliseconds and turn the differences between two lists into
+//! transitions. Whatever lasts less than one interval is missed, and every output says so.
+//! A socket that appears is reported as coming from CLOSE, one that disappears as going to
+//! CLOSE; TIME_WAIT, which the tracepoint never shows, appears here like any other state.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::time::SystemTime;
+
+use super::conns::Observed;
+use crate::model::TcpState;
+
+/// One row of a socket list, as much as the sampler and the owner lookup need.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SockRow {
+    pub local: SocketAddr,
+    pub remote: SocketAddr,
+    pub state: TcpState,
+    pub inode: u64,
+}
+
+/// Where socket lists come from: /proc/net/tcp{,6} today; the inspector's netlink list is a
+/// drop-in replacement.
+pub trait SocketTable {
+    fn tcp_sockets(&mut self) -> anyhow::Result<Vec<SockRow>>;
+}
+
+/// /proc/net/tcp and /proc/net/tcp6: readable by every user.
+#[derive(Debug, Default)]
+pub struct ProcNetTcp;
+
+impl SocketTable for ProcNetTcp {
+    fn tcp_sockets(&mut self) -> anyhow::Result<Vec<SockRow>> {
+        let mut rows = Vec::new();
+        let v4 =
+            procfs::net::tcp().map_err(|e| anyhow::anyhow!("cannot read /proc/net/tcp: {e}"))?;
+        // IPv6 may be disabled; that is not an error.
+        let v6 = procfs::net::tcp6().unwrap_or_default();
+        for e in v4.into_iter().chain(v6) {
+            if let Some(state) = TcpState::from_kernel(e.state as u8) {
+                rows.push(SockRow {
+                    local: e.local_address,
+                    remote: e.remote_address,
+                    state,
+                    inode: e.inode,
+                });
+            }
+        }
+        Ok(rows)
+    }
+}
+
+/// Remembers the last list and reports what changed since.
+#[derive(Debug, Default)]
+pub struct Sampler {
+    port: Option<u16>,
+    last: Option<HashMap<(SocketAddr, SocketAddr), TcpState>>,
+}
+
+impl Sampler {
+    pub fn new(port: Option<u16>) -> Self {
+        Sampler { port, last: None }
+    }
+
+    /// The transitions between the previous list and `rows`. The first call only sets the
+    /// baseline: what exists already did not just happen.
+    pub fn diff(&mut self, rows: &[SockRow], clock: f64, ts: SystemTime) -> Vec<Observed> {
+        let now: HashMap<_, _> = rows
+            .iter()
+            .filter(|r| {
+                self.port
+                    .is_none_or(|p| r.local.port() == p || r.remote.port() == p)
+            })
+            .map(|r| ((r.local, r.remote), r.state))
+            .collect();
+        let Some(last) = self.last.replace(now) else {
+            return Vec::new();
+        };
+        let now = self.last.as_ref().expect("just set");
+        let observed = |(local, remote): (SocketAddr, SocketAddr), old, new| Observed {
+            clock,
+            ts,
+            local,
+            remote,
+            old,
+            new,
+            owner: None,
+        };
+        let mut out = Vec::new();
+        for (key, &old) in &last {
+            match now.get(key) {
+                None => out.push(observed(*key, old, TcpState::Close)),
+                Some(&new) if new != old => out.push(observed(*key, old, new)),
+                Some(_) => {}
+            }
+        }
+        for (key, &new) in now {
+            if !last.contains_key(key) {
+                out.push(observed(*key, TcpState::Close, new));
+            }
+        }
+        // Stable order for readers: by socket, then closes after opens.
+        out.sort_by_key(|o| (o.local, o.remote, o.new == TcpState::Close));
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use TcpState::*;
+
+    fn row(local: &str, remote: &str, state: TcpState) -> SockRow {
+        SockRow {
+            local: local.parse().unwrap(),
+            remote: remote.parse().unwrap(),
+            state,
+            inode: 1,
+        }
+    }
+
+    fn pairs(v: &[Observed]) -> Vec<(u16, TcpState, TcpState)> {
+        v.iter().map(|o| (o.local.port(), o.old, o.new)).collect()
+    }
+
+    #[test]
+    fn baseline_then_appear_change_vanish() {
+        let mut s = Sampler::new(Some(80));
+        let t = SystemTime::UNIX_EPOCH;
+        let listener = row("0.0.0.0:80", "0.0.0.0:0", Listen);
+        assert!(s.diff(std::slice::from_ref(&listener), 0.0, t).is_empty());
+        let rows = [
+            listener.clone(),
+            row("127.0.0.1:80", "127.0.0.1:5000", Established),
+            row("127.0.0.1:5000", "127.0.0.1:80", Established),
+            row("127.0.0.1:7", "127.0.0.1:9", Established), // another port: ignored
+        ];
+        assert_eq!(
+            pairs(&s.diff(&rows, 0.02, t)),
+            [(80, Close, Established), (5000, Close, Established)]
+        );
+        let rows = [
+            listener.clone(),
+            row("127.0.0.1:5000", "127.0.0.1:80", TimeWait),
+        ];
+        assert_eq!(
+            pairs(&s.diff(&rows, 0.04, t)),
+            [(80, Established, Close), (5000, Established, TimeWait)]
+        );
+        assert_eq!(
+            pairs(&s.diff(&[], 0.06, t)),
+            [(80, Listen, Close), (5000, TimeWait, Close)]
+        );
+    }
+}

@@ -1,0 +1,341 @@
+//! One tracing session, whoever consumes it (the `trace` command, the dashboard): start the
+//! kernel tracepoint or, when that is not possible, the sampler; turn what they see into
+//! transitions with time-in-state and owners; hand each to a [`Sink`]; stop when the stop fd
+//! becomes readable, the deadline passes or the sink says so. The tracefs instance is removed
+//! before this returns, whichever way it ends.
+
+use std::collections::HashMap;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::os::fd::BorrowedFd;
+use std::time::{Duration, Instant, SystemTime};
+
+use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+use nix::time::{clock_gettime, ClockId};
+
+use super::conns::{Observed, Timeline, Tracker};
+use super::owners::{OwnerLookup, ProcOwners};
+use super::sampled::{ProcNetTcp, Sampler, SocketTable};
+use crate::kernel::trace_line::{self, Context, TraceLine};
+use crate::kernel::tracefs::{self, Instance};
+use crate::model::{TcpState, Transition, TransitionSource};
+
+/// How often the fallback samples: short enough to catch a handshake on a slow network, long
+/// enough to cost little.
+pub const SAMPLE_INTERVAL: Duration = Duration::from_millis(20);
+
+/// How long a wait lasts at most, so lost-event counts are checked now and then.
+const TICK: Duration = Duration::from_millis(250);
+
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    pub port: Option<u16>,
+    pub deadline: Option<Instant>,
+    /// Never try the tracepoint (for tests of the fallback, and users who ask).
+    pub sampled_only: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Flow {
+    Continue,
+    Stop,
+}
+
+pub trait Sink {
+    /// Tracing is live; `detail` names the instance, or why the tracepoint could not be used.
+    fn ready(&mut self, source: TransitionSource, detail: &str) -> anyhow::Result<Flow>;
+    /// One transition; `timeline` is the socket's whole life when it just reached CLOSE.
+    fn transition(&mut self, t: &Transition, timeline: Option<&Timeline>) -> anyhow::Result<Flow>;
+    /// The kernel dropped events; `total` since the start. Called whenever it grows.
+    fn lost(&mut self, total: u64);
+}
+
+/// Runs until stopped. Errors only for what makes tracing impossible.
+pub fn run(opts: &Options, stop: BorrowedFd, sink: &mut dyn Sink) -> anyhow::Result<()> {
+    let why_not = if opts.sampled_only {
+        "sampling was asked for".to_string()
+    } else {
+        match start_kernel(opts.port) {
+            Ok(instance) => return run_kernel(instance, opts, stop, sink),
+            Err(e) => e.to_string(),
+        }
+    };
+    run_sampled(opts, &why_not, stop, sink, &mut ProcNetTcp)
+}
+
+fn start_kernel(port: Option<u16>) -> Result<Instance, tracefs::TracefsError> {
+    let root = tracefs::tracefs_root()?;
+    for name in tracefs::remove_stale(&root) {
+        eprintln!("tcplab trace: removed stale tracefs instance {name} (its process is gone)");
+    }
+    Instance::create(&root, port)
+}
+
+/// Seconds on CLOCK_MONOTONIC, the clock the instance's trace uses too.
+pub fn mono_now() -> f64 {
+    clock_gettime(ClockId::CLOCK_MONOTONIC)
+        .map(|t| t.tv_sec() as f64 + t.tv_nsec() as f64 * 1e-9)
+        .unwrap_or(0.0)
+}
+
+/// Waits until `fd` (if any) is readable, `stop` is readable or `wait` passes. Returns true
+/// when `stop` fired.
+fn wait(fd: Option<BorrowedFd>, stop: BorrowedFd, wait: Duration) -> anyhow::Result<bool> {
+    let mut fds = vec![PollFd::new(stop, PollFlags::POLLIN)];
+    if let Some(fd) = fd {
+        fds.push(PollFd::new(fd, PollFlags::POLLIN));
+    }
+    let ms = PollTimeout::try_from(wait.as_millis().min(i32::MAX as u128) as i32)
+        .unwrap_or(PollTimeout::ZERO);
+    match poll(&mut fds, ms) {
+        Ok(_) | Err(nix::errno::Errno::EINTR) => {}
+        Err(e) => anyhow::bail!("poll failed: {e}"),
+    }
+    Ok(fds[0]
+        .revents()
+        .is_some_and(|r| r.intersects(PollFlags::POLLIN | PollFlags::POLLHUP)))
+}
+
+fn until(deadline: Option<Instant>, cap: Duration) -> Option<Duration> {
+    match deadline {
+        None => Some(cap),
+        Some(d) => d
+            .checked_duration_since(Instant::now())
+            .map(|left| left.min(cap)),
+    }
+}
+
+fn run_kernel(
+    mut instance: Instance,
+    opts: &Options,
+    stop: BorrowedFd,
+    sink: &mut dyn Sink,
+) -> anyhow::Result<()> {
+    let detail = format!("instance {}", instance.name());
+    if sink.ready(TransitionSource::Tracepoint, &detail)? == Flow::Stop {
+        return Ok(instance.remove()?);
+    }
+    let mut reader = KernelReader::default();
+    let result = reader.pump(&mut instance, opts, stop, sink);
+    reader.report_lost(&instance, sink);
+    let removed = instance.remove();
+    result?;
+    Ok(removed?)
+}
+
+/// What the kernel loop keeps between reads of the pipe.
+#[derive(Default)]
+struct KernelReader {
+    tracker: Tracker,
+    owners: ProcOwners,
+    tasks: Tasks,
+    /// Bytes read but not yet ending in a newline.
+    buf: Vec<u8>,
+    /// From the pipe's own `[LOST n EVENTS]` lines; the per-CPU stats count the same loss.
+    lost_inline: u64,
+    lost_reported: u64,
+    bad_lines: u64,
+}
+
+impl KernelReader {
+    fn pump(
+        &mut self,
+        instance: &mut Instance,
+        opts: &Options,
+        stop: BorrowedFd,
+        sink: &mut dyn Sink,
+    ) -> anyhow::Result<()> {
+        let mut last_stats = Instant::now();
+        while let Some(left) = until(opts.deadline, TICK) {
+            if wait(instance.pipe_fd(), stop, left)? {
+                return Ok(());
+            }
+            instance
+                .read_available(&mut self.buf)
+                .map_err(|e| anyhow::anyhow!("cannot read {}/trace_pipe: {e}", instance.name()))?;
+            let complete = self
+                .buf
+                .iter()
+                .rposition(|&b| b == b'\n')
+                .map_or(0, |i| i + 1);
+            let lines = std::mem::take(&mut self.buf);
+            let mut flow = Flow::Continue;
+            for line in lines[..complete].split(|&b| b == b'\n') {
+                if !line.is_empty() && flow == Flow::Continue {
+                    flow = self.line(line, instance, sink)?;
+                }
+            }
+            self.buf.extend_from_slice(&lines[complete..]);
+            if flow == Flow::Stop {
+                return Ok(());
+            }
+            if last_stats.elapsed() >= Duration::from_secs(1) {
+                last_stats = Instant::now();
+                self.report_lost(instance, sink);
+            }
+        }
+        Ok(())
+    }
+
+    fn line(
+        &mut self,
+        line: &[u8],
+        instance: &Instance,
+        sink: &mut dyn Sink,
+    ) -> anyhow::Result<Flow> {
+        let c = match trace_line::parse(line) {
+            Ok(TraceLine::Change(c)) => c,
+            Ok(TraceLine::Lost { events, .. }) => {
+                self.lost_inline += events;
+                return Ok(Flow::Continue);
+            }
+            Err(e) => {
+                self.bad_lines += 1;
+                if self.bad_lines == 1 {
+                    eprintln!("tcplab trace: skipping {e}");
+                }
+                return Ok(Flow::Continue);
+            }
+        };
+        // In process context the running task is the one calling connect/close/listen: the
+        // owner. In softirq it is whoever was on the CPU.
+        let owner = match c.context {
+            Context::Process => Some(self.tasks.process_of(c.tid, c.tgid, &c.comm)),
+            Context::Interrupt => None,
+        };
+        let mut o = Observed {
+            clock: c.clock,
+            ts: instance.wall_time(c.clock),
+            local: c.local,
+            remote: c.remote,
+            old: c.old,
+            new: c.new,
+            owner,
+        };
+        // A socket going to CLOSE is gone from every list: no lookup.
+        if o.owner.is_none()
+            && o.new != TcpState::Close
+            && !self.tracker.knows_owner(o.local, o.remote)
+        {
+            o.owner = find_owner(&mut self.owners, &o);
+        }
+        let (t, tl) = self.tracker.observe(o);
+        sink.transition(&t, tl.as_ref())
+    }
+
+    fn report_lost(&mut self, instance: &Instance, sink: &mut dyn Sink) {
+        let lost = instance.lost_events().max(self.lost_inline);
+        if lost > self.lost_reported {
+            self.lost_reported = lost;
+            sink.lost(lost);
+        }
+    }
+}
+
+fn run_sampled(
+    opts: &Options,
+    why_not: &str,
+    stop: BorrowedFd,
+    sink: &mut dyn Sink,
+    table: &mut dyn SocketTable,
+) -> anyhow::Result<()> {
+    let source = TransitionSource::Sampled {
+        interval: SAMPLE_INTERVAL,
+    };
+    let mut sampler = Sampler::new(opts.port);
+    let mut tracker = Tracker::new();
+    let mut owners = ProcOwners::default();
+    sampler.diff(&table.tcp_sockets()?, mono_now(), SystemTime::now());
+    let detail = format!("/proc/net/tcp; no kernel tracepoint: {why_not}");
+    if sink.ready(source, &detail)? == Flow::Stop {
+        return Ok(());
+    }
+    let mut next = Instant::now() + SAMPLE_INTERVAL;
+    loop {
+        let Some(left) = until(
+            opts.deadline,
+            next.saturating_duration_since(Instant::now()),
+        ) else {
+            return Ok(());
+        };
+        if wait(None, stop, left)? {
+            return Ok(());
+        }
+        if Instant::now() < next {
+            continue;
+        }
+        next += SAMPLE_INTERVAL;
+        if next < Instant::now() {
+            // We fell behind (a slow list); do not try to catch up with a burst.
+            next = Instant::now() + SAMPLE_INTERVAL;
+        }
+        let rows = table.tcp_sockets()?;
+        for mut o in sampler.diff(&rows, mono_now(), SystemTime::now()) {
+            if o.new != TcpState::Close && !tracker.knows_owner(o.local, o.remote) {
+                o.owner = find_owner(&mut owners, &o);
+            }
+            let (t, tl) = tracker.observe(o);
+            if sink.transition(&t, tl.as_ref())? == Flow::Stop {
+                return Ok(());
+            }
+        }
+    }
+}
+
+/// The socket's holder; for a connection not accepted yet (no descriptor holds it), the
+/// holder of the listener that will accept it.
+fn find_owner(owners: &mut dyn OwnerLookup, o: &Observed) -> Option<(i32, String)> {
+    if let Some(found) = owners.owner(o.local, o.remote) {
+        return Some(found);
+    }
+    let pre_accept = matches!(o.old, TcpState::Listen | TcpState::SynRecv)
+        || (o.old == TcpState::Close && o.new == TcpState::SynRecv);
+    if !pre_accept {
+        return None;
+    }
+    let any: IpAddr = match o.local {
+        SocketAddr::V4(_) => Ipv4Addr::UNSPECIFIED.into(),
+        SocketAddr::V6(_) => Ipv6Addr::UNSPECIFIED.into(),
+    };
+    let nowhere = SocketAddr::new(any, 0);
+    owners
+        .owner(o.local, nowhere)
+        .or_else(|| owners.owner(SocketAddr::new(any, o.local.port()), nowhere))
+}
+
+/// Thread id to (process id, process name), from /proc, remembered briefly: the trace line
+/// has the thread's name and, for a task the kernel has not recorded yet, no process id.
+#[derive(Default)]
+struct Tasks {
+    known: HashMap<i32, (i32, String, Instant)>,
+}
+
+/// How long a thread's process is trusted before /proc is asked again (ids are reused).
+const TASK_TTL: Duration = Duration::from_secs(2);
+
+impl Tasks {
+    fn process_of(&mut self, tid: i32, tgid: Option<i32>, comm: &str) -> (i32, String) {
+        if let Some((pid, name, at)) = self.known.get(&tid) {
+            if at.elapsed() < TASK_TTL {
+                return (*pid, name.clone());
+            }
+        }
+        if self.known.len() > 4096 {
+            self.known.retain(|_, (_, _, at)| at.elapsed() < TASK_TTL);
+        }
+        let pid = tgid.or_else(|| tgid_of(tid)).unwrap_or(tid);
+        let name = std::fs::read_to_string(format!("/proc/{pid}/comm"))
+            .map(|c| c.trim_end().to_string())
+            .unwrap_or_else(|_| comm.to_string());
+        self.known.insert(tid, (pid, name.clone(), Instant::now()));
+        (pid, name)
+    }
+}
+
+/// `Tgid:` of /proc/<tid>/status (a thread's directory exists even though it is not listed).
+fn tgid_of(tid: i32) -> Option<i32> {
+    let status = std::fs::read_to_string(format!("/proc/{tid}/status")).ok()?;
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("Tgid:"))
+        .and_then(|v| v.trim().parse().ok())
+}
