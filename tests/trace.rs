@@ -406,9 +406,8 @@ fn stale_instance_of_a_dead_run_is_removed() {
     std::fs::create_dir(&stale).unwrap();
     let t = start_tracer(&["trace", "--port", "9"]);
     t.require_kernel();
-    assert!(t
-        .ready
-        .contains(&format!("removed stale tracefs instance tcplab-{pid}")));
+    // Any tcplab start removes it (tests run in parallel: maybe another tracer of ours did,
+    // then that one said so); what matters is that it is gone once a tracer is live.
     assert!(!stale.exists());
     t.stop(Signal::SIGINT);
 }
