@@ -1,5 +1,5 @@
 //! Who owns a socket, by its (local, remote) pair: the socket list gives the inode, the
-//! processes' descriptors give the holders. Used for transitions the kernel made in softirq,
+//! processes' descriptors give the holders (both from the inspector's `kernel` code). Used for transitions the kernel made in softirq,
 //! where the task on the trace line is just whoever was on the CPU. Looked up lazily, with
 //! refreshes spaced out by their own cost so a busy machine does not drown in /proc reads.
 
@@ -7,26 +7,33 @@ use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-use super::sampled::{ProcNetTcp, SocketTable};
+use crate::kernel::owners::OwnerIndex;
+use crate::kernel::sockets::SocketScanner;
 
 /// Resolves the owner of a live socket; None when it is gone or not visible to us.
 pub trait OwnerLookup {
     fn owner(&mut self, local: SocketAddr, remote: SocketAddr) -> Option<(i32, String)>;
 }
 
-/// The /proc implementation: /proc/net/tcp{,6} for the inode, /proc/*/fd for the holder (the
-/// lowest pid holding it, which after fork is the parent).
+/// The inspector's socket list for the inode and its owner index (/proc/*/fd, cached per
+/// process) for the holders; the lowest pid holding it (after fork, the parent).
 pub struct ProcOwners {
-    table: Box<dyn SocketTable + Send>,
+    scanner: SocketScanner,
+    index: OwnerIndex,
     by_pair: HashMap<(SocketAddr, SocketAddr), u64>,
-    by_inode: HashMap<u64, (i32, String)>,
     refreshed: Option<Instant>,
     gap: Duration,
 }
 
 impl Default for ProcOwners {
     fn default() -> Self {
-        ProcOwners::new(Box::new(ProcNetTcp))
+        ProcOwners {
+            scanner: SocketScanner::new(),
+            index: OwnerIndex::new(),
+            by_pair: HashMap::new(),
+            refreshed: None,
+            gap: MIN_GAP,
+        }
     }
 }
 
@@ -34,45 +41,18 @@ impl Default for ProcOwners {
 const MIN_GAP: Duration = Duration::from_millis(200);
 
 impl ProcOwners {
-    pub fn new(table: Box<dyn SocketTable + Send>) -> Self {
-        ProcOwners {
-            table,
-            by_pair: HashMap::new(),
-            by_inode: HashMap::new(),
-            refreshed: None,
-            gap: MIN_GAP,
-        }
-    }
-
     fn refresh(&mut self) {
         let started = Instant::now();
         self.by_pair.clear();
-        self.by_inode.clear();
-        if let Ok(rows) = self.table.tcp_sockets() {
-            self.by_pair = rows
+        if let Ok(scan) = self.scanner.scan() {
+            // Unreadable processes (not root) only make owners unknown.
+            let _ = self.index.refresh(&scan.sockets);
+            self.by_pair = scan
+                .sockets
                 .into_iter()
-                .filter(|r| r.inode != 0)
-                .map(|r| ((r.local, r.remote), r.inode))
+                .filter(|s| s.inode != 0)
+                .map(|s| ((s.local, s.remote), s.inode))
                 .collect();
-        }
-        if let Ok(procs) = procfs::process::all_processes() {
-            // Processes vanish and deny access mid-scan: skip those.
-            for p in procs.flatten() {
-                let Ok(fds) = p.fd() else { continue };
-                let mut comm: Option<String> = None;
-                for fd in fds.flatten() {
-                    if let procfs::process::FDTarget::Socket(inode) = fd.target {
-                        if let std::collections::hash_map::Entry::Vacant(v) =
-                            self.by_inode.entry(inode)
-                        {
-                            let comm = comm.get_or_insert_with(|| {
-                                p.stat().map(|s| s.comm).unwrap_or_default()
-                            });
-                            v.insert((p.pid, comm.clone()));
-                        }
-                    }
-                }
-            }
         }
         self.refreshed = Some(Instant::now());
         self.gap = MIN_GAP.max(started.elapsed() * 10);
@@ -80,7 +60,8 @@ impl ProcOwners {
 
     fn cached(&self, local: SocketAddr, remote: SocketAddr) -> Option<(i32, String)> {
         let inode = self.by_pair.get(&(local, remote))?;
-        self.by_inode.get(inode).cloned()
+        let first = self.index.owners(*inode)?.into_iter().next()?;
+        Some((first.pid, first.comm))
     }
 }
 

@@ -3,53 +3,15 @@
 //! transitions. Whatever lasts less than one interval is missed, and every output says so.
 //! A socket that appears is reported as coming from CLOSE, one that disappears as going to
 //! CLOSE; TIME_WAIT, which the tracepoint never shows, appears here like any other state.
+//! The lists come from the inspector's `kernel::sockets::SocketScanner` (netlink sock_diag,
+//! which any user may dump, or /proc/net/tcp).
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::time::SystemTime;
 
 use super::conns::Observed;
-use crate::model::TcpState;
-
-/// One row of a socket list, as much as the sampler and the owner lookup need.
-#[derive(Debug, Clone, PartialEq)]
-pub struct SockRow {
-    pub local: SocketAddr,
-    pub remote: SocketAddr,
-    pub state: TcpState,
-    pub inode: u64,
-}
-
-/// Where socket lists come from: /proc/net/tcp{,6} today; the inspector's netlink list is a
-/// drop-in replacement.
-pub trait SocketTable {
-    fn tcp_sockets(&mut self) -> anyhow::Result<Vec<SockRow>>;
-}
-
-/// /proc/net/tcp and /proc/net/tcp6: readable by every user.
-#[derive(Debug, Default)]
-pub struct ProcNetTcp;
-
-impl SocketTable for ProcNetTcp {
-    fn tcp_sockets(&mut self) -> anyhow::Result<Vec<SockRow>> {
-        let mut rows = Vec::new();
-        let v4 =
-            procfs::net::tcp().map_err(|e| anyhow::anyhow!("cannot read /proc/net/tcp: {e}"))?;
-        // IPv6 may be disabled; that is not an error.
-        let v6 = procfs::net::tcp6().unwrap_or_default();
-        for e in v4.into_iter().chain(v6) {
-            if let Some(state) = TcpState::from_kernel(e.state as u8) {
-                rows.push(SockRow {
-                    local: e.local_address,
-                    remote: e.remote_address,
-                    state,
-                    inode: e.inode,
-                });
-            }
-        }
-        Ok(rows)
-    }
-}
+use crate::model::{Socket, TcpState};
 
 /// Remembers the last list and reports what changed since.
 #[derive(Debug, Default)]
@@ -65,7 +27,7 @@ impl Sampler {
 
     /// The transitions between the previous list and `rows`. The first call only sets the
     /// baseline: what exists already did not just happen.
-    pub fn diff(&mut self, rows: &[SockRow], clock: f64, ts: SystemTime) -> Vec<Observed> {
+    pub fn diff(&mut self, rows: &[Socket], clock: f64, ts: SystemTime) -> Vec<Observed> {
         let now: HashMap<_, _> = rows
             .iter()
             .filter(|r| {
@@ -111,12 +73,17 @@ mod tests {
     use super::*;
     use TcpState::*;
 
-    fn row(local: &str, remote: &str, state: TcpState) -> SockRow {
-        SockRow {
+    fn row(local: &str, remote: &str, state: TcpState) -> Socket {
+        Socket {
+            state,
             local: local.parse().unwrap(),
             remote: remote.parse().unwrap(),
-            state,
+            recv_q: 0,
+            send_q: 0,
             inode: 1,
+            uid: 0,
+            timer: Default::default(),
+            owners: None,
         }
     }
 

@@ -14,7 +14,8 @@ use nix::time::{clock_gettime, ClockId};
 
 use super::conns::{Observed, Timeline, Tracker};
 use super::owners::{OwnerLookup, ProcOwners};
-use super::sampled::{ProcNetTcp, Sampler, SocketTable};
+use super::sampled::Sampler;
+use crate::kernel::sockets::SocketScanner;
 use crate::kernel::trace_line::{self, Context, TraceLine};
 use crate::kernel::tracefs::{self, Instance};
 use crate::model::{TcpState, Transition, TransitionSource};
@@ -59,7 +60,7 @@ pub fn run(opts: &Options, stop: BorrowedFd, sink: &mut dyn Sink) -> anyhow::Res
             Err(e) => e.to_string(),
         }
     };
-    run_sampled(opts, &why_not, stop, sink, &mut ProcNetTcp)
+    run_sampled(opts, &why_not, stop, sink, &mut SocketScanner::new())
 }
 
 fn start_kernel(port: Option<u16>) -> Result<Instance, tracefs::TracefsError> {
@@ -236,7 +237,7 @@ fn run_sampled(
     why_not: &str,
     stop: BorrowedFd,
     sink: &mut dyn Sink,
-    table: &mut dyn SocketTable,
+    scanner: &mut SocketScanner,
 ) -> anyhow::Result<()> {
     let source = TransitionSource::Sampled {
         interval: SAMPLE_INTERVAL,
@@ -244,8 +245,13 @@ fn run_sampled(
     let mut sampler = Sampler::new(opts.port);
     let mut tracker = Tracker::new();
     let mut owners = ProcOwners::default();
-    sampler.diff(&table.tcp_sockets()?, mono_now(), SystemTime::now());
-    let detail = format!("/proc/net/tcp; no kernel tracepoint: {why_not}");
+    let first = scanner.scan()?;
+    sampler.diff(&first.sockets, mono_now(), SystemTime::now());
+    let list = match first.from_procfs {
+        true => "/proc/net/tcp",
+        false => "netlink sock_diag",
+    };
+    let detail = format!("{list}; no kernel tracepoint: {why_not}");
     if sink.ready(source, &detail)? == Flow::Stop {
         return Ok(());
     }
@@ -268,8 +274,8 @@ fn run_sampled(
             // We fell behind (a slow list); do not try to catch up with a burst.
             next = Instant::now() + SAMPLE_INTERVAL;
         }
-        let rows = table.tcp_sockets()?;
-        for mut o in sampler.diff(&rows, mono_now(), SystemTime::now()) {
+        let scan = scanner.scan()?;
+        for mut o in sampler.diff(&scan.sockets, mono_now(), SystemTime::now()) {
             if o.new != TcpState::Close && !tracker.knows_owner(o.local, o.remote) {
                 o.owner = find_owner(&mut owners, &o);
             }
