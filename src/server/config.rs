@@ -1,0 +1,72 @@
+//! What a worker needs to know to serve, taken from `tcplab serve`'s flags once and checked,
+//! so that a bad value is one clear line at start-up, never a failure under load.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::Context;
+
+use super::http::Limits;
+use crate::cli::ServeArgs;
+
+/// The longest `/sleep?ms=N` honoured; larger values are cut to this.
+pub const MAX_SLEEP: Duration = Duration::from_secs(60);
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub limits: Limits,
+    pub header_timeout: Duration,
+    pub keepalive_timeout: Duration,
+    pub shutdown_timeout: Duration,
+    pub max_connections: usize,
+    /// Canonical path of `--root`, so that containment checks compare like with like.
+    pub root: Option<PathBuf>,
+    pub access_log: Option<PathBuf>,
+    pub error_log: Option<PathBuf>,
+    /// The model's name as `/status` and the ready line print it.
+    pub model: &'static str,
+    /// The server's own pid and start time (the master's, when there are workers).
+    pub server_pid: u32,
+    pub server_started_unix_ms: u64,
+}
+
+impl Config {
+    pub fn from_args(args: &ServeArgs) -> anyhow::Result<Config> {
+        let root = match &args.root {
+            None => None,
+            Some(dir) => {
+                let canon = dir
+                    .canonicalize()
+                    .with_context(|| format!("--root {}", dir.display()))?;
+                anyhow::ensure!(canon.is_dir(), "--root {}: not a directory", dir.display());
+                Some(canon)
+            }
+        };
+        let usize_of = |v: u64, flag: &str| {
+            usize::try_from(v).with_context(|| format!("{flag} {v}: too large"))
+        };
+        anyhow::ensure!(
+            args.max_connections > 0,
+            "--max-connections must be at least 1"
+        );
+        anyhow::ensure!(args.max_headers > 0, "--max-headers must be at least 1");
+        Ok(Config {
+            limits: Limits {
+                max_request_line: usize_of(args.max_request_line, "--max-request-line")?,
+                max_header_size: usize_of(args.max_header_size, "--max-header-size")?,
+                max_headers: args.max_headers,
+                max_body: args.max_body,
+            },
+            header_timeout: args.header_timeout,
+            keepalive_timeout: args.keepalive_timeout,
+            shutdown_timeout: args.shutdown_timeout,
+            max_connections: args.max_connections,
+            root,
+            access_log: args.access_log.clone(),
+            error_log: args.error_log.clone(),
+            model: args.model.name(),
+            server_pid: std::process::id(),
+            server_started_unix_ms: super::stats::unix_ms(),
+        })
+    }
+}

@@ -1,0 +1,261 @@
+//! What the server answers: `/` (the tutorial's `hello!world`), `/status` (JSON counters of
+//! every worker), `/sleep?ms=N` (an answer after N ms, from a timer in the caller's loop) and,
+//! with `--root`, static files. GET and HEAD only; anything else gets 405 and `Allow`.
+
+use std::net::IpAddr;
+use std::time::Duration;
+
+use super::config::{Config, MAX_SLEEP};
+use super::date::Clock;
+use super::http::Method;
+use super::logs::{AccessRecord, LogSink};
+use super::response::{write_full, write_head, ResponseHead, Status};
+use super::static_files::{self, FileBody, Lookup};
+use super::stats::{Scoreboard, StatusDoc};
+
+pub const HELLO: &[u8] = b"hello!world";
+
+/// What the server around the HTTP layer lends it for one batch of requests.
+pub struct Site<'a> {
+    pub config: &'a Config,
+    pub clock: &'a Clock,
+    pub board: &'a Scoreboard,
+    pub access_log: Option<&'a mut LogSink>,
+    /// A graceful stop is under way: every answer closes its connection.
+    pub draining: bool,
+}
+
+/// A request, borrowed from the buffer it was parsed from (or from an owned copy).
+#[derive(Debug, Clone, Copy)]
+pub struct Request<'a> {
+    pub method: Method,
+    pub method_name: &'a str,
+    pub target: &'a str,
+    pub minor_version: u8,
+    pub keep_alive: bool,
+    pub referer: Option<&'a [u8]>,
+    pub user_agent: Option<&'a [u8]>,
+}
+
+/// A response that cannot be written at once; the caller's loop completes it.
+#[derive(Debug)]
+pub enum Deferred {
+    /// Answer `/sleep` after `duration`: the caller arms a timer, then calls [`finish_sleep`].
+    Sleep(Sleep),
+    /// Headers are written; the caller streams the body with [`FileBody::fill`].
+    File { body: FileBody, keep_alive: bool },
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct Sleep {
+    pub duration: Duration,
+    pub keep_alive: bool,
+    pub head_only: bool,
+    pub http10: bool,
+}
+
+/// How answering one request ended.
+#[derive(Debug)]
+pub enum Answered {
+    /// The whole response is in `out`.
+    Done {
+        keep_alive: bool,
+    },
+    Deferred(Deferred),
+}
+
+/// Writes the answer to `req` into `out` (or defers it), and logs it.
+pub fn respond(
+    req: &Request<'_>,
+    peer: IpAddr,
+    site: &mut Site<'_>,
+    out: &mut Vec<u8>,
+) -> Answered {
+    // Counted first, so that `/status` includes the request asking for it.
+    site.board.own().add_requests(1);
+    let keep_alive = req.keep_alive && !site.draining;
+    let head_only = req.method == Method::Head;
+    let mut head = ResponseHead {
+        status: Status::Ok,
+        content_type: "text/plain",
+        content_length: 0,
+        keep_alive,
+        http10: req.minor_version == 0,
+        extra: &[],
+    };
+    let date = site.clock.http_date();
+    let (path, query) = match req.target.split_once('?') {
+        Some((p, q)) => (p, q),
+        None => (req.target, ""),
+    };
+    let (sent, answered) = if req.method == Method::Other {
+        head.status = Status::MethodNotAllowed;
+        head.extra = &["Allow: GET, HEAD"];
+        error_page(out, &mut head, false, date)
+    } else if path == "/" && site.config.root.is_none() {
+        head.content_length = HELLO.len() as u64;
+        let sent = write_full(out, &head, HELLO, head_only, date);
+        (sent, Answered::Done { keep_alive })
+    } else if path == "/status" {
+        let doc = StatusDoc::collect(
+            site.board,
+            site.config.model,
+            site.config.server_pid,
+            site.config.server_started_unix_ms,
+        );
+        let mut body = serde_json::to_vec_pretty(&doc).unwrap_or_default();
+        body.push(b'\n');
+        head.content_type = "application/json";
+        head.content_length = body.len() as u64;
+        let sent = write_full(out, &head, &body, head_only, date);
+        (sent, Answered::Done { keep_alive })
+    } else if path == "/sleep" {
+        let ms = query
+            .split('&')
+            .find_map(|kv| kv.strip_prefix("ms="))
+            .and_then(|v| v.parse::<u64>().ok());
+        match ms {
+            Some(ms) => {
+                let sleep = Sleep {
+                    duration: Duration::from_millis(ms).min(MAX_SLEEP),
+                    keep_alive,
+                    head_only,
+                    http10: head.http10,
+                };
+                let sent = if head_only {
+                    0
+                } else {
+                    sleep_body(&sleep).len() as u64
+                };
+                log(site, peer, req, Status::Ok, sent);
+                return Answered::Deferred(Deferred::Sleep(sleep));
+            }
+            None => {
+                head.status = Status::BadRequest;
+                error_page(out, &mut head, head_only, date)
+            }
+        }
+    } else if let Some(root) = &site.config.root {
+        match static_files::lookup(root, path) {
+            Lookup::File { body, content_type } => {
+                head.content_type = content_type;
+                head.content_length = body.len();
+                write_head(out, &head, date);
+                if head_only || body.is_empty() {
+                    (0, Answered::Done { keep_alive })
+                } else {
+                    let sent = body.len();
+                    log(site, peer, req, Status::Ok, sent);
+                    return Answered::Deferred(Deferred::File { body, keep_alive });
+                }
+            }
+            Lookup::AddSlash => {
+                head.status = Status::MovedPermanently;
+                let location = format!("Location: {path}/");
+                let extra = [location.as_str()];
+                let mut with_location = ResponseHead {
+                    extra: &extra,
+                    ..head
+                };
+                error_page(out, &mut with_location, head_only, date)
+            }
+            Lookup::NotFound => {
+                head.status = Status::NotFound;
+                error_page(out, &mut head, head_only, date)
+            }
+            Lookup::Forbidden => {
+                head.status = Status::Forbidden;
+                error_page(out, &mut head, head_only, date)
+            }
+            Lookup::BadPath => {
+                head.status = Status::BadRequest;
+                head.keep_alive = false;
+                error_page(out, &mut head, head_only, date)
+            }
+        }
+    } else {
+        head.status = Status::NotFound;
+        error_page(out, &mut head, head_only, date)
+    };
+    log(site, peer, req, head.status, sent);
+    answered
+}
+
+/// Writes `head.status`'s small text page; returns the body bytes sent and how it ended.
+fn error_page(
+    out: &mut Vec<u8>,
+    head: &mut ResponseHead<'_>,
+    head_only: bool,
+    date: &[u8],
+) -> (u64, Answered) {
+    let page = head.status.page();
+    head.content_type = "text/plain";
+    head.content_length = page.len() as u64;
+    let sent = write_full(out, head, page, head_only, date);
+    (
+        sent,
+        Answered::Done {
+            keep_alive: head.keep_alive,
+        },
+    )
+}
+
+/// Answers a request that could not be parsed (or whose body broke a rule), then the
+/// connection closes.
+pub fn refuse(status: Status, peer: IpAddr, site: &mut Site<'_>, out: &mut Vec<u8>) {
+    site.board.own().add_requests(1);
+    let mut head = ResponseHead {
+        status,
+        content_type: "text/plain",
+        content_length: 0,
+        keep_alive: false,
+        http10: false,
+        extra: &[],
+    };
+    let (sent, _) = error_page(out, &mut head, false, site.clock.http_date());
+    if let Some(log) = site.access_log.as_deref_mut() {
+        log.access(
+            site.clock,
+            &AccessRecord {
+                peer,
+                request: None,
+                status: status.code(),
+                body_bytes: sent,
+            },
+        );
+    }
+}
+
+fn sleep_body(s: &Sleep) -> String {
+    format!("slept {} ms\n", s.duration.as_millis())
+}
+
+/// Writes the answer of a `/sleep` whose time has come.
+pub fn finish_sleep(s: &Sleep, clock: &Clock, draining: bool, out: &mut Vec<u8>) -> bool {
+    let body = sleep_body(s);
+    let keep_alive = s.keep_alive && !draining;
+    let head = ResponseHead {
+        status: Status::Ok,
+        content_type: "text/plain",
+        content_length: body.len() as u64,
+        keep_alive,
+        http10: s.http10,
+        extra: &[],
+    };
+    write_full(out, &head, body.as_bytes(), s.head_only, clock.http_date());
+    keep_alive
+}
+
+fn log(site: &mut Site<'_>, peer: IpAddr, req: &Request<'_>, status: Status, sent: u64) {
+    if let Some(log) = site.access_log.as_deref_mut() {
+        log.access(
+            site.clock,
+            &AccessRecord {
+                peer,
+                request: Some(req),
+                status: status.code(),
+                body_bytes: sent,
+            },
+        );
+    }
+}
