@@ -9,6 +9,7 @@ use std::io::{self, Read};
 use std::os::fd::{AsFd, BorrowedFd};
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, SystemTime};
 
 use nix::errno::Errno;
@@ -19,7 +20,7 @@ use nix::unistd::Pid;
 /// Where tracefs lives on current kernels; the debugfs path is the old one.
 const MOUNT_POINTS: [&str; 2] = ["/sys/kernel/tracing", "/sys/kernel/debug/tracing"];
 const EVENT: &str = "events/sock/inet_sock_set_state";
-/// Instances are named `tcplab-<pid>` so a later run can tell whether their owner is alive.
+/// Instances are named `tcplab-<pid>[-<n>]` so a later run can tell whether their owner lives.
 const PREFIX: &str = "tcplab-";
 /// Per-CPU ring buffer size: room for a few hundred thousand transitions in a burst.
 const BUFFER_KB: u32 = 8192;
@@ -85,10 +86,11 @@ pub fn remove_stale(root: &Path) -> Vec<String> {
     };
     for entry in entries.flatten() {
         let name = entry.file_name().to_string_lossy().into_owned();
-        let Some(pid) = name
+        let pid = name
             .strip_prefix(PREFIX)
-            .and_then(|p| p.parse::<i32>().ok())
-        else {
+            .and_then(|rest| rest.split('-').next())
+            .and_then(|p| p.parse::<i32>().ok());
+        let Some(pid) = pid else {
             continue;
         };
         if kill(Pid::from_raw(pid), None) == Err(Errno::ESRCH) {
@@ -128,7 +130,12 @@ impl Instance {
         if !event_dir.is_dir() {
             return Err(TracefsError::NoEvent(event_dir));
         }
-        let name = format!("{PREFIX}{}", std::process::id());
+        // A second tracer in the same process (tests) gets `tcplab-<pid>-<n>`.
+        static CREATED: AtomicU32 = AtomicU32::new(0);
+        let name = match CREATED.fetch_add(1, Ordering::Relaxed) {
+            0 => format!("{PREFIX}{}", std::process::id()),
+            n => format!("{PREFIX}{}-{n}", std::process::id()),
+        };
         let dir = root.join("instances").join(&name);
         fs::create_dir(&dir).map_err(io_err("cannot create tracefs instance", &dir))?;
         // From here on, Drop removes the directory whatever fails next.

@@ -3,6 +3,7 @@
 //! not possible (and then said on every line).
 //!
 //! - [`session`]: one tracing session for any consumer (this command, the dashboard).
+//! - [`live`]: a session on a thread, drained by the dashboard's tick.
 //! - [`conns`]: per-socket memory: time in each state, owners, whole lives (timelines).
 //! - [`sampled`]: the fallback that diffs socket lists.
 //! - [`owners`]: who holds a socket, for transitions made in softirq.
@@ -10,6 +11,7 @@
 
 pub mod conns;
 pub mod format;
+pub mod live;
 pub mod owners;
 pub mod sampled;
 pub mod session;
@@ -105,6 +107,10 @@ impl Sink for Printer {
             }
         }
         Ok(Flow::Continue)
+    }
+
+    fn notice(&mut self, text: &str) {
+        eprintln!("tcplab trace: {text}");
     }
 
     fn lost(&mut self, total: u64) {

@@ -48,6 +48,8 @@ pub trait Sink {
     fn transition(&mut self, t: &Transition, timeline: Option<&Timeline>) -> anyhow::Result<Flow>;
     /// The kernel dropped events; `total` since the start. Called whenever it grows.
     fn lost(&mut self, total: u64);
+    /// Something the user should know that is not a transition.
+    fn notice(&mut self, text: &str);
 }
 
 /// Runs until stopped. Errors only for what makes tracing impossible.
@@ -55,7 +57,7 @@ pub fn run(opts: &Options, stop: BorrowedFd, sink: &mut dyn Sink) -> anyhow::Res
     let why_not = if opts.sampled_only {
         "sampling was asked for".to_string()
     } else {
-        match start_kernel(opts.port) {
+        match start_kernel(opts.port, sink) {
             Ok(instance) => return run_kernel(instance, opts, stop, sink),
             Err(e) => e.to_string(),
         }
@@ -63,10 +65,12 @@ pub fn run(opts: &Options, stop: BorrowedFd, sink: &mut dyn Sink) -> anyhow::Res
     run_sampled(opts, &why_not, stop, sink, &mut SocketScanner::new())
 }
 
-fn start_kernel(port: Option<u16>) -> Result<Instance, tracefs::TracefsError> {
+fn start_kernel(port: Option<u16>, sink: &mut dyn Sink) -> Result<Instance, tracefs::TracefsError> {
     let root = tracefs::tracefs_root()?;
     for name in tracefs::remove_stale(&root) {
-        eprintln!("tcplab trace: removed stale tracefs instance {name} (its process is gone)");
+        sink.notice(&format!(
+            "removed stale tracefs instance {name} (its process is gone)"
+        ));
     }
     Instance::create(&root, port)
 }
@@ -192,7 +196,7 @@ impl KernelReader {
             Err(e) => {
                 self.bad_lines += 1;
                 if self.bad_lines == 1 {
-                    eprintln!("tcplab trace: skipping {e}");
+                    sink.notice(&format!("skipping {e}"));
                 }
                 return Ok(Flow::Continue);
             }
