@@ -69,4 +69,18 @@ impl Config {
             server_started_unix_ms: super::stats::unix_ms(),
         })
     }
+
+    /// Opens the log files once, so that a bad path is an error before the server is up
+    /// (each worker opens its own afterwards).
+    pub fn check_logs(&self) -> anyhow::Result<()> {
+        for (flag, path) in [
+            ("--access-log", &self.access_log),
+            ("--error-log", &self.error_log),
+        ] {
+            if let Some(p) = path {
+                super::logs::LogSink::open(p).with_context(|| format!("{flag} {}", p.display()))?;
+            }
+        }
+        Ok(())
+    }
 }

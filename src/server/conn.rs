@@ -6,6 +6,10 @@
 //! Memory: an idle keep-alive connection owns no buffer at all. Reads go into the reactor's
 //! shared scratch buffer and are answered from there; only the bytes of an incomplete request
 //! are copied into the connection, and only output the socket refused is kept.
+//!
+//! A `Conn` is generic over its socket ([`Stream`]), so the select and poll models drive the
+//! very same state machine over a non-blocking std `TcpStream`: call `mark_readable` when the
+//! socket is readable, `drive` on any readiness, watch `wants_write` and `deadline`.
 
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
@@ -59,8 +63,26 @@ pub enum Drive {
     Close,
 }
 
-pub struct Conn {
-    pub stream: TcpStream,
+/// A non-blocking byte stream a connection can be driven over.
+pub trait Stream: Read + Write {
+    /// Sends FIN: our side is done writing.
+    fn shutdown_write(&self) -> io::Result<()>;
+}
+
+impl Stream for TcpStream {
+    fn shutdown_write(&self) -> io::Result<()> {
+        self.shutdown(Shutdown::Write)
+    }
+}
+
+impl Stream for std::net::TcpStream {
+    fn shutdown_write(&self) -> io::Result<()> {
+        self.shutdown(Shutdown::Write)
+    }
+}
+
+pub struct Conn<S: Stream = TcpStream> {
+    pub stream: S,
     /// Unique for the life of the process, unlike the slot, which is reused.
     pub id: u64,
     pub peer: IpAddr,
@@ -84,8 +106,8 @@ pub struct Conn {
     answered_any: bool,
 }
 
-impl Conn {
-    pub fn new(stream: TcpStream, id: u64, peer: IpAddr, now: Instant, config: &Config) -> Conn {
+impl<S: Stream> Conn<S> {
+    pub fn new(stream: S, id: u64, peer: IpAddr, now: Instant, config: &Config) -> Conn<S> {
         Conn {
             stream,
             id,
@@ -121,6 +143,11 @@ impl Conn {
             && self.deferred.is_none()
     }
 
+    /// Output is queued that the socket refused: wait for it to become writable.
+    pub fn wants_write(&self) -> bool {
+        self.wpos < self.wbuf.len()
+    }
+
     /// The readiness event said the socket can be read.
     pub fn mark_readable(&mut self) {
         self.read_ready = true;
@@ -146,7 +173,7 @@ impl Conn {
                 Phase::Open => {}
                 Phase::Closing => {
                     // Best effort: a client that already went away makes this fail.
-                    let _ = self.stream.shutdown(Shutdown::Write);
+                    let _ = self.stream.shutdown_write();
                     self.phase = Phase::Lingering;
                     self.deadline = io.now + LINGER;
                     self.rbuf = Vec::new();

@@ -174,3 +174,125 @@ impl OwnedRequest {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::server::config::Config;
+    use crate::server::date::Clock;
+    use crate::server::stats::Scoreboard;
+    use clap::Parser;
+    use proptest::prelude::*;
+
+    fn config() -> Config {
+        let cli = crate::cli::Cli::parse_from(["tcplab", "serve", "--max-body", "64"]);
+        let Some(crate::cli::Command::Serve(args)) = cli.command else {
+            unreachable!()
+        };
+        Config::from_args(&args).unwrap()
+    }
+
+    /// Feeds `chunks` one after the other as a connection would (keeping unconsumed bytes),
+    /// completing deferred answers at once; returns everything written and whether it closed.
+    fn run(
+        config: &Config,
+        clock: &Clock,
+        board: &Scoreboard,
+        chunks: &[&[u8]],
+    ) -> (Vec<u8>, bool) {
+        let mut session = Session::default();
+        let mut buf = Vec::new();
+        let mut out = Vec::new();
+        let peer: IpAddr = "127.0.0.1".parse().unwrap();
+        for chunk in chunks {
+            buf.extend_from_slice(chunk);
+            loop {
+                let mut site = Site {
+                    config,
+                    clock,
+                    board,
+                    access_log: None,
+                    draining: false,
+                };
+                let p = serve(&mut session, &buf, peer, &mut site, &mut out);
+                buf.drain(..p.consumed);
+                match p.next {
+                    Next::NeedMore => break,
+                    Next::Close => return (out, true),
+                    Next::Flush => {}
+                    Next::Defer(Deferred::Sleep(s)) => {
+                        if !routes::finish_sleep(&s, clock, false, &mut out) {
+                            return (out, true);
+                        }
+                    }
+                    Next::Defer(Deferred::File { mut body, .. }) => {
+                        while !body.fill(&mut out, 7).unwrap() {}
+                    }
+                }
+            }
+        }
+        (out, false)
+    }
+
+    const STREAM: &[u8] = b"GET / HTTP/1.1\r\nHost: a\r\n\r\n\
+        POST /x HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\n\r\nhello\
+        HEAD / HTTP/1.1\r\nHost: a\r\n\r\n\
+        PUT /y HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n3;e=1\r\nabc\r\n0\r\nT: 1\r\n\r\n\
+        GET /sleep?ms=0 HTTP/1.1\r\nHost: a\r\n\r\n\
+        GET /nope HTTP/1.0\r\n\r\n";
+
+    #[test]
+    fn a_pipelined_stream_split_anywhere_gets_the_same_answers() {
+        let (config, clock, board) = (config(), Clock::new(), Scoreboard::single());
+        let whole = run(&config, &clock, &board, &[STREAM]);
+        assert!(whole.1, "HTTP/1.0 without keep-alive closes");
+        let text = String::from_utf8(whole.0.clone()).unwrap();
+        let statuses: Vec<&str> = text.split("HTTP/1.1 ").skip(1).map(|r| &r[..3]).collect();
+        assert_eq!(statuses, ["200", "405", "200", "405", "200", "404"]);
+        for at in 0..STREAM.len() {
+            let split = run(&config, &clock, &board, &[&STREAM[..at], &STREAM[at..]]);
+            assert_eq!(split, whole, "split at {at}");
+        }
+        // And byte by byte.
+        let bytes: Vec<&[u8]> = STREAM.chunks(1).collect();
+        assert_eq!(run(&config, &clock, &board, &bytes), whole);
+    }
+
+    #[test]
+    fn an_invalid_request_is_answered_once_and_closes() {
+        let (config, clock, board) = (config(), Clock::new(), Scoreboard::single());
+        let (out, closed) = run(
+            &config,
+            &clock,
+            &board,
+            &[b"GET / HTTP/1.1\r\nHost: a\r\n\r\nGET / HTTP/1.1\nHost: a\r\n\r\nGET / HTTP/1.1\r\n"],
+        );
+        assert!(closed);
+        let text = String::from_utf8(out).unwrap();
+        assert!(text.starts_with("HTTP/1.1 200 OK"), "{text}");
+        assert_eq!(text.matches("HTTP/1.1 ").count(), 2, "{text}");
+        assert!(text.contains("HTTP/1.1 400 Bad Request"), "{text}");
+    }
+
+    proptest! {
+        #[test]
+        fn random_bytes_never_panic(input in proptest::collection::vec(any::<u8>(), 0..2048)) {
+            let (config, clock, board) = (config(), Clock::new(), Scoreboard::single());
+            let _ = crate::server::http::parse_head(&input, &config.limits);
+            let _ = run(&config, &clock, &board, &[&input]);
+        }
+
+        #[test]
+        fn mutated_requests_never_panic(
+            cut in 0..STREAM.len(),
+            flips in proptest::collection::vec((0..STREAM.len(), any::<u8>()), 1..8),
+        ) {
+            let (config, clock, board) = (config(), Clock::new(), Scoreboard::single());
+            let mut input = STREAM.to_vec();
+            for (i, b) in flips {
+                input[i] = b;
+            }
+            let _ = run(&config, &clock, &board, &[&input[..cut], &input[cut..]]);
+        }
+    }
+}

@@ -44,7 +44,7 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         );
         return Ok(ExitCode::from(2));
     }
-    let config = match Config::from_args(&args) {
+    let config = match Config::from_args(&args).and_then(|c| c.check_logs().map(|()| c)) {
         Ok(c) => c,
         Err(e) => {
             eprintln!("tcplab serve: {e:#}");

@@ -54,10 +54,25 @@ pub fn run(
     config: &Config,
     board: Scoreboard,
 ) -> anyhow::Result<Stopped> {
+    let signals = Signals::new(HANDLED_SIGNALS).context("cannot install signal handling")?;
+    run_with_signals(listener, config, board, signals)
+}
+
+/// The signals the loop acts on; `run_with_signals` expects exactly these registered.
+pub const HANDLED_SIGNALS: [i32; 4] = [SIGINT, SIGTERM, SIGQUIT, SIGUSR1];
+
+/// As [`run`], with signals the caller set up (e.g. created in a forked child while signals
+/// were still blocked, then unblocked).
+pub fn run_with_signals(
+    listener: std::net::TcpListener,
+    config: &Config,
+    board: Scoreboard,
+    signals: Signals,
+) -> anyhow::Result<Stopped> {
     listener
         .set_nonblocking(true)
         .context("cannot make the listener non-blocking")?;
-    let mut reactor = Reactor::new(TcpListener::from_std(listener), config, board)?;
+    let mut reactor = Reactor::new(TcpListener::from_std(listener), config, board, signals)?;
     board.own().claim();
     let stopped = reactor.run();
     board.own().release();
@@ -121,13 +136,12 @@ impl<'c> Reactor<'c> {
         mut listener: TcpListener,
         config: &'c Config,
         board: Scoreboard,
+        mut signals: Signals,
     ) -> anyhow::Result<Reactor<'c>> {
         let poll = Poll::new().context("cannot create the epoll instance")?;
         poll.registry()
             .register(&mut listener, LISTENER, Interest::READABLE)
             .context("cannot register the listener")?;
-        let mut signals = Signals::new([SIGINT, SIGTERM, SIGQUIT, SIGUSR1])
-            .context("cannot install signal handling")?;
         poll.registry()
             .register(&mut signals, SIGNALS, Interest::READABLE)
             .context("cannot register signals")?;

@@ -125,6 +125,16 @@ impl Client {
         })
     }
 
+    /// Sends `request`; None (instead of a panic) if no answer comes within the read timeout.
+    pub fn try_response_after(&mut self, request: &[u8]) -> Option<Response> {
+        self.stream.write_all(request).ok()?;
+        let mut first = [0u8; 1];
+        match self.stream.peek(&mut first) {
+            Ok(n) if n > 0 => self.try_response(false),
+            _ => None,
+        }
+    }
+
     /// Bytes received and not yet parsed.
     pub fn text(&self) -> String {
         String::from_utf8_lossy(&self.buf).into_owned()
