@@ -1,20 +1,337 @@
-//! `tcplab stop | reload | reopen | status`: signal the server named by a pid file.
+//! `tcplab stop | reload | reopen | status`: find the server through its pid file, make sure the
+//! pid really is a live tcplab server (never signal a stale pid blindly), signal it, and report
+//! what the kernel shows afterwards.
+//!
+//! The workers are found as the master's children in /proc; their counters come from the
+//! server's own `/status`, fetched from the address the master listens on (found through the
+//! socket inodes the master holds).
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::time::{Duration, Instant};
 
-use crate::cli::{ControlArgs, StopArgs};
+use anyhow::{anyhow, bail, Context};
+use nix::errno::Errno;
+use nix::sys::signal::{kill, Signal};
+use nix::unistd::Pid;
 
-pub fn stop(_args: StopArgs) -> anyhow::Result<ExitCode> {
-    crate::not_available("stop")
+use super::pidfile::{self, Liveness, ProcessKind};
+use crate::cli::{Cli, Command, ControlArgs, StopArgs};
+use crate::units::{format_duration, format_size};
+
+/// `status` exits with this when no server runs (LSB's "program is not running").
+const NOT_RUNNING: u8 = 3;
+/// How long `stop` (TERM) waits: the master KILLs workers after 5 s.
+const STOP_DEADLINE: Duration = Duration::from_secs(10);
+/// How long `reload` waits for the fresh workers to show up.
+const RELOAD_DEADLINE: Duration = Duration::from_secs(10);
+
+fn pid_file_path(args: &ControlArgs) -> PathBuf {
+    args.pid_file.clone().unwrap_or_else(pidfile::default_path)
 }
 
-pub fn reload(_args: ControlArgs) -> anyhow::Result<ExitCode> {
-    crate::not_available("reload")
+/// Why the pid file does not lead to a running server, as one sentence.
+enum NotRunning {
+    Missing(PathBuf),
+    Stale(PathBuf, String),
 }
 
-pub fn reopen(_args: ControlArgs) -> anyhow::Result<ExitCode> {
-    crate::not_available("reopen")
+impl std::fmt::Display for NotRunning {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            NotRunning::Missing(path) => write!(
+                f,
+                "no tcplab server is running: there is no pid file {}",
+                path.display()
+            ),
+            NotRunning::Stale(path, why) => write!(
+                f,
+                "stale pid file {}: {why}; nothing was signalled (remove the file if you are sure)",
+                path.display()
+            ),
+        }
+    }
 }
 
-pub fn status(_args: ControlArgs) -> anyhow::Result<ExitCode> {
-    crate::not_available("status")
+fn find_server(path: &Path) -> anyhow::Result<Result<Pid, NotRunning>> {
+    match pidfile::inspect(path) {
+        Ok(Liveness::Running(pid)) => Ok(Ok(pid)),
+        Ok(Liveness::Missing) => Ok(Err(NotRunning::Missing(path.to_path_buf()))),
+        Ok(Liveness::Stale { why, .. }) => Ok(Err(NotRunning::Stale(path.to_path_buf(), why))),
+        Err(pidfile::PidFileError::Io { source, .. })
+            if source.kind() == std::io::ErrorKind::PermissionDenied =>
+        {
+            bail!(
+                "cannot read pid file {}: permission denied (run as the server's user or root)",
+                path.display()
+            )
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+fn running_server(path: &Path) -> anyhow::Result<Pid> {
+    find_server(path)?.map_err(|why| anyhow!("{why}"))
+}
+
+fn send(pid: Pid, sig: Signal) -> anyhow::Result<()> {
+    match kill(pid, sig) {
+        Ok(()) => Ok(()),
+        Err(Errno::EPERM) => bail!(
+            "permission denied sending {} to the server (pid {pid}): it belongs to another user; \
+             run as that user or root",
+            sig.as_str()
+        ),
+        Err(Errno::ESRCH) => bail!("the server (pid {pid}) exited before {}", sig.as_str()),
+        Err(e) => bail!("cannot send {} to pid {pid}: {e}", sig.as_str()),
+    }
+}
+
+pub fn stop(args: StopArgs) -> anyhow::Result<ExitCode> {
+    let path = pid_file_path(&args.control);
+    let pid = running_server(&path)?;
+    let (sig, deadline) = if args.graceful {
+        let drain = shutdown_timeout_of(pid).unwrap_or(Duration::from_secs(10));
+        (Signal::SIGQUIT, drain + Duration::from_secs(5))
+    } else {
+        (Signal::SIGTERM, STOP_DEADLINE)
+    };
+    let started = Instant::now();
+    send(pid, sig)?;
+    // Like Workerman: poll kill(pid, 0) until the process is gone. A zombie counts as gone
+    // (it has exited; its parent has not reaped it yet).
+    while started.elapsed() < deadline {
+        if pidfile::process_kind(pid) == ProcessKind::Gone
+            || kill(pid, None) == Err(Errno::ESRCH)
+        {
+            return crate::cmd::output::print(&format!(
+                "tcplab stop: server {pid} stopped ({} after {})\n",
+                sig.as_str(),
+                format_duration(started.elapsed())
+            ));
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    bail!(
+        "the server (pid {pid}) did not stop within {} of {}",
+        format_duration(deadline),
+        sig.as_str()
+    )
+}
+
+/// The `--shutdown-timeout` the server was started with, read back from its command line.
+fn shutdown_timeout_of(pid: Pid) -> Option<Duration> {
+    let raw = std::fs::read(format!("/proc/{pid}/cmdline")).ok()?;
+    let argv: Vec<String> = raw
+        .split(|&b| b == 0)
+        .filter(|a| !a.is_empty())
+        .map(|a| String::from_utf8_lossy(a).into_owned())
+        .collect();
+    use clap::Parser;
+    match Cli::try_parse_from(argv).ok()?.command? {
+        Command::Serve(serve) => Some(serve.shutdown_timeout),
+        _ => None,
+    }
+}
+
+/// Live (non-zombie) children of `pid`: a master's workers.
+pub fn workers_of(pid: Pid) -> Vec<Pid> {
+    let Ok(all) = procfs::process::all_processes() else {
+        return Vec::new();
+    };
+    let mut pids: Vec<Pid> = all
+        .filter_map(|p| p.ok()?.stat().ok())
+        .filter(|st| st.ppid == pid.as_raw() && st.state != 'Z')
+        .map(|st| Pid::from_raw(st.pid))
+        .collect();
+    pids.sort();
+    pids
+}
+
+pub fn reload(args: ControlArgs) -> anyhow::Result<ExitCode> {
+    let path = pid_file_path(&args);
+    let pid = running_server(&path)?;
+    let old = workers_of(pid);
+    send(pid, Signal::SIGHUP)?;
+    if old.is_empty() {
+        return crate::cmd::output::print(&format!(
+            "tcplab reload: sent HUP to {pid}; it has no workers to replace (a one-process model)\n"
+        ));
+    }
+    let started = Instant::now();
+    loop {
+        let fresh: Vec<Pid> = workers_of(pid)
+            .into_iter()
+            .filter(|p| !old.contains(p))
+            .collect();
+        if fresh.len() >= old.len() {
+            return crate::cmd::output::print(&format!(
+                "tcplab reload: server {pid} reloaded; new workers {}; old workers {} drain and exit\n",
+                list(&fresh),
+                list(&old)
+            ));
+        }
+        if started.elapsed() > RELOAD_DEADLINE {
+            bail!(
+                "server {pid} started only {} of {} fresh workers within {}",
+                fresh.len(),
+                old.len(),
+                format_duration(RELOAD_DEADLINE)
+            );
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+fn list(pids: &[Pid]) -> String {
+    pids.iter()
+        .map(|p| p.to_string())
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+pub fn reopen(args: ControlArgs) -> anyhow::Result<ExitCode> {
+    let path = pid_file_path(&args);
+    let pid = running_server(&path)?;
+    send(pid, Signal::SIGUSR1)?;
+    crate::cmd::output::print(&format!(
+        "tcplab reopen: sent USR1 to server {pid}; its log files are reopened\n"
+    ))
+}
+
+pub fn status(args: ControlArgs) -> anyhow::Result<ExitCode> {
+    let path = pid_file_path(&args);
+    let pid = match find_server(&path)? {
+        Ok(pid) => pid,
+        Err(why) => {
+            eprintln!("tcplab status: {why}");
+            return Ok(ExitCode::from(NOT_RUNNING));
+        }
+    };
+    let listen = listening_addr(pid);
+    let doc = listen.and_then(|addr| fetch_status(addr).ok());
+    let mut out = String::new();
+    let model = doc
+        .as_ref()
+        .and_then(|d| d["model"].as_str())
+        .unwrap_or("?");
+    out.push_str(&format!(
+        "tcplab server {pid}: {}, model {model}, pid file {}\n",
+        match listen {
+            Some(addr) => format!("listening on http://{addr}"),
+            None => "listening address unknown".to_string(),
+        },
+        path.display()
+    ));
+    out.push_str(&format!(
+        "{:>8}  {:>8}  {:>10}  {:>10}  {:>9}  {}\n",
+        "PID", "UPTIME", "CONNS", "REQUESTS", "RSS", "ROLE"
+    ));
+    let counters = |p: Pid| -> (String, String) {
+        let Some(doc) = &doc else {
+            return ("?".into(), "?".into());
+        };
+        let w = doc["workers"]
+            .as_array()
+            .and_then(|ws| ws.iter().find(|w| w["pid"].as_i64() == Some(p.as_raw() as i64)));
+        match w {
+            Some(w) => (
+                w["connections_open"].to_string(),
+                w["requests"].to_string(),
+            ),
+            None => ("-".into(), "-".into()),
+        }
+    };
+    let mut workers = workers_of(pid);
+    let one_process = workers.is_empty();
+    if one_process {
+        // One-process models serve in the master itself.
+        workers.push(pid);
+    } else {
+        out.push_str(&row(pid, ("-".into(), "-".into()), "master"));
+    }
+    for w in workers {
+        let role = if one_process { "master+worker" } else { "worker" };
+        out.push_str(&row(w, counters(w), role));
+    }
+    if doc.is_none() {
+        out.push_str("(counters unavailable: the server's /status did not answer)\n");
+    }
+    crate::cmd::output::print(&out)
+}
+
+fn row(pid: Pid, (conns, requests): (String, String), role: &str) -> String {
+    let (uptime, rss) = process_uptime_rss(pid);
+    format!(
+        "{:>8}  {:>8}  {:>10}  {:>10}  {:>9}  {role}\n",
+        pid.to_string(),
+        uptime.map_or("?".into(), format_duration),
+        conns,
+        requests,
+        rss.map_or("?".into(), format_size),
+    )
+}
+
+fn process_uptime_rss(pid: Pid) -> (Option<Duration>, Option<u64>) {
+    let Ok(proc_) = procfs::process::Process::new(pid.as_raw()) else {
+        return (None, None);
+    };
+    let Ok(stat) = proc_.stat() else {
+        return (None, None);
+    };
+    let rss = Some(stat.rss * procfs::page_size());
+    let since_boot = std::fs::read_to_string("/proc/uptime")
+        .ok()
+        .and_then(|s| s.split_whitespace().next()?.parse::<f64>().ok());
+    let uptime = since_boot.map(|up| {
+        let started = stat.starttime as f64 / procfs::ticks_per_second() as f64;
+        Duration::from_secs_f64((up - started).max(0.0))
+    });
+    (uptime, rss)
+}
+
+/// The TCP address `pid` listens on: its socket inodes matched against the kernel's tables.
+pub fn listening_addr(pid: Pid) -> Option<SocketAddr> {
+    let proc_ = procfs::process::Process::new(pid.as_raw()).ok()?;
+    let inodes: Vec<u64> = proc_
+        .fd()
+        .ok()?
+        .filter_map(|fd| match fd.ok()?.target {
+            procfs::process::FDTarget::Socket(inode) => Some(inode),
+            _ => None,
+        })
+        .collect();
+    let tables = [procfs::net::tcp(), procfs::net::tcp6()];
+    tables
+        .into_iter()
+        .filter_map(Result::ok)
+        .flatten()
+        .find(|e| e.state == procfs::net::TcpState::Listen && inodes.contains(&e.inode))
+        .map(|e| e.local_address)
+}
+
+/// GET /status from the server itself.
+fn fetch_status(addr: SocketAddr) -> anyhow::Result<serde_json::Value> {
+    let addr = match addr.ip() {
+        ip if ip.is_unspecified() && ip.is_ipv4() => {
+            SocketAddr::new(std::net::Ipv4Addr::LOCALHOST.into(), addr.port())
+        }
+        ip if ip.is_unspecified() => {
+            SocketAddr::new(std::net::Ipv6Addr::LOCALHOST.into(), addr.port())
+        }
+        _ => addr,
+    };
+    let timeout = Duration::from_secs(2);
+    let mut stream = TcpStream::connect_timeout(&addr, timeout)?;
+    stream.set_read_timeout(Some(timeout))?;
+    stream.write_all(b"GET /status HTTP/1.1\r\nHost: tcplab\r\nConnection: close\r\n\r\n")?;
+    let mut response = Vec::new();
+    stream.read_to_end(&mut response)?;
+    let body_at = response
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .context("no end of headers in /status")?;
+    Ok(serde_json::from_slice(&response[body_at + 4..])?)
 }

@@ -1,0 +1,260 @@
+//! `tcplab serve` from flags to a serving process tree: check the flags, detach (`--daemon`),
+//! claim the pid file, bind, then either run a master with forked workers (`reactor`,
+//! `prefork`) or serve in this one process (`iterative`, `select`, `poll`).
+//!
+//! Order matters and is the point of this file: everything that can fail because of the user
+//! (a bad flag, a busy port, a second instance) fails before the ready line, and in daemon mode
+//! it reaches the terminal through the readiness pipe.
+
+use std::net::{SocketAddr, TcpListener};
+use std::os::fd::AsRawFd;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::Context;
+use nix::sys::socket::{self, sockopt, AddressFamily, Backlog, SockFlag, SockType, SockaddrStorage};
+
+use super::config::Config;
+use super::daemon::{self, ReadyReport};
+use super::master::{self, MasterConfig, WorkerEnv};
+use super::models::{self, intents::Intents, Worker};
+use super::pidfile::{self, PidFile};
+use super::stats::Scoreboard;
+use super::worker_table::WorkerTable;
+use crate::cli::{Model, ServeArgs};
+
+/// Connections the kernel queues before a worker accepts them (capped by net.core.somaxconn).
+const BACKLOG: i32 = 4096;
+
+pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
+    let mut config = Config::from_args(&args)?;
+    // The daemon changes directory to /: make every path the user gave absolute first.
+    config.access_log = config.access_log.map(|p| absolute(&p));
+    config.error_log = config.error_log.map(|p| absolute(&p));
+    let pid_path = match (&args.pid_file, args.daemon) {
+        (Some(p), _) => Some(absolute(p)),
+        (None, true) => Some(pidfile::default_path()),
+        // A foreground server writes a pid file only when asked: tests and people run many.
+        (None, false) => None,
+    };
+    let workers = match args.model {
+        Model::Reactor | Model::Prefork => match args.workers {
+            Some(0) => anyhow::bail!("--workers must be at least 1"),
+            Some(n) if n > super::worker_table::MAX_WORKERS => anyhow::bail!(
+                "--workers {n}: at most {} workers",
+                super::worker_table::MAX_WORKERS
+            ),
+            Some(n) => n,
+            None => std::thread::available_parallelism().map_or(1, |n| n.get()),
+        },
+        // One-process models: the flag does not apply.
+        _ => 1,
+    };
+    raise_fd_limit();
+    let plan = Plan {
+        listen: args.listen,
+        model: args.model,
+        workers,
+        pid_path,
+        shutdown_timeout: args.shutdown_timeout,
+    };
+    if args.daemon {
+        let readiness = daemon::detach()?;
+        let started = match start(&plan, &mut config) {
+            Ok(s) => s,
+            Err(e) => {
+                readiness.failed(&format!("{e:#}"));
+                return Ok(ExitCode::FAILURE);
+            }
+        };
+        readiness.ready(&ReadyReport {
+            addr: started.addr,
+            model: plan.model.name(),
+            workers: plan.workers,
+            pid: nix::unistd::getpid(),
+            pid_file: started.pidfile.as_ref().map_or(Path::new("-"), |p| p.path()),
+        });
+        daemon::redirect_stderr(config.error_log.as_deref())?;
+        Ok(exit(serve(started, &plan, config)))
+    } else {
+        let started = start(&plan, &mut config)?;
+        eprintln!(
+            "tcplab serve: listening on http://{} (model {}, {} workers, pid {})",
+            started.addr,
+            plan.model.name(),
+            plan.workers,
+            std::process::id()
+        );
+        if let Some(pf) = &started.pidfile {
+            eprintln!("tcplab serve: pid file {}", pf.path().display());
+        }
+        Ok(exit(serve(started, &plan, config)))
+    }
+}
+
+fn exit(code: anyhow::Result<i32>) -> ExitCode {
+    match code {
+        Ok(0) => ExitCode::SUCCESS,
+        Ok(n) => ExitCode::from(n.clamp(1, 255) as u8),
+        Err(e) => {
+            eprintln!("tcplab serve: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+struct Plan {
+    listen: SocketAddr,
+    model: Model,
+    workers: usize,
+    pid_path: Option<PathBuf>,
+    shutdown_timeout: std::time::Duration,
+}
+
+/// A bound server about to serve: what must exist before the ready line.
+struct Started {
+    addr: SocketAddr,
+    listener: TcpListener,
+    pidfile: Option<PidFile>,
+    how: How,
+}
+
+enum How {
+    /// A master: its signals are blocked and read through this signalfd.
+    Master(nix::sys::signalfd::SignalFd),
+    /// One process: the signal flags are installed.
+    Single(Intents),
+}
+
+fn start(plan: &Plan, config: &mut Config) -> anyhow::Result<Started> {
+    let mut pidfile = plan
+        .pid_path
+        .as_deref()
+        .map(PidFile::claim)
+        .transpose()?;
+    if let Some(note) = pidfile.as_ref().and_then(|p| p.replaced.as_deref()) {
+        eprintln!("tcplab serve: {note}");
+    }
+    let listener = bind(plan.listen)?;
+    let addr = listener.local_addr()?;
+    let me = nix::unistd::getpid();
+    config.server_pid = me.as_raw() as u32;
+    config.server_started_unix_ms = super::stats::unix_ms();
+    if let Some(pf) = pidfile.as_mut() {
+        pf.commit(me)?;
+    }
+    let how = match plan.model {
+        Model::Reactor | Model::Prefork => How::Master(master::prepare()?),
+        Model::Iterative | Model::Select | Model::Poll => How::Single(Intents::install()?),
+    };
+    Ok(Started {
+        addr,
+        listener,
+        pidfile,
+        how,
+    })
+}
+
+fn serve(started: Started, plan: &Plan, config: Config) -> anyhow::Result<i32> {
+    let Started {
+        listener,
+        pidfile,
+        how,
+        ..
+    } = started;
+    let code = match how {
+        How::Single(intents) => {
+            let mut worker = Worker::new(config, Scoreboard::single(), intents)?;
+            worker.board.own().claim();
+            match plan.model {
+                Model::Select => {
+                    models::multiplex::run(&listener, &mut worker, &mut models::select::Select)
+                }
+                Model::Poll => models::multiplex::run(&listener, &mut worker, &mut models::poll::Poll),
+                _ => models::blocking::run(&listener, &mut worker),
+            }
+        }
+        How::Master(signals) => {
+            let table = WorkerTable::new().context("cannot map the worker table")?;
+            let model = plan.model;
+            master::run(
+                &listener,
+                table,
+                MasterConfig {
+                    workers: plan.workers,
+                    shutdown_timeout: plan.shutdown_timeout,
+                    error_log: config.error_log.clone(),
+                },
+                signals,
+                |env| worker_main(model, &config, env),
+            )?
+        }
+    };
+    drop(pidfile);
+    Ok(code)
+}
+
+/// A forked worker's whole life.
+fn worker_main(model: Model, config: &Config, env: WorkerEnv) -> i32 {
+    let intents = match Intents::install() {
+        Ok(i) => i,
+        Err(e) => {
+            eprintln!("tcplab worker: cannot install signal handlers: {e}");
+            return 1;
+        }
+    };
+    if let Err(e) = master::unblock_worker_signals() {
+        eprintln!("tcplab worker: cannot unblock signals: {e}");
+        return 1;
+    }
+    let mut worker = match Worker::new(config.clone(), env.scoreboard, intents) {
+        Ok(w) => w,
+        Err(e) => {
+            eprintln!("tcplab worker: cannot open the logs: {e}");
+            return 1;
+        }
+    };
+    env.ready();
+    match model {
+        Model::Prefork => models::blocking::run(env.listener, &mut worker),
+        _ => {
+            eprintln!("tcplab worker: the reactor is not wired yet");
+            1
+        }
+    }
+}
+
+/// Binds and listens with a deep backlog (std's is 128: too shallow for 1,000 clients at once).
+fn bind(addr: SocketAddr) -> anyhow::Result<TcpListener> {
+    let fail = |e: nix::Error| anyhow::anyhow!("cannot listen on {addr}: {}", e.desc());
+    let family = if addr.is_ipv4() {
+        AddressFamily::Inet
+    } else {
+        AddressFamily::Inet6
+    };
+    let fd = socket::socket(family, SockType::Stream, SockFlag::SOCK_CLOEXEC, None).map_err(fail)?;
+    socket::setsockopt(&fd, sockopt::ReuseAddr, &true).map_err(fail)?;
+    socket::bind(fd.as_raw_fd(), &SockaddrStorage::from(addr)).map_err(fail)?;
+    socket::listen(&fd, Backlog::new(BACKLOG).unwrap_or(Backlog::MAXCONN)).map_err(fail)?;
+    Ok(TcpListener::from(fd))
+}
+
+/// A server wants descriptors: lift the soft limit to the hard one (as nginx's
+/// worker_rlimit_nofile does), so 1,000 clients do not hit EMFILE at 1,024.
+fn raise_fd_limit() {
+    use nix::sys::resource::{getrlimit, setrlimit, Resource};
+    if let Ok((soft, hard)) = getrlimit(Resource::RLIMIT_NOFILE) {
+        if soft < hard {
+            let _ = setrlimit(Resource::RLIMIT_NOFILE, hard, hard);
+        }
+    }
+}
+
+fn absolute(path: &Path) -> PathBuf {
+    if path == Path::new("-") || path.is_absolute() {
+        return path.to_path_buf();
+    }
+    std::env::current_dir()
+        .map(|cwd| cwd.join(path))
+        .unwrap_or_else(|_| path.to_path_buf())
+}

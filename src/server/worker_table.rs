@@ -1,0 +1,133 @@
+//! The worker table: one slot per worker in a `MAP_SHARED` anonymous mapping made by the master
+//! before it forks. Each worker writes its own counters (a [`Stats`], the reactor's type) and any
+//! worker can read all of them to answer `/status` for the whole server; the master uses the
+//! control half (generation, ready) to run reloads.
+//!
+//! Everything in it is a plain atomic: all-zero bytes are a valid, empty table, and no pointer is
+//! ever stored (it would mean nothing in another process). A slot is free while its `pid` is 0;
+//! the master stamps the pid right after fork and clears it after reaping the worker.
+
+use std::num::NonZeroUsize;
+use std::sync::atomic::{AtomicI32, AtomicU32, AtomicU64, Ordering};
+
+use nix::sys::mman::{mmap_anonymous, MapFlags, ProtFlags};
+use nix::unistd::Pid;
+
+use super::stats::{unix_ms, Scoreboard, Stats};
+
+/// More workers than anyone runs on one machine; TTIN stops growing past it.
+pub const MAX_WORKERS: usize = 256;
+
+/// What only the master and the worker itself use.
+#[repr(C)]
+pub struct Control {
+    /// Reload generation the worker was forked for (HUP starts a new one).
+    pub generation: AtomicU32,
+    /// Set by the worker when its loop is about to run: a reload retires the old workers only
+    /// once every fresh one is ready.
+    pub ready: AtomicU32,
+}
+
+#[repr(C)]
+struct Table {
+    master_pid: AtomicI32,
+    master_started_ms: AtomicU64,
+    stats: [Stats; MAX_WORKERS],
+    control: [Control; MAX_WORKERS],
+}
+
+/// A shared table that lives as long as the process (and its forked children).
+#[derive(Clone, Copy)]
+pub struct WorkerTable {
+    table: &'static Table,
+}
+
+impl WorkerTable {
+    /// Maps the table; call before the first fork so every worker shares the same pages.
+    pub fn new() -> std::io::Result<WorkerTable> {
+        let len = NonZeroUsize::new(std::mem::size_of::<Table>()).expect("table is not empty");
+        // SAFETY: a fresh anonymous mapping at an address the kernel picks aliases no Rust
+        // object. It is zero-filled, and an all-zero `Table` is valid (only atomic integers).
+        // Page alignment exceeds the table's alignment. It is never unmapped, so handing out
+        // `&'static` is sound; MAP_SHARED makes forked children see the same physical pages.
+        let ptr = unsafe {
+            mmap_anonymous(
+                None,
+                len,
+                ProtFlags::PROT_READ | ProtFlags::PROT_WRITE,
+                MapFlags::MAP_SHARED,
+            )
+        }
+        .map_err(std::io::Error::from)?;
+        // SAFETY: as above: valid, zeroed, aligned, and alive for the rest of the process.
+        let table: &'static Table = unsafe { &*(ptr.as_ptr() as *const Table) };
+        table
+            .master_pid
+            .store(nix::unistd::getpid().as_raw(), Ordering::Relaxed);
+        table.master_started_ms.store(unix_ms(), Ordering::Relaxed);
+        Ok(WorkerTable { table })
+    }
+
+    pub fn master_pid(&self) -> u32 {
+        self.table.master_pid.load(Ordering::Relaxed) as u32
+    }
+
+    pub fn master_started_ms(&self) -> u64 {
+        self.table.master_started_ms.load(Ordering::Relaxed)
+    }
+
+    /// Finds a free slot for a worker about to be forked; None when all are taken. The slot
+    /// stays free until [`WorkerTable::assign`], so claim and assign with no fork between
+    /// two claims (the master does).
+    pub fn claim(&self, generation: u32) -> Option<usize> {
+        let index = self.table.stats.iter().position(|s| !s.in_use())?;
+        let control = &self.table.control[index];
+        control.generation.store(generation, Ordering::Relaxed);
+        control.ready.store(0, Ordering::Relaxed);
+        Some(index)
+    }
+
+    /// Marks the slot as the worker `pid`'s (the master right after fork; the worker's own
+    /// `Stats::claim` stamps the same pid and zeroes the counters).
+    pub fn assign(&self, index: usize, pid: Pid) {
+        self.table.stats[index]
+            .pid
+            .store(pid.as_raw() as u64, Ordering::Relaxed);
+    }
+
+    /// Frees the slot of a reaped worker.
+    pub fn release(&self, index: usize) {
+        self.table.stats[index].release();
+    }
+
+    pub fn control(&self, index: usize) -> &'static Control {
+        &self.table.control[index]
+    }
+
+    /// The reactor's view of the table, writing to slot `own`.
+    pub fn scoreboard(&self, own: usize) -> Scoreboard {
+        Scoreboard::new(&self.table.stats, own)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn slots_are_claimed_assigned_and_released() {
+        let table = WorkerTable::new().unwrap();
+        assert_eq!(table.master_pid(), std::process::id());
+        let a = table.claim(1).unwrap();
+        table.assign(a, Pid::from_raw(4242));
+        let b = table.claim(1).unwrap();
+        assert_ne!(a, b);
+        table.assign(b, Pid::from_raw(4343));
+        let pids: Vec<u64> = table.scoreboard(a).in_use().map(|s| s.pid).collect();
+        assert_eq!(pids, vec![4242, 4343]);
+        table.release(a);
+        assert_eq!(table.scoreboard(b).in_use().count(), 1);
+        assert_eq!(table.claim(2), Some(a));
+        assert_eq!(table.control(a).generation.load(Ordering::Relaxed), 2);
+    }
+}
