@@ -126,9 +126,12 @@ impl<S: Stream> Conn<S> {
         }
     }
 
-    /// Between requests with nothing queued: a graceful stop may close it at once.
+    /// Between requests with nothing queued: a graceful stop may close it at once. A
+    /// connection that has not had its first answer is not idle: its request may be in flight
+    /// (a worker retiring during a reload must not drop a client it just accepted).
     pub fn is_idle(&self) -> bool {
         self.phase == Phase::Open
+            && self.answered_any
             && self.rbuf.is_empty()
             && self.wpos == self.wbuf.len()
             && self.deferred.is_none()
