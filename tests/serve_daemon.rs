@@ -29,14 +29,19 @@ fn text(b: &[u8]) -> String {
     String::from_utf8_lossy(b).into_owned()
 }
 
-/// Starts a daemon; returns (master pid, address) from the launcher's report.
-fn start_daemon(pid_file: &Path, extra: &[&str]) -> (i32, std::net::SocketAddr) {
-    let out = tcplab()
-        .args(["serve", "--daemon", "--listen", "127.0.0.1:0", "--pid-file"])
+/// Runs `tcplab serve --daemon --listen LISTEN --pid-file F EXTRA` to the launcher's exit.
+fn launch(listen: &str, pid_file: &Path, extra: &[&str]) -> Output {
+    tcplab()
+        .args(["serve", "--daemon", "--listen", listen, "--pid-file"])
         .arg(pid_file)
         .args(extra)
         .output()
-        .unwrap();
+        .unwrap()
+}
+
+/// Starts a daemon; returns (master pid, address) from the launcher's report.
+fn start_daemon(pid_file: &Path, extra: &[&str]) -> (i32, std::net::SocketAddr) {
+    let out = launch("127.0.0.1:0", pid_file, extra);
     let err = text(&out.stderr);
     assert!(out.status.success(), "launch failed: {err}");
     let addr = common::read_ready_line(&mut err.as_bytes());
@@ -80,7 +85,10 @@ fn daemon_detaches_like_the_tutorial_and_stops_on_command() {
     // Forked again after setsid: not the session leader, so it can never get a terminal.
     assert_ne!(st.sid, pid);
     assert_eq!(st.tty_nr, 0, "has a controlling tty");
-    assert_eq!(std::fs::read_link(format!("/proc/{pid}/cwd")).unwrap(), Path::new("/"));
+    assert_eq!(
+        std::fs::read_link(format!("/proc/{pid}/cwd")).unwrap(),
+        Path::new("/")
+    );
     assert_eq!(
         std::fs::read_link(format!("/proc/{pid}/fd/0")).unwrap(),
         Path::new("/dev/null")
@@ -94,9 +102,15 @@ fn daemon_detaches_like_the_tutorial_and_stops_on_command() {
     let out = run(&["status", "--pid-file", pf.to_str().unwrap()]);
     let table = text(&out.stdout);
     assert!(out.status.success(), "{}", text(&out.stderr));
-    assert!(table.contains(&format!("listening on http://{addr}")), "{table}");
+    assert!(
+        table.contains(&format!("listening on http://{addr}")),
+        "{table}"
+    );
     for w in &workers {
-        assert!(table.contains(&format!(" {w} ")), "worker {w} missing:\n{table}");
+        assert!(
+            table.contains(&format!(" {w} ")),
+            "worker {w} missing:\n{table}"
+        );
     }
 
     stop(&pf, pid);
@@ -114,21 +128,23 @@ fn a_second_instance_is_refused_with_a_clear_message() {
     let dir = tempfile::tempdir().unwrap();
     let pf = pid_file_in(&dir);
     let (pid, addr) = start_daemon(&pf, &["--model", "poll"]);
-    let out = tcplab()
-        .args(["serve", "--daemon", "--listen", "127.0.0.1:0", "--pid-file"])
-        .arg(&pf)
-        .output()
-        .unwrap();
+    let out = launch("127.0.0.1:0", &pf, &[]);
     assert_eq!(out.status.code(), Some(1));
     let err = text(&out.stderr);
     assert!(
-        err.contains(&format!("already running")) && err.contains(&pid.to_string()),
+        err.contains("already running") && err.contains(&pid.to_string()),
         "{err}"
     );
     // The refused daemon exited; reap it (it is our orphan) before anything else.
     common::reap_all();
     // In the foreground too.
-    let out = run(&["serve", "--listen", "127.0.0.1:0", "--pid-file", pf.to_str().unwrap()]);
+    let out = run(&[
+        "serve",
+        "--listen",
+        "127.0.0.1:0",
+        "--pid-file",
+        pf.to_str().unwrap(),
+    ]);
     assert_eq!(out.status.code(), Some(1));
     assert!(text(&out.stderr).contains("already running"));
     // The first one never noticed.
@@ -144,11 +160,7 @@ fn a_bind_error_reaches_the_terminal_of_the_launch() {
     let addr = busy.local_addr().unwrap().to_string();
     let dir = tempfile::tempdir().unwrap();
     let pf = pid_file_in(&dir);
-    let out = tcplab()
-        .args(["serve", "--daemon", "--listen", &addr, "--pid-file"])
-        .arg(&pf)
-        .output()
-        .unwrap();
+    let out = launch(&addr, &pf, &[]);
     assert_eq!(out.status.code(), Some(1));
     let err = text(&out.stderr);
     assert!(
@@ -169,7 +181,11 @@ fn a_stale_pid_file_is_reported_and_never_signalled() {
     // Nothing at all.
     let out = run(&["stop", "--pid-file", pfs]);
     assert_eq!(out.status.code(), Some(1));
-    assert!(text(&out.stderr).contains("no pid file"), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("no pid file"),
+        "{}",
+        text(&out.stderr)
+    );
 
     // A process that is gone.
     let mut gone = std::process::Command::new("true").spawn().unwrap();
@@ -180,13 +196,19 @@ fn a_stale_pid_file_is_reported_and_never_signalled() {
         let out = run(&[cmd, "--pid-file", pfs]);
         assert_eq!(out.status.code(), Some(1), "{cmd}");
         let err = text(&out.stderr);
-        assert!(err.contains("stale pid file") && err.contains("not running"), "{err}");
+        assert!(
+            err.contains("stale pid file") && err.contains("not running"),
+            "{err}"
+        );
     }
     let out = run(&["status", "--pid-file", pfs]);
     assert_eq!(out.status.code(), Some(3));
 
-    // A live process that is not a tcplab server: this test. It must not get a signal.
-    let sleeper = std::process::Command::new("sleep").arg("30").spawn().unwrap();
+    // A live process that is not a tcplab server. It must not get a signal.
+    let sleeper = std::process::Command::new("sleep")
+        .arg("30")
+        .spawn()
+        .unwrap();
     let mut sleeper = common::Running {
         child: sleeper,
         stderr: None,
@@ -196,17 +218,25 @@ fn a_stale_pid_file_is_reported_and_never_signalled() {
     assert_eq!(out.status.code(), Some(1));
     let err = text(&out.stderr);
     assert!(err.contains("`sleep`, not a tcplab server"), "{err}");
-    assert!(sleeper.child.try_wait().unwrap().is_none(), "sleep was signalled");
+    assert!(
+        sleeper.child.try_wait().unwrap().is_none(),
+        "sleep was signalled"
+    );
 
     // A server started over the stale file replaces it and says so.
     std::fs::write(&pf, format!("{dead}\n")).unwrap();
-    let out = tcplab()
-        .args(["serve", "--daemon", "--listen", "127.0.0.1:0", "--model", "iterative", "--pid-file"])
-        .arg(&pf)
-        .output()
+    let out = launch("127.0.0.1:0", &pf, &["--model", "iterative"]);
+    let err = text(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    assert!(
+        err.contains("stale pid file") && err.contains("replacing it"),
+        "{err}"
+    );
+    let pid: i32 = std::fs::read_to_string(&pf)
+        .unwrap()
+        .trim()
+        .parse()
         .unwrap();
-    assert!(out.status.success(), "{}", text(&out.stderr));
-    let pid: i32 = std::fs::read_to_string(&pf).unwrap().trim().parse().unwrap();
     assert_ne!(pid, dead as i32);
     stop(&pf, pid);
     sleeper.signal(nix::sys::signal::Signal::SIGKILL);

@@ -15,7 +15,7 @@ use common::{serve, subreaper, tcplab};
 use nix::sys::signal::Signal;
 
 /// The models that run a master with workers.
-const MASTER_MODELS: [&str; 1] = ["prefork"];
+const MASTER_MODELS: [&str; 2] = ["reactor", "prefork"];
 
 fn start(model: &str, workers: usize, extra: &[&str]) -> (common::Running, std::net::SocketAddr) {
     subreaper();
@@ -32,12 +32,16 @@ fn term_stops_now_and_quit_lets_a_request_in_flight_finish() {
         let workers = procs::wait_workers(server.pid(), 2);
         let slow = std::thread::spawn(move || procs::get(addr, "/sleep?ms=1500"));
         // The request is in flight once a worker counts it.
-        common::wait_for("the /sleep request to arrive", Duration::from_secs(5), || {
-            let (_, body) = procs::get(addr, "/status").ok()?;
-            let doc: serde_json::Value = serde_json::from_str(&body).ok()?;
-            (doc["requests"].as_u64()? >= 1 && doc["connections_open"].as_u64()? >= 2)
-                .then_some(())
-        });
+        common::wait_for(
+            "the /sleep request to arrive",
+            Duration::from_secs(5),
+            || {
+                let (_, body) = procs::get(addr, "/status").ok()?;
+                let doc: serde_json::Value = serde_json::from_str(&body).ok()?;
+                (doc["requests"].as_u64()? >= 1 && doc["connections_open"].as_u64()? >= 2)
+                    .then_some(())
+            },
+        );
         let asked = Instant::now();
         server.signal(Signal::SIGQUIT);
         let answer = slow.join().unwrap().expect("the request in flight was cut");
@@ -95,14 +99,21 @@ fn reload_under_load_fails_no_request_and_brings_new_workers() {
             .output()
             .unwrap();
         let report = String::from_utf8_lossy(&out.stdout).into_owned();
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         // The old workers drain and exit; the new ones serve.
         let new = common::wait_for("old workers to go", Duration::from_secs(10), || {
             let now = procs::workers(server.pid());
             (now.len() == 2 && now.iter().all(|p| !old.contains(p))).then_some(now)
         });
         for p in &new {
-            assert!(report.contains(&p.to_string()), "{p} not reported:\n{report}");
+            assert!(
+                report.contains(&p.to_string()),
+                "{p} not reported:\n{report}"
+            );
         }
         let before = ok.load(Ordering::Relaxed);
         common::wait_for("load on the new workers", Duration::from_secs(5), || {
@@ -110,7 +121,12 @@ fn reload_under_load_fails_no_request_and_brings_new_workers() {
         });
         stop.store(true, Ordering::Relaxed);
         let failures: Vec<String> = load.into_iter().flat_map(|t| t.join().unwrap()).collect();
-        assert!(failures.is_empty(), "{model}: {} failed: {:?}", failures.len(), &failures[..failures.len().min(5)]);
+        assert!(
+            failures.is_empty(),
+            "{model}: {} failed: {:?}",
+            failures.len(),
+            &failures[..failures.len().min(5)]
+        );
         for p in old {
             procs::assert_gone(p);
         }
@@ -168,6 +184,9 @@ fn a_sigkilled_master_leaves_no_worker_serving() {
         for w in workers {
             procs::reap(w);
         }
-        assert!(procs::get(addr, "/").is_err(), "something still answers on {addr}");
+        assert!(
+            procs::get(addr, "/").is_err(),
+            "something still answers on {addr}"
+        );
     }
 }

@@ -103,9 +103,7 @@ pub fn stop(args: StopArgs) -> anyhow::Result<ExitCode> {
     // Like Workerman: poll kill(pid, 0) until the process is gone. A zombie counts as gone
     // (it has exited; its parent has not reaped it yet).
     while started.elapsed() < deadline {
-        if pidfile::process_kind(pid) == ProcessKind::Gone
-            || kill(pid, None) == Err(Errno::ESRCH)
-        {
+        if pidfile::process_kind(pid) == ProcessKind::Gone || kill(pid, None) == Err(Errno::ESRCH) {
             return crate::cmd::output::print(&format!(
                 "tcplab stop: server {pid} stopped ({} after {})\n",
                 sig.as_str(),
@@ -233,14 +231,12 @@ pub fn status(args: ControlArgs) -> anyhow::Result<ExitCode> {
         let Some(doc) = &doc else {
             return ("?".into(), "?".into());
         };
-        let w = doc["workers"]
-            .as_array()
-            .and_then(|ws| ws.iter().find(|w| w["pid"].as_i64() == Some(p.as_raw() as i64)));
+        let w = doc["workers"].as_array().and_then(|ws| {
+            ws.iter()
+                .find(|w| w["pid"].as_i64() == Some(p.as_raw() as i64))
+        });
         match w {
-            Some(w) => (
-                w["connections_open"].to_string(),
-                w["requests"].to_string(),
-            ),
+            Some(w) => (w["connections_open"].to_string(), w["requests"].to_string()),
             None => ("-".into(), "-".into()),
         }
     };
@@ -253,7 +249,11 @@ pub fn status(args: ControlArgs) -> anyhow::Result<ExitCode> {
         out.push_str(&row(pid, ("-".into(), "-".into()), "master"));
     }
     for w in workers {
-        let role = if one_process { "master+worker" } else { "worker" };
+        let role = if one_process {
+            "master+worker"
+        } else {
+            "worker"
+        };
         out.push_str(&row(w, counters(w), role));
     }
     if doc.is_none() {

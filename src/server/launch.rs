@@ -7,12 +7,10 @@
 //! it reaches the terminal through the readiness pipe.
 
 use std::net::{SocketAddr, TcpListener};
-use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::Context;
-use nix::sys::socket::{self, sockopt, AddressFamily, Backlog, SockFlag, SockType, SockaddrStorage};
 
 use super::config::Config;
 use super::daemon::{self, ReadyReport};
@@ -23,14 +21,24 @@ use super::stats::Scoreboard;
 use super::worker_table::WorkerTable;
 use crate::cli::{Model, ServeArgs};
 
-/// Connections the kernel queues before a worker accepts them (capped by net.core.somaxconn).
-const BACKLOG: i32 = 4096;
-
+/// Every failure is one line, `tcplab serve: why`, and exit status 1.
 pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
+    match launch(args) {
+        Ok(code) => Ok(code),
+        Err(e) => {
+            eprintln!("tcplab serve: {e:#}");
+            Ok(ExitCode::FAILURE)
+        }
+    }
+}
+
+fn launch(args: ServeArgs) -> anyhow::Result<ExitCode> {
     let mut config = Config::from_args(&args)?;
     // The daemon changes directory to /: make every path the user gave absolute first.
     config.access_log = config.access_log.map(|p| absolute(&p));
     config.error_log = config.error_log.map(|p| absolute(&p));
+    // A log that cannot be opened is a start-up error on the terminal, not a worker crash loop.
+    config.check_logs()?;
     let pid_path = match (&args.pid_file, args.daemon) {
         (Some(p), _) => Some(absolute(p)),
         (None, true) => Some(pidfile::default_path()),
@@ -72,18 +80,18 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
             model: plan.model.name(),
             workers: plan.workers,
             pid: nix::unistd::getpid(),
-            pid_file: started.pidfile.as_ref().map_or(Path::new("-"), |p| p.path()),
+            pid_file: started
+                .pidfile
+                .as_ref()
+                .map_or(Path::new("-"), |p| p.path()),
         });
         daemon::redirect_stderr(config.error_log.as_deref())?;
         Ok(exit(serve(started, &plan, config)))
     } else {
         let started = start(&plan, &mut config)?;
         eprintln!(
-            "tcplab serve: listening on http://{} (model {}, {} workers, pid {})",
-            started.addr,
-            plan.model.name(),
-            plan.workers,
-            std::process::id()
+            "{}",
+            super::ready_line(started.addr, plan.model.name(), plan.workers)
         );
         if let Some(pf) = &started.pidfile {
             eprintln!("tcplab serve: pid file {}", pf.path().display());
@@ -127,15 +135,11 @@ enum How {
 }
 
 fn start(plan: &Plan, config: &mut Config) -> anyhow::Result<Started> {
-    let mut pidfile = plan
-        .pid_path
-        .as_deref()
-        .map(PidFile::claim)
-        .transpose()?;
+    let mut pidfile = plan.pid_path.as_deref().map(PidFile::claim).transpose()?;
     if let Some(note) = pidfile.as_ref().and_then(|p| p.replaced.as_deref()) {
         eprintln!("tcplab serve: {note}");
     }
-    let listener = bind(plan.listen)?;
+    let listener = super::bind(plan.listen).map_err(|e| anyhow::anyhow!(e))?;
     let addr = listener.local_addr()?;
     let me = nix::unistd::getpid();
     config.server_pid = me.as_raw() as u32;
@@ -170,7 +174,9 @@ fn serve(started: Started, plan: &Plan, config: Config) -> anyhow::Result<i32> {
                 Model::Select => {
                     models::multiplex::run(&listener, &mut worker, &mut models::select::Select)
                 }
-                Model::Poll => models::multiplex::run(&listener, &mut worker, &mut models::poll::Poll),
+                Model::Poll => {
+                    models::multiplex::run(&listener, &mut worker, &mut models::poll::Poll)
+                }
                 _ => models::blocking::run(&listener, &mut worker),
             }
         }
@@ -218,25 +224,27 @@ fn worker_main(model: Model, config: &Config, env: WorkerEnv) -> i32 {
     match model {
         Model::Prefork => models::blocking::run(env.listener, &mut worker),
         _ => {
-            eprintln!("tcplab worker: the reactor is not wired yet");
-            1
+            // The reactor installs its own handlers and opens its own logs. Ours stay
+            // registered too: they cover the instant before its handlers exist.
+            if worker.intents.draining() {
+                return 0;
+            }
+            let listener = match env.listener.try_clone() {
+                Ok(l) => l,
+                Err(e) => {
+                    eprintln!("tcplab worker: cannot use the listener: {e}");
+                    return 1;
+                }
+            };
+            match super::reactor::run(listener, config, env.scoreboard) {
+                Ok(_) => 0,
+                Err(e) => {
+                    eprintln!("tcplab worker: {e:#}");
+                    1
+                }
+            }
         }
     }
-}
-
-/// Binds and listens with a deep backlog (std's is 128: too shallow for 1,000 clients at once).
-fn bind(addr: SocketAddr) -> anyhow::Result<TcpListener> {
-    let fail = |e: nix::Error| anyhow::anyhow!("cannot listen on {addr}: {}", e.desc());
-    let family = if addr.is_ipv4() {
-        AddressFamily::Inet
-    } else {
-        AddressFamily::Inet6
-    };
-    let fd = socket::socket(family, SockType::Stream, SockFlag::SOCK_CLOEXEC, None).map_err(fail)?;
-    socket::setsockopt(&fd, sockopt::ReuseAddr, &true).map_err(fail)?;
-    socket::bind(fd.as_raw_fd(), &SockaddrStorage::from(addr)).map_err(fail)?;
-    socket::listen(&fd, Backlog::new(BACKLOG).unwrap_or(Backlog::MAXCONN)).map_err(fail)?;
-    Ok(TcpListener::from(fd))
 }
 
 /// A server wants descriptors: lift the soft limit to the hard one (as nginx's

@@ -39,7 +39,10 @@ impl WorkerEnv<'_> {
     /// Call when the worker's loop is about to run: a reload waits for this before it retires
     /// the old workers.
     pub fn ready(&self) {
-        self.table.control(self.slot).ready.store(1, Ordering::Release);
+        self.table
+            .control(self.slot)
+            .ready
+            .store(1, Ordering::Release);
     }
 }
 
@@ -100,7 +103,9 @@ pub fn prepare() -> anyhow::Result<SignalFd> {
 enum WorkerState {
     Serving,
     /// Told to drain (QUIT); killed at this instant if still alive.
-    Retiring { kill_at: Instant },
+    Retiring {
+        kill_at: Instant,
+    },
 }
 
 struct Worker {
@@ -113,7 +118,9 @@ struct Worker {
 enum Phase {
     Running,
     /// Stopping: every worker was signalled; exit once all are reaped, KILL them at `kill_at`.
-    Stopping { kill_at: Instant },
+    Stopping {
+        kill_at: Instant,
+    },
 }
 
 struct Master<'a, F: Fn(WorkerEnv) -> i32> {
@@ -296,13 +303,20 @@ impl<F: Fn(WorkerEnv) -> i32> Master<'_, F> {
 
     fn stop(&mut self, graceful: bool) {
         let (sig, grace) = if graceful {
-            (Signal::SIGQUIT, self.config.shutdown_timeout + Duration::from_secs(1))
+            (
+                Signal::SIGQUIT,
+                self.config.shutdown_timeout + Duration::from_secs(1),
+            )
         } else {
             (Signal::SIGTERM, STOP_GRACE)
         };
         log(format_args!(
             "{}: stopping {} workers",
-            if graceful { "QUIT (graceful)" } else { "stop now" },
+            if graceful {
+                "QUIT (graceful)"
+            } else {
+                "stop now"
+            },
             self.workers.len()
         ));
         let kill_at = Instant::now() + grace;
@@ -514,7 +528,10 @@ fn describe(status: WaitStatus) -> String {
     match status {
         WaitStatus::Exited(_, code) => format!("exited with status {code}"),
         WaitStatus::Signaled(_, sig, core) => {
-            format!("was killed by {sig}{}", if core { " (core dumped)" } else { "" })
+            format!(
+                "was killed by {sig}{}",
+                if core { " (core dumped)" } else { "" }
+            )
         }
         other => format!("{other:?}"),
     }

@@ -5,75 +5,50 @@
 //! (bytes in, answers out, for one connection). The reactor model is [`reactor`] (the mio loop)
 //! and [`conn`] (one connection's state machine). [`stats`] are the counters `/status` shows,
 //! laid out to live in memory shared between processes.
+//!
+//! Processes: [`launch`] turns the flags into a running server (daemon or not, pid file, one
+//! process or a [`master`] with forked workers sharing a [`worker_table`]); [`daemon`] detaches,
+//! [`pidfile`] claims and judges pid files, [`control`] is `stop | reload | reopen | status`.
+//! [`models`] holds the tutorial's earlier designs (iterative, prefork, select, poll).
 pub mod body;
 pub mod config;
 pub mod conn;
 pub mod control;
+pub mod daemon;
 pub mod date;
 pub mod exchange;
 pub mod http;
+pub mod launch;
 pub mod logs;
+pub mod master;
+pub mod models;
+pub mod pidfile;
 pub mod reactor;
 pub mod response;
 pub mod routes;
 pub mod slab;
 pub mod static_files;
 pub mod stats;
+pub mod worker_table;
 
 use std::net::{SocketAddr, TcpListener};
 use std::process::ExitCode;
 
 use nix::errno::Errno;
 
-use crate::cli::{Model, ServeArgs};
-use config::Config;
-use stats::Scoreboard;
+use crate::cli::ServeArgs;
 
-/// `tcplab serve`: bind, say so on stderr, serve until a signal says stop.
+/// `tcplab serve`: see [`launch`].
 pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
-    if args.model != Model::Reactor {
-        eprintln!(
-            "tcplab serve: --model {} is not available yet in this version (try --model reactor)",
-            args.model.name()
-        );
-        return Ok(ExitCode::from(2));
-    }
-    if args.workers.is_some_and(|n| n != 1) || args.daemon || args.pid_file.is_some() {
-        eprintln!(
-            "tcplab serve: --workers, --daemon and --pid-file are not available yet in this version"
-        );
-        return Ok(ExitCode::from(2));
-    }
-    let config = match Config::from_args(&args).and_then(|c| c.check_logs().map(|()| c)) {
-        Ok(c) => c,
-        Err(e) => {
-            eprintln!("tcplab serve: {e:#}");
-            return Ok(ExitCode::FAILURE);
-        }
-    };
-    let listener = match bind(args.listen) {
-        Ok(l) => l,
-        Err(e) => {
-            eprintln!("{e}");
-            return Ok(ExitCode::FAILURE);
-        }
-    };
-    let addr = listener.local_addr()?;
-    eprintln!("{}", ready_line(addr, config.model, 1));
-    match reactor::run(listener, &config, Scoreboard::single()) {
-        Ok(_) => Ok(ExitCode::SUCCESS),
-        Err(e) => {
-            eprintln!("tcplab serve: {e:#}");
-            Ok(ExitCode::FAILURE)
-        }
-    }
+    launch::run(args)
 }
 
 /// The accept queue's length (the kernel caps it at net.core.somaxconn). std's 128 drops
 /// SYNs when hundreds of clients connect at once; nginx uses 511.
 const BACKLOG: i32 = 1024;
 
-/// Binds the listening socket; the error is the one line a user should see.
+/// Binds the listening socket; the error is the one line a user should see (after
+/// `tcplab serve: `).
 pub fn bind(addr: SocketAddr) -> Result<TcpListener, String> {
     listen(addr).map_err(|e| {
         let why = match e {
@@ -82,7 +57,7 @@ pub fn bind(addr: SocketAddr) -> Result<TcpListener, String> {
             Errno::EADDRNOTAVAIL => "address not available".to_string(),
             e => e.desc().to_lowercase(),
         };
-        format!("tcplab serve: cannot listen on {addr}: {why}")
+        format!("cannot listen on {addr}: {why}")
     })
 }
 

@@ -213,9 +213,9 @@ enum Judgement {
 fn judge_unlocked(pid: Pid) -> Judgement {
     match process_kind(pid) {
         ProcessKind::Gone => Judgement::Stale(format!("process {pid} is not running")),
-        ProcessKind::Other(what) => Judgement::Stale(format!(
-            "process {pid} is `{what}`, not a tcplab server"
-        )),
+        ProcessKind::Other(what) => {
+            Judgement::Stale(format!("process {pid} is `{what}`, not a tcplab server"))
+        }
         ProcessKind::TcplabServer => Judgement::Server,
     }
 }
@@ -327,10 +327,7 @@ mod tests {
         let mut pf = PidFile::claim(&path).unwrap();
         assert!(pf.replaced.is_none());
         pf.commit(me).unwrap();
-        assert_eq!(
-            std::fs::read_to_string(&path).unwrap(),
-            format!("{me}\n")
-        );
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), format!("{me}\n"));
         // The test binary is not `tcplab serve`, but the lock is held: a second claim refuses.
         match PidFile::claim(&path) {
             Err(PidFileError::AlreadyRunning { pid, .. }) => assert_eq!(pid, me.to_string()),

@@ -70,24 +70,32 @@ pub fn workers(master: i32) -> Vec<i32> {
 
 /// Waits until `master` has exactly `n` live workers; returns them.
 pub fn wait_workers(master: i32, n: usize) -> Vec<i32> {
-    wait_for(&format!("{n} workers of {master}"), Duration::from_secs(10), || {
-        let w = workers(master);
-        (w.len() == n).then_some(w)
-    })
+    wait_for(
+        &format!("{n} workers of {master}"),
+        Duration::from_secs(10),
+        || {
+            let w = workers(master);
+            (w.len() == n).then_some(w)
+        },
+    )
 }
 
 /// Reaps `pid` (a child, or an orphan adopted by this subreaper) once it exits, then checks
 /// the kernel has forgotten it: no process, no zombie.
 pub fn reap(pid: i32) {
     let p = Pid::from_raw(pid);
-    wait_for(&format!("pid {pid} to exit and be reaped"), Duration::from_secs(15), || {
-        match waitpid(p, Some(WaitPidFlag::WNOHANG)) {
-            Ok(WaitStatus::StillAlive) => None,
-            Ok(_) => Some(()),
-            // Not our child (reaped elsewhere, or never ours): it must be gone all the same.
-            Err(_) => (!std::path::Path::new(&format!("/proc/{pid}")).exists()).then_some(()),
-        }
-    });
+    wait_for(
+        &format!("pid {pid} to exit and be reaped"),
+        Duration::from_secs(15),
+        || {
+            match waitpid(p, Some(WaitPidFlag::WNOHANG)) {
+                Ok(WaitStatus::StillAlive) => None,
+                Ok(_) => Some(()),
+                // Not our child (reaped elsewhere, or never ours): it must be gone all the same.
+                Err(_) => (!std::path::Path::new(&format!("/proc/{pid}")).exists()).then_some(()),
+            }
+        },
+    );
     assert_gone(pid);
 }
 
@@ -100,11 +108,20 @@ pub fn assert_gone(pid: i32) {
 
 /// Waits until `pid` has exited (a zombie counts: its parent reaps it).
 pub fn wait_exited(pid: i32) {
-    wait_for(&format!("pid {pid} to exit"), Duration::from_secs(15), || {
-        match stat(pid) {
+    wait_for(
+        &format!("pid {pid} to exit"),
+        Duration::from_secs(15),
+        || match stat(pid) {
             None => Some(()),
             Some(s) if s.state == 'Z' => Some(()),
             _ => None,
-        }
-    });
+        },
+    );
+}
+
+/// Every TCP socket of the machine, IPv4 and IPv6 (filter by port: other tests run too).
+pub fn tcp_sockets() -> Vec<procfs::net::TcpNetEntry> {
+    let mut all = procfs::net::tcp().unwrap_or_default();
+    all.extend(procfs::net::tcp6().unwrap_or_default());
+    all
 }

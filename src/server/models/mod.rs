@@ -33,7 +33,11 @@ pub struct Worker {
 
 impl Worker {
     pub fn new(config: Config, board: Scoreboard, intents: Intents) -> std::io::Result<Worker> {
-        let access_log = config.access_log.as_deref().map(LogSink::open).transpose()?;
+        let access_log = config
+            .access_log
+            .as_deref()
+            .map(LogSink::open)
+            .transpose()?;
         let error_log = match config.error_log.as_deref() {
             Some(path) => LogSink::open(path)?,
             None => LogSink::stderr(),

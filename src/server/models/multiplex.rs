@@ -116,7 +116,9 @@ pub fn run(listener: &TcpListener, w: &mut Worker, demux: &mut dyn Demultiplexer
                         stats.add_bytes_in(n as u64);
                         c.session.filled(n);
                     }
-                    Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::Interrupted) => {
+                    Err(e)
+                        if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::Interrupted) =>
+                    {
                         c.session.read_nothing()
                     }
                     Err(_) => c.session.filled(0),

@@ -40,7 +40,8 @@ impl Demultiplexer for Select {
                 writes.insert(i.fd);
             }
         }
-        let mut tv = timeout.map(|t| TimeVal::microseconds(t.as_micros().min(i64::MAX as u128) as i64));
+        let mut tv =
+            timeout.map(|t| TimeVal::microseconds(t.as_micros().min(i64::MAX as u128) as i64));
         select(None, &mut reads, &mut writes, None, tv.as_mut())?;
         Ok(interests
             .iter()
@@ -79,7 +80,12 @@ mod tests {
                 Some(Duration::from_secs(5)),
             )
             .unwrap();
-        assert_eq!(ready, vec![Readiness { read: true, write: false }]);
-        let _ = a.as_raw_fd();
+        assert_eq!(
+            ready,
+            vec![Readiness {
+                read: true,
+                write: false
+            }]
+        );
     }
 }

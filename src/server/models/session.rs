@@ -1,33 +1,26 @@
-//! One HTTP/1.1 connection of the tutorial's models, without I/O: bytes read go in, bytes to
-//! write come out, and the session says what it waits for (more bytes, a timer, or nothing but
-//! flushing before close). The blocking models drive it with blocking reads and writes; select
-//! and poll drive it from their readiness loops. Parsing and answering are the reactor's own
-//! (`http`, `body`, `routes`), so every model speaks exactly the same HTTP.
+//! One connection of the tutorial's models, without I/O: bytes read go in, bytes to write come
+//! out, and the session says what it waits for (more bytes, a timer, or only flushing before
+//! close). The blocking models drive it with blocking reads and writes; select and poll drive it
+//! from their readiness loops. Requests are parsed and answered by the reactor's own
+//! [`exchange`], so every model speaks exactly the same HTTP; this file adds only what the
+//! reactor's `Conn` does around it (buffers, `/sleep` timers, file bodies, timeouts).
 
 use std::net::IpAddr;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
-use crate::server::body::BodyDecoder;
 use crate::server::config::Config;
-use crate::server::http::parse_head;
-use crate::server::routes::{self, Answered, Deferred, Request, Site, Sleep};
+use crate::server::exchange::{self, Next, OUT_HIGH_WATER};
+use crate::server::routes::{self, Deferred, Site, Sleep};
 use crate::server::static_files::FileBody;
 
-/// Output gathered past this stops reading more requests until it is written (backpressure).
-pub const OUT_HIGH_WATER: usize = 256 << 10;
 /// One read takes at most this much.
 const READ_CHUNK: usize = 16 << 10;
 /// A static file is read into the output this much at a time.
 const FILE_CHUNK: usize = 64 << 10;
 
 enum State {
-    /// Waiting for (the rest of) a request head.
-    Head,
-    /// Walking past a request body; `then` is the answer already written or deferred.
-    Body {
-        decoder: BodyDecoder,
-        then: After,
-    },
+    /// Reading requests and answering them.
+    Exchanging,
     /// `/sleep`: the answer is due at `until`.
     Sleeping { until: Instant, sleep: Sleep },
     /// A static file's body is being copied out.
@@ -36,47 +29,47 @@ enum State {
     Closing,
 }
 
-/// What follows once a request (and its body) is read.
-enum After {
-    Done { keep_alive: bool },
-    Deferred(Deferred),
-}
-
 pub struct Session {
     peer: IpAddr,
+    exchange: exchange::Session,
+    /// Bytes read and not yet used by the exchange (a partial or pipelined request).
     buf: Vec<u8>,
-    /// Bytes of `buf` already consumed.
-    pos: usize,
     /// Where the read in progress started.
     read_at: usize,
+    /// Bytes fed in since the last `advance`.
+    fresh: bool,
     pub out: Vec<u8>,
     state: State,
-    /// When the current wait for the client ends (header timeout or keep-alive idle).
+    /// When the current wait for the client ends: the header timeout while a request is
+    /// arriving (or before the first), the keep-alive timeout between requests.
     read_deadline: Instant,
+    between_requests: bool,
     /// The client has closed its side: answer what was read, then close.
     eof: bool,
+    /// Requests answered on this connection.
+    answered: u64,
 }
 
 impl Session {
     pub fn new(peer: IpAddr, now: Instant, config: &Config) -> Session {
         Session {
             peer,
-            buf: Vec::with_capacity(4096),
-            pos: 0,
+            exchange: exchange::Session::default(),
+            buf: Vec::new(),
             read_at: 0,
+            fresh: false,
             out: Vec::new(),
-            state: State::Head,
+            state: State::Exchanging,
             read_deadline: now + config.header_timeout,
+            between_requests: false,
             eof: false,
+            answered: 0,
         }
     }
 
-    /// Where the next read should put its bytes; call `filled(n)` after (0 = end of file).
+    /// Where the next read should put its bytes; then `filled(n)` (0 = end of file) or
+    /// `read_nothing()`.
     pub fn read_buf(&mut self) -> &mut [u8] {
-        if self.pos > 0 && self.pos == self.buf.len() {
-            self.buf.clear();
-            self.pos = 0;
-        }
         self.read_at = self.buf.len();
         self.buf.resize(self.read_at + READ_CHUNK, 0);
         &mut self.buf[self.read_at..]
@@ -87,6 +80,7 @@ impl Session {
         if n == 0 {
             self.eof = true;
         }
+        self.fresh |= n > 0;
     }
 
     /// The read that `read_buf` prepared got nothing (a timeout, would-block, an error).
@@ -96,27 +90,48 @@ impl Session {
 
     /// True while the session would take more request bytes now.
     pub fn wants_read(&self) -> bool {
-        !self.eof
-            && self.out.len() < OUT_HIGH_WATER
-            && matches!(self.state, State::Head | State::Body { .. })
+        !self.eof && self.out.len() < OUT_HIGH_WATER && matches!(self.state, State::Exchanging)
     }
 
-    /// The next instant `advance` must run even without I/O: a /sleep's answer, or the end of
-    /// the client's time to send.
+    /// The next instant `advance` must run even without I/O: a `/sleep`'s answer, or the end
+    /// of the client's time to send.
     pub fn deadline(&self) -> Option<Instant> {
         match &self.state {
             State::Sleeping { until, .. } => Some(*until),
-            State::Head | State::Body { .. } if !self.eof => Some(self.read_deadline),
+            State::Exchanging if !self.eof => Some(self.read_deadline),
             _ => None,
         }
     }
 
-    /// Done: everything answered and written; close the socket.
+    /// Everything answered and written: close the socket.
     pub fn finished(&self) -> bool {
         self.out.is_empty() && matches!(self.state, State::Closing)
     }
 
-    /// Parses and answers as far as the bytes read allow; `requests` counts answers begun.
+    /// An idle keep-alive connection: at least one request answered, the next not begun, all
+    /// written. A graceful stop closes these at once. A connection just accepted is not idle:
+    /// its client has sent, or is sending, a request that must be answered.
+    pub fn idle(&self) -> bool {
+        self.answered > 0
+            && matches!(self.state, State::Exchanging)
+            && self.buf.is_empty()
+            && self.exchange.is_idle()
+            && self.out.is_empty()
+    }
+
+    /// The socket failed: drop what is unwritten and finish.
+    pub fn abort(&mut self) {
+        self.out.clear();
+        self.state = State::Closing;
+    }
+
+    /// Marks `n` bytes of the output written.
+    pub fn wrote(&mut self, n: usize) {
+        self.out.drain(..n);
+    }
+
+    /// Answers as far as the bytes read and the clock allow; adds the requests answered to
+    /// `requests`.
     pub fn advance(&mut self, now: Instant, site: &mut Site<'_>, requests: &mut u64) {
         loop {
             if self.out.len() >= OUT_HIGH_WATER {
@@ -124,76 +139,41 @@ impl Session {
             }
             match &mut self.state {
                 State::Closing => return,
-                State::Head => {
-                    let config = site.config;
-                    let input = &self.buf[self.pos..];
-                    let head = match parse_head(input, &config.limits) {
-                        Ok(Some(head)) => head,
-                        Ok(None) => {
-                            if self.eof {
-                                self.state = State::Closing;
-                            } else if now >= self.read_deadline {
-                                // Slowloris or an idle keep-alive: close without a word.
-                                self.state = State::Closing;
-                            }
-                            return;
-                        }
-                        Err(e) => {
-                            routes::refuse(e.status(), self.peer, site, &mut self.out);
-                            self.state = State::Closing;
-                            return;
-                        }
-                    };
-                    *requests += 1;
-                    let decoder = BodyDecoder::new(head.framing);
-                    if head.expect_continue && decoder.is_some() {
-                        self.out.extend_from_slice(b"HTTP/1.1 100 Continue\r\n\r\n");
+                State::Exchanging => {
+                    if !self.fresh {
+                        self.check_read_deadline(now, site.config);
+                        return;
                     }
-                    let req = Request {
-                        method: head.method,
-                        method_name: head.method_name,
-                        target: head.target,
-                        minor_version: head.minor_version,
-                        keep_alive: head.keep_alive,
-                        referer: head.referer,
-                        user_agent: head.user_agent,
-                    };
-                    let answered = routes::respond(&req, self.peer, site, &mut self.out);
-                    self.pos += head.len;
-                    let then = match answered {
-                        Answered::Done { keep_alive } => After::Done { keep_alive },
-                        Answered::Deferred(d) => After::Deferred(d),
-                    };
-                    self.read_deadline = now + config.header_timeout;
-                    self.state = match decoder {
-                        Some(decoder) => State::Body { decoder, then },
-                        None => self.after(then, now, site.config),
-                    };
-                }
-                State::Body { decoder, .. } => {
-                    let input = &self.buf[self.pos..];
-                    match decoder.decode(input, site.config.limits.max_body) {
-                        Ok(d) => {
-                            self.pos += d.consumed;
-                            if !d.done {
-                                if self.eof || now >= self.read_deadline {
-                                    self.state = State::Closing;
-                                }
-                                return;
-                            }
-                            let State::Body { then, .. } =
-                                std::mem::replace(&mut self.state, State::Closing)
-                            else {
-                                unreachable!()
-                            };
-                            self.state = self.after(then, now, site.config);
-                        }
-                        Err(e) => {
-                            // The answer to the head is already out; a broken body ends the
-                            // connection (the next request's start cannot be found).
-                            let _ = e;
-                            self.state = State::Closing;
+                    self.fresh = false;
+                    let progress = exchange::serve(
+                        &mut self.exchange,
+                        &self.buf,
+                        self.peer,
+                        site,
+                        &mut self.out,
+                    );
+                    self.buf.drain(..progress.consumed);
+                    *requests += progress.requests;
+                    self.answered += progress.requests;
+                    if progress.requests > 0 {
+                        self.between_requests = false;
+                    }
+                    match progress.next {
+                        Next::NeedMore => {
+                            self.check_read_deadline(now, site.config);
                             return;
+                        }
+                        // Past the high-water mark: the top of the loop waits for a write.
+                        Next::Flush => self.fresh = true,
+                        Next::Close => self.state = State::Closing,
+                        Next::Defer(Deferred::Sleep(sleep)) => {
+                            self.state = State::Sleeping {
+                                until: now + sleep.duration,
+                                sleep,
+                            };
+                        }
+                        Next::Defer(Deferred::File { body, keep_alive }) => {
+                            self.state = State::Streaming { body, keep_alive }
                         }
                     }
                 }
@@ -204,12 +184,12 @@ impl Session {
                     let sleep = *sleep;
                     let keep =
                         routes::finish_sleep(&sleep, site.clock, site.draining, &mut self.out);
-                    self.state = self.next_request(keep, now, site.config);
+                    self.next_request(keep);
                 }
                 State::Streaming { body, keep_alive } => {
                     let keep = *keep_alive;
                     match body.fill(&mut self.out, FILE_CHUNK) {
-                        Ok(true) => self.state = self.next_request(keep, now, site.config),
+                        Ok(true) => self.next_request(keep),
                         Ok(false) => {}
                         Err(_) => self.state = State::Closing,
                     }
@@ -218,51 +198,30 @@ impl Session {
         }
     }
 
-    fn after(&mut self, then: After, now: Instant, config: &Config) -> State {
-        match then {
-            After::Done { keep_alive } => self.next_request(keep_alive, now, config),
-            After::Deferred(Deferred::Sleep(sleep)) => State::Sleeping {
-                until: now + sleep.duration,
-                sleep,
-            },
-            After::Deferred(Deferred::File { body, keep_alive }) => {
-                State::Streaming { body, keep_alive }
-            }
+    /// After a deferred answer: the next request (possibly pipelined already), or close.
+    fn next_request(&mut self, keep_alive: bool) {
+        if keep_alive {
+            self.state = State::Exchanging;
+            self.fresh = !self.buf.is_empty();
+        } else {
+            self.state = State::Closing;
         }
     }
 
-    fn next_request(&mut self, keep_alive: bool, now: Instant, config: &Config) -> State {
-        if !keep_alive {
-            return State::Closing;
+    /// Keeps the read deadline right for what we wait for, and gives up once it passes
+    /// (a slowloris client, or an idle keep-alive connection): close without a word.
+    fn check_read_deadline(&mut self, now: Instant, config: &Config) {
+        let idle = self.buf.is_empty() && self.exchange.is_idle() && self.answered > 0;
+        if idle && !self.between_requests {
+            self.between_requests = true;
+            self.read_deadline = now + config.keepalive_timeout;
+        } else if !idle && self.between_requests {
+            // The next request has begun: it has the header timeout to arrive whole.
+            self.between_requests = false;
+            self.read_deadline = now + config.header_timeout;
         }
-        // Bytes already buffered are a pipelined request: the header timeout applies.
-        self.read_deadline = now
-            + if self.pos < self.buf.len() {
-                config.header_timeout
-            } else {
-                config.keepalive_timeout
-            };
-        State::Head
+        if self.eof || now >= self.read_deadline {
+            self.state = State::Closing;
+        }
     }
-
-    /// Answers in flight are finished, nothing is half-read: a graceful stop may close it now.
-    pub fn idle(&self) -> bool {
-        matches!(self.state, State::Head) && self.pos == self.buf.len() && self.out.is_empty()
-    }
-
-    /// The socket failed: drop what is unwritten and finish.
-    pub fn abort(&mut self) {
-        self.out.clear();
-        self.state = State::Closing;
-    }
-
-    /// Marks the output written.
-    pub fn wrote(&mut self, n: usize) {
-        self.out.drain(..n);
-    }
-}
-
-/// How long a blocking driver may wait before `advance` must run again.
-pub fn until(deadline: Option<Instant>, now: Instant) -> Option<Duration> {
-    deadline.map(|d| d.saturating_duration_since(now))
 }
