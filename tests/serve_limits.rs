@@ -132,7 +132,8 @@ fn idle_keep_alive_connections_are_closed_after_the_timeout() {
 
 #[test]
 fn past_max_connections_it_waits_for_a_free_slot() {
-    let (_server, addr) = serve(&["--max-connections", "2"]);
+    // The limit is per process: one worker.
+    let (_server, addr) = serve(&["--max-connections", "2", "--workers", "1"]);
     let mut a = Client::connect(addr);
     let mut b = Client::connect(addr);
     assert_eq!(a.get("/").status, 200);

@@ -104,14 +104,16 @@ fn a_large_file_is_streamed_not_read_whole() {
     let size: u64 = 48 << 20;
     let big = std::fs::File::create(root.join("big.bin")).unwrap();
     big.set_len(size).unwrap();
-    let (server, addr) = serve(&root_flag(&root));
+    let [flag, dir] = root_flag(&root);
+    let (server, addr) = serve(&[flag, dir, "--workers", "1"]);
     let r = get(addr, "/big.bin");
     assert_eq!(r.status, 200);
     assert_eq!(r.header("content-type"), Some("application/octet-stream"));
     assert_eq!(r.body.len() as u64, size);
     assert!(r.body.iter().all(|&b| b == 0));
-    // The kernel's high-water mark of the server's resident memory stays far below the file.
-    let status = std::fs::read_to_string(format!("/proc/{}/status", server.pid())).unwrap();
+    // The kernel's high-water mark of the worker's resident memory stays far below the file.
+    let worker = tcplab::server::control::workers_of(nix::unistd::Pid::from_raw(server.pid()))[0];
+    let status = std::fs::read_to_string(format!("/proc/{worker}/status")).unwrap();
     let hwm_kib: u64 = status
         .lines()
         .find_map(|l| l.strip_prefix("VmHWM:"))
