@@ -165,3 +165,51 @@ fn select_refuses_descriptors_past_fd_setsize_and_keeps_serving() {
     server.signal(Signal::SIGTERM);
     assert!(server.wait_exit(Duration::from_secs(10)).success());
 }
+
+#[test]
+fn every_model_speaks_the_same_http() {
+    subreaper();
+    for model in MODELS {
+        let (mut server, addr) = serve(&["--model", model, "--workers", "1"]);
+        let mut s = TcpStream::connect(addr).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        // Pipelined in one write: a GET, a HEAD, a POST with a body (405, body read past),
+        // then a request that closes.
+        s.write_all(
+            b"GET / HTTP/1.1\r\nHost: t\r\n\r\n\
+              HEAD / HTTP/1.1\r\nHost: t\r\n\r\n\
+              POST / HTTP/1.1\r\nHost: t\r\nContent-Length: 5\r\n\r\nhello\
+              GET /sleep?ms=50 HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n",
+        )
+        .unwrap();
+        let mut all = String::new();
+        s.read_to_string(&mut all).unwrap();
+        let statuses: Vec<&str> = all
+            .match_indices("HTTP/1.1 ")
+            .map(|(i, _)| &all[i + 9..i + 12])
+            .collect();
+        assert_eq!(statuses, ["200", "200", "405", "200"], "{model}:\n{all}");
+        assert_eq!(
+            all.matches("hello!world").count(),
+            1,
+            "{model}: HEAD sent a body"
+        );
+        assert!(all.contains("Allow: GET, HEAD"), "{model}");
+        assert!(all.ends_with("slept 50 ms\n"), "{model}:\n{all}");
+        // A malformed request: 400 and a closed connection.
+        let mut bad = TcpStream::connect(addr).unwrap();
+        bad.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        bad.write_all(
+            b"GET / HTTP/1.1\r\nHost: t\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n",
+        )
+        .unwrap();
+        let mut answer = String::new();
+        let _ = bad.read_to_string(&mut answer);
+        assert!(answer.starts_with("HTTP/1.1 400"), "{model}: {answer}");
+        server.signal(Signal::SIGTERM);
+        assert!(
+            server.wait_exit(Duration::from_secs(10)).success(),
+            "{model}"
+        );
+    }
+}

@@ -200,51 +200,45 @@ fn serve(started: Started, plan: &Plan, config: Config) -> anyhow::Result<i32> {
     Ok(code)
 }
 
-/// A forked worker's whole life.
+/// A forked worker's whole life. Signals are still blocked (inherited from the master): the
+/// handlers are registered first, then the signals let in, so none is lost or takes its
+/// default action in between.
 fn worker_main(model: Model, config: &Config, env: WorkerEnv) -> i32 {
+    let fail = |what: &str, e: &dyn std::fmt::Display| {
+        eprintln!("tcplab worker[{}]: {what}: {e}", std::process::id());
+        1
+    };
+    if model == Model::Reactor {
+        let signals = match signal_hook_mio::v1_0::Signals::new(super::reactor::HANDLED_SIGNALS) {
+            Ok(s) => s,
+            Err(e) => return fail("cannot install signal handling", &e),
+        };
+        if let Err(e) = master::unblock_worker_signals() {
+            return fail("cannot unblock signals", &e);
+        }
+        let listener = match env.listener.try_clone() {
+            Ok(l) => l,
+            Err(e) => return fail("cannot use the listener", &e),
+        };
+        env.ready();
+        return match super::reactor::run_with_signals(listener, config, env.scoreboard, signals) {
+            Ok(_) => 0,
+            Err(e) => fail("reactor", &format!("{e:#}")),
+        };
+    }
     let intents = match Intents::install() {
         Ok(i) => i,
-        Err(e) => {
-            eprintln!("tcplab worker: cannot install signal handlers: {e}");
-            return 1;
-        }
+        Err(e) => return fail("cannot install signal handlers", &e),
     };
     if let Err(e) = master::unblock_worker_signals() {
-        eprintln!("tcplab worker: cannot unblock signals: {e}");
-        return 1;
+        return fail("cannot unblock signals", &e);
     }
     let mut worker = match Worker::new(config.clone(), env.scoreboard, intents) {
         Ok(w) => w,
-        Err(e) => {
-            eprintln!("tcplab worker: cannot open the logs: {e}");
-            return 1;
-        }
+        Err(e) => return fail("cannot open the logs", &e),
     };
     env.ready();
-    match model {
-        Model::Prefork => models::blocking::run(env.listener, &mut worker),
-        _ => {
-            // The reactor installs its own handlers and opens its own logs. Ours stay
-            // registered too: they cover the instant before its handlers exist.
-            if worker.intents.draining() {
-                return 0;
-            }
-            let listener = match env.listener.try_clone() {
-                Ok(l) => l,
-                Err(e) => {
-                    eprintln!("tcplab worker: cannot use the listener: {e}");
-                    return 1;
-                }
-            };
-            match super::reactor::run(listener, config, env.scoreboard) {
-                Ok(_) => 0,
-                Err(e) => {
-                    eprintln!("tcplab worker: {e:#}");
-                    1
-                }
-            }
-        }
-    }
+    models::blocking::run(env.listener, &mut worker)
 }
 
 /// A server wants descriptors: lift the soft limit to the hard one (as nginx's

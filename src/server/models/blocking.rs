@@ -4,17 +4,21 @@
 //! block in accept on one shared listening socket (the tutorial's "leader-follower"): the kernel
 //! hands each new connection to one of them, and N slow clients make everyone wait.
 //!
-//! Blocking calls carry timeouts (SO_RCVTIMEO, also honoured by accept) so the loop sees the
-//! signal flags within a tenth of a second: signal-hook restarts interrupted calls.
+//! Every blocking call carries a timeout (SO_RCVTIMEO, which accept honours too), so the loop
+//! looks at the signal flags at least every tenth of a second: signal-hook restarts interrupted
+//! calls. A connection is the reactor's [`Conn`] over a blocking socket: its reads block up to
+//! that timeout, and a `/sleep` blocks the whole process (that is the lesson).
 
-use std::io::{ErrorKind, Read, Write};
+use std::cmp::Reverse;
+use std::io::ErrorKind;
 use std::net::{TcpListener, TcpStream};
 use std::time::Duration;
 
 use nix::sys::socket::{setsockopt, sockopt};
 use nix::sys::time::TimeVal;
 
-use super::session::Session;
+use crate::server::conn::{Conn, Drive};
+
 use super::Worker;
 
 /// How often a blocked call comes back to look at the signal flags.
@@ -27,13 +31,17 @@ pub fn run(listener: &TcpListener, w: &mut Worker) -> i32 {
         w.error(format_args!("cannot set an accept timeout: {e}"));
         return 1;
     }
+    let mut id = 0;
     loop {
         w.housekeeping();
         if w.intents.draining() {
             return 0;
         }
         match listener.accept() {
-            Ok((stream, peer)) => serve(stream, peer.ip(), w),
+            Ok((stream, peer)) => {
+                id += 1;
+                serve(stream, id, peer.ip(), w);
+            }
             Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::Interrupted) => {}
             Err(e) => {
                 // EMFILE/ENFILE and friends: say so, breathe, keep going.
@@ -45,62 +53,56 @@ pub fn run(listener: &TcpListener, w: &mut Worker) -> i32 {
 }
 
 /// Answers every request on one connection, blocking, until it closes.
-fn serve(mut stream: TcpStream, peer: std::net::IpAddr, w: &mut Worker) {
+fn serve(stream: TcpStream, id: u64, peer: std::net::IpAddr, w: &mut Worker) {
+    let tick = TimeVal::new(0, CHECK_FLAGS.as_micros() as i64);
+    if setsockopt(&stream, sockopt::ReceiveTimeout, &tick).is_err()
+        || stream
+            .set_write_timeout(Some(w.config.header_timeout))
+            .is_err()
+    {
+        return;
+    }
     let _ = stream.set_nodelay(true);
-    let _ = stream.set_write_timeout(Some(w.config.header_timeout));
     w.clock.tick();
-    let mut session = Session::new(peer, w.clock.now, &w.config);
-    let stats = w.board.own();
-    stats.opened();
+    let mut conn = Conn::new(stream, id, peer, w.clock.now, &w.config);
+    w.board.own().opened();
+    w.timers.clear();
     loop {
         w.clock.tick();
-        let now = w.clock.now;
-        let mut requests = 0;
-        session.advance(now, &mut w.site(), &mut requests);
-        stats.add_requests(requests);
-        if !session.out.is_empty() {
-            match stream.write(&session.out) {
-                Ok(n) => {
-                    stats.add_bytes_out(n as u64);
-                    session.wrote(n);
-                    continue;
-                }
-                Err(e) if e.kind() == ErrorKind::Interrupted => continue,
-                Err(_) => break,
-            }
-        }
-        if session.finished() || w.intents.stop_now() {
+        if w.intents.stop_now() {
             break;
         }
-        if w.intents.draining() && session.idle() {
-            break;
-        }
-        let wait = session
-            .deadline()
-            .map_or(CHECK_FLAGS, |d| d.saturating_duration_since(now))
-            .clamp(Duration::from_millis(1), CHECK_FLAGS);
-        if session.wants_read() {
-            let _ = stream.set_read_timeout(Some(wait));
-            match stream.read(session.read_buf()) {
-                Ok(n) => {
-                    stats.add_bytes_in(n as u64);
-                    session.filled(n);
-                }
-                Err(e) => {
-                    session.read_nothing();
-                    if !matches!(
-                        e.kind(),
-                        ErrorKind::WouldBlock | ErrorKind::TimedOut | ErrorKind::Interrupted
-                    ) {
-                        break;
-                    }
-                }
+        // A timer is due only while the connection waits on a /sleep: block right here.
+        let wake = match w.timers.peek() {
+            Some(Reverse((due, _, _))) if *due > w.clock.now => {
+                std::thread::sleep((*due - w.clock.now).min(CHECK_FLAGS));
+                continue;
             }
+            Some(_) => {
+                w.timers.pop();
+                true
+            }
+            None => {
+                conn.mark_readable();
+                false
+            }
+        };
+        let mut io = w.io(0);
+        let result = if wake {
+            conn.wake(&mut io)
         } else {
-            // A /sleep in a blocking model blocks the process: that is the lesson.
-            std::thread::sleep(wait);
+            conn.drive(&mut io)
+        };
+        if result == Drive::Close || (io.site.draining && conn.is_idle()) {
+            break;
         }
+        if w.clock.now >= conn.deadline && w.timers.is_empty() {
+            conn.time_out(&mut w.io(0));
+            break;
+        }
+        w.housekeeping();
     }
-    stats.closed();
+    w.timers.clear();
+    w.board.own().closed();
     w.housekeeping();
 }

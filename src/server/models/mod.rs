@@ -1,6 +1,6 @@
-//! The tutorial's server designs before the reactor, all speaking the reactor's HTTP layer
-//! (`http`, `body`, `routes` through [`session::Session`]), so that only the way they wait for
-//! sockets differs:
+//! The tutorial's server designs before the reactor. Each connection is the reactor's own state
+//! machine ([`Conn`](crate::server::conn::Conn), over a std `TcpStream`), so every model speaks
+//! exactly the same HTTP and only the way it waits for sockets differs:
 //! - [`blocking`]: `iterative` (one process: accept, answer, close; one client at a time) and
 //!   `prefork` (N processes blocking in accept on one shared listener);
 //! - [`multiplex`] with [`select`] or [`poll`]: one process, non-blocking sockets, one loop.
@@ -10,9 +10,11 @@ pub mod intents;
 pub mod multiplex;
 pub mod poll;
 pub mod select;
-pub mod session;
+
+use std::collections::BinaryHeap;
 
 use crate::server::config::Config;
+use crate::server::conn::{Io, Timer};
 use crate::server::date::Clock;
 use crate::server::logs::LogSink;
 use crate::server::routes::Site;
@@ -29,7 +31,14 @@ pub struct Worker {
     pub access_log: Option<LogSink>,
     pub error_log: LogSink,
     pub intents: Intents,
+    /// What a connection borrows while it is driven (as in the reactor).
+    scratch: Vec<u8>,
+    out: Vec<u8>,
+    pub timers: BinaryHeap<Timer>,
 }
+
+/// Bytes read at once.
+const SCRATCH: usize = 64 << 10;
 
 impl Worker {
     pub fn new(config: Config, board: Scoreboard, intents: Intents) -> std::io::Result<Worker> {
@@ -49,17 +58,28 @@ impl Worker {
             access_log,
             error_log,
             intents,
+            scratch: vec![0; SCRATCH],
+            out: Vec::new(),
+            timers: BinaryHeap::new(),
         })
     }
 
-    /// The HTTP layer's view of this worker, for one batch of requests.
-    pub fn site(&mut self) -> Site<'_> {
-        Site {
-            config: &self.config,
-            clock: &self.clock,
-            board: &self.board,
-            access_log: self.access_log.as_mut(),
-            draining: self.intents.draining(),
+    /// What the connection in `slot` borrows for one `drive`.
+    pub fn io(&mut self, slot: usize) -> Io<'_> {
+        Io {
+            scratch: &mut self.scratch,
+            out: &mut self.out,
+            site: Site {
+                config: &self.config,
+                clock: &self.clock,
+                board: &self.board,
+                access_log: self.access_log.as_mut(),
+                draining: self.intents.draining(),
+            },
+            stats: self.board.own(),
+            timers: &mut self.timers,
+            now: self.clock.now,
+            slot,
         }
     }
 
