@@ -1,7 +1,31 @@
 //! `tcplab tui`: the live dashboard.
+//!
+//! - [`app`]: the state and `App::update(Event) -> Vec<Effect>`, single-threaded and free of
+//!   I/O; [`keys`] holds its key and mouse handling, [`views`] the rows it derives,
+//!   [`predict`] what a signal would do, [`sampler`] transitions inferred between refreshes.
+//! - [`render`]: drawing, a pure function of `&App`, one file per pane and overlay.
+//! - [`term`] and [`runtime`]: the terminal (setup, restore on quit, panic and TERM/HUP) and
+//!   the loop that turns effects into system calls and their results back into events.
+//! - [`fake`]: a fixed snapshot source for tests.
+
+pub mod app;
+pub mod event;
+pub mod fake;
+mod keys;
+pub mod layout;
+pub mod predict;
+pub mod render;
+pub mod sampler;
+pub mod theme;
+pub mod views;
+
 use std::process::ExitCode;
 
 use crate::cli::TuiArgs;
+
+pub use app::App;
+pub use event::{Effect, Event};
+pub use render::draw;
 
 pub fn run(_args: TuiArgs) -> anyhow::Result<ExitCode> {
     crate::not_available("tui")

@@ -1,0 +1,662 @@
+//! The dashboard's state and its single entry point, `App::update(Event) -> Vec<Effect>`.
+//! Nothing here performs I/O or reads a clock: time arrives in snapshots and ticks, and every
+//! action on the world leaves as an `Effect`. Key and mouse handling live in `keys.rs`.
+
+use std::collections::{HashMap, VecDeque};
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use nix::errno::Errno;
+use nix::sys::signal::Signal;
+
+use super::event::{ChildKind, Effect, Event, HostInfo, Reaped, SignalTarget};
+use super::predict::short_name;
+use super::sampler::Sampler;
+use super::theme::Theme;
+use super::views::{self, ProcColumn, ProcRow, Relations, SockColumn, SockFilter, Sort};
+use crate::cli::Model;
+use crate::model::{Snapshot, TcpState, Transition, TransitionSource};
+
+/// Refresh intervals `+` and `-` step through.
+pub const INTERVALS_MS: [u64; 8] = [100, 250, 500, 1000, 2000, 5000, 10_000, 30_000];
+/// How many transitions the State-machine pane keeps.
+pub const TRANSITION_LOG: usize = 200;
+/// How long a transition keeps its edge lit, counted in refreshes.
+pub const LIT_REFRESHES: u64 = 3;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Pane {
+    Processes,
+    Sockets,
+    Machine,
+    Server,
+}
+
+impl Pane {
+    pub const ALL: [Pane; 4] = [Pane::Processes, Pane::Sockets, Pane::Machine, Pane::Server];
+
+    pub fn index(self) -> usize {
+        Pane::ALL.iter().position(|p| *p == self).unwrap_or(0)
+    }
+}
+
+/// The signal menu for one process.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SignalMenu {
+    pub pid: i32,
+    pub selected: usize,
+    /// Send to the whole process group (`kill(-pgid)`).
+    pub group: bool,
+}
+
+/// A destructive signal waiting for `y`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Confirm {
+    pub pid: i32,
+    pub target: SignalTarget,
+    pub signal: Signal,
+    pub prediction: String,
+}
+
+/// What is drawn over the pane, and gets the keys first.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Overlay {
+    None,
+    Help,
+    Details(i32),
+    SignalMenu(SignalMenu),
+    Confirm(Confirm),
+    DemoMenu { selected: usize },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StatusKind {
+    Info,
+    Error,
+}
+
+/// A child the dashboard started; ended and reaped on quit unless detached.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Child {
+    pub pid: i32,
+    pub kind: ChildKind,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ServerState {
+    NotStarted,
+    Starting,
+    Running { pid: i32, addr: Option<SocketAddr> },
+    Exited { pid: i32, how: String },
+    Failed(String),
+}
+
+/// The Server pane's state.
+#[derive(Debug, Clone)]
+pub struct ServerView {
+    pub model: Model,
+    pub workers: usize,
+    pub state: ServerState,
+    pub status: Option<Result<serde_json::Value, String>>,
+    pub log: VecDeque<String>,
+    /// Left running when the dashboard quits.
+    pub detached: bool,
+    pub last_load: Option<String>,
+}
+
+impl ServerView {
+    pub fn pid(&self) -> Option<i32> {
+        match self.state {
+            ServerState::Running { pid, .. } => Some(pid),
+            _ => None,
+        }
+    }
+
+    pub fn addr(&self) -> Option<SocketAddr> {
+        match self.state {
+            ServerState::Running { addr, .. } => addr,
+            _ => None,
+        }
+    }
+}
+
+/// A filter being typed, or applied.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Filter {
+    pub text: String,
+    pub editing: bool,
+}
+
+/// The State-machine pane's restriction to one port or one process.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MachineFilter {
+    Port(u16),
+    Pid(i32),
+}
+
+impl MachineFilter {
+    /// `8080`, `:8080`, `port 8080` or `pid 123`.
+    pub fn parse(text: &str) -> Option<MachineFilter> {
+        let t = text.trim().to_lowercase();
+        if let Some(pid) = t.strip_prefix("pid") {
+            return pid.trim().parse().ok().map(MachineFilter::Pid);
+        }
+        let port = t.strip_prefix("port").unwrap_or(&t).trim();
+        port.trim_start_matches(':').parse().ok().map(MachineFilter::Port)
+    }
+
+    pub fn matches_socket(self, s: &crate::model::Socket) -> bool {
+        match self {
+            MachineFilter::Port(p) => s.local.port() == p || s.remote.port() == p,
+            MachineFilter::Pid(pid) => s.owners.iter().flatten().any(|o| o.pid == pid),
+        }
+    }
+
+    pub fn matches_transition(self, t: &Transition) -> bool {
+        match self {
+            MachineFilter::Port(p) => t.local.port() == p || t.remote.port() == p,
+            MachineFilter::Pid(pid) => t.pid == Some(pid),
+        }
+    }
+}
+
+/// One transition with the refresh it arrived in (edges stay lit for a few refreshes).
+#[derive(Debug, Clone, PartialEq)]
+pub struct SeenTransition {
+    pub transition: Transition,
+    pub refresh: u64,
+}
+
+#[derive(Debug)]
+pub struct App {
+    pub theme: Theme,
+    pub size: (u16, u16),
+    pub interval: Duration,
+    pub paused: bool,
+    pub pane: Pane,
+    pub overlay: Overlay,
+    pub quitting: bool,
+
+    pub host: HostInfo,
+    pub snapshot: Snapshot,
+    pub source_error: Option<String>,
+    /// How many snapshots arrived; the clock of "recent".
+    pub refreshes: u64,
+    pub relations: Relations,
+    /// pid -> CPU% over the last interval.
+    pub cpu: HashMap<i32, f32>,
+    prev_cpu: HashMap<i32, Duration>,
+    pub proc_counts: [(char, usize); 6],
+    pub sock_counts: [usize; 12],
+
+    // Processes pane.
+    pub tree: bool,
+    pub proc_sort: Sort<ProcColumn>,
+    pub proc_filter: Filter,
+    pub proc_rows: Vec<ProcRow>,
+    pub proc_selected: Option<i32>,
+    pub proc_cursor: usize,
+    pub proc_offset: usize,
+    /// A pid to select as soon as a snapshot shows it (a demo just spawned).
+    pub pending_select: Option<ChildKind>,
+
+    // Sockets pane.
+    pub sock_sort: Sort<SockColumn>,
+    pub sock_filter: Filter,
+    pub sock_rows: Vec<usize>,
+    pub sock_cursor: usize,
+    pub sock_offset: usize,
+
+    // State-machine pane.
+    pub transition_source: TransitionSource,
+    pub transitions: VecDeque<SeenTransition>,
+    pub machine_filter: Filter,
+    sampler: Sampler,
+
+    pub server: ServerView,
+    pub children: Vec<Child>,
+    pub status: Option<(StatusKind, String)>,
+    /// The demos `d` offers: (name, one-line description), from the command line definition.
+    pub demos: Vec<(String, String)>,
+    /// What happened, newest last: reaped zombies, exits, errors.
+    pub notices: VecDeque<String>,
+}
+
+impl App {
+    pub fn new(interval: Duration, size: (u16, u16), theme: Theme) -> App {
+        App {
+            theme,
+            size,
+            interval,
+            paused: false,
+            pane: Pane::Processes,
+            overlay: Overlay::None,
+            quitting: false,
+            host: HostInfo::default(),
+            snapshot: Snapshot::default(),
+            source_error: None,
+            refreshes: 0,
+            relations: Relations::default(),
+            cpu: HashMap::new(),
+            prev_cpu: HashMap::new(),
+            proc_counts: views::process_counts(&[]),
+            sock_counts: [0; 12],
+            tree: false,
+            proc_sort: Sort {
+                column: ProcColumn::Pid,
+                descending: false,
+            },
+            proc_filter: Filter::default(),
+            proc_rows: Vec::new(),
+            proc_selected: None,
+            proc_cursor: 0,
+            proc_offset: 0,
+            pending_select: None,
+            sock_sort: Sort {
+                column: SockColumn::State,
+                descending: false,
+            },
+            sock_filter: Filter::default(),
+            sock_rows: Vec::new(),
+            sock_cursor: 0,
+            sock_offset: 0,
+            transition_source: TransitionSource::Sampled { interval },
+            transitions: VecDeque::new(),
+            machine_filter: Filter::default(),
+            sampler: Sampler::default(),
+            server: ServerView {
+                model: Model::Reactor,
+                workers: 2,
+                state: ServerState::NotStarted,
+                status: None,
+                log: VecDeque::new(),
+                detached: false,
+                last_load: None,
+            },
+            children: Vec::new(),
+            status: None,
+            demos: demo_list(),
+            notices: VecDeque::new(),
+        }
+    }
+
+    /// The one way the dashboard changes.
+    pub fn update(&mut self, event: Event) -> Vec<Effect> {
+        match event {
+            Event::Key(key) => self.on_key(key),
+            Event::Mouse(m) => self.on_mouse(m),
+            Event::Resize(w, h) => {
+                self.size = (w, h);
+                self.scroll_into_view();
+                vec![]
+            }
+            Event::Tick => self.on_tick(),
+            Event::Snapshot(s) => {
+                self.on_snapshot(s);
+                vec![]
+            }
+            Event::SourceError(e) => {
+                self.source_error = Some(e);
+                vec![]
+            }
+            Event::Host(h) => {
+                self.host = h;
+                vec![]
+            }
+            Event::Signalled {
+                target,
+                signal,
+                result,
+            } => {
+                self.on_signalled(target, signal, result);
+                vec![Effect::Refresh]
+            }
+            Event::Spawned { kind, pid } => {
+                self.children.push(Child {
+                    pid,
+                    kind: kind.clone(),
+                });
+                if kind == ChildKind::Server {
+                    self.server.state = ServerState::Running { pid, addr: None };
+                    self.server.status = None;
+                }
+                self.say(StatusKind::Info, format!("started {kind} (pid {pid})"));
+                vec![Effect::Refresh]
+            }
+            Event::SpawnFailed { kind, error } => {
+                if kind == ChildKind::Server {
+                    self.server.state = ServerState::Failed(error.clone());
+                }
+                if self.pending_select.as_ref() == Some(&kind) {
+                    self.pending_select = None;
+                }
+                self.say(StatusKind::Error, format!("could not start {kind}: {error}"));
+                vec![]
+            }
+            Event::Reaped(list) => {
+                self.on_reaped(list);
+                vec![Effect::Refresh]
+            }
+            Event::ServerReady(addr) => {
+                if let ServerState::Running { pid, .. } = self.server.state {
+                    self.server.state = ServerState::Running {
+                        pid,
+                        addr: Some(addr),
+                    };
+                    self.say(StatusKind::Info, format!("server listening on http://{addr}"));
+                    return vec![Effect::PollServerStatus(addr), Effect::Refresh];
+                }
+                vec![]
+            }
+            Event::ServerLog(line) => {
+                self.server.log.push_back(line);
+                while self.server.log.len() > 50 {
+                    self.server.log.pop_front();
+                }
+                vec![]
+            }
+            Event::ServerStatus(s) => {
+                self.server.status = Some(s);
+                vec![]
+            }
+            Event::LoadDone { opened, error } => {
+                let text = match error {
+                    None => format!("load: opened and closed {opened} connections"),
+                    Some(e) => format!("load: opened {opened} connections, then: {e}"),
+                };
+                self.server.last_load = Some(text.clone());
+                self.say(StatusKind::Info, text);
+                vec![Effect::Refresh]
+            }
+            Event::Transitions(list) => {
+                self.push_transitions(list);
+                vec![]
+            }
+        }
+    }
+
+    /// Where transitions come from; the tracer sets `Tracepoint` and then feeds
+    /// `Event::Transitions`, and the snapshot-diff sampler stops.
+    pub fn set_transition_source(&mut self, source: TransitionSource) {
+        self.transition_source = source;
+    }
+
+    pub(super) fn say(&mut self, kind: StatusKind, text: String) {
+        self.notices.push_back(text.clone());
+        while self.notices.len() > 100 {
+            self.notices.pop_front();
+        }
+        self.status = Some((kind, text));
+    }
+
+    fn on_tick(&mut self) -> Vec<Effect> {
+        if self.paused {
+            return vec![];
+        }
+        let mut fx = vec![Effect::Refresh];
+        if let Some(addr) = self.server.addr() {
+            fx.push(Effect::PollServerStatus(addr));
+        }
+        fx
+    }
+
+    fn on_snapshot(&mut self, s: Snapshot) {
+        let elapsed = match (self.snapshot.taken_at, s.taken_at) {
+            (Some(a), Some(b)) => b.duration_since(a).ok(),
+            _ => None,
+        };
+        let mut next_cpu = HashMap::with_capacity(s.processes.len());
+        self.cpu.clear();
+        for p in &s.processes {
+            if let (Some(dt), Some(prev)) = (elapsed, self.prev_cpu.get(&p.pid)) {
+                if !dt.is_zero() {
+                    let used = p.cpu_time.saturating_sub(*prev);
+                    self.cpu
+                        .insert(p.pid, (used.as_secs_f64() / dt.as_secs_f64() * 100.0) as f32);
+                }
+            }
+            next_cpu.insert(p.pid, p.cpu_time);
+        }
+        self.prev_cpu = next_cpu;
+        if matches!(self.transition_source, TransitionSource::Sampled { .. }) {
+            let ts = s.taken_at.unwrap_or(std::time::UNIX_EPOCH);
+            let found = self.sampler.diff(&s.sockets, ts);
+            self.refreshes += 1;
+            self.push_transitions(found);
+        } else {
+            self.refreshes += 1;
+        }
+        self.relations = Relations::new(&s.processes);
+        self.proc_counts = views::process_counts(&s.processes);
+        self.sock_counts = views::socket_counts(&s.sockets);
+        self.snapshot = s;
+        self.source_error = None;
+        if let Some(kind) = self.pending_select.clone() {
+            if let Some(pid) = self.children.iter().find(|c| c.kind == kind).map(|c| c.pid) {
+                if self.relations.index.contains_key(&pid) {
+                    self.pending_select = None;
+                    self.pane = Pane::Processes;
+                    self.proc_filter = Filter::default();
+                    self.proc_selected = Some(pid);
+                }
+            }
+        }
+        self.recompute_rows();
+    }
+
+    fn push_transitions(&mut self, list: Vec<Transition>) {
+        for t in list {
+            self.transitions.push_back(SeenTransition {
+                transition: t,
+                refresh: self.refreshes,
+            });
+        }
+        while self.transitions.len() > TRANSITION_LOG {
+            self.transitions.pop_front();
+        }
+    }
+
+    /// Rebuilds both panes' rows after a new snapshot, filter or sort, keeping the selection on
+    /// the same process (or the same position when it vanished).
+    pub(super) fn recompute_rows(&mut self) {
+        self.proc_rows = views::process_rows(
+            &self.snapshot.processes,
+            &self.relations,
+            &self.cpu,
+            self.proc_sort,
+            &self.proc_filter.text,
+            self.tree,
+        );
+        let found = self.proc_selected.and_then(|pid| {
+            self.proc_rows
+                .iter()
+                .position(|r| self.snapshot.processes[r.idx].pid == pid)
+        });
+        self.proc_cursor = match found {
+            Some(i) => i,
+            None => self.proc_cursor.min(self.proc_rows.len().saturating_sub(1)),
+        };
+        self.proc_selected = self
+            .proc_rows
+            .get(self.proc_cursor)
+            .map(|r| self.snapshot.processes[r.idx].pid);
+        let filter = SockFilter::parse(&self.sock_filter.text);
+        self.sock_rows = views::socket_rows(&self.snapshot.sockets, self.sock_sort, &filter);
+        self.sock_cursor = self.sock_cursor.min(self.sock_rows.len().saturating_sub(1));
+        self.scroll_into_view();
+    }
+
+    /// Keeps the cursor of the visible pane inside the drawn window.
+    pub(super) fn scroll_into_view(&mut self) {
+        let (_, rows) = self.table_rows();
+        let fit = |cursor: usize, offset: &mut usize| {
+            if rows == 0 {
+                *offset = cursor;
+            } else if cursor < *offset {
+                *offset = cursor;
+            } else if cursor >= *offset + rows {
+                *offset = cursor + 1 - rows;
+            }
+        };
+        fit(self.proc_cursor, &mut self.proc_offset);
+        fit(self.sock_cursor, &mut self.sock_offset);
+    }
+
+    /// The table rows on screen now: (first row's y, count).
+    pub fn table_rows(&self) -> (u16, usize) {
+        let area = ratatui::layout::Rect::new(0, 0, self.size.0, self.size.1);
+        super::layout::table_rows(super::layout::areas(area).body)
+    }
+
+    fn on_signalled(&mut self, target: SignalTarget, signal: Signal, result: Result<(), Errno>) {
+        let name = short_name(signal);
+        let who = match target {
+            SignalTarget::Process(pid) => match self.process(pid) {
+                Some(p) => format!("pid {pid} ({})", p.comm),
+                None => format!("pid {pid}"),
+            },
+            group => group.to_string(),
+        };
+        match result {
+            Ok(()) => self.say(StatusKind::Info, format!("sent {name} to {who}")),
+            Err(Errno::ESRCH) => self.say(
+                StatusKind::Error,
+                format!("{name} to {who}: no such process (ESRCH): it has already exited"),
+            ),
+            Err(Errno::EPERM) => self.say(
+                StatusKind::Error,
+                format!(
+                    "{name} to {who}: operation not permitted (EPERM): not your process; run as root"
+                ),
+            ),
+            Err(e) => self.say(StatusKind::Error, format!("{name} to {who}: {e}")),
+        }
+    }
+
+    fn on_reaped(&mut self, list: Vec<Reaped>) {
+        let mut adopted: Vec<(i32, String)> = Vec::new();
+        for r in list {
+            if let Some(pos) = self.children.iter().position(|c| c.pid == r.pid) {
+                let child = self.children.remove(pos);
+                if child.kind == ChildKind::Server {
+                    self.server.state = ServerState::Exited {
+                        pid: r.pid,
+                        how: r.how.clone(),
+                    };
+                    self.server.detached = false;
+                }
+                self.say(
+                    StatusKind::Info,
+                    format!("{} (pid {}) {}; reaped", child.kind, r.pid, r.how),
+                );
+            } else {
+                let was = match self.process(r.pid) {
+                    Some(p) if p.is_zombie() => format!("zombie of {}", p.ppid),
+                    Some(p) => format!("{} of {}", p.comm, p.ppid),
+                    None => "process".to_string(),
+                };
+                adopted.push((r.pid, was));
+            }
+        }
+        if !adopted.is_empty() {
+            let pids: Vec<String> = adopted.iter().map(|(p, _)| p.to_string()).collect();
+            let zombies = adopted.iter().filter(|(_, w)| w.starts_with("zombie")).count();
+            let what = if zombies == adopted.len() {
+                let parents: Vec<&str> = adopted
+                    .iter()
+                    .map(|(_, w)| w.trim_start_matches("zombie of "))
+                    .collect();
+                let mut parents = parents;
+                parents.dedup();
+                format!(
+                    "{} orphaned zombie(s) of dead parent {}",
+                    adopted.len(),
+                    parents.join(", ")
+                )
+            } else {
+                format!("{} orphaned process(es)", adopted.len())
+            };
+            self.say(
+                StatusKind::Info,
+                format!(
+                    "reaped {what} (pids {}): they came back to tcplab, a child subreaper",
+                    pids.join(" ")
+                ),
+            );
+        }
+    }
+
+    pub fn process(&self, pid: i32) -> Option<&crate::model::Process> {
+        self.relations
+            .index
+            .get(&pid)
+            .and_then(|&i| self.snapshot.processes.get(i))
+    }
+
+    pub fn selected_process(&self) -> Option<&crate::model::Process> {
+        self.proc_selected.and_then(|pid| self.process(pid))
+    }
+
+    pub fn selected_socket(&self) -> Option<&crate::model::Socket> {
+        self.sock_rows
+            .get(self.sock_cursor)
+            .and_then(|&i| self.snapshot.sockets.get(i))
+    }
+
+    /// Counts per state for the State-machine pane, restricted by its filter.
+    pub fn machine_counts(&self) -> [usize; 12] {
+        match MachineFilter::parse(&self.machine_filter.text) {
+            Some(f) => views::socket_counts(
+                self.snapshot.sockets.iter().filter(|s| f.matches_socket(s)),
+            ),
+            None => self.sock_counts,
+        }
+    }
+
+    /// Transitions for the State-machine pane, restricted by its filter, newest last.
+    pub fn machine_transitions(&self) -> impl DoubleEndedIterator<Item = &SeenTransition> {
+        let f = MachineFilter::parse(&self.machine_filter.text);
+        self.transitions
+            .iter()
+            .filter(move |t| f.is_none_or(|f| f.matches_transition(&t.transition)))
+    }
+
+    /// Edges (old, new) taken in the last few refreshes.
+    pub fn lit_edges(&self) -> Vec<(TcpState, TcpState)> {
+        let since = self.refreshes.saturating_sub(LIT_REFRESHES);
+        let mut edges: Vec<_> = self
+            .machine_transitions()
+            .filter(|t| t.refresh > since)
+            .map(|t| (t.transition.old, t.transition.new))
+            .collect();
+        edges.sort();
+        edges.dedup();
+        edges
+    }
+
+    /// Children to end on quit: everything started here except a detached server.
+    pub fn children_to_end(&self) -> Vec<i32> {
+        self.children
+            .iter()
+            .filter(|c| !(c.kind == ChildKind::Server && self.server.detached))
+            .map(|c| c.pid)
+            .collect()
+    }
+}
+
+/// Every `tcplab demo` subcommand with its help line, so the menu grows with the demos.
+fn demo_list() -> Vec<(String, String)> {
+    use clap::CommandFactory;
+    let cli = crate::cli::Cli::command();
+    cli.find_subcommand("demo")
+        .map(|d| {
+            d.get_subcommands()
+                .filter(|c| c.get_name() != "help")
+                .map(|c| {
+                    let about = c.get_about().map(|a| a.to_string()).unwrap_or_default();
+                    (c.get_name().to_string(), about)
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}

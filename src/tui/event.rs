@@ -1,0 +1,146 @@
+//! What flows into the dashboard's core (`Event`) and what it asks the runtime to do (`Effect`).
+//! The core never performs I/O; every change to the world is an `Effect`, and every answer from
+//! the world comes back as an `Event`. That keeps `App::update` deterministic and testable.
+
+use std::net::SocketAddr;
+
+use crossterm::event::{KeyEvent, MouseEvent};
+use nix::errno::Errno;
+use nix::sys::signal::Signal;
+
+use crate::cli::Model;
+use crate::model::{Snapshot, Transition};
+
+/// Host facts for the header; read by the runtime, never by the core.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct HostInfo {
+    pub hostname: String,
+    pub uptime_secs: u64,
+    pub load: [f64; 3],
+}
+
+/// Whom a signal goes to: one process, or a whole process group (`kill(-pgid)`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SignalTarget {
+    Process(i32),
+    Group(i32),
+}
+
+impl SignalTarget {
+    /// The pid argument of kill(2): negative for a group.
+    pub fn kill_arg(self) -> i32 {
+        match self {
+            SignalTarget::Process(pid) => pid,
+            SignalTarget::Group(pgid) => -pgid,
+        }
+    }
+}
+
+impl std::fmt::Display for SignalTarget {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            SignalTarget::Process(pid) => write!(f, "pid {pid}"),
+            SignalTarget::Group(pgid) => write!(f, "process group {pgid}"),
+        }
+    }
+}
+
+/// What the dashboard started, so it can end (and reap) it on quit.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ChildKind {
+    /// `tcplab demo NAME`
+    Demo(String),
+    /// `tcplab serve`
+    Server,
+}
+
+impl std::fmt::Display for ChildKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ChildKind::Demo(name) => write!(f, "demo {name}"),
+            ChildKind::Server => f.write_str("server"),
+        }
+    }
+}
+
+/// One child reaped by the runtime's waitpid loop.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reaped {
+    pub pid: i32,
+    /// "exited 0", "killed by TERM", ...
+    pub how: String,
+}
+
+#[derive(Debug, Clone)]
+pub enum Event {
+    Key(KeyEvent),
+    Mouse(MouseEvent),
+    Resize(u16, u16),
+    /// The refresh timer fired.
+    Tick,
+    Snapshot(Snapshot),
+    /// The snapshot source failed; the last good snapshot stays on screen.
+    SourceError(String),
+    Host(HostInfo),
+    Signalled {
+        target: SignalTarget,
+        signal: Signal,
+        result: Result<(), Errno>,
+    },
+    Spawned {
+        kind: ChildKind,
+        pid: i32,
+    },
+    SpawnFailed {
+        kind: ChildKind,
+        error: String,
+    },
+    /// Children reaped by waitpid: ours, or orphans adopted because we are a subreaper.
+    Reaped(Vec<Reaped>),
+    /// The server printed its ready line.
+    ServerReady(SocketAddr),
+    /// A line the server wrote to its stderr (after the ready line).
+    ServerLog(String),
+    /// The answer of the server's `/status`, or why there is none.
+    ServerStatus(Result<serde_json::Value, String>),
+    /// Transitions from the tracer (kernel tracepoint); see `App::set_transition_source`.
+    Transitions(Vec<Transition>),
+    /// What a load burst did.
+    LoadDone {
+        opened: usize,
+        error: Option<String>,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Effect {
+    /// Take a snapshot now (and host info) and send it back as events.
+    Refresh,
+    Signal {
+        target: SignalTarget,
+        signal: Signal,
+    },
+    /// Start `tcplab demo NAME ARGS...` as a child; its output goes to a log file, never to the
+    /// screen.
+    SpawnDemo {
+        name: String,
+        args: Vec<String>,
+    },
+    /// Start `tcplab serve --listen 127.0.0.1:0 --model M --workers N` as a child.
+    StartServer {
+        model: Model,
+        workers: usize,
+    },
+    /// GET /status from the server.
+    PollServerStatus(SocketAddr),
+    /// Open `connections` connections to the server, send a request on each, and close them a
+    /// moment later, so the socket states move.
+    Load {
+        addr: SocketAddr,
+        connections: usize,
+    },
+    /// End these children (TERM, then KILL after a grace period) and reap them.
+    EndChildren(Vec<i32>),
+    /// Restore the terminal and exit.
+    Quit,
+}

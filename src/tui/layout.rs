@@ -1,0 +1,80 @@
+//! Where each part of the screen goes for a terminal size. Drawing and mouse handling both use
+//! these functions, so a click lands on the row that was drawn there.
+
+use ratatui::layout::Rect;
+
+/// Lines of the header (host, processes, sockets).
+pub const HEADER_LINES: u16 = 3;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Areas {
+    pub header: Rect,
+    pub tabs: Rect,
+    pub body: Rect,
+    pub status: Rect,
+}
+
+/// Below this the dashboard only says the terminal is too small.
+pub const MIN_WIDTH: u16 = 20;
+pub const MIN_HEIGHT: u16 = 6;
+
+pub fn too_small(area: Rect) -> bool {
+    area.width < MIN_WIDTH || area.height < MIN_HEIGHT
+}
+
+pub fn areas(area: Rect) -> Areas {
+    // Small terminals get a shorter header, so the table keeps its rows.
+    let header_lines = match area.height {
+        h if h >= 24 => HEADER_LINES,
+        h if h >= 16 => 2,
+        _ => 1,
+    };
+    let header = Rect::new(area.x, area.y, area.width, header_lines);
+    let tabs = Rect::new(area.x, area.y + header_lines, area.width, 1);
+    let status = Rect::new(area.x, area.bottom().saturating_sub(1), area.width, 1);
+    let body_y = tabs.bottom();
+    let body = Rect::new(
+        area.x,
+        body_y,
+        area.width,
+        status.y.saturating_sub(body_y),
+    );
+    Areas {
+        header,
+        tabs,
+        body,
+        status,
+    }
+}
+
+/// The rows of a table drawn in `body` with a border and a header line: (first row's y, count).
+pub fn table_rows(body: Rect) -> (u16, usize) {
+    (body.y + 2, body.height.saturating_sub(3) as usize)
+}
+
+/// A centred rectangle for overlays, at most `w`×`h`, never larger than `area`.
+pub fn centered(area: Rect, w: u16, h: u16) -> Rect {
+    let w = w.min(area.width);
+    let h = h.min(area.height);
+    Rect::new(
+        area.x + (area.width - w) / 2,
+        area.y + (area.height - h) / 2,
+        w,
+        h,
+    )
+}
+
+/// Tab titles and the x range each occupies on the tab line, for clicks.
+pub const TAB_TITLES: [&str; 4] = ["1 Processes", "2 Sockets", "3 State machine", "4 Server"];
+
+pub fn tab_at(x: u16) -> Option<usize> {
+    let mut start = 1u16;
+    for (i, t) in TAB_TITLES.iter().enumerate() {
+        let end = start + t.len() as u16 + 2;
+        if x >= start && x < end {
+            return Some(i);
+        }
+        start = end + 1;
+    }
+    None
+}

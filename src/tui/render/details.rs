@@ -1,0 +1,144 @@
+//! Enter on a process: its full command line, ids, children, open sockets, descriptor count,
+//! and its signal masks decoded (blocked, ignored, caught, pending).
+
+use ratatui::layout::Rect;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Paragraph, Wrap};
+use ratatui::Frame;
+
+use super::header::short_state;
+use super::overlay_block;
+use crate::model::SignalSet;
+use crate::tui::app::App;
+use crate::tui::layout::centered;
+use crate::tui::views::{is_daemon, stat_string};
+use crate::units::{format_duration, format_size};
+
+fn names(set: SignalSet) -> String {
+    if set.is_empty() {
+        "none".to_string()
+    } else {
+        set.names().join(" ")
+    }
+}
+
+pub fn draw(frame: &mut Frame, app: &App, pid: i32, area: Rect) {
+    let t = app.theme;
+    let rect = centered(area, 90, 30);
+    let (block, inner) = overlay_block(frame, rect, " Process details · k signal · any key closes ");
+    frame.render_widget(block, rect);
+    let Some(p) = app.process(pid) else {
+        frame.render_widget(
+            Paragraph::new(format!("pid {pid} is gone: it exited since it was selected")),
+            inner,
+        );
+        return;
+    };
+    let mut lines = vec![
+        Line::from(vec![
+            Span::styled(format!("{} ", p.pid), t.title()),
+            Span::raw(p.command()),
+        ]),
+        Line::from(format!(
+            "pid {}  ppid {}  pgid {}  sid {}  tty {}  tpgid {}",
+            p.pid,
+            p.ppid,
+            p.pgid,
+            p.sid,
+            p.tty.as_deref().unwrap_or("none"),
+            p.tpgid
+        )),
+        Line::from(format!(
+            "state {}  user {}  threads {}  cpu time {}  rss {}  fds {}",
+            stat_string(p),
+            p.user
+                .clone()
+                .or(p.uid.map(|u| u.to_string()))
+                .unwrap_or_else(|| "?".into()),
+            p.threads,
+            format_duration(p.cpu_time),
+            format_size(p.rss_bytes),
+            p.fd_count
+                .map_or("? (not readable)".to_string(), |n| n.to_string())
+        )),
+    ];
+    let mut roles = Vec::new();
+    if p.is_session_leader() {
+        roles.push("session leader".to_string());
+    }
+    if p.is_group_leader() {
+        roles.push("process group leader".to_string());
+    }
+    if is_daemon(p) {
+        roles.push("daemon (no terminal, adopted by init)".to_string());
+    }
+    if p.is_zombie() {
+        roles.push(format!(
+            "ZOMBIE: exited, waiting for parent {} to reap it (wait/waitpid)",
+            p.ppid
+        ));
+    }
+    if let Some(n) = app.relations.zombie_children.get(&p.pid) {
+        roles.push(format!("parent of {n} unreaped zombie(s)"));
+    }
+    if !roles.is_empty() {
+        let style = if p.is_zombie() { t.danger() } else { t.accent() };
+        lines.push(Line::from(Span::styled(roles.join(" · "), style)));
+    }
+    let kids: Vec<String> = app
+        .relations
+        .children
+        .get(&p.pid)
+        .map(|k| {
+            k.iter()
+                .filter_map(|c| app.process(*c))
+                .map(|c| format!("{}({}{})", c.comm, c.pid, if c.is_zombie() { " Z" } else { "" }))
+                .collect()
+        })
+        .unwrap_or_default();
+    lines.push(Line::from(format!(
+        "children: {}",
+        if kids.is_empty() { "none".to_string() } else { kids.join(" ") }
+    )));
+    lines.push(Line::from(Span::styled("signals", t.title())));
+    match p.masks {
+        None => lines.push(Line::from("masks not readable (another user's process; run as root)")),
+        Some(m) => {
+            lines.push(Line::from(format!("  blocked: {}", names(m.blocked))));
+            lines.push(Line::from(format!("  ignored: {}", names(m.ignored))));
+            lines.push(Line::from(format!("  caught:  {}", names(m.caught))));
+            lines.push(Line::from(format!(
+                "  pending: {}",
+                names(SignalSet(m.pending.0 | m.shared_pending.0))
+            )));
+        }
+    }
+    let socks: Vec<String> = app
+        .snapshot
+        .sockets
+        .iter()
+        .filter_map(|s| {
+            let fd = s.owners.iter().flatten().find(|o| o.pid == p.pid)?.fd;
+            Some(format!(
+                "  fd {fd:<4} {:<11} {} → {}",
+                short_state(s.state),
+                s.local,
+                s.remote
+            ))
+        })
+        .collect();
+    lines.push(Line::from(Span::styled(
+        format!("sockets ({})", socks.len()),
+        t.title(),
+    )));
+    if socks.is_empty() {
+        let why = if app.snapshot.owners_partial {
+            "  none seen (owners are partial: not root)"
+        } else {
+            "  none"
+        };
+        lines.push(Line::from(why));
+    }
+    lines.extend(socks.into_iter().map(Line::from));
+    frame.render_widget(Paragraph::new(lines).wrap(Wrap { trim: false }), inner);
+}

@@ -1,0 +1,118 @@
+//! The header: host, uptime, load, refresh interval and cost, where transitions come from,
+//! processes by state (zombies in red) and TCP sockets by state.
+
+use ratatui::layout::Rect;
+use ratatui::style::Style;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::Paragraph;
+use ratatui::Frame;
+
+use crate::model::{TcpState, TransitionSource};
+use crate::tui::app::App;
+use crate::units::format_duration;
+
+pub fn draw(frame: &mut Frame, app: &App, area: Rect) {
+    let t = app.theme;
+    let h = &app.host;
+    let up = h.uptime_secs;
+    let uptime = if up >= 86_400 {
+        format!("{}d {:02}:{:02}", up / 86_400, up % 86_400 / 3600, up % 3600 / 60)
+    } else {
+        format!("{:02}:{:02}", up / 3600, up % 3600 / 60)
+    };
+    let source = match app.transition_source {
+        TransitionSource::Tracepoint => "kernel".to_string(),
+        TransitionSource::Sampled { .. } => "sampled".to_string(),
+    };
+    let host = if h.hostname.is_empty() { "tcplab" } else { &h.hostname };
+    let mut first = vec![
+        Span::styled(format!(" {host}"), t.title()),
+        Span::raw(format!(
+            "  up {uptime}  load {:.2} {:.2} {:.2}  every {}  refresh {}ms  transitions: ",
+            h.load[0],
+            h.load[1],
+            h.load[2],
+            format_duration(app.interval),
+            app.snapshot.cost.as_millis()
+        )),
+        Span::styled(source, t.accent()),
+    ];
+    if let Some(e) = &app.source_error {
+        first.push(Span::styled(format!("  scan failed: {e}"), t.danger()));
+    }
+
+    let mut procs = vec![Span::styled(
+        format!(" procs {}:", app.snapshot.processes.len()),
+        t.title(),
+    )];
+    for (letter, n) in app.proc_counts {
+        let style = match letter {
+            'Z' if n > 0 => t.danger(),
+            'T' | 'D' if n > 0 => t.warn(),
+            _ => Style::new(),
+        };
+        procs.push(Span::styled(format!(" {letter} {n}"), style));
+    }
+    if app.proc_counts[3].1 > 0 {
+        procs.push(Span::styled("  zombies: see Z in STAT", t.danger()));
+    }
+
+    let mut tcp = vec![Span::styled(
+        format!(" tcp {}:", app.snapshot.sockets.len()),
+        t.title(),
+    )];
+    for st in TcpState::ALL {
+        let n = app.sock_counts[st as usize - 1];
+        if n > 0 {
+            tcp.push(Span::raw(format!(" {} {n}", short_state(st))));
+        }
+    }
+    if app.snapshot.owners_partial {
+        tcp.push(Span::styled("  (owners partial: not root)", t.dim()));
+    }
+
+    let lines = match area.height {
+        0 | 1 => {
+            // One line: what matters most on a tiny terminal.
+            let z = app.proc_counts[3].1;
+            let mut compact = vec![Span::styled(
+                format!(" procs {}", app.snapshot.processes.len()),
+                t.title(),
+            )];
+            if z > 0 {
+                compact.push(Span::styled(format!(" Z {z}"), t.danger()));
+            }
+            compact.push(Span::raw(format!(
+                " · tcp {} · every {}",
+                app.snapshot.sockets.len(),
+                format_duration(app.interval)
+            )));
+            vec![Line::from(compact)]
+        }
+        2 => {
+            procs.push(Span::raw(" │"));
+            procs.extend(tcp);
+            vec![Line::from(first), Line::from(procs)]
+        }
+        _ => vec![Line::from(first), Line::from(procs), Line::from(tcp)],
+    };
+    frame.render_widget(Paragraph::new(lines), area);
+}
+
+/// Compact state names for the header and narrow columns.
+pub fn short_state(st: TcpState) -> &'static str {
+    match st {
+        TcpState::Established => "ESTAB",
+        TcpState::SynSent => "SYN-SENT",
+        TcpState::SynRecv => "SYN-RECV",
+        TcpState::FinWait1 => "FIN-WAIT-1",
+        TcpState::FinWait2 => "FIN-WAIT-2",
+        TcpState::TimeWait => "TIME-WAIT",
+        TcpState::Close => "CLOSED",
+        TcpState::CloseWait => "CLOSE-WAIT",
+        TcpState::LastAck => "LAST-ACK",
+        TcpState::Listen => "LISTEN",
+        TcpState::Closing => "CLOSING",
+        TcpState::NewSynRecv => "NEW-SYN-RECV",
+    }
+}

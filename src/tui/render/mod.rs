@@ -1,0 +1,134 @@
+//! Drawing: a pure function of `&App` into a ratatui `Frame`. One file per pane and overlay;
+//! nothing here changes state or performs I/O, so a `TestBackend` shows exactly what a person
+//! would see.
+
+mod demo_menu;
+mod details;
+mod header;
+mod help;
+mod processes;
+mod server;
+mod signal_menu;
+mod sockets;
+mod state_machine;
+
+use ratatui::layout::Rect;
+use ratatui::style::Style;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Borders, Clear, Paragraph};
+use ratatui::Frame;
+
+use super::app::{App, Overlay, Pane, StatusKind};
+use super::layout::{self, TAB_TITLES};
+
+pub fn draw(frame: &mut Frame, app: &App) {
+    let area = frame.area();
+    if layout::too_small(area) {
+        let msg = format!(
+            "terminal too small ({}x{}); need {}x{}. q quits",
+            area.width,
+            area.height,
+            layout::MIN_WIDTH,
+            layout::MIN_HEIGHT
+        );
+        frame.render_widget(Paragraph::new(msg).wrap(ratatui::widgets::Wrap { trim: true }), area);
+        return;
+    }
+    let areas = layout::areas(area);
+    header::draw(frame, app, areas.header);
+    draw_tabs(frame, app, areas.tabs);
+    match app.pane {
+        Pane::Processes => processes::draw(frame, app, areas.body),
+        Pane::Sockets => sockets::draw(frame, app, areas.body),
+        Pane::Machine => state_machine::draw(frame, app, areas.body),
+        Pane::Server => server::draw(frame, app, areas.body),
+    }
+    draw_status(frame, app, areas.status);
+    match &app.overlay {
+        Overlay::None => {}
+        Overlay::Help => help::draw(frame, app, area),
+        Overlay::Details(pid) => details::draw(frame, app, *pid, area),
+        Overlay::SignalMenu(menu) => signal_menu::draw_menu(frame, app, menu, area),
+        Overlay::Confirm(c) => signal_menu::draw_confirm(frame, app, c, area),
+        Overlay::DemoMenu { selected } => demo_menu::draw(frame, app, *selected, area),
+    }
+}
+
+fn draw_tabs(frame: &mut Frame, app: &App, area: Rect) {
+    let mut spans = vec![Span::raw(" ")];
+    for (i, t) in TAB_TITLES.iter().enumerate() {
+        let style = if i == app.pane.index() {
+            app.theme.selected()
+        } else {
+            Style::new()
+        };
+        spans.push(Span::styled(format!(" {t} "), style));
+        spans.push(Span::raw(" "));
+    }
+    if app.paused {
+        spans.push(Span::styled("PAUSED ", app.theme.warn()));
+    }
+    frame.render_widget(Paragraph::new(Line::from(spans)), area);
+}
+
+fn draw_status(frame: &mut Frame, app: &App, area: Rect) {
+    let line = if let Some(f) = editing_filter(app) {
+        Line::from(vec![
+            Span::styled(" filter: ", app.theme.accent()),
+            Span::raw(f.to_string()),
+            Span::styled("▏ Enter keep · Esc clear", app.theme.dim()),
+        ])
+    } else if let Some((kind, text)) = &app.status {
+        let style = match kind {
+            StatusKind::Info => app.theme.accent(),
+            StatusKind::Error => app.theme.danger(),
+        };
+        Line::from(Span::styled(format!(" {text}"), style))
+    } else {
+        Line::from(Span::styled(
+            " ? help  k signal  Enter details  / filter  t tree  z zombie demo  s server  q quit",
+            app.theme.dim(),
+        ))
+    };
+    frame.render_widget(Paragraph::new(line), area);
+}
+
+fn editing_filter(app: &App) -> Option<&str> {
+    let f = match app.pane {
+        Pane::Processes => &app.proc_filter,
+        Pane::Sockets => &app.sock_filter,
+        Pane::Machine => &app.machine_filter,
+        Pane::Server => return None,
+    };
+    f.editing.then_some(f.text.as_str())
+}
+
+/// A bordered, cleared box for overlays.
+fn overlay_block<'a>(frame: &mut Frame, area: Rect, title: &'a str) -> (Block<'a>, Rect) {
+    frame.render_widget(Clear, area);
+    let block = Block::default().borders(Borders::ALL).title(title);
+    let inner = block.inner(area);
+    (block, inner)
+}
+
+/// The pane's border with its title and the filter in force.
+fn pane_block<'a>(app: &App, title: String, filter: &str) -> Block<'a> {
+    let mut block = Block::default().borders(Borders::ALL).title(Span::styled(title, app.theme.title()));
+    if !filter.is_empty() {
+        block = block.title_bottom(Span::styled(format!(" filter: {filter} "), app.theme.accent()));
+    }
+    block
+}
+
+/// Cuts `s` to `w` characters, marking the cut.
+fn fit(s: &str, w: usize) -> String {
+    if s.chars().count() <= w {
+        s.to_string()
+    } else if w == 0 {
+        String::new()
+    } else {
+        let mut t: String = s.chars().take(w - 1).collect();
+        t.push('…');
+        t
+    }
+}

@@ -1,0 +1,168 @@
+//! Pane 1, Processes: flat or tree, the `ps -axj` columns plus CPU%, RSS and role marks.
+//! Zombies in red; their parent marked `Z<n>` with its count of unreaped children.
+
+use ratatui::layout::{Constraint, Rect};
+use ratatui::style::Style;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Cell, Row, Table};
+use ratatui::Frame;
+
+use super::{fit, pane_block};
+use crate::model::{ProcState, Process};
+use crate::tui::app::App;
+use crate::tui::views::{is_daemon, marks, stat_string, ProcColumn};
+use crate::units::format_size;
+
+/// Columns shown at a width: everything on a wide terminal, the essentials on a narrow one.
+fn columns(width: u16) -> Vec<(ProcColumn, u16)> {
+    use ProcColumn::*;
+    let all: &[(ProcColumn, u16)] = &[
+        (Pid, 7),
+        (Ppid, 7),
+        (Pgid, 7),
+        (Sid, 7),
+        (Tty, 6),
+        (Tpgid, 6),
+        (Stat, 5),
+        (User, 8),
+        (Cpu, 5),
+        (Rss, 8),
+        (Command, 0),
+    ];
+    let keep: &[ProcColumn] = if width >= 100 {
+        &ProcColumn::ALL
+    } else if width >= 70 {
+        &[Pid, Ppid, Pgid, Sid, Stat, User, Cpu, Command]
+    } else {
+        &[Pid, Ppid, Stat, Command]
+    };
+    all.iter().copied().filter(|(c, _)| keep.contains(c)).collect()
+}
+
+pub fn draw(frame: &mut Frame, app: &App, area: Rect) {
+    let t = app.theme;
+    let cols = columns(area.width);
+    let arrow = if app.proc_sort.descending { "▼" } else { "▲" };
+    let header = Row::new(cols.iter().map(|(c, _)| {
+        let mut title = c.title().to_string();
+        if *c == app.proc_sort.column {
+            title.push_str(arrow);
+        }
+        if *c == ProcColumn::Command {
+            title = format!("MARK   {title}");
+        }
+        cell_aligned(title, *c)
+    }))
+    .style(t.title());
+    let (_, rows) = crate::tui::layout::table_rows(area);
+    let cmd_width = area.width.saturating_sub(
+        cols.iter().map(|(_, w)| w + 1).sum::<u16>() + 2,
+    ) as usize;
+    let body = app
+        .proc_rows
+        .iter()
+        .enumerate()
+        .skip(app.proc_offset)
+        .take(rows)
+        .map(|(i, r)| {
+            let p = &app.snapshot.processes[r.idx];
+            let style = if i == app.proc_cursor {
+                t.selected()
+            } else {
+                row_style(app, p)
+            };
+            let command = format!("{:<6} {}{}", marks(p, &app.relations), r.prefix, p.command());
+            Row::new(cols.iter().map(|(c, _)| {
+                let text = match c {
+                    ProcColumn::Command => fit(&command, cmd_width),
+                    other => cell(app, p, *other),
+                };
+                cell_aligned(text, *c)
+            }))
+            .style(style)
+        });
+    let widths: Vec<Constraint> = cols
+        .iter()
+        .map(|(c, w)| match c {
+            ProcColumn::Command => Constraint::Min(10),
+            _ => Constraint::Length(*w),
+        })
+        .collect();
+    let mut title = format!(
+        " Processes {}/{} · sort {}{} ",
+        app.proc_rows.len(),
+        app.snapshot.processes.len(),
+        app.proc_sort.column.title(),
+        arrow
+    );
+    if app.tree {
+        title.push_str("· tree ");
+    }
+    let table = Table::new(body, widths)
+        .header(header)
+        .block(pane_block(app, title, &app.proc_filter.text));
+    frame.render_widget(table, area);
+    if app.proc_rows.is_empty() && !app.snapshot.processes.is_empty() {
+        let inner = Rect::new(area.x + 2, area.y + 2, area.width.saturating_sub(4), 1);
+        frame.render_widget(Span::styled("no process matches the filter", t.dim()), inner);
+    }
+}
+
+/// Numbers right-aligned, like ps and htop.
+fn cell_aligned(text: String, c: ProcColumn) -> Cell<'static> {
+    use ProcColumn::*;
+    let line = Line::from(text);
+    Cell::from(match c {
+        Pid | Ppid | Pgid | Sid | Tpgid | Cpu | Rss => line.right_aligned(),
+        _ => line,
+    })
+}
+
+fn row_style(app: &App, p: &Process) -> Style {
+    let t = app.theme;
+    if p.is_zombie() {
+        t.danger()
+    } else if app.relations.zombie_children.contains_key(&p.pid)
+        || matches!(p.state, ProcState::Stopped | ProcState::TracingStop)
+    {
+        t.warn()
+    } else if p.is_kernel_thread() {
+        t.dim()
+    } else if is_daemon(p) {
+        t.good()
+    } else {
+        Style::new()
+    }
+}
+
+fn cell(app: &App, p: &Process, c: ProcColumn) -> String {
+    match c {
+        ProcColumn::Pid => p.pid.to_string(),
+        ProcColumn::Ppid => p.ppid.to_string(),
+        ProcColumn::Pgid => p.pgid.to_string(),
+        ProcColumn::Sid => p.sid.to_string(),
+        ProcColumn::Tty => p.tty.clone().unwrap_or_else(|| "?".into()),
+        ProcColumn::Tpgid => p.tpgid.to_string(),
+        ProcColumn::Stat => stat_string(p),
+        ProcColumn::User => fit(
+            &p.user
+                .clone()
+                .or_else(|| p.uid.map(|u| u.to_string()))
+                .unwrap_or_else(|| "?".into()),
+            8,
+        ),
+        ProcColumn::Cpu => app
+            .cpu
+            .get(&p.pid)
+            .map(|c| format!("{c:.1}"))
+            .unwrap_or_else(|| "-".into()),
+        ProcColumn::Rss => {
+            if p.rss_bytes == 0 {
+                "0".into()
+            } else {
+                format_size(p.rss_bytes)
+            }
+        }
+        ProcColumn::Command => p.command(),
+    }
+}

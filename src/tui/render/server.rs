@@ -1,0 +1,153 @@
+//! Pane 4, Server: a `tcplab serve` started from here (`s`): its master and workers from the
+//! process table, its connections by state from the socket table, its own `/status` answer and
+//! its log; the keys that reload, stop and load it.
+
+use ratatui::layout::Rect;
+use ratatui::style::Style;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::Paragraph;
+use ratatui::Frame;
+
+use super::header::short_state;
+use super::{fit, pane_block};
+use crate::model::TcpState;
+use crate::tui::app::{App, ServerState};
+use crate::tui::views::{socket_counts, stat_string};
+
+pub fn draw(frame: &mut Frame, app: &App, area: Rect) {
+    let t = app.theme;
+    let s = &app.server;
+    let block = pane_block(app, " Server ".to_string(), "");
+    let inner = block.inner(area);
+    frame.render_widget(block, area);
+    let w = inner.width as usize;
+    let mut lines: Vec<Line> = Vec::new();
+    let keys_idle = format!(
+        "s start · m model: {} · w/W workers: {}",
+        s.model.name(),
+        s.workers
+    );
+    match &s.state {
+        ServerState::NotStarted => {
+            lines.push(Line::from("No server started from here yet."));
+            lines.push(Line::from(Span::styled(keys_idle, t.accent())));
+        }
+        ServerState::Starting => lines.push(Line::from(format!(
+            "starting tcplab serve --model {} --workers {} ...",
+            s.model.name(),
+            s.workers
+        ))),
+        ServerState::Failed(e) => {
+            lines.push(Line::from(Span::styled(format!("could not start: {e}"), t.danger())));
+            lines.push(Line::from(Span::styled(keys_idle, t.accent())));
+        }
+        ServerState::Exited { pid, how } => {
+            lines.push(Line::from(Span::styled(
+                format!("server pid {pid} {how}; reaped"),
+                t.warn(),
+            )));
+            lines.push(Line::from(Span::styled(keys_idle, t.accent())));
+        }
+        ServerState::Running { pid, addr } => {
+            let at = addr.map_or("waiting for its ready line".to_string(), |a| format!("http://{a}"));
+            lines.push(Line::from(vec![
+                Span::styled(format!("master {pid}"), t.title()),
+                Span::raw(format!(" · {at} · model {} · ", s.model.name())),
+                Span::styled(
+                    if s.detached { "detached: keeps running after quit" } else { "stopped on quit" },
+                    if s.detached { t.warn() } else { t.dim() },
+                ),
+            ]));
+            lines.push(Line::from(Span::styled(
+                "r reload (HUP) · g graceful stop (QUIT) · x stop (TERM) · l load · D detach · k signal menu",
+                t.accent(),
+            )));
+            lines.extend(processes(app, *pid, w));
+            if let Some(a) = addr {
+                lines.push(connections(app, a.port()));
+            }
+            if let Some(l) = &s.last_load {
+                lines.push(Line::from(Span::styled(l.clone(), t.dim())));
+            }
+            lines.push(Line::from(Span::styled("/status", t.title())));
+            match &s.status {
+                None => lines.push(Line::from(Span::styled("(not polled yet)", t.dim()))),
+                Some(Err(e)) => lines.push(Line::from(Span::styled(fit(e, w), t.danger()))),
+                Some(Ok(v)) => lines.extend(json_lines(v, w)),
+            }
+        }
+    }
+    if !s.log.is_empty() {
+        lines.push(Line::from(Span::styled("log", t.title())));
+        let room = (inner.height as usize).saturating_sub(lines.len()).max(1);
+        let skip = s.log.len().saturating_sub(room);
+        for l in s.log.iter().skip(skip) {
+            lines.push(Line::from(Span::styled(fit(l, w), t.dim())));
+        }
+    }
+    frame.render_widget(Paragraph::new(lines), inner);
+}
+
+/// The master and every descendant, from the process table.
+fn processes(app: &App, master: i32, w: usize) -> Vec<Line<'static>> {
+    let mut out = Vec::new();
+    let mut stack = vec![(master, 0usize)];
+    while let Some((pid, depth)) = stack.pop() {
+        let Some(p) = app.process(pid) else {
+            if depth == 0 {
+                out.push(Line::from(format!("  {pid} (not in the last refresh yet)")));
+            }
+            continue;
+        };
+        let role = if depth == 0 { "master" } else { "worker" };
+        let style = if p.is_zombie() { app.theme.danger() } else { Style::new() };
+        out.push(Line::from(Span::styled(
+            fit(
+                &format!(
+                    "{}{role} {:>7} {:<4} {}",
+                    "  ".repeat(depth + 1),
+                    p.pid,
+                    stat_string(p),
+                    p.command()
+                ),
+                w,
+            ),
+            style,
+        )));
+        if let Some(kids) = app.relations.children.get(&pid) {
+            for k in kids.iter().rev() {
+                stack.push((*k, depth + 1));
+            }
+        }
+    }
+    out
+}
+
+/// Connections to or from the server's port, by state.
+fn connections(app: &App, port: u16) -> Line<'static> {
+    let counts = socket_counts(
+        app.snapshot
+            .sockets
+            .iter()
+            .filter(|s| s.local.port() == port || s.remote.port() == port),
+    );
+    let mut spans = vec![Span::styled(format!("port {port}:"), app.theme.title())];
+    for st in TcpState::ALL {
+        let n = counts[st as usize - 1];
+        if n > 0 {
+            spans.push(Span::raw(format!(" {} {n}", short_state(st))));
+        }
+    }
+    Line::from(spans)
+}
+
+/// The JSON object's fields, one per line; nested values compact.
+fn json_lines(v: &serde_json::Value, w: usize) -> Vec<Line<'static>> {
+    match v.as_object() {
+        Some(map) => map
+            .iter()
+            .map(|(k, v)| Line::from(fit(&format!("  {k}: {v}"), w)))
+            .collect(),
+        None => vec![Line::from(fit(&v.to_string(), w))],
+    }
+}

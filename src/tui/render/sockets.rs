@@ -1,0 +1,141 @@
+//! Pane 2, Sockets: every TCP socket with state, addresses, queues, timer (a TIME_WAIT
+//! countdown) and every owner; per-state counts at the bottom.
+
+use ratatui::layout::{Constraint, Rect};
+use ratatui::style::Style;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Cell, Row, Table};
+use ratatui::Frame;
+
+use super::header::short_state;
+use super::{fit, pane_block};
+use crate::model::{Socket, TcpState, TimerKind};
+use crate::tui::app::App;
+use crate::tui::views::SockColumn;
+use crate::units::format_duration;
+
+fn columns(width: u16) -> Vec<(SockColumn, u16)> {
+    use SockColumn::*;
+    let all = [
+        (State, 12),
+        (Local, 22),
+        (Remote, 22),
+        (RecvQ, 6),
+        (SendQ, 6),
+        (Timer, 12),
+        (Owners, 0),
+    ];
+    let keep: &[SockColumn] = if width >= 100 {
+        &SockColumn::ALL
+    } else if width >= 64 {
+        &[State, Local, Remote, Owners]
+    } else {
+        &[State, Local, Owners]
+    };
+    all.into_iter().filter(|(c, _)| keep.contains(c)).collect()
+}
+
+pub fn draw(frame: &mut Frame, app: &App, area: Rect) {
+    let t = app.theme;
+    let cols = columns(area.width);
+    let arrow = if app.sock_sort.descending { "▼" } else { "▲" };
+    let header = Row::new(cols.iter().map(|(c, _)| {
+        let mut title = c.title().to_string();
+        if *c == app.sock_sort.column {
+            title.push_str(arrow);
+        }
+        Cell::from(title)
+    }))
+    .style(t.title());
+    let (_, rows) = crate::tui::layout::table_rows(area);
+    let owners_width =
+        area.width
+            .saturating_sub(cols.iter().map(|(_, w)| w + 1).sum::<u16>() + 2) as usize;
+    let body = app
+        .sock_rows
+        .iter()
+        .enumerate()
+        .skip(app.sock_offset)
+        .take(rows)
+        .map(|(i, &idx)| {
+            let s = &app.snapshot.sockets[idx];
+            let style = if i == app.sock_cursor {
+                t.selected()
+            } else {
+                state_style(app, s.state)
+            };
+            Row::new(cols.iter().map(|(c, _)| {
+                Cell::from(match c {
+                    SockColumn::State => short_state(s.state).to_string(),
+                    SockColumn::Local => s.local.to_string(),
+                    SockColumn::Remote => s.remote.to_string(),
+                    SockColumn::RecvQ => s.recv_q.to_string(),
+                    SockColumn::SendQ => s.send_q.to_string(),
+                    SockColumn::Timer => timer(s),
+                    SockColumn::Owners => fit(&owners(s), owners_width),
+                })
+            }))
+            .style(style)
+        });
+    let widths: Vec<Constraint> = cols
+        .iter()
+        .map(|(c, w)| match c {
+            SockColumn::Owners => Constraint::Min(8),
+            _ => Constraint::Length(*w),
+        })
+        .collect();
+    let title = format!(
+        " Sockets {}/{} · sort {}{} ",
+        app.sock_rows.len(),
+        app.snapshot.sockets.len(),
+        app.sock_sort.column.title(),
+        arrow
+    );
+    let mut counts = vec![Span::raw(" ")];
+    for st in TcpState::ALL {
+        let n = app.sock_counts[st as usize - 1];
+        if n > 0 {
+            counts.push(Span::styled(format!("{} {n} ", short_state(st)), state_style(app, st)));
+        }
+    }
+    let block = pane_block(app, title, &app.sock_filter.text).title_bottom(Line::from(counts).right_aligned());
+    let table = Table::new(body, widths).header(header).block(block);
+    frame.render_widget(table, area);
+}
+
+fn state_style(app: &App, st: TcpState) -> Style {
+    let t = app.theme;
+    match st {
+        TcpState::Listen => t.good(),
+        TcpState::CloseWait | TcpState::SynSent | TcpState::SynRecv | TcpState::NewSynRecv => {
+            t.warn()
+        }
+        TcpState::TimeWait | TcpState::Close => t.dim(),
+        _ => Style::new(),
+    }
+}
+
+/// `tw 41.5s` (TIME_WAIT countdown), `rto 800ms x2`, `ka 2m00s`.
+pub fn timer(s: &Socket) -> String {
+    let left = format_duration(s.timer.expires_in);
+    match s.timer.kind {
+        TimerKind::Off => String::new(),
+        TimerKind::TimeWait => format!("tw {left}"),
+        TimerKind::Retransmit => format!("rto {left} x{}", s.timer.retransmits),
+        TimerKind::Keepalive => format!("ka {left}"),
+        TimerKind::Probe => format!("probe {left}"),
+    }
+}
+
+/// `tcplab(300/3) tcplab(301/3)`; `-` when nobody holds it, `?` when unknown.
+pub fn owners(s: &Socket) -> String {
+    match &s.owners {
+        None => "?".into(),
+        Some(o) if o.is_empty() => "-".into(),
+        Some(o) => o
+            .iter()
+            .map(|o| format!("{}({}/{})", o.comm, o.pid, o.fd))
+            .collect::<Vec<_>>()
+            .join(" "),
+    }
+}

@@ -1,0 +1,175 @@
+//! What each pane looks like on the fake machine (a zombie demo and its parent, a daemon, a
+//! socket in every state), rendered to ratatui's TestBackend and compared with insta.
+
+mod tui;
+
+use std::time::Duration;
+
+use crossterm::event::KeyCode;
+use ratatui::style::Color;
+use tcplab::model::TcpState;
+use tcplab::tui::app::ServerState;
+use tcplab::tui::{fake, Event};
+use tui::{app, code, key, press, render, select_pid};
+
+#[test]
+fn processes_flat() {
+    let app = app(140, 30);
+    insta::assert_snapshot!(render(&app));
+}
+
+#[test]
+fn processes_tree() {
+    let mut app = app(140, 30);
+    press(&mut app, "t");
+    insta::assert_snapshot!(render(&app));
+}
+
+#[test]
+fn sockets_in_every_state() {
+    let mut app = app(140, 30);
+    press(&mut app, "2");
+    insta::assert_snapshot!(render(&app));
+}
+
+#[test]
+fn state_machine_with_lit_edges() {
+    let mut app = app(120, 45);
+    // One more refresh in which two connections moved on.
+    let mut next = fake::sample();
+    next.taken_at = next.taken_at.map(|t| t + Duration::from_secs(2));
+    for s in &mut next.sockets {
+        if s.state == TcpState::Established {
+            s.state = TcpState::FinWait1;
+        } else if s.state == TcpState::CloseWait {
+            s.state = TcpState::LastAck;
+        }
+    }
+    app.update(Event::Snapshot(next));
+    press(&mut app, "3");
+    insta::assert_snapshot!(render(&app));
+}
+
+#[test]
+fn server_pane_running() {
+    let mut app = app(120, 30);
+    press(&mut app, "4");
+    app.server.state = ServerState::Running {
+        pid: 300,
+        addr: Some("127.0.0.1:8080".parse().unwrap()),
+    };
+    app.server.status = Some(Ok(serde_json::json!({"model": "prefork", "workers": 2, "requests": 17})));
+    app.server.log.push_back("worker 301 started".into());
+    insta::assert_snapshot!(render(&app));
+}
+
+#[test]
+fn signal_menu_on_the_zombies_parent() {
+    let mut app = app(120, 30);
+    select_pid(&mut app, 200);
+    press(&mut app, "k");
+    insta::assert_snapshot!(render(&app));
+}
+
+#[test]
+fn signal_menu_on_a_zombie() {
+    let mut app = app(120, 30);
+    select_pid(&mut app, 201);
+    press(&mut app, "k");
+    // KILL is the fifth entry.
+    for _ in 0..4 {
+        app.update(code(KeyCode::Down));
+    }
+    insta::assert_snapshot!(render(&app));
+}
+
+#[test]
+fn confirmation_for_kill() {
+    let mut app = app(100, 24);
+    select_pid(&mut app, 401);
+    press(&mut app, "k");
+    for _ in 0..4 {
+        app.update(code(KeyCode::Down));
+    }
+    app.update(code(KeyCode::Enter));
+    insta::assert_snapshot!(render(&app));
+}
+
+#[test]
+fn details_of_the_zombies_parent() {
+    let mut app = app(120, 30);
+    select_pid(&mut app, 200);
+    app.update(code(KeyCode::Enter));
+    insta::assert_snapshot!(render(&app));
+}
+
+#[test]
+fn help_overlay() {
+    let mut app = app(120, 30);
+    app.update(key('?'));
+    insta::assert_snapshot!(render(&app));
+}
+
+#[test]
+fn demo_menu() {
+    let mut app = app(100, 24);
+    app.update(key('d'));
+    insta::assert_snapshot!(render(&app));
+}
+
+#[test]
+fn tiny_terminal_every_pane() {
+    let mut app = app(40, 12);
+    let mut screens = String::new();
+    for k in ['1', '2', '3', '4'] {
+        app.update(key(k));
+        screens.push_str(&render(&app));
+    }
+    app.update(key('?'));
+    screens.push_str(&render(&app));
+    app.update(key('x'));
+    app.update(key('k'));
+    screens.push_str(&render(&app));
+    insta::assert_snapshot!(screens);
+}
+
+#[test]
+fn survives_any_size() {
+    let mut app = app(40, 12);
+    for pane in ['1', '2', '3', '4', '?'] {
+        app.update(key(pane));
+        for w in [1u16, 5, 19, 20, 33, 41, 77, 80] {
+            for h in [1u16, 2, 5, 6, 7, 12, 25] {
+                app.update(Event::Resize(w, h));
+                render(&app);
+            }
+        }
+        app.update(code(KeyCode::Esc));
+    }
+}
+
+#[test]
+fn zombies_are_red_and_no_color_is_respected() {
+    let app = app(140, 30);
+    let mut term = ratatui::Terminal::new(ratatui::backend::TestBackend::new(140, 30)).unwrap();
+    term.draw(|f| tcplab::tui::draw(f, &app)).unwrap();
+    let buf = term.backend().buffer().clone();
+    let zombie_row = (0..30)
+        .find(|&y| {
+            let line: String = (0..140).map(|x| buf[(x, y)].symbol().to_string()).collect();
+            line.contains("   201 ")
+        })
+        .expect("zombie row drawn");
+    assert_eq!(buf[(3, zombie_row)].fg, Color::Red);
+
+    let mut plain = tui::app(140, 30);
+    plain.theme = tcplab::tui::theme::Theme { color: false };
+    term.draw(|f| tcplab::tui::draw(f, &plain)).unwrap();
+    let buf = term.backend().buffer();
+    for y in 0..30 {
+        for x in 0..140 {
+            assert_eq!(buf[(x, y)].fg, Color::Reset, "colour at {x},{y} with NO_COLOR");
+            assert_eq!(buf[(x, y)].bg, Color::Reset, "colour at {x},{y} with NO_COLOR");
+        }
+    }
+}
