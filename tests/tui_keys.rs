@@ -199,12 +199,20 @@ fn zombie_key_spawns_the_demo_and_selects_it() {
         }]
     );
     assert_eq!(app.pane, Pane::Processes);
+    // We spawn the demo's supervisor (150, not in the table yet); its first line names the
+    // negligent parent, which is what gets selected once a refresh shows it.
     app.update(Event::Spawned {
         kind: ChildKind::Demo("zombie".into()),
-        pid: 200,
+        pid: 150,
     });
+    app.update(Event::ChildOutput {
+        pid: 150,
+        line: "zombie demo: parent 200, zombies 201 202 203".into(),
+    });
+    assert_ne!(app.proc_selected, Some(200));
     app.update(Event::Snapshot(fake::sample()));
     assert_eq!(app.proc_selected, Some(200));
+    assert!(app.pending_select.is_none());
 }
 
 #[test]
@@ -287,7 +295,12 @@ fn server_keys_signal_the_master_and_load_it() {
         pid: 300,
     });
     let addr = "127.0.0.1:8080".parse().unwrap();
-    let fx = app.update(Event::ServerReady(addr));
+    let fx = app.update(Event::ChildOutput {
+        pid: 300,
+        line: "tcplab serve: listening on http://127.0.0.1:8080 (model iterative, 4 workers, pid 300)"
+            .into(),
+    });
+    assert_eq!(app.server.addr(), Some(addr));
     assert!(fx.contains(&Effect::PollServerStatus(addr)));
     let sig = |s| Effect::Signal {
         target: SignalTarget::Process(300),

@@ -8,6 +8,7 @@
 
 pub mod family;
 pub mod fork;
+pub mod host;
 pub mod live;
 pub mod owners;
 pub mod parse;

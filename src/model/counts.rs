@@ -32,6 +32,17 @@ impl StateCounts {
     }
 }
 
+/// Counts of any selection of sockets (one port's, one process's) without copying them.
+impl<'a> FromIterator<&'a Socket> for StateCounts {
+    fn from_iter<I: IntoIterator<Item = &'a Socket>>(sockets: I) -> StateCounts {
+        let mut c = StateCounts::default();
+        for s in sockets {
+            c.0[s.state as usize] += 1;
+        }
+        c
+    }
+}
+
 /// Processes per state letter (R, S, D, Z, T, t, X, I).
 pub fn process_states(procs: &[Process]) -> BTreeMap<char, usize> {
     let mut m = BTreeMap::new();

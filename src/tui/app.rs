@@ -15,6 +15,7 @@ use super::sampler::Sampler;
 use super::theme::Theme;
 use super::views::{self, ProcColumn, ProcRow, Relations, SockColumn, SockFilter, Sort};
 use crate::cli::Model;
+use crate::model::counts::StateCounts;
 use crate::model::{Snapshot, TcpState, Transition, TransitionSource};
 
 /// Refresh intervals `+` and `-` step through.
@@ -187,7 +188,7 @@ pub struct App {
     pub cpu: HashMap<i32, f32>,
     prev_cpu: HashMap<i32, Duration>,
     pub proc_counts: [(char, usize); 6],
-    pub sock_counts: [usize; 12],
+    pub sock_counts: StateCounts,
 
     // Processes pane.
     pub tree: bool,
@@ -199,6 +200,8 @@ pub struct App {
     pub proc_offset: usize,
     /// A pid to select as soon as a snapshot shows it (a demo just spawned).
     pub pending_select: Option<ChildKind>,
+    /// The pid that child told us to select instead of itself (the zombie demo's parent).
+    pub select_when_seen: Option<i32>,
 
     // Sockets pane.
     pub sock_sort: Sort<SockColumn>,
@@ -240,7 +243,7 @@ impl App {
             cpu: HashMap::new(),
             prev_cpu: HashMap::new(),
             proc_counts: views::process_counts(&[]),
-            sock_counts: [0; 12],
+            sock_counts: StateCounts::default(),
             tree: false,
             proc_sort: Sort {
                 column: ProcColumn::Pid,
@@ -252,6 +255,7 @@ impl App {
             proc_cursor: 0,
             proc_offset: 0,
             pending_select: None,
+            select_when_seen: None,
             sock_sort: Sort {
                 column: SockColumn::State,
                 descending: false,
@@ -291,6 +295,7 @@ impl App {
                 vec![]
             }
             Event::Tick => self.on_tick(),
+            Event::StopRequested => self.quit(),
             Event::Snapshot(s) => {
                 self.on_snapshot(s);
                 vec![]
@@ -337,24 +342,7 @@ impl App {
                 self.on_reaped(list);
                 vec![Effect::Refresh]
             }
-            Event::ServerReady(addr) => {
-                if let ServerState::Running { pid, .. } = self.server.state {
-                    self.server.state = ServerState::Running {
-                        pid,
-                        addr: Some(addr),
-                    };
-                    self.say(StatusKind::Info, format!("server listening on http://{addr}"));
-                    return vec![Effect::PollServerStatus(addr), Effect::Refresh];
-                }
-                vec![]
-            }
-            Event::ServerLog(line) => {
-                self.server.log.push_back(line);
-                while self.server.log.len() > 50 {
-                    self.server.log.pop_front();
-                }
-                vec![]
-            }
+            Event::ChildOutput { pid, line } => self.on_child_output(pid, line),
             Event::ServerStatus(s) => {
                 self.server.status = Some(s);
                 vec![]
@@ -387,6 +375,54 @@ impl App {
             self.notices.pop_front();
         }
         self.status = Some((kind, text));
+    }
+
+    fn on_child_output(&mut self, pid: i32, line: String) -> Vec<Effect> {
+        let Some(child) = self.children.iter().find(|c| c.pid == pid).cloned() else {
+            return vec![];
+        };
+        match child.kind {
+            ChildKind::Server => {
+                let ready = line
+                    .split("listening on http://")
+                    .nth(1)
+                    .and_then(|rest| rest.split_whitespace().next())
+                    .and_then(|a| a.parse::<SocketAddr>().ok());
+                self.server.log.push_back(line);
+                while self.server.log.len() > 50 {
+                    self.server.log.pop_front();
+                }
+                if let (Some(addr), ServerState::Running { pid, addr: None }) =
+                    (ready, &self.server.state)
+                {
+                    self.server.state = ServerState::Running {
+                        pid: *pid,
+                        addr: Some(addr),
+                    };
+                    self.say(StatusKind::Info, format!("server listening on http://{addr}"));
+                    return vec![Effect::PollServerStatus(addr), Effect::Refresh];
+                }
+                vec![]
+            }
+            ChildKind::Demo(ref name) => {
+                // The zombie demo's first line names the negligent parent:
+                // `zombie demo: parent PID, zombies P1 P2 P3`. Select the parent, not the
+                // supervisor we spawned.
+                if let Some(parent) = line
+                    .split("parent ")
+                    .nth(1)
+                    .and_then(|r| r.split(|c: char| !c.is_ascii_digit()).next())
+                    .and_then(|n| n.parse::<i32>().ok())
+                {
+                    if self.pending_select.as_ref() == Some(&child.kind) {
+                        self.pending_select = Some(ChildKind::Demo(name.clone()));
+                        self.select_when_seen = Some(parent);
+                    }
+                }
+                self.say(StatusKind::Info, format!("demo {name}: {line}"));
+                vec![Effect::Refresh]
+            }
+        }
     }
 
     fn on_tick(&mut self) -> Vec<Effect> {
@@ -426,15 +462,25 @@ impl App {
         } else {
             self.refreshes += 1;
         }
-        self.relations = Relations::new(&s.processes);
+        self.relations = Relations::new(&s);
         self.proc_counts = views::process_counts(&s.processes);
-        self.sock_counts = views::socket_counts(&s.sockets);
+        self.sock_counts = StateCounts::of(&s.sockets);
         self.snapshot = s;
         self.source_error = None;
         if let Some(kind) = self.pending_select.clone() {
-            if let Some(pid) = self.children.iter().find(|c| c.kind == kind).map(|c| c.pid) {
+            // The zombie demo names the process to select (its negligent parent) on its first
+            // line; other demos are selected themselves.
+            let child = self.children.iter().find(|c| c.kind == kind).map(|c| c.pid);
+            let waits_for_line = kind == ChildKind::Demo("zombie".into());
+            let target = match self.select_when_seen {
+                Some(pid) => Some(pid),
+                None if waits_for_line => None,
+                None => child,
+            };
+            if let Some(pid) = target {
                 if self.relations.index.contains_key(&pid) {
                     self.pending_select = None;
+                    self.select_when_seen = None;
                     self.pane = Pane::Processes;
                     self.proc_filter = Filter::default();
                     self.proc_selected = Some(pid);
@@ -461,7 +507,6 @@ impl App {
     pub(super) fn recompute_rows(&mut self) {
         self.proc_rows = views::process_rows(
             &self.snapshot.processes,
-            &self.relations,
             &self.cpu,
             self.proc_sort,
             &self.proc_filter.text,
@@ -604,11 +649,14 @@ impl App {
     }
 
     /// Counts per state for the State-machine pane, restricted by its filter.
-    pub fn machine_counts(&self) -> [usize; 12] {
+    pub fn machine_counts(&self) -> StateCounts {
         match MachineFilter::parse(&self.machine_filter.text) {
-            Some(f) => views::socket_counts(
-                self.snapshot.sockets.iter().filter(|s| f.matches_socket(s)),
-            ),
+            Some(f) => self
+                .snapshot
+                .sockets
+                .iter()
+                .filter(|s| f.matches_socket(s))
+                .collect(),
             None => self.sock_counts,
         }
     }

@@ -12,12 +12,7 @@ use crate::cli::Model;
 use crate::model::{Snapshot, Transition};
 
 /// Host facts for the header; read by the runtime, never by the core.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct HostInfo {
-    pub hostname: String,
-    pub uptime_secs: u64,
-    pub load: [f64; 3],
-}
+pub use crate::kernel::host::Host as HostInfo;
 
 /// Whom a signal goes to: one process, or a whole process group (`kill(-pgid)`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -78,6 +73,8 @@ pub enum Event {
     Resize(u16, u16),
     /// The refresh timer fired.
     Tick,
+    /// TERM, HUP or INT arrived: quit as `q` does.
+    StopRequested,
     Snapshot(Snapshot),
     /// The snapshot source failed; the last good snapshot stays on screen.
     SourceError(String),
@@ -97,10 +94,9 @@ pub enum Event {
     },
     /// Children reaped by waitpid: ours, or orphans adopted because we are a subreaper.
     Reaped(Vec<Reaped>),
-    /// The server printed its ready line.
-    ServerReady(SocketAddr),
-    /// A line the server wrote to its stderr (after the ready line).
-    ServerLog(String),
+    /// A line a child we started wrote (stdout or stderr): the server's ready line and log,
+    /// a demo's story (the zombie demo names its parent on its first line).
+    ChildOutput { pid: i32, line: String },
     /// The answer of the server's `/status`, or why there is none.
     ServerStatus(Result<serde_json::Value, String>),
     /// Transitions from the tracer (kernel tracepoint); see `App::set_transition_source`.

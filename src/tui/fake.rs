@@ -57,6 +57,7 @@ pub fn process(pid: i32, ppid: i32, comm: &str) -> Process {
         cmdline: Some(vec![comm.to_string()]),
         masks: Some(SignalMasks::default()),
         fd_count: Some(4),
+        zombie_since: None,
     }
 }
 
@@ -149,10 +150,11 @@ pub fn sample() -> Snapshot {
         z.cmdline = Some(vec![]);
         z.rss_bytes = 0;
         z.fd_count = None;
+        z.zombie_since = Some(SystemTime::UNIX_EPOCH + Duration::from_secs(1_699_999_988));
         z
     });
 
-    // A daemon: double-forked, adopted by init, no terminal, not a session leader.
+    // `serve --daemon`: double-forked (so never a session leader), adopted by init, no terminal.
     let mut daemon = process(300, 1, "tcplab");
     daemon.pgid = 299;
     daemon.sid = 299;
@@ -176,6 +178,12 @@ pub fn sample() -> Snapshot {
         w
     });
 
+    // sshd as systemd starts it: its own session, no terminal, child of init.
+    let mut sshd = process(250, 1, "sshd");
+    sshd.uid = Some(0);
+    sshd.user = Some("root".into());
+    sshd.cmdline = Some(vec!["sshd: /usr/sbin/sshd -D".into()]);
+
     // A stopped job in the background of the shell, and a long sleep.
     let mut stopped = process(400, 100, "vim");
     stopped.sid = 100;
@@ -195,6 +203,7 @@ pub fn sample() -> Snapshot {
 
     let mut processes = vec![init, kthreadd, kworker, bash, demo];
     processes.extend(zombies);
+    processes.push(sshd);
     processes.push(daemon);
     processes.extend(workers);
     processes.extend([stopped, sleep, running]);
@@ -202,7 +211,7 @@ pub fn sample() -> Snapshot {
     let srv = Some((300, 3, "tcplab"));
     let mut sockets = vec![
         socket(TcpState::Listen, "0.0.0.0:8080", "0.0.0.0:0", srv),
-        socket(TcpState::Listen, "[::]:22", "[::]:0", Some((1, 5, "init"))),
+        socket(TcpState::Listen, "[::]:22", "[::]:0", Some((250, 3, "sshd"))),
         socket(
             TcpState::Established,
             "127.0.0.1:8080",
@@ -268,5 +277,6 @@ pub fn sample() -> Snapshot {
         sockets,
         sockets_from_procfs: false,
         owners_partial: false,
+        subreapers: vec![1],
     }
 }

@@ -106,12 +106,16 @@ impl App {
         f.editing.then_some(f)
     }
 
-    fn quit(&mut self) -> Vec<Effect> {
+    pub(super) fn quit(&mut self) -> Vec<Effect> {
         self.quitting = true;
         let end = self.children_to_end();
         if end.is_empty() {
             vec![Effect::Quit]
         } else {
+            self.say(
+                StatusKind::Info,
+                format!("quitting: ending and reaping {} child(ren)...", end.len()),
+            );
             vec![Effect::EndChildren(end), Effect::Quit]
         }
     }

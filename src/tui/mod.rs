@@ -9,13 +9,17 @@
 //! - [`fake`]: a fixed snapshot source for tests.
 
 pub mod app;
+mod children;
 pub mod event;
 pub mod fake;
 mod keys;
 pub mod layout;
 pub mod predict;
+mod probe;
 pub mod render;
+mod runtime;
 pub mod sampler;
+mod term;
 pub mod theme;
 pub mod views;
 
@@ -27,6 +31,7 @@ pub use app::App;
 pub use event::{Effect, Event};
 pub use render::draw;
 
-pub fn run(_args: TuiArgs) -> anyhow::Result<ExitCode> {
-    crate::not_available("tui")
+/// `tcplab tui`: the dashboard on the live kernel, until `q`.
+pub fn run(args: TuiArgs) -> anyhow::Result<ExitCode> {
+    runtime::run(args)
 }

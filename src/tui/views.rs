@@ -5,7 +5,8 @@
 use std::cmp::Ordering;
 use std::collections::HashMap;
 
-use crate::model::{ProcState, Process, Socket, TcpState};
+use crate::model::zombies::unreaped_children;
+use crate::model::{sessions, tree, ProcState, Process, Snapshot, Socket, TcpState};
 
 /// Columns of the Processes pane, in screen order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -107,46 +108,37 @@ pub struct Relations {
     pub index: HashMap<i32, usize>,
     /// pid -> children's pids, ascending.
     pub children: HashMap<i32, Vec<i32>>,
+    /// PID 1 and the known child subreapers: who adopts orphans (daemons' parents).
+    pub subreapers: Vec<i32>,
 }
 
 impl Relations {
-    pub fn new(processes: &[Process]) -> Relations {
-        let mut rel = Relations::default();
-        for (i, p) in processes.iter().enumerate() {
-            rel.index.insert(p.pid, i);
-            rel.children.entry(p.ppid).or_default().push(p.pid);
-            if p.is_zombie() {
-                *rel.zombie_children.entry(p.ppid).or_default() += 1;
-            }
+    pub fn new(snapshot: &Snapshot) -> Relations {
+        let processes = &snapshot.processes;
+        let mut subreapers = snapshot.subreapers.clone();
+        if !subreapers.contains(&1) {
+            subreapers.push(1);
         }
-        for kids in rel.children.values_mut() {
-            kids.sort_unstable();
+        Relations {
+            zombie_children: unreaped_children(processes),
+            index: processes.iter().enumerate().map(|(i, p)| (p.pid, i)).collect(),
+            children: tree::children(processes)
+                .into_iter()
+                .map(|(ppid, kids)| (ppid, kids.into_iter().map(|i| processes[i].pid).collect()))
+                .collect(),
+            subreapers,
         }
-        rel
+    }
+
+    /// A daemon: no terminal, its own session, adopted by PID 1 or a subreaper.
+    pub fn is_daemon(&self, p: &Process) -> bool {
+        sessions::is_daemon(p, &self.subreapers)
     }
 }
 
-/// A daemon as the tutorial builds one: adopted by init (or a subreaper that is init-like), no
-/// controlling terminal, not a kernel thread.
-pub fn is_daemon(p: &Process) -> bool {
-    p.pid != 1 && p.ppid == 1 && p.tty_nr == 0 && !p.is_kernel_thread() && !p.is_zombie()
-}
-
-/// ps-style STAT: the state letter, `s` for a session leader, `+` for the foreground group,
-/// `l` for multi-threaded.
+/// ps's STAT column (`Ss+`).
 pub fn stat_string(p: &Process) -> String {
-    let mut s = String::new();
-    s.push(p.state.letter());
-    if p.is_session_leader() {
-        s.push('s');
-    }
-    if p.threads > 1 {
-        s.push('l');
-    }
-    if p.tpgid > 0 && p.tpgid == p.pgid {
-        s.push('+');
-    }
-    s
+    crate::cmd::ps::stat_column(p)
 }
 
 /// Short role marks: `L` session leader, `G` group leader, `D` daemon, `Z3` parent of three
@@ -156,7 +148,7 @@ pub fn marks(p: &Process, rel: &Relations) -> String {
     if let Some(n) = rel.zombie_children.get(&p.pid) {
         m.push_str(&format!("Z{n} "));
     }
-    if is_daemon(p) {
+    if rel.is_daemon(p) {
         m.push_str("D ");
     }
     if p.is_session_leader() {
@@ -214,15 +206,13 @@ pub fn proc_matches(p: &Process, filter: &str) -> bool {
         || p.user.as_deref().is_some_and(|u| u.to_lowercase() == f)
 }
 
-/// The rows of the Processes pane: filtered, sorted, and in tree order when `tree` is set
-/// (siblings sorted by the same key).
+/// The rows of the Processes pane: filtered, and sorted, or in tree order when `tree` is set.
 pub fn process_rows(
     processes: &[Process],
-    rel: &Relations,
     cpu: &HashMap<i32, f32>,
     sort: Sort<ProcColumn>,
     filter: &str,
-    tree: bool,
+    tree_view: bool,
 ) -> Vec<ProcRow> {
     let order = |a: &usize, b: &usize| {
         let o = proc_cmp(&processes[*a], &processes[*b], sort.column, cpu);
@@ -232,7 +222,7 @@ pub fn process_rows(
             o
         }
     };
-    if !tree {
+    if !tree_view {
         let mut idx: Vec<usize> = (0..processes.len())
             .filter(|&i| proc_matches(&processes[i], filter))
             .collect();
@@ -245,53 +235,15 @@ pub fn process_rows(
             })
             .collect();
     }
-    // Roots: processes whose parent is not in the snapshot (pid 1, kthreadd, or a parent that
-    // vanished mid-scan).
-    let mut roots: Vec<usize> = (0..processes.len())
-        .filter(|&i| {
-            let p = &processes[i];
-            p.ppid == 0 || p.ppid == p.pid || !rel.index.contains_key(&p.ppid)
-        })
-        .collect();
-    roots.sort_by(order);
-    let mut rows = Vec::with_capacity(processes.len());
-    let mut seen = vec![false; processes.len()];
-    // Depth-first with an explicit stack: (index, prefix for its children, its own prefix).
-    let mut stack: Vec<(usize, String, String)> = roots
+    // The tree orders siblings by pid (like `ps --forest`); the filter keeps matching rows.
+    tree::tree_rows(processes)
         .into_iter()
-        .rev()
-        .map(|i| (i, String::new(), String::new()))
-        .collect();
-    while let Some((i, child_base, own)) = stack.pop() {
-        if std::mem::replace(&mut seen[i], true) {
-            continue;
-        }
-        if proc_matches(&processes[i], filter) {
-            rows.push(ProcRow {
-                idx: i,
-                prefix: own,
-            });
-        }
-        let mut kids: Vec<usize> = rel
-            .children
-            .get(&processes[i].pid)
-            .map(|k| {
-                k.iter()
-                    .filter_map(|pid| rel.index.get(pid).copied())
-                    .filter(|&k| k != i)
-                    .collect()
-            })
-            .unwrap_or_default();
-        kids.sort_by(order);
-        let n = kids.len();
-        for (j, k) in kids.into_iter().enumerate().rev() {
-            let last = j + 1 == n;
-            let own = format!("{child_base}{}", if last { "└─ " } else { "├─ " });
-            let base = format!("{child_base}{}", if last { "   " } else { "│  " });
-            stack.push((k, base, own));
-        }
-    }
-    rows
+        .filter(|r| proc_matches(&processes[r.index], filter))
+        .map(|r| ProcRow {
+            idx: r.index,
+            prefix: r.prefix,
+        })
+        .collect()
 }
 
 /// Counts of processes by state letter, in the header's order.
@@ -305,15 +257,6 @@ pub fn process_counts(processes: &[Process]) -> [(char, usize); 6] {
         if let Some(slot) = c.iter_mut().find(|(l, _)| *l == letter) {
             slot.1 += 1;
         }
-    }
-    c
-}
-
-/// Counts of sockets per state, indexed like `TcpState::ALL`.
-pub fn socket_counts<'a>(sockets: impl IntoIterator<Item = &'a Socket>) -> [usize; 12] {
-    let mut c = [0; 12];
-    for s in sockets {
-        c[s.state as usize - 1] += 1;
     }
     c
 }

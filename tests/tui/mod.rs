@@ -15,7 +15,7 @@ pub fn app(w: u16, h: u16) -> App {
     let mut app = App::new(Duration::from_secs(1), (w, h), Theme { color: true });
     app.update(Event::Host(HostInfo {
         hostname: "lab".into(),
-        uptime_secs: 93_784,
+        uptime: Duration::from_secs(93_784),
         load: [0.5, 0.25, 0.1],
     }));
     let first = fake::sample();

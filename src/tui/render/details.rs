@@ -11,7 +11,7 @@ use super::overlay_block;
 use crate::model::SignalSet;
 use crate::tui::app::App;
 use crate::tui::layout::centered;
-use crate::tui::views::{is_daemon, stat_string};
+use crate::tui::views::stat_string;
 use crate::units::{format_duration, format_size};
 
 fn names(set: SignalSet) -> String {
@@ -69,7 +69,7 @@ pub fn draw(frame: &mut Frame, app: &App, pid: i32, area: Rect) {
     if p.is_group_leader() {
         roles.push("process group leader".to_string());
     }
-    if is_daemon(p) {
+    if app.relations.is_daemon(p) {
         roles.push("daemon (no terminal, adopted by init)".to_string());
     }
     if p.is_zombie() {

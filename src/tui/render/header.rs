@@ -14,7 +14,7 @@ use crate::units::format_duration;
 pub fn draw(frame: &mut Frame, app: &App, area: Rect) {
     let t = app.theme;
     let h = &app.host;
-    let up = h.uptime_secs;
+    let up = h.uptime.as_secs();
     let uptime = if up >= 86_400 {
         format!("{}d {:02}:{:02}", up / 86_400, up % 86_400 / 3600, up % 3600 / 60)
     } else {
@@ -62,7 +62,7 @@ pub fn draw(frame: &mut Frame, app: &App, area: Rect) {
         t.title(),
     )];
     for st in TcpState::ALL {
-        let n = app.sock_counts[st as usize - 1];
+        let n = app.sock_counts.get(st);
         if n > 0 {
             tcp.push(Span::raw(format!(" {} {n}", short_state(st))));
         }

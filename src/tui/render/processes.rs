@@ -10,7 +10,7 @@ use ratatui::Frame;
 use super::{fit, pane_block};
 use crate::model::{ProcState, Process};
 use crate::tui::app::App;
-use crate::tui::views::{is_daemon, marks, stat_string, ProcColumn};
+use crate::tui::views::{marks, stat_string, ProcColumn};
 use crate::units::format_size;
 
 /// Columns shown at a width: everything on a wide terminal, the essentials on a narrow one.
@@ -26,7 +26,7 @@ fn columns(width: u16) -> Vec<(ProcColumn, u16)> {
         (Stat, 5),
         (User, 8),
         (Cpu, 5),
-        (Rss, 8),
+        (Rss, 9),
         (Command, 0),
     ];
     let keep: &[ProcColumn] = if width >= 100 {
@@ -128,7 +128,7 @@ fn row_style(app: &App, p: &Process) -> Style {
         t.warn()
     } else if p.is_kernel_thread() {
         t.dim()
-    } else if is_daemon(p) {
+    } else if app.relations.is_daemon(p) {
         t.good()
     } else {
         Style::new()

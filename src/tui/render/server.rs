@@ -12,7 +12,8 @@ use super::header::short_state;
 use super::{fit, pane_block};
 use crate::model::TcpState;
 use crate::tui::app::{App, ServerState};
-use crate::tui::views::{socket_counts, stat_string};
+use crate::model::counts::StateCounts;
+use crate::tui::views::stat_string;
 
 pub fn draw(frame: &mut Frame, app: &App, area: Rect) {
     let t = app.theme;
@@ -125,15 +126,15 @@ fn processes(app: &App, master: i32, w: usize) -> Vec<Line<'static>> {
 
 /// Connections to or from the server's port, by state.
 fn connections(app: &App, port: u16) -> Line<'static> {
-    let counts = socket_counts(
-        app.snapshot
-            .sockets
-            .iter()
-            .filter(|s| s.local.port() == port || s.remote.port() == port),
-    );
+    let counts: StateCounts = app
+        .snapshot
+        .sockets
+        .iter()
+        .filter(|s| s.local.port() == port || s.remote.port() == port)
+        .collect();
     let mut spans = vec![Span::styled(format!("port {port}:"), app.theme.title())];
     for st in TcpState::ALL {
-        let n = counts[st as usize - 1];
+        let n = counts.get(st);
         if n > 0 {
             spans.push(Span::raw(format!(" {} {n}", short_state(st))));
         }

@@ -93,7 +93,7 @@ pub fn draw(frame: &mut Frame, app: &App, area: Rect) {
     );
     let mut counts = vec![Span::raw(" ")];
     for st in TcpState::ALL {
-        let n = app.sock_counts[st as usize - 1];
+        let n = app.sock_counts.get(st);
         if n > 0 {
             counts.push(Span::styled(format!("{} {n} ", short_state(st)), state_style(app, st)));
         }

@@ -13,6 +13,7 @@ use ratatui::Frame;
 
 use super::header::short_state;
 use super::pane_block;
+use crate::model::counts::StateCounts;
 use crate::model::{TcpState, TransitionSource};
 use crate::tui::app::{App, MachineFilter};
 
@@ -163,7 +164,7 @@ fn draw_edge(canvas: &mut Canvas, e: &Edge, style: Style) {
     }
 }
 
-fn diagram(app: &App, counts: &[usize; 12]) -> Canvas {
+fn diagram(app: &App, counts: &StateCounts) -> Canvas {
     let t = app.theme;
     let lit: Vec<(TcpState, TcpState)> = app
         .lit_edges()
@@ -176,9 +177,9 @@ fn diagram(app: &App, counts: &[usize; 12]) -> Canvas {
         draw_edge(&mut c, e, style);
     }
     for (st, name, x, y) in BOXES {
-        let n = counts[st as usize - 1]
+        let n = counts.get(st)
             + if st == TcpState::SynRecv {
-                counts[TcpState::NewSynRecv as usize - 1]
+                counts.get(TcpState::NewSynRecv)
             } else {
                 0
             };
@@ -289,7 +290,7 @@ pub fn draw(frame: &mut Frame, app: &App, area: Rect) {
     let mut lines: Vec<Line> = BOXES
         .iter()
         .map(|(st, name, _, _)| {
-            let n = counts[*st as usize - 1];
+            let n = counts.get(*st);
             let style = if n > 0 { t.accent() } else { Style::new() };
             Line::from(Span::styled(format!("{name:<12}{n:>6}"), style))
         })

@@ -1,0 +1,257 @@
+//! The loop: read input, run the effects `App::update` asks for, feed their results back as
+//! events, draw when something changed. All I/O of the dashboard happens here (and in the
+//! helpers it calls: `children`, `probe`, the live source); the core stays pure.
+
+use std::collections::VecDeque;
+use std::io::IsTerminal;
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use crossterm::event::{self as ct, Event as CtEvent, KeyEventKind};
+use nix::sys::signal::kill;
+use nix::unistd::Pid;
+
+use super::app::{App, StatusKind};
+use super::children::{end_and_reap, reap_now, Children};
+use super::event::{ChildKind, Effect, Event, Reaped};
+use super::probe::{self, Load};
+use super::term::{self, StopSignals};
+use super::theme::Theme;
+use crate::cli::TuiArgs;
+use crate::kernel::live::LiveSource;
+use crate::model::SnapshotSource;
+
+/// The longest the loop sleeps, so TERM/HUP, exited children and child output are noticed
+/// promptly even at a long refresh interval.
+const MAX_NAP: Duration = Duration::from_millis(200);
+/// How long children get to exit on TERM before KILL, at quit.
+const GRACE: Duration = Duration::from_secs(3);
+
+struct Runtime {
+    source: Box<dyn SnapshotSource>,
+    children: Children,
+    load: Load,
+}
+
+impl Runtime {
+    /// Performs one effect; returns the events it produced.
+    fn execute(&mut self, effect: Effect) -> Vec<Event> {
+        match effect {
+            Effect::Refresh => {
+                let host = Event::Host(crate::kernel::host::read());
+                let snap = match self.source.snapshot() {
+                    Ok(s) => Event::Snapshot(s),
+                    Err(e) => Event::SourceError(format!("{e:#}")),
+                };
+                vec![host, snap]
+            }
+            Effect::Signal { target, signal } => {
+                let result = kill(Pid::from_raw(target.kill_arg()), signal);
+                vec![Event::Signalled {
+                    target,
+                    signal,
+                    result,
+                }]
+            }
+            Effect::SpawnDemo { name, args } => {
+                let kind = ChildKind::Demo(name.clone());
+                let mut argv = vec!["demo".to_string(), name.clone()];
+                argv.extend(args);
+                vec![match self.children.spawn(&format!("demo-{name}"), &argv) {
+                    Ok(pid) => Event::Spawned { kind, pid },
+                    Err(e) => Event::SpawnFailed {
+                        kind,
+                        error: format!("{e:#}"),
+                    },
+                }]
+            }
+            Effect::StartServer { model, workers } => {
+                let argv: Vec<String> = [
+                    "serve",
+                    "--listen",
+                    "127.0.0.1:0",
+                    "--model",
+                    model.name(),
+                    "--workers",
+                    &workers.to_string(),
+                ]
+                .iter()
+                .map(|s| s.to_string())
+                .collect();
+                vec![match self.children.spawn("serve", &argv) {
+                    Ok(pid) => Event::Spawned {
+                        kind: ChildKind::Server,
+                        pid,
+                    },
+                    Err(e) => Event::SpawnFailed {
+                        kind: ChildKind::Server,
+                        error: format!("{e:#}"),
+                    },
+                }]
+            }
+            Effect::PollServerStatus(addr) => vec![Event::ServerStatus(probe::status(addr))],
+            Effect::Load { addr, connections } => {
+                let (opened, error) = self.load.burst(addr, connections);
+                vec![Event::LoadDone { opened, error }]
+            }
+            Effect::EndChildren(pids) => {
+                let reaped = end_and_reap(&pids, GRACE);
+                vec![Event::Reaped(
+                    reaped
+                        .into_iter()
+                        .map(|(pid, how)| Reaped { pid, how })
+                        .collect(),
+                )]
+            }
+            Effect::Quit => vec![],
+        }
+    }
+
+    /// What happened in the background: output of children, children that exited.
+    fn background(&mut self) -> Vec<Event> {
+        let mut events: Vec<Event> = self
+            .children
+            .new_lines()
+            .into_iter()
+            .map(|(pid, line)| Event::ChildOutput { pid, line })
+            .collect();
+        let reaped = reap_now();
+        if !reaped.is_empty() {
+            // Their last words first, then their end.
+            events.extend(
+                self.children
+                    .new_lines()
+                    .into_iter()
+                    .map(|(pid, line)| Event::ChildOutput { pid, line }),
+            );
+            for (pid, _) in &reaped {
+                self.children.forget(*pid);
+            }
+            events.push(Event::Reaped(
+                reaped
+                    .into_iter()
+                    .map(|(pid, how)| Reaped { pid, how })
+                    .collect(),
+            ));
+        }
+        self.load.close_due(Instant::now());
+        events
+    }
+}
+
+fn translate(e: CtEvent) -> Option<Event> {
+    match e {
+        CtEvent::Key(k) if k.kind != KeyEventKind::Release => Some(Event::Key(k)),
+        CtEvent::Mouse(m) => Some(Event::Mouse(m)),
+        CtEvent::Resize(w, h) => Some(Event::Resize(w, h)),
+        _ => None,
+    }
+}
+
+pub fn run(args: TuiArgs) -> anyhow::Result<ExitCode> {
+    if !std::io::stdout().is_terminal() || !std::io::stdin().is_terminal() {
+        anyhow::bail!("tcplab tui needs a terminal on stdin and stdout (try `tcplab ps` or `tcplab net` in scripts)");
+    }
+    if args.interval < Duration::from_millis(50) {
+        anyhow::bail!("--interval must be at least 50ms");
+    }
+    // Orphans of what we start (the zombie demo's children when their parent dies) come back
+    // to us, not to PID 1, and are reaped at once.
+    let subreaper = crate::kernel::subreaper::become_subreaper();
+    let stop = StopSignals::register().context("cannot install TERM/HUP handlers")?;
+    let (mut terminal, guard) = term::setup().context("cannot set up the terminal")?;
+    let size = terminal.size()?;
+    let mut app = App::new(args.interval, (size.width, size.height), Theme::from_env());
+    if let Err(e) = subreaper {
+        app.say(
+            StatusKind::Error,
+            format!("not a child subreaper ({e}): orphans will go to PID 1"),
+        );
+    }
+    let mut rt = Runtime {
+        source: Box::new(LiveSource::new()),
+        children: Children::default(),
+        load: Load::default(),
+    };
+    let outcome = event_loop(&mut terminal, &mut app, &mut rt, &stop);
+    let detached: Vec<i32> = app.children.iter().map(|c| c.pid).collect();
+    rt.children.cleanup(&detached);
+    drop(terminal);
+    drop(guard);
+    outcome?;
+    // The screen is gone: now stderr may speak.
+    if let (Some(pid), true) = (app.server.pid(), app.server.detached) {
+        let at = app
+            .server
+            .addr()
+            .map_or(String::new(), |a| format!(" on http://{a}"));
+        let log = rt
+            .children
+            .log_path(pid)
+            .map_or(String::new(), |p| format!("; its log: {}", p.display()));
+        eprintln!("tcplab tui: server pid {pid} left running{at}{log}");
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn event_loop(
+    terminal: &mut term::Term,
+    app: &mut App,
+    rt: &mut Runtime,
+    stop: &StopSignals,
+) -> anyhow::Result<()> {
+    let mut queue: VecDeque<Effect> = VecDeque::from([Effect::Refresh]);
+    let mut next_tick = Instant::now() + app.interval;
+    let mut dirty = true;
+    let mut stopping = false;
+    loop {
+        while let Some(effect) = queue.pop_front() {
+            match effect {
+                Effect::Quit => return Ok(()),
+                // One refresh answers every request queued behind it.
+                Effect::Refresh => queue.retain(|e| *e != Effect::Refresh),
+                // Ending children takes a moment: show that we are on it.
+                Effect::EndChildren(_) => {
+                    terminal.draw(|f| super::draw(f, app))?;
+                }
+                _ => {}
+            }
+            for event in rt.execute(effect) {
+                queue.extend(app.update(event));
+            }
+            dirty = true;
+        }
+        if dirty {
+            terminal.draw(|f| super::draw(f, app))?;
+            dirty = false;
+        }
+        let now = Instant::now();
+        let nap = next_tick.saturating_duration_since(now).min(MAX_NAP);
+        if ct::poll(nap)? {
+            // Drain everything already waiting, so a burst of keys is one redraw.
+            loop {
+                if let Some(event) = translate(ct::read()?) {
+                    queue.extend(app.update(event));
+                    dirty = true;
+                }
+                if !ct::poll(Duration::ZERO)? {
+                    break;
+                }
+            }
+        }
+        if stop.stop_requested() && !stopping {
+            stopping = true;
+            queue.extend(app.update(Event::StopRequested));
+        }
+        for event in rt.background() {
+            queue.extend(app.update(event));
+            dirty = true;
+        }
+        if Instant::now() >= next_tick {
+            queue.extend(app.update(Event::Tick));
+            next_tick = Instant::now() + app.interval;
+            dirty = true;
+        }
+    }
+}
