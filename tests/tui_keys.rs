@@ -133,7 +133,10 @@ fn destructive_signal_needs_confirmation() {
     let mut app = app(120, 30);
     select_pid(&mut app, 401);
     press(&mut app, "k");
-    assert!(app.update(code(KeyCode::Enter)).is_empty(), "TERM waits for y");
+    assert!(
+        app.update(code(KeyCode::Enter)).is_empty(),
+        "TERM waits for y"
+    );
     assert!(matches!(app.overlay, Overlay::Confirm(_)));
     // Anything but y cancels.
     assert!(press(&mut app, "n").is_empty());
@@ -238,7 +241,9 @@ fn orphaned_zombies_reaped_as_subreaper_are_reported() {
     ]));
     assert!(app.children.is_empty());
     let notes: Vec<&String> = app.notices.iter().collect();
-    assert!(notes.iter().any(|n| n.contains("demo zombie (pid 200) killed by TERM")));
+    assert!(notes
+        .iter()
+        .any(|n| n.contains("demo zombie (pid 200) killed by TERM")));
     let last = notes.last().unwrap();
     assert!(
         last.contains("2 orphaned zombie(s) of dead parent 200") && last.contains("subreaper"),
@@ -260,7 +265,13 @@ fn quit_ends_children_except_a_detached_server() {
         kind: ChildKind::Server,
         pid: 300,
     });
-    assert_eq!(app.server.state, ServerState::Running { pid: 300, addr: None });
+    assert_eq!(
+        app.server.state,
+        ServerState::Running {
+            pid: 300,
+            addr: None
+        }
+    );
     press(&mut app, "D");
     assert!(app.server.detached);
     let fx = press(&mut app, "q");
@@ -297,8 +308,9 @@ fn server_keys_signal_the_master_and_load_it() {
     let addr = "127.0.0.1:8080".parse().unwrap();
     let fx = app.update(Event::ChildOutput {
         pid: 300,
-        line: "tcplab serve: listening on http://127.0.0.1:8080 (model iterative, 4 workers, pid 300)"
-            .into(),
+        line:
+            "tcplab serve: listening on http://127.0.0.1:8080 (model iterative, 4 workers, pid 300)"
+                .into(),
     });
     assert_eq!(app.server.addr(), Some(addr));
     assert!(fx.contains(&Effect::PollServerStatus(addr)));
@@ -309,9 +321,17 @@ fn server_keys_signal_the_master_and_load_it() {
     assert_eq!(press(&mut app, "r"), vec![sig(Signal::SIGHUP)]);
     assert_eq!(press(&mut app, "g"), vec![sig(Signal::SIGQUIT)]);
     assert_eq!(press(&mut app, "x"), vec![sig(Signal::SIGTERM)]);
-    assert!(matches!(press(&mut app, "l")[..], [Effect::Load { connections: 50, .. }]));
+    assert!(matches!(
+        press(&mut app, "l")[..],
+        [Effect::Load {
+            connections: 50,
+            ..
+        }]
+    ));
     // Ticks poll its status.
-    assert!(app.update(Event::Tick).contains(&Effect::PollServerStatus(addr)));
+    assert!(app
+        .update(Event::Tick)
+        .contains(&Effect::PollServerStatus(addr)));
 }
 
 #[test]

@@ -58,7 +58,9 @@ fn server_pane_running() {
         pid: 300,
         addr: Some("127.0.0.1:8080".parse().unwrap()),
     };
-    app.server.status = Some(Ok(serde_json::json!({"model": "prefork", "workers": 2, "requests": 17})));
+    app.server.status = Some(Ok(
+        serde_json::json!({"model": "prefork", "workers": 2, "requests": 17}),
+    ));
     app.server.log.push_back("worker 301 started".into());
     insta::assert_snapshot!(render(&app));
 }
@@ -168,8 +170,16 @@ fn zombies_are_red_and_no_color_is_respected() {
     let buf = term.backend().buffer();
     for y in 0..30 {
         for x in 0..140 {
-            assert_eq!(buf[(x, y)].fg, Color::Reset, "colour at {x},{y} with NO_COLOR");
-            assert_eq!(buf[(x, y)].bg, Color::Reset, "colour at {x},{y} with NO_COLOR");
+            assert_eq!(
+                buf[(x, y)].fg,
+                Color::Reset,
+                "colour at {x},{y} with NO_COLOR"
+            );
+            assert_eq!(
+                buf[(x, y)].bg,
+                Color::Reset,
+                "colour at {x},{y} with NO_COLOR"
+            );
         }
     }
 }

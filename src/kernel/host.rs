@@ -47,9 +47,15 @@ mod tests {
 
     #[test]
     fn parses_proc_text() {
-        assert_eq!(parse_loadavg("0.12 0.10 0.05 1/123 4567\n"), Some([0.12, 0.10, 0.05]));
+        assert_eq!(
+            parse_loadavg("0.12 0.10 0.05 1/123 4567\n"),
+            Some([0.12, 0.10, 0.05])
+        );
         assert_eq!(parse_loadavg("garbage"), None);
-        assert_eq!(parse_uptime("12.5 40.0\n"), Some(Duration::from_millis(12_500)));
+        assert_eq!(
+            parse_uptime("12.5 40.0\n"),
+            Some(Duration::from_millis(12_500))
+        );
         assert_eq!(parse_uptime(""), None);
     }
 }

@@ -143,7 +143,10 @@ impl MachineFilter {
             return pid.trim().parse().ok().map(MachineFilter::Pid);
         }
         let port = t.strip_prefix("port").unwrap_or(&t).trim();
-        port.trim_start_matches(':').parse().ok().map(MachineFilter::Port)
+        port.trim_start_matches(':')
+            .parse()
+            .ok()
+            .map(MachineFilter::Port)
     }
 
     pub fn matches_socket(self, s: &crate::model::Socket) -> bool {
@@ -270,7 +273,7 @@ impl App {
             sampler: Sampler::default(),
             server: ServerView {
                 model: Model::Reactor,
-                workers: 2,
+                workers: 1,
                 state: ServerState::NotStarted,
                 status: None,
                 log: VecDeque::new(),
@@ -335,7 +338,10 @@ impl App {
                 if self.pending_select.as_ref() == Some(&kind) {
                     self.pending_select = None;
                 }
-                self.say(StatusKind::Error, format!("could not start {kind}: {error}"));
+                self.say(
+                    StatusKind::Error,
+                    format!("could not start {kind}: {error}"),
+                );
                 vec![]
             }
             Event::Reaped(list) => {
@@ -349,23 +355,51 @@ impl App {
             }
             Event::LoadDone { opened, error } => {
                 let text = match error {
-                    None => format!("load: opened and closed {opened} connections"),
+                    None => format!(
+                        "load: opened {opened} connections; we close them in a moment (watch FIN_WAIT, TIME_WAIT)"
+                    ),
                     Some(e) => format!("load: opened {opened} connections, then: {e}"),
                 };
                 self.server.last_load = Some(text.clone());
                 self.say(StatusKind::Info, text);
                 vec![Effect::Refresh]
             }
+            Event::TraceReady { source, detail } => {
+                self.set_transition_source(source);
+                self.say(
+                    StatusKind::Info,
+                    format!("transitions from the kernel: {detail}"),
+                );
+                vec![]
+            }
             Event::Transitions(list) => {
                 self.push_transitions(list);
+                vec![]
+            }
+            Event::TraceNotice(text) => {
+                self.say(StatusKind::Info, format!("trace: {text}"));
+                vec![]
+            }
+            Event::TraceFailed(e) => {
+                self.set_transition_source(TransitionSource::Sampled {
+                    interval: self.interval,
+                });
+                self.say(
+                    StatusKind::Error,
+                    format!("tracer stopped ({e}); transitions are sampled between refreshes"),
+                );
                 vec![]
             }
         }
     }
 
-    /// Where transitions come from; the tracer sets `Tracepoint` and then feeds
-    /// `Event::Transitions`, and the snapshot-diff sampler stops.
+    /// Where transitions come from: with `Tracepoint` the tracer feeds `Event::Transitions`
+    /// and the snapshot-diff sampler stops; back to `Sampled` it starts again.
     pub fn set_transition_source(&mut self, source: TransitionSource) {
+        if matches!(source, TransitionSource::Sampled { .. }) {
+            // Start afresh: a diff against an old snapshot would invent transitions.
+            self.sampler = Sampler::default();
+        }
         self.transition_source = source;
     }
 
@@ -399,7 +433,10 @@ impl App {
                         pid: *pid,
                         addr: Some(addr),
                     };
-                    self.say(StatusKind::Info, format!("server listening on http://{addr}"));
+                    self.say(
+                        StatusKind::Info,
+                        format!("server listening on http://{addr}"),
+                    );
                     return vec![Effect::PollServerStatus(addr), Effect::Refresh];
                 }
                 vec![]
@@ -447,8 +484,10 @@ impl App {
             if let (Some(dt), Some(prev)) = (elapsed, self.prev_cpu.get(&p.pid)) {
                 if !dt.is_zero() {
                     let used = p.cpu_time.saturating_sub(*prev);
-                    self.cpu
-                        .insert(p.pid, (used.as_secs_f64() / dt.as_secs_f64() * 100.0) as f32);
+                    self.cpu.insert(
+                        p.pid,
+                        (used.as_secs_f64() / dt.as_secs_f64() * 100.0) as f32,
+                    );
                 }
             }
             next_cpu.insert(p.pid, p.cpu_time);
@@ -535,9 +574,7 @@ impl App {
     pub(super) fn scroll_into_view(&mut self) {
         let (_, rows) = self.table_rows();
         let fit = |cursor: usize, offset: &mut usize| {
-            if rows == 0 {
-                *offset = cursor;
-            } else if cursor < *offset {
+            if rows == 0 || cursor < *offset {
                 *offset = cursor;
             } else if cursor >= *offset + rows {
                 *offset = cursor + 1 - rows;
@@ -605,7 +642,10 @@ impl App {
         }
         if !adopted.is_empty() {
             let pids: Vec<String> = adopted.iter().map(|(p, _)| p.to_string()).collect();
-            let zombies = adopted.iter().filter(|(_, w)| w.starts_with("zombie")).count();
+            let zombies = adopted
+                .iter()
+                .filter(|(_, w)| w.starts_with("zombie"))
+                .count();
             let what = if zombies == adopted.len() {
                 let parents: Vec<&str> = adopted
                     .iter()

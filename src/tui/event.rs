@@ -9,7 +9,7 @@ use nix::errno::Errno;
 use nix::sys::signal::Signal;
 
 use crate::cli::Model;
-use crate::model::{Snapshot, Transition};
+use crate::model::{Snapshot, Transition, TransitionSource};
 
 /// Host facts for the header; read by the runtime, never by the core.
 pub use crate::kernel::host::Host as HostInfo;
@@ -96,11 +96,23 @@ pub enum Event {
     Reaped(Vec<Reaped>),
     /// A line a child we started wrote (stdout or stderr): the server's ready line and log,
     /// a demo's story (the zombie demo names its parent on its first line).
-    ChildOutput { pid: i32, line: String },
+    ChildOutput {
+        pid: i32,
+        line: String,
+    },
     /// The answer of the server's `/status`, or why there is none.
     ServerStatus(Result<serde_json::Value, String>),
-    /// Transitions from the tracer (kernel tracepoint); see `App::set_transition_source`.
+    /// The tracer is live from the kernel tracepoint (`detail` names its tracefs instance).
+    TraceReady {
+        source: TransitionSource,
+        detail: String,
+    },
+    /// Transitions from the tracer.
     Transitions(Vec<Transition>),
+    /// Something the tracer wants said (lost events, a stale instance removed).
+    TraceNotice(String),
+    /// The tracer stopped; transitions are sampled from snapshots again.
+    TraceFailed(String),
     /// What a load burst did.
     LoadDone {
         opened: usize,
@@ -118,15 +130,9 @@ pub enum Effect {
     },
     /// Start `tcplab demo NAME ARGS...` as a child; its output goes to a log file, never to the
     /// screen.
-    SpawnDemo {
-        name: String,
-        args: Vec<String>,
-    },
+    SpawnDemo { name: String, args: Vec<String> },
     /// Start `tcplab serve --listen 127.0.0.1:0 --model M --workers N` as a child.
-    StartServer {
-        model: Model,
-        workers: usize,
-    },
+    StartServer { model: Model, workers: usize },
     /// GET /status from the server.
     PollServerStatus(SocketAddr),
     /// Open `connections` connections to the server, send a request on each, and close them a

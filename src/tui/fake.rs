@@ -7,8 +7,8 @@ use std::net::SocketAddr;
 use std::time::{Duration, SystemTime};
 
 use crate::model::{
-    Owner, ProcState, Process, SignalMasks, SignalSet, Snapshot, SnapshotSource, Socket,
-    TcpState, Timer, TimerKind,
+    Owner, ProcState, Process, SignalMasks, SignalSet, Snapshot, SnapshotSource, Socket, TcpState,
+    Timer, TimerKind,
 };
 
 /// Hands out the snapshots it was given, in order, then repeats the last one.
@@ -211,20 +211,50 @@ pub fn sample() -> Snapshot {
     let srv = Some((300, 3, "tcplab"));
     let mut sockets = vec![
         socket(TcpState::Listen, "0.0.0.0:8080", "0.0.0.0:0", srv),
-        socket(TcpState::Listen, "[::]:22", "[::]:0", Some((250, 3, "sshd"))),
+        socket(
+            TcpState::Listen,
+            "[::]:22",
+            "[::]:0",
+            Some((250, 3, "sshd")),
+        ),
         socket(
             TcpState::Established,
             "127.0.0.1:8080",
             "127.0.0.1:40001",
             Some((301, 7, "tcplab")),
         ),
-        socket(TcpState::SynSent, "10.0.0.5:40100", "10.0.0.9:80", Some((402, 3, "yes"))),
+        socket(
+            TcpState::SynSent,
+            "10.0.0.5:40100",
+            "10.0.0.9:80",
+            Some((402, 3, "yes")),
+        ),
         socket(TcpState::SynRecv, "127.0.0.1:8080", "127.0.0.1:40002", None),
-        socket(TcpState::NewSynRecv, "127.0.0.1:8080", "127.0.0.1:40003", None),
+        socket(
+            TcpState::NewSynRecv,
+            "127.0.0.1:8080",
+            "127.0.0.1:40003",
+            None,
+        ),
         socket(TcpState::FinWait1, "127.0.0.1:8080", "127.0.0.1:40004", srv),
-        socket(TcpState::FinWait2, "127.0.0.1:40005", "127.0.0.1:8080", None),
-        socket(TcpState::TimeWait, "127.0.0.1:40006", "127.0.0.1:8080", None),
-        socket(TcpState::Close, "127.0.0.1:40007", "0.0.0.0:0", Some((401, 3, "sleep"))),
+        socket(
+            TcpState::FinWait2,
+            "127.0.0.1:40005",
+            "127.0.0.1:8080",
+            None,
+        ),
+        socket(
+            TcpState::TimeWait,
+            "127.0.0.1:40006",
+            "127.0.0.1:8080",
+            None,
+        ),
+        socket(
+            TcpState::Close,
+            "127.0.0.1:40007",
+            "0.0.0.0:0",
+            Some((401, 3, "sleep")),
+        ),
         socket(
             TcpState::CloseWait,
             "127.0.0.1:8080",

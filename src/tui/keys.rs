@@ -1,10 +1,14 @@
 //! Keys and mouse: what each press does to `App`, and which effects it asks for. The help
 //! overlay (`render/help.rs`) lists the same keys; keep the two together.
 
-use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers, MouseButton, MouseEvent, MouseEventKind};
+use crossterm::event::{
+    KeyCode, KeyEvent, KeyEventKind, KeyModifiers, MouseButton, MouseEvent, MouseEventKind,
+};
 use nix::sys::signal::Signal;
 
-use super::app::{App, Confirm, Filter, Overlay, Pane, ServerState, SignalMenu, StatusKind, INTERVALS_MS};
+use super::app::{
+    App, Confirm, Filter, Overlay, Pane, ServerState, SignalMenu, StatusKind, INTERVALS_MS,
+};
 use super::event::{ChildKind, Effect, SignalTarget};
 use super::layout;
 use super::predict::{menu_signals, predict, short_name};
@@ -66,7 +70,10 @@ impl App {
                 }
                 _ => {
                     self.overlay = Overlay::None;
-                    self.say(StatusKind::Info, format!("{} not sent", short_name(c.signal)));
+                    self.say(
+                        StatusKind::Info,
+                        format!("{} not sent", short_name(c.signal)),
+                    );
                     vec![]
                 }
             },
@@ -207,7 +214,10 @@ impl App {
             (KeyCode::Char('m'), None) => {
                 use clap::ValueEnum;
                 let all = Model::value_variants();
-                let i = all.iter().position(|m| *m == self.server.model).unwrap_or(0);
+                let i = all
+                    .iter()
+                    .position(|m| *m == self.server.model)
+                    .unwrap_or(0);
                 self.server.model = all[(i + 1) % all.len()];
             }
             (KeyCode::Char('w'), None) => {
@@ -247,7 +257,10 @@ impl App {
     fn start_server(&mut self) -> Vec<Effect> {
         match self.server.state {
             ServerState::Running { pid, .. } => {
-                self.say(StatusKind::Error, format!("a server is already running (pid {pid})"));
+                self.say(
+                    StatusKind::Error,
+                    format!("a server is already running (pid {pid})"),
+                );
                 vec![]
             }
             ServerState::Starting => vec![],
@@ -293,7 +306,10 @@ impl App {
         }
         self.say(
             StatusKind::Info,
-            format!("refresh every {}", crate::units::format_duration(self.interval)),
+            format!(
+                "refresh every {}",
+                crate::units::format_duration(self.interval)
+            ),
         );
     }
 
@@ -301,7 +317,11 @@ impl App {
         fn step<C: Copy + PartialEq>(all: &[C], cur: C, forward: bool) -> C {
             let i = all.iter().position(|c| *c == cur).unwrap_or(0);
             let n = all.len();
-            all[if forward { (i + 1) % n } else { (i + n - 1) % n }]
+            all[if forward {
+                (i + 1) % n
+            } else {
+                (i + n - 1) % n
+            }]
         }
         match self.pane {
             Pane::Processes => {
@@ -318,7 +338,9 @@ impl App {
     /// Moves the cursor of the current pane by `delta` rows, clamped.
     pub(super) fn move_cursor(&mut self, delta: isize) {
         let clamp = |cur: usize, len: usize| -> usize {
-            (cur as isize).saturating_add(delta).clamp(0, len.saturating_sub(1) as isize) as usize
+            (cur as isize)
+                .saturating_add(delta)
+                .clamp(0, len.saturating_sub(1) as isize) as usize
         };
         match self.pane {
             Pane::Processes => {

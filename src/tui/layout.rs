@@ -33,12 +33,7 @@ pub fn areas(area: Rect) -> Areas {
     let tabs = Rect::new(area.x, area.y + header_lines, area.width, 1);
     let status = Rect::new(area.x, area.bottom().saturating_sub(1), area.width, 1);
     let body_y = tabs.bottom();
-    let body = Rect::new(
-        area.x,
-        body_y,
-        area.width,
-        status.y.saturating_sub(body_y),
-    );
+    let body = Rect::new(area.x, body_y, area.width, status.y.saturating_sub(body_y));
     Areas {
         header,
         tabs,

@@ -43,13 +43,20 @@ impl DefaultAction {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Outcome {
     /// The process is a zombie: it is already dead; only its parent can reap it.
-    Zombie { parent: i32 },
+    Zombie {
+        parent: i32,
+    },
     /// KILL and STOP cannot be caught, blocked or ignored.
     Uncatchable(DefaultAction),
     Ignored,
     /// A handler runs; the program decides what happens.
-    Caught { blocked: bool },
-    Default { action: DefaultAction, blocked: bool },
+    Caught {
+        blocked: bool,
+    },
+    Default {
+        action: DefaultAction,
+        blocked: bool,
+    },
     /// The masks could not be read (another user's process, not root).
     Unknown(DefaultAction),
     /// PID 1 gets only the signals it has a handler for.
@@ -62,12 +69,14 @@ impl Outcome {
     /// One line for the menu.
     pub fn describe(&self) -> String {
         match self {
-            Outcome::Zombie { parent } => format!(
-                "nothing: a zombie is already dead; signal its parent {parent}"
-            ),
+            Outcome::Zombie { parent } => {
+                format!("nothing: a zombie is already dead; signal its parent {parent}")
+            }
             Outcome::Uncatchable(a) => format!("{} (cannot be caught or ignored)", a.words()),
             Outcome::Ignored => "ignored (SIG_IGN): nothing happens".to_string(),
-            Outcome::Caught { blocked: false } => "caught by a handler: the program decides".to_string(),
+            Outcome::Caught { blocked: false } => {
+                "caught by a handler: the program decides".to_string()
+            }
             Outcome::Caught { blocked: true } => {
                 "blocked, then caught by a handler once unblocked".to_string()
             }
@@ -89,7 +98,10 @@ impl Outcome {
     pub fn is_destructive(&self) -> bool {
         match self {
             Outcome::Uncatchable(a) | Outcome::Unknown(a) => {
-                matches!(a, DefaultAction::Terminate | DefaultAction::Core | DefaultAction::Stop)
+                matches!(
+                    a,
+                    DefaultAction::Terminate | DefaultAction::Core | DefaultAction::Stop
+                )
             }
             Outcome::Default { action, .. } => matches!(
                 action,
@@ -169,7 +181,10 @@ mod tests {
             ..Default::default()
         });
         assert_eq!(predict(&p, Signal::SIGHUP), Outcome::Ignored);
-        assert_eq!(predict(&p, Signal::SIGTERM), Outcome::Caught { blocked: false });
+        assert_eq!(
+            predict(&p, Signal::SIGTERM),
+            Outcome::Caught { blocked: false }
+        );
         assert_eq!(
             predict(&p, Signal::SIGUSR1),
             Outcome::Default {

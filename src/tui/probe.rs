@@ -12,7 +12,8 @@ const HOLD: Duration = Duration::from_millis(1500);
 
 /// GET /status and parse the body as JSON.
 pub fn status(addr: SocketAddr) -> Result<serde_json::Value, String> {
-    let mut s = TcpStream::connect_timeout(&addr, TIMEOUT).map_err(|e| format!("connect {addr}: {e}"))?;
+    let mut s =
+        TcpStream::connect_timeout(&addr, TIMEOUT).map_err(|e| format!("connect {addr}: {e}"))?;
     s.set_read_timeout(Some(TIMEOUT)).ok();
     s.set_write_timeout(Some(TIMEOUT)).ok();
     s.write_all(b"GET /status HTTP/1.1\r\nHost: tcplab\r\nConnection: close\r\n\r\n")

@@ -20,11 +20,14 @@ use super::term::{self, StopSignals};
 use super::theme::Theme;
 use crate::cli::TuiArgs;
 use crate::kernel::live::LiveSource;
-use crate::model::SnapshotSource;
+use crate::model::{SnapshotSource, TransitionSource};
+use crate::trace::live::{LiveEvent, LiveTrace};
 
 /// The longest the loop sleeps, so TERM/HUP, exited children and child output are noticed
 /// promptly even at a long refresh interval.
 const MAX_NAP: Duration = Duration::from_millis(200);
+/// Input events handled before the loop looks at signals and children again.
+const MAX_EVENTS_PER_TURN: usize = 64;
 /// How long children get to exit on TERM before KILL, at quit.
 const GRACE: Duration = Duration::from_secs(3);
 
@@ -32,6 +35,9 @@ struct Runtime {
     source: Box<dyn SnapshotSource>,
     children: Children,
     load: Load,
+    /// The kernel tracepoint feed; None when it is not available (not root, no tracefs) or
+    /// would only sample, which the snapshots already do at no extra cost.
+    trace: Option<LiveTrace>,
 }
 
 impl Runtime {
@@ -136,6 +142,44 @@ impl Runtime {
             ));
         }
         self.load.close_due(Instant::now());
+        events.extend(self.trace_events());
+        events
+    }
+
+    fn trace_events(&mut self) -> Vec<Event> {
+        let Some(trace) = &mut self.trace else {
+            return vec![];
+        };
+        let mut events = Vec::new();
+        let mut transitions = Vec::new();
+        let mut stop = false;
+        for e in trace.drain() {
+            match e {
+                LiveEvent::Ready {
+                    source: source @ TransitionSource::Tracepoint,
+                    detail,
+                } => events.push(Event::TraceReady { source, detail }),
+                // Sampling every 20ms on a thread would cost more than it shows: the
+                // snapshots' own sampler stays.
+                LiveEvent::Ready { .. } => stop = true,
+                LiveEvent::Transition(t) => transitions.push(t),
+                LiveEvent::Lost(n) => {
+                    events.push(Event::TraceNotice(format!("{n} transitions lost so far")))
+                }
+                LiveEvent::Notice(n) => events.push(Event::TraceNotice(n)),
+                LiveEvent::Failed(e) => {
+                    events.push(Event::TraceFailed(e));
+                    stop = true;
+                }
+            }
+        }
+        if !transitions.is_empty() {
+            events.push(Event::Transitions(transitions));
+        }
+        if stop {
+            // Dropping it stops the thread and removes the tracefs instance.
+            self.trace = None;
+        }
         events
     }
 }
@@ -173,10 +217,25 @@ pub fn run(args: TuiArgs) -> anyhow::Result<ExitCode> {
         source: Box::new(LiveSource::new()),
         children: Children::default(),
         load: Load::default(),
+        trace: LiveTrace::start(None).ok(),
     };
     let outcome = event_loop(&mut terminal, &mut app, &mut rt, &stop);
+    // Whatever ended the loop (a terminal error included), nothing we started outlives us
+    // unless it was detached on purpose.
+    let leftover = app.children_to_end();
+    if !leftover.is_empty() {
+        let reaped = end_and_reap(&leftover, GRACE);
+        app.update(Event::Reaped(
+            reaped
+                .into_iter()
+                .map(|(pid, how)| Reaped { pid, how })
+                .collect(),
+        ));
+    }
     let detached: Vec<i32> = app.children.iter().map(|c| c.pid).collect();
     rt.children.cleanup(&detached);
+    // Stops the tracer thread and removes its tracefs instance.
+    rt.trace = None;
     drop(terminal);
     drop(guard);
     outcome?;
@@ -205,15 +264,18 @@ fn event_loop(
     let mut next_tick = Instant::now() + app.interval;
     let mut dirty = true;
     let mut stopping = false;
+    // The terminal hung up: nothing more is drawn or read.
+    let mut gone = false;
     loop {
         while let Some(effect) = queue.pop_front() {
             match effect {
                 Effect::Quit => return Ok(()),
                 // One refresh answers every request queued behind it.
                 Effect::Refresh => queue.retain(|e| *e != Effect::Refresh),
-                // Ending children takes a moment: show that we are on it.
-                Effect::EndChildren(_) => {
-                    terminal.draw(|f| super::draw(f, app))?;
+                // Ending children takes a moment: show that we are on it (if the terminal is
+                // still there: after a hangup it is not, and the children must end anyway).
+                Effect::EndChildren(_) if !gone => {
+                    let _ = terminal.draw(|f| super::draw(f, app));
                 }
                 _ => {}
             }
@@ -222,20 +284,30 @@ fn event_loop(
             }
             dirty = true;
         }
-        if dirty {
+        if dirty && !gone {
             terminal.draw(|f| super::draw(f, app))?;
             dirty = false;
         }
         let now = Instant::now();
         let nap = next_tick.saturating_duration_since(now).min(MAX_NAP);
-        if ct::poll(nap)? {
-            // Drain everything already waiting, so a burst of keys is one redraw.
-            loop {
+        // Wait on the terminal ourselves, and call into crossterm only while it is alive.
+        let input = term::wait_input(nap);
+        if !term::tty_alive() {
+            // The terminal hung up (its window closed): quit as on HUP, without drawing.
+            if !stopping {
+                stopping = true;
+                queue.extend(app.update(Event::StopRequested));
+            }
+            gone = true;
+        } else if input || ct::poll(Duration::ZERO)? {
+            // Take what is already waiting (keys, and resizes crossterm learns by SIGWINCH),
+            // so a burst is one redraw; bounded, so the stop flag is seen.
+            for _ in 0..MAX_EVENTS_PER_TURN {
                 if let Some(event) = translate(ct::read()?) {
                     queue.extend(app.update(event));
                     dirty = true;
                 }
-                if !ct::poll(Duration::ZERO)? {
+                if !term::tty_alive() || !ct::poll(Duration::ZERO)? {
                     break;
                 }
             }

@@ -8,10 +8,13 @@ use std::time::{Duration, SystemTime};
 
 use crate::model::{Socket, TcpState, Transition};
 
+/// What the previous refresh saw of one connection: its state and first owner.
+type Seen = (TcpState, Option<i32>, Option<String>);
+
 /// The states seen at the previous refresh, by (local, remote).
 #[derive(Debug, Default)]
 pub struct Sampler {
-    prev: HashMap<(SocketAddr, SocketAddr), (TcpState, Option<i32>, Option<String>)>,
+    prev: HashMap<(SocketAddr, SocketAddr), Seen>,
     seen_first: bool,
 }
 
@@ -27,7 +30,15 @@ impl Sampler {
             let key = (s.local, s.remote);
             if let Some((old, _, _)) = self.prev.get(&key) {
                 if *old != s.state {
-                    out.push(transition(s.local, s.remote, *old, s.state, ts, pid, comm.clone()));
+                    out.push(transition(
+                        s.local,
+                        s.remote,
+                        *old,
+                        s.state,
+                        ts,
+                        pid,
+                        comm.clone(),
+                    ));
                 }
             }
             next.insert(key, (s.state, pid, comm));
@@ -49,7 +60,7 @@ impl Sampler {
         }
         self.prev = next;
         self.seen_first = true;
-        out.sort_by(|a, b| (a.local, a.remote).cmp(&(b.local, b.remote)));
+        out.sort_by_key(|t| (t.local, t.remote));
         out
     }
 }

@@ -121,7 +121,11 @@ impl Relations {
         }
         Relations {
             zombie_children: unreaped_children(processes),
-            index: processes.iter().enumerate().map(|(i, p)| (p.pid, i)).collect(),
+            index: processes
+                .iter()
+                .enumerate()
+                .map(|(i, p)| (p.pid, i))
+                .collect(),
             children: tree::children(processes)
                 .into_iter()
                 .map(|(ppid, kids)| (ppid, kids.into_iter().map(|i| processes[i].pid).collect()))

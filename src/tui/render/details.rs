@@ -25,11 +25,14 @@ fn names(set: SignalSet) -> String {
 pub fn draw(frame: &mut Frame, app: &App, pid: i32, area: Rect) {
     let t = app.theme;
     let rect = centered(area, 90, 30);
-    let (block, inner) = overlay_block(frame, rect, " Process details · k signal · any key closes ");
+    let (block, inner) =
+        overlay_block(frame, rect, " Process details · k signal · any key closes ");
     frame.render_widget(block, rect);
     let Some(p) = app.process(pid) else {
         frame.render_widget(
-            Paragraph::new(format!("pid {pid} is gone: it exited since it was selected")),
+            Paragraph::new(format!(
+                "pid {pid} is gone: it exited since it was selected"
+            )),
             inner,
         );
         return;
@@ -82,7 +85,11 @@ pub fn draw(frame: &mut Frame, app: &App, pid: i32, area: Rect) {
         roles.push(format!("parent of {n} unreaped zombie(s)"));
     }
     if !roles.is_empty() {
-        let style = if p.is_zombie() { t.danger() } else { t.accent() };
+        let style = if p.is_zombie() {
+            t.danger()
+        } else {
+            t.accent()
+        };
         lines.push(Line::from(Span::styled(roles.join(" · "), style)));
     }
     let kids: Vec<String> = app
@@ -92,17 +99,30 @@ pub fn draw(frame: &mut Frame, app: &App, pid: i32, area: Rect) {
         .map(|k| {
             k.iter()
                 .filter_map(|c| app.process(*c))
-                .map(|c| format!("{}({}{})", c.comm, c.pid, if c.is_zombie() { " Z" } else { "" }))
+                .map(|c| {
+                    format!(
+                        "{}({}{})",
+                        c.comm,
+                        c.pid,
+                        if c.is_zombie() { " Z" } else { "" }
+                    )
+                })
                 .collect()
         })
         .unwrap_or_default();
     lines.push(Line::from(format!(
         "children: {}",
-        if kids.is_empty() { "none".to_string() } else { kids.join(" ") }
+        if kids.is_empty() {
+            "none".to_string()
+        } else {
+            kids.join(" ")
+        }
     )));
     lines.push(Line::from(Span::styled("signals", t.title())));
     match p.masks {
-        None => lines.push(Line::from("masks not readable (another user's process; run as root)")),
+        None => lines.push(Line::from(
+            "masks not readable (another user's process; run as root)",
+        )),
         Some(m) => {
             lines.push(Line::from(format!("  blocked: {}", names(m.blocked))));
             lines.push(Line::from(format!("  ignored: {}", names(m.ignored))));

@@ -16,7 +16,12 @@ pub fn draw(frame: &mut Frame, app: &App, area: Rect) {
     let h = &app.host;
     let up = h.uptime.as_secs();
     let uptime = if up >= 86_400 {
-        format!("{}d {:02}:{:02}", up / 86_400, up % 86_400 / 3600, up % 3600 / 60)
+        format!(
+            "{}d {:02}:{:02}",
+            up / 86_400,
+            up % 86_400 / 3600,
+            up % 3600 / 60
+        )
     } else {
         format!("{:02}:{:02}", up / 3600, up % 3600 / 60)
     };
@@ -24,7 +29,11 @@ pub fn draw(frame: &mut Frame, app: &App, area: Rect) {
         TransitionSource::Tracepoint => "kernel".to_string(),
         TransitionSource::Sampled { .. } => "sampled".to_string(),
     };
-    let host = if h.hostname.is_empty() { "tcplab" } else { &h.hostname };
+    let host = if h.hostname.is_empty() {
+        "tcplab"
+    } else {
+        &h.hostname
+    };
     let mut first = vec![
         Span::styled(format!(" {host}"), t.title()),
         Span::raw(format!(

@@ -10,30 +10,60 @@ use crate::tui::app::App;
 use crate::tui::layout::centered;
 
 pub const KEYS: [(&str, &str); 24] = [
-    ("1 2 3 4, Tab", "panes: processes, sockets, state machine, server"),
-    ("↑ ↓ j, PgUp PgDn Home End", "move; mouse: click selects, wheel scrolls"),
-    ("/", "filter (sockets: state names, ports; state machine: port or 'pid N')"),
+    (
+        "1 2 3 4, Tab",
+        "panes: processes, sockets, state machine, server",
+    ),
+    (
+        "↑ ↓ j, PgUp PgDn Home End",
+        "move; mouse: click selects, wheel scrolls",
+    ),
+    (
+        "/",
+        "filter (sockets: state names, ports; state machine: port or 'pid N')",
+    ),
     ("Esc", "clear the filter / close"),
     ("< >  I", "sort column left/right, invert order"),
     ("P M N", "sort by CPU, memory, pid"),
     ("t, F5", "tree view"),
-    ("Enter", "details: command line, ids, children, sockets, signal masks"),
-    ("k, F9", "signal menu with predicted effect; g: whole process group"),
+    (
+        "Enter",
+        "details: command line, ids, children, sockets, signal masks",
+    ),
+    (
+        "k, F9",
+        "signal menu with predicted effect; g: whole process group",
+    ),
     ("z", "start the zombie demo and select it"),
     ("d", "demo menu"),
     ("s", "start a server (server pane)"),
     ("m, w W", "server: model, workers (before starting)"),
-    ("r g x", "server: reload (HUP), graceful stop (QUIT), stop (TERM)"),
+    (
+        "r g x",
+        "server: reload (HUP), graceful stop (QUIT), stop (TERM)",
+    ),
     ("l", "server: load: open and close 50 connections"),
     ("D", "server: keep it running after quit (detach)"),
     ("p", "pause refreshing"),
     ("+ -", "refresh interval"),
     ("?, F1", "this help"),
-    ("q, Ctrl+C", "quit: ends and reaps every demo and server started here"),
-    ("STAT", "R run S sleep D disk Z zombie T stopped I idle; s leader + foreground"),
-    ("MARK", "Zn parent of n zombies, D daemon, L session leader, G group leader"),
+    (
+        "q, Ctrl+C",
+        "quit: ends and reaps every demo and server started here",
+    ),
+    (
+        "STAT",
+        "R run S sleep D disk Z zombie T stopped I idle; s leader + foreground",
+    ),
+    (
+        "MARK",
+        "Zn parent of n zombies, D daemon, L session leader, G group leader",
+    ),
     ("red", "zombie; yellow: its parent, stopped; green: daemon"),
-    ("reaping", "tcplab is a child subreaper: orphans of its demos come back and are reaped"),
+    (
+        "reaping",
+        "tcplab is a child subreaper: orphans of its demos come back and are reaped",
+    ),
 ];
 
 pub fn draw(frame: &mut Frame, app: &App, area: Rect) {

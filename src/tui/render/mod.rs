@@ -31,7 +31,10 @@ pub fn draw(frame: &mut Frame, app: &App) {
             layout::MIN_WIDTH,
             layout::MIN_HEIGHT
         );
-        frame.render_widget(Paragraph::new(msg).wrap(ratatui::widgets::Wrap { trim: true }), area);
+        frame.render_widget(
+            Paragraph::new(msg).wrap(ratatui::widgets::Wrap { trim: true }),
+            area,
+        );
         return;
     }
     let areas = layout::areas(area);
@@ -113,9 +116,14 @@ fn overlay_block<'a>(frame: &mut Frame, area: Rect, title: &'a str) -> (Block<'a
 
 /// The pane's border with its title and the filter in force.
 fn pane_block<'a>(app: &App, title: String, filter: &str) -> Block<'a> {
-    let mut block = Block::default().borders(Borders::ALL).title(Span::styled(title, app.theme.title()));
+    let mut block = Block::default()
+        .borders(Borders::ALL)
+        .title(Span::styled(title, app.theme.title()));
     if !filter.is_empty() {
-        block = block.title_bottom(Span::styled(format!(" filter: {filter} "), app.theme.accent()));
+        block = block.title_bottom(Span::styled(
+            format!(" filter: {filter} "),
+            app.theme.accent(),
+        ));
     }
     block
 }

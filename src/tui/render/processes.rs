@@ -36,13 +36,20 @@ fn columns(width: u16) -> Vec<(ProcColumn, u16)> {
     } else {
         &[Pid, Ppid, Stat, Command]
     };
-    all.iter().copied().filter(|(c, _)| keep.contains(c)).collect()
+    all.iter()
+        .copied()
+        .filter(|(c, _)| keep.contains(c))
+        .collect()
 }
 
 pub fn draw(frame: &mut Frame, app: &App, area: Rect) {
     let t = app.theme;
     let cols = columns(area.width);
-    let arrow = if app.proc_sort.descending { "▼" } else { "▲" };
+    let arrow = if app.proc_sort.descending {
+        "▼"
+    } else {
+        "▲"
+    };
     let header = Row::new(cols.iter().map(|(c, _)| {
         let mut title = c.title().to_string();
         if *c == app.proc_sort.column {
@@ -55,9 +62,9 @@ pub fn draw(frame: &mut Frame, app: &App, area: Rect) {
     }))
     .style(t.title());
     let (_, rows) = crate::tui::layout::table_rows(area);
-    let cmd_width = area.width.saturating_sub(
-        cols.iter().map(|(_, w)| w + 1).sum::<u16>() + 2,
-    ) as usize;
+    let cmd_width =
+        area.width
+            .saturating_sub(cols.iter().map(|(_, w)| w + 1).sum::<u16>() + 2) as usize;
     let body = app
         .proc_rows
         .iter()
@@ -71,7 +78,12 @@ pub fn draw(frame: &mut Frame, app: &App, area: Rect) {
             } else {
                 row_style(app, p)
             };
-            let command = format!("{:<6} {}{}", marks(p, &app.relations), r.prefix, p.command());
+            let command = format!(
+                "{:<6} {}{}",
+                marks(p, &app.relations),
+                r.prefix,
+                p.command()
+            );
             Row::new(cols.iter().map(|(c, _)| {
                 let text = match c {
                     ProcColumn::Command => fit(&command, cmd_width),
@@ -98,13 +110,18 @@ pub fn draw(frame: &mut Frame, app: &App, area: Rect) {
     if app.tree {
         title.push_str("· tree ");
     }
-    let table = Table::new(body, widths)
-        .header(header)
-        .block(pane_block(app, title, &app.proc_filter.text));
+    let table = Table::new(body, widths).header(header).block(pane_block(
+        app,
+        title,
+        &app.proc_filter.text,
+    ));
     frame.render_widget(table, area);
     if app.proc_rows.is_empty() && !app.snapshot.processes.is_empty() {
         let inner = Rect::new(area.x + 2, area.y + 2, area.width.saturating_sub(4), 1);
-        frame.render_widget(Span::styled("no process matches the filter", t.dim()), inner);
+        frame.render_widget(
+            Span::styled("no process matches the filter", t.dim()),
+            inner,
+        );
     }
 }
 

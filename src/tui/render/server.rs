@@ -10,9 +10,9 @@ use ratatui::Frame;
 
 use super::header::short_state;
 use super::{fit, pane_block};
+use crate::model::counts::StateCounts;
 use crate::model::TcpState;
 use crate::tui::app::{App, ServerState};
-use crate::model::counts::StateCounts;
 use crate::tui::views::stat_string;
 
 pub fn draw(frame: &mut Frame, app: &App, area: Rect) {
@@ -39,7 +39,10 @@ pub fn draw(frame: &mut Frame, app: &App, area: Rect) {
             s.workers
         ))),
         ServerState::Failed(e) => {
-            lines.push(Line::from(Span::styled(format!("could not start: {e}"), t.danger())));
+            lines.push(Line::from(Span::styled(
+                format!("could not start: {e}"),
+                t.danger(),
+            )));
             lines.push(Line::from(Span::styled(keys_idle, t.accent())));
         }
         ServerState::Exited { pid, how } => {
@@ -50,12 +53,18 @@ pub fn draw(frame: &mut Frame, app: &App, area: Rect) {
             lines.push(Line::from(Span::styled(keys_idle, t.accent())));
         }
         ServerState::Running { pid, addr } => {
-            let at = addr.map_or("waiting for its ready line".to_string(), |a| format!("http://{a}"));
+            let at = addr.map_or("waiting for its ready line".to_string(), |a| {
+                format!("http://{a}")
+            });
             lines.push(Line::from(vec![
                 Span::styled(format!("master {pid}"), t.title()),
                 Span::raw(format!(" · {at} · model {} · ", s.model.name())),
                 Span::styled(
-                    if s.detached { "detached: keeps running after quit" } else { "stopped on quit" },
+                    if s.detached {
+                        "detached: keeps running after quit"
+                    } else {
+                        "stopped on quit"
+                    },
                     if s.detached { t.warn() } else { t.dim() },
                 ),
             ]));
@@ -101,7 +110,11 @@ fn processes(app: &App, master: i32, w: usize) -> Vec<Line<'static>> {
             continue;
         };
         let role = if depth == 0 { "master" } else { "worker" };
-        let style = if p.is_zombie() { app.theme.danger() } else { Style::new() };
+        let style = if p.is_zombie() {
+            app.theme.danger()
+        } else {
+            Style::new()
+        };
         out.push(Line::from(Span::styled(
             fit(
                 &format!(

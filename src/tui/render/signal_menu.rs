@@ -29,12 +29,10 @@ pub fn draw_menu(frame: &mut Frame, app: &App, menu: &SignalMenu, area: Rect) {
     } else {
         format!("pid {} only", p.pid)
     };
-    let mut lines = vec![
-        Line::from(vec![
-            Span::styled(format!("{} {}", p.pid, p.comm), t.title()),
-            Span::raw(format!(" · to: {target}")),
-        ]),
-    ];
+    let mut lines = vec![Line::from(vec![
+        Span::styled(format!("{} {}", p.pid, p.comm), t.title()),
+        Span::raw(format!(" · to: {target}")),
+    ])];
     if p.masks.is_none() && !p.is_zombie() {
         lines.push(Line::from(Span::styled(
             "masks unreadable: predictions show defaults only",
@@ -50,7 +48,12 @@ pub fn draw_menu(frame: &mut Frame, app: &App, menu: &SignalMenu, area: Rect) {
         let outcome = predict(p, *sig);
         let marker = if i == menu.selected { "▶" } else { " " };
         let text = fit(
-            &format!("{marker} {:<7}{:>3}  {}", short_name(*sig), *sig as i32, outcome.describe()),
+            &format!(
+                "{marker} {:<7}{:>3}  {}",
+                short_name(*sig),
+                *sig as i32,
+                outcome.describe()
+            ),
             w,
         );
         let style = if i == menu.selected {

@@ -38,7 +38,11 @@ fn columns(width: u16) -> Vec<(SockColumn, u16)> {
 pub fn draw(frame: &mut Frame, app: &App, area: Rect) {
     let t = app.theme;
     let cols = columns(area.width);
-    let arrow = if app.sock_sort.descending { "▼" } else { "▲" };
+    let arrow = if app.sock_sort.descending {
+        "▼"
+    } else {
+        "▲"
+    };
     let header = Row::new(cols.iter().map(|(c, _)| {
         let mut title = c.title().to_string();
         if *c == app.sock_sort.column {
@@ -95,10 +99,14 @@ pub fn draw(frame: &mut Frame, app: &App, area: Rect) {
     for st in TcpState::ALL {
         let n = app.sock_counts.get(st);
         if n > 0 {
-            counts.push(Span::styled(format!("{} {n} ", short_state(st)), state_style(app, st)));
+            counts.push(Span::styled(
+                format!("{} {n} ", short_state(st)),
+                state_style(app, st),
+            ));
         }
     }
-    let block = pane_block(app, title, &app.sock_filter.text).title_bottom(Line::from(counts).right_aligned());
+    let block = pane_block(app, title, &app.sock_filter.text)
+        .title_bottom(Line::from(counts).right_aligned());
     let table = Table::new(body, widths).header(header).block(block);
     frame.render_widget(table, area);
 }

@@ -47,20 +47,90 @@ struct Edge {
 }
 
 const EDGES: [Edge; 14] = [
-    Edge { from: TcpState::Close, to: TcpState::Listen, path: &[(28, 1), (9, 1), (9, 3)], labels: &[(11, 2, "passive open")] },
-    Edge { from: TcpState::Close, to: TcpState::SynSent, path: &[(48, 1), (67, 1), (67, 3)], labels: &[(50, 2, "active open, snd SYN")] },
-    Edge { from: TcpState::Listen, to: TcpState::SynRecv, path: &[(9, 7)], labels: &[(11, 7, "rcv SYN, snd SYN+ACK")] },
-    Edge { from: TcpState::SynSent, to: TcpState::Established, path: &[(67, 7), (67, 9), (48, 9)], labels: &[(50, 10, "rcv SYN+ACK, snd ACK")] },
-    Edge { from: TcpState::SynRecv, to: TcpState::Established, path: &[(19, 9), (28, 9)], labels: &[(20, 8, "rcv ACK")] },
-    Edge { from: TcpState::SynRecv, to: TcpState::FinWait1, path: &[(4, 11)], labels: &[(6, 11, "close")] },
-    Edge { from: TcpState::Established, to: TcpState::FinWait1, path: &[(33, 11), (33, 13), (19, 13)], labels: &[(19, 12, "close, snd FIN")] },
-    Edge { from: TcpState::Established, to: TcpState::CloseWait, path: &[(43, 11), (43, 13), (57, 13)], labels: &[(45, 11, "rcv FIN, snd ACK")] },
-    Edge { from: TcpState::FinWait1, to: TcpState::FinWait2, path: &[(9, 15)], labels: &[(11, 15, "rcv ACK")] },
-    Edge { from: TcpState::FinWait1, to: TcpState::Closing, path: &[(19, 14), (38, 14), (38, 15)], labels: &[(20, 15, "rcv FIN, snd ACK")] },
-    Edge { from: TcpState::CloseWait, to: TcpState::LastAck, path: &[(67, 15)], labels: &[(52, 15, "close, snd FIN")] },
-    Edge { from: TcpState::FinWait2, to: TcpState::TimeWait, path: &[(9, 19)], labels: &[(11, 19, "rcv FIN, snd ACK")] },
-    Edge { from: TcpState::Closing, to: TcpState::TimeWait, path: &[(38, 19), (38, 21), (19, 21)], labels: &[(40, 20, "rcv ACK")] },
-    Edge { from: TcpState::LastAck, to: TcpState::Close, path: &[(67, 19), (67, 20)], labels: &[(69, 19, "rcv ACK"), (64, 21, "CLOSED")] },
+    Edge {
+        from: TcpState::Close,
+        to: TcpState::Listen,
+        path: &[(28, 1), (9, 1), (9, 3)],
+        labels: &[(11, 2, "passive open")],
+    },
+    Edge {
+        from: TcpState::Close,
+        to: TcpState::SynSent,
+        path: &[(48, 1), (67, 1), (67, 3)],
+        labels: &[(50, 2, "active open, snd SYN")],
+    },
+    Edge {
+        from: TcpState::Listen,
+        to: TcpState::SynRecv,
+        path: &[(9, 7)],
+        labels: &[(11, 7, "rcv SYN, snd SYN+ACK")],
+    },
+    Edge {
+        from: TcpState::SynSent,
+        to: TcpState::Established,
+        path: &[(67, 7), (67, 9), (48, 9)],
+        labels: &[(50, 10, "rcv SYN+ACK, snd ACK")],
+    },
+    Edge {
+        from: TcpState::SynRecv,
+        to: TcpState::Established,
+        path: &[(19, 9), (28, 9)],
+        labels: &[(20, 8, "rcv ACK")],
+    },
+    Edge {
+        from: TcpState::SynRecv,
+        to: TcpState::FinWait1,
+        path: &[(4, 11)],
+        labels: &[(6, 11, "close")],
+    },
+    Edge {
+        from: TcpState::Established,
+        to: TcpState::FinWait1,
+        path: &[(33, 11), (33, 13), (19, 13)],
+        labels: &[(19, 12, "close, snd FIN")],
+    },
+    Edge {
+        from: TcpState::Established,
+        to: TcpState::CloseWait,
+        path: &[(43, 11), (43, 13), (57, 13)],
+        labels: &[(45, 11, "rcv FIN, snd ACK")],
+    },
+    Edge {
+        from: TcpState::FinWait1,
+        to: TcpState::FinWait2,
+        path: &[(9, 15)],
+        labels: &[(11, 15, "rcv ACK")],
+    },
+    Edge {
+        from: TcpState::FinWait1,
+        to: TcpState::Closing,
+        path: &[(19, 14), (38, 14), (38, 15)],
+        labels: &[(20, 15, "rcv FIN, snd ACK")],
+    },
+    Edge {
+        from: TcpState::CloseWait,
+        to: TcpState::LastAck,
+        path: &[(67, 15)],
+        labels: &[(52, 15, "close, snd FIN")],
+    },
+    Edge {
+        from: TcpState::FinWait2,
+        to: TcpState::TimeWait,
+        path: &[(9, 19)],
+        labels: &[(11, 19, "rcv FIN, snd ACK")],
+    },
+    Edge {
+        from: TcpState::Closing,
+        to: TcpState::TimeWait,
+        path: &[(38, 19), (38, 21), (19, 21)],
+        labels: &[(40, 20, "rcv ACK")],
+    },
+    Edge {
+        from: TcpState::LastAck,
+        to: TcpState::Close,
+        path: &[(67, 19), (67, 20)],
+        labels: &[(69, 19, "rcv ACK"), (64, 21, "CLOSED")],
+    },
 ];
 
 /// TIME_WAIT's exit, drawn as a stub: the box would be far away.
@@ -76,6 +146,18 @@ fn diagram_state(st: TcpState) -> TcpState {
     match st {
         TcpState::NewSynRecv => TcpState::SynRecv,
         other => other,
+    }
+}
+
+/// The edge of the diagram a kernel transition stands for. Linux hands a connection entering
+/// TIME_WAIT to a separate timewait socket, so the tracepoint reports FIN_WAIT2 -> CLOSE (and
+/// CLOSING -> CLOSE) where RFC 793 draws the arrow into TIME_WAIT.
+fn diagram_edge(old: TcpState, new: TcpState) -> (TcpState, TcpState) {
+    match (diagram_state(old), diagram_state(new)) {
+        (from @ (TcpState::FinWait2 | TcpState::Closing), TcpState::Close) => {
+            (from, TcpState::TimeWait)
+        }
+        edge => edge,
     }
 }
 
@@ -169,11 +251,15 @@ fn diagram(app: &App, counts: &StateCounts) -> Canvas {
     let lit: Vec<(TcpState, TcpState)> = app
         .lit_edges()
         .into_iter()
-        .map(|(a, b)| (diagram_state(a), diagram_state(b)))
+        .map(|(a, b)| diagram_edge(a, b))
         .collect();
     let mut c = Canvas::new();
     for e in EDGES.iter().chain([&TIME_WAIT_EXIT]) {
-        let style = if lit.contains(&(e.from, e.to)) { t.lit() } else { t.dim() };
+        let style = if lit.contains(&(e.from, e.to)) {
+            t.lit()
+        } else {
+            t.dim()
+        };
         draw_edge(&mut c, e, style);
     }
     for (st, name, x, y) in BOXES {
@@ -194,7 +280,10 @@ fn diagram(app: &App, counts: &StateCounts) -> Canvas {
         let inner = (BOX_W - 2) as usize;
         c.text(x, y, &format!("┌{}┐", "─".repeat(inner)), style);
         let count = n.to_string();
-        let label = format!("{name:<w$}{count}", w = inner.saturating_sub(count.len()).max(1));
+        let label = format!(
+            "{name:<w$}{count}",
+            w = inner.saturating_sub(count.len()).max(1)
+        );
         c.text(x, y + 1, &format!("│{label:<inner$}│"), style);
         c.text(x, y + 2, &format!("└{}┘", "─".repeat(inner)), style);
     }
@@ -238,10 +327,7 @@ fn log_lines(app: &App, max: usize) -> Vec<Line<'static>> {
         })
         .collect();
     if lines.is_empty() {
-        lines.push(Line::from(Span::styled(
-            "no transitions seen yet",
-            t.dim(),
-        )));
+        lines.push(Line::from(Span::styled("no transitions seen yet", t.dim())));
     }
     lines
 }
@@ -270,14 +356,14 @@ pub fn draw(frame: &mut Frame, app: &App, area: Rect) {
         diagram(app, &counts).blit(frame.buffer_mut(), d);
         // The log goes beside the diagram when there is room, else below it.
         let log_area = if inner.width >= DIAGRAM_W + 2 + 64 {
-            Rect::new(d.right() + 2, inner.y, inner.width - DIAGRAM_W - 2, inner.height)
-        } else {
             Rect::new(
-                inner.x,
-                d.bottom(),
-                inner.width,
-                inner.height - DIAGRAM_H,
+                d.right() + 2,
+                inner.y,
+                inner.width - DIAGRAM_W - 2,
+                inner.height,
             )
+        } else {
+            Rect::new(inner.x, d.bottom(), inner.width, inner.height - DIAGRAM_H)
         };
         if log_area.height > 0 {
             let mut lines = vec![Line::from(Span::styled("Recent transitions", t.title()))];
@@ -295,7 +381,10 @@ pub fn draw(frame: &mut Frame, app: &App, area: Rect) {
             Line::from(Span::styled(format!("{name:<12}{n:>6}"), style))
         })
         .collect();
-    lines.push(Line::from(Span::styled("(enlarge for the diagram)", t.dim())));
+    lines.push(Line::from(Span::styled(
+        "(enlarge for the diagram)",
+        t.dim(),
+    )));
     lines.extend(log_lines(app, inner.height as usize));
     frame.render_widget(Paragraph::new(lines), inner);
 }
