@@ -298,7 +298,7 @@ fn server_keys_signal_the_master_and_load_it() {
         fx,
         vec![Effect::StartServer {
             model: tcplab::cli::Model::Iterative,
-            workers: 4
+            workers: 3
         }]
     );
     app.update(Event::Spawned {

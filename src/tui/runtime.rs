@@ -194,11 +194,16 @@ fn translate(e: CtEvent) -> Option<Event> {
 }
 
 pub fn run(args: TuiArgs) -> anyhow::Result<ExitCode> {
-    if !std::io::stdout().is_terminal() || !std::io::stdin().is_terminal() {
-        anyhow::bail!("tcplab tui needs a terminal on stdin and stdout (try `tcplab ps` or `tcplab net` in scripts)");
-    }
     if args.interval < Duration::from_millis(50) {
-        anyhow::bail!("--interval must be at least 50ms");
+        anyhow::bail!(
+            "--interval must be at least 50ms, not {}",
+            crate::units::format_duration(args.interval)
+        );
+    }
+    if !std::io::stdout().is_terminal() || !std::io::stdin().is_terminal() {
+        anyhow::bail!(
+            "the dashboard needs a terminal on stdin and stdout (in scripts use `tcplab ps` or `tcplab net`)"
+        );
     }
     // Orphans of what we start (the zombie demo's children when their parent dies) come back
     // to us, not to PID 1, and are reaped at once.
