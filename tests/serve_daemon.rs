@@ -242,3 +242,92 @@ fn a_stale_pid_file_is_reported_and_never_signalled() {
     sleeper.signal(nix::sys::signal::Signal::SIGKILL);
     sleeper.wait_exit(std::time::Duration::from_secs(5));
 }
+
+#[test]
+fn reopen_moves_the_access_log_to_a_fresh_file_and_eperm_is_one_clear_line() {
+    let _g = serial();
+    let dir = tempfile::tempdir().unwrap();
+    let pf = pid_file_in(&dir);
+    let pfs = pf.to_str().unwrap();
+    let log = dir.path().join("access.log");
+    let (pid, addr) = start_daemon(
+        &pf,
+        &["--workers", "1", "--access-log", log.to_str().unwrap()],
+    );
+    assert_eq!(procs::get(addr, "/before").unwrap().0, 404);
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(&log).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o644, "the daemon's umask 0 leaked into the log's mode");
+    // logrotate's way: rename, then ask the server to reopen by path.
+    let rotated = dir.path().join("access.log.1");
+    common::wait_for("the first line", std::time::Duration::from_secs(5), || {
+        std::fs::read_to_string(&log)
+            .ok()
+            .filter(|t| t.contains("/before"))
+    });
+    std::fs::rename(&log, &rotated).unwrap();
+    let out = run(&["reopen", "--pid-file", pfs]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    common::wait_for(
+        "a fresh log file",
+        std::time::Duration::from_secs(5),
+        || {
+            procs::get(addr, "/after").ok()?;
+            std::fs::read_to_string(&log)
+                .ok()
+                .filter(|t| t.contains("/after"))
+        },
+    );
+    assert!(!std::fs::read_to_string(&rotated)
+        .unwrap()
+        .contains("/after"));
+
+    // Another user may read the pid file but not signal root's server.
+    if nix::unistd::geteuid().is_root() {
+        let out = std::process::Command::new("setpriv")
+            .args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+            .arg(env!("CARGO_BIN_EXE_tcplab"))
+            .args(["stop", "--pid-file", pfs])
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(1));
+        let err = text(&out.stderr);
+        assert_eq!(err.lines().count(), 1, "{err}");
+        assert!(
+            err.contains("permission denied") && err.contains(&pid.to_string()),
+            "{err}"
+        );
+        assert!(
+            procs::stat(pid).is_some(),
+            "stopped by an unprivileged user"
+        );
+    } else {
+        eprintln!("not root: the EPERM case needs a server owned by another user; skipped");
+    }
+    stop(&pf, pid);
+}
+
+#[test]
+fn the_systemd_unit_runs_a_valid_foreground_command() {
+    let unit = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/assets/tcplab.service"
+    ))
+    .unwrap();
+    let exec = unit
+        .lines()
+        .find_map(|l| l.strip_prefix("ExecStart="))
+        .expect("ExecStart");
+    let argv: Vec<&str> = exec.split_whitespace().collect();
+    assert!(argv[0].ends_with("/tcplab"));
+    // The same parser as the binary: every flag of the unit exists and has a valid value.
+    use clap::Parser;
+    let cli = tcplab::cli::Cli::try_parse_from(&argv).unwrap_or_else(|e| panic!("{e}"));
+    match cli.command {
+        Some(tcplab::cli::Command::Serve(args)) => {
+            assert!(!args.daemon, "systemd wants the foreground (daemon(7))");
+        }
+        other => panic!("not serve: {other:?}"),
+    }
+    assert!(unit.contains("Type=simple") && unit.contains("ExecReload=/bin/kill -HUP $MAINPID"));
+}

@@ -83,8 +83,15 @@ impl LogSink {
     }
 }
 
+/// Mode 0644 spelled out: a daemon runs with umask 0 (the tutorial's recipe), and a log must not
+/// become world-writable.
 fn open_append(path: &Path) -> io::Result<File> {
-    OpenOptions::new().create(true).append(true).open(path)
+    use std::os::unix::fs::OpenOptionsExt;
+    OpenOptions::new()
+        .create(true)
+        .append(true)
+        .mode(0o644)
+        .open(path)
 }
 
 /// One finished request, as the access log needs it.
