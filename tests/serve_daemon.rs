@@ -257,7 +257,10 @@ fn reopen_moves_the_access_log_to_a_fresh_file_and_eperm_is_one_clear_line() {
     assert_eq!(procs::get(addr, "/before").unwrap().0, 404);
     use std::os::unix::fs::PermissionsExt;
     let mode = std::fs::metadata(&log).unwrap().permissions().mode() & 0o777;
-    assert_eq!(mode, 0o644, "the daemon's umask 0 leaked into the log's mode");
+    assert_eq!(
+        mode, 0o644,
+        "the daemon's umask 0 leaked into the log's mode"
+    );
     // logrotate's way: rename, then ask the server to reopen by path.
     let rotated = dir.path().join("access.log.1");
     common::wait_for("the first line", std::time::Duration::from_secs(5), || {
