@@ -61,7 +61,11 @@ pub struct ParseError {
 /// Parses one line (without or with its newline). Lines of other events are errors: the
 /// instance enables only this one.
 pub fn parse(line: &[u8]) -> Result<TraceLine, ParseError> {
-    let text = String::from_utf8_lossy(line);
+    // Trace lines are ASCII but for a task's name; only then pay for a lossy copy.
+    let text = match std::str::from_utf8(line) {
+        Ok(t) => std::borrow::Cow::Borrowed(t),
+        Err(_) => String::from_utf8_lossy(line),
+    };
     let text = text.trim_end_matches(['\n', '\r']);
     let err = |why| ParseError {
         why,

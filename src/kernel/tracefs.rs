@@ -22,8 +22,9 @@ const MOUNT_POINTS: [&str; 2] = ["/sys/kernel/tracing", "/sys/kernel/debug/traci
 const EVENT: &str = "events/sock/inet_sock_set_state";
 /// Instances are named `tcplab-<pid>[-<n>]` so a later run can tell whether their owner lives.
 const PREFIX: &str = "tcplab-";
-/// Per-CPU ring buffer size: room for a few hundred thousand transitions in a burst.
-const BUFFER_KB: u32 = 8192;
+/// Per-CPU ring buffer size: about 200,000 transitions, seconds of slack at 100,000 a second
+/// when the tracer is starved of CPU on a busy machine. Freed with the instance.
+const BUFFER_KB: u32 = 16384;
 
 #[derive(Debug, thiserror::Error)]
 pub enum TracefsError {

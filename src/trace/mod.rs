@@ -51,6 +51,7 @@ pub fn run(args: TraceArgs) -> anyhow::Result<ExitCode> {
         timeline: args.timeline,
         left: args.count,
         source: TransitionSource::Tracepoint,
+        pending: String::new(),
     };
     session::run(&opts, stop_rx.as_fd(), &mut printer)?;
     Ok(ExitCode::SUCCESS)
@@ -63,7 +64,12 @@ struct Printer {
     timeline: bool,
     left: Option<u64>,
     source: TransitionSource,
+    /// Lines not written yet: a batch goes out in one write, not one per transition.
+    pending: String,
 }
+
+/// Write out buffered lines at least this often (bytes), even within one batch.
+const FLUSH_AT: usize = 64 * 1024;
 
 impl Sink for Printer {
     fn ready(&mut self, source: TransitionSource, detail: &str) -> anyhow::Result<Flow> {
@@ -97,7 +103,9 @@ impl Sink for Printer {
             (true, Some(tl)) => format::timeline_line(tl, self.source),
             (true, None) => return Ok(Flow::Continue),
         };
-        if !print_line(&line)? {
+        self.pending.push_str(&line);
+        self.pending.push('\n');
+        if self.pending.len() >= FLUSH_AT && self.flush()? == Flow::Stop {
             return Ok(Flow::Stop);
         }
         if let Some(left) = self.left.as_mut() {
@@ -107,6 +115,16 @@ impl Sink for Printer {
             }
         }
         Ok(Flow::Continue)
+    }
+
+    fn flush(&mut self) -> anyhow::Result<Flow> {
+        if self.pending.is_empty() {
+            return Ok(Flow::Continue);
+        }
+        // One write for the whole batch: print_line adds back the last newline.
+        let open = print_line(self.pending.trim_end_matches('\n'))?;
+        self.pending.clear();
+        Ok(if open { Flow::Continue } else { Flow::Stop })
     }
 
     fn notice(&mut self, text: &str) {

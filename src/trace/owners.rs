@@ -10,9 +10,12 @@ use std::time::{Duration, Instant};
 use crate::kernel::owners::OwnerIndex;
 use crate::kernel::sockets::SocketScanner;
 
-/// Resolves the owner of a live socket; None when it is gone or not visible to us.
+/// Resolves the owner of a live socket from what was last read; None when it is gone, not
+/// visible to us, or not read yet.
 pub trait OwnerLookup {
-    fn owner(&mut self, local: SocketAddr, remote: SocketAddr) -> Option<(i32, String)>;
+    fn cached(&self, local: SocketAddr, remote: SocketAddr) -> Option<(i32, String)>;
+    /// Reads the machine again unless that was done too recently; true when it did.
+    fn refresh_if_due(&mut self) -> bool;
 }
 
 /// The inspector's socket list for the inode and its owner index (/proc/*/fd, cached per
@@ -57,23 +60,20 @@ impl ProcOwners {
         self.refreshed = Some(Instant::now());
         self.gap = MIN_GAP.max(started.elapsed() * 10);
     }
+}
 
+impl OwnerLookup for ProcOwners {
     fn cached(&self, local: SocketAddr, remote: SocketAddr) -> Option<(i32, String)> {
         let inode = self.by_pair.get(&(local, remote))?;
         let first = self.index.owners(*inode)?.into_iter().next()?;
         Some((first.pid, first.comm))
     }
-}
 
-impl OwnerLookup for ProcOwners {
-    fn owner(&mut self, local: SocketAddr, remote: SocketAddr) -> Option<(i32, String)> {
-        if let Some(o) = self.cached(local, remote) {
-            return Some(o);
-        }
-        if self.refreshed.is_none_or(|t| t.elapsed() >= self.gap) {
+    fn refresh_if_due(&mut self) -> bool {
+        let due = self.refreshed.is_none_or(|t| t.elapsed() >= self.gap);
+        if due {
             self.refresh();
-            return self.cached(local, remote);
         }
-        None
+        due
     }
 }

@@ -27,6 +27,9 @@ pub const SAMPLE_INTERVAL: Duration = Duration::from_millis(20);
 /// How long a wait lasts at most, so lost-event counts are checked now and then.
 const TICK: Duration = Duration::from_millis(250);
 
+/// At the end (Ctrl+C, --duration), how long to keep reading what the kernel already has.
+const DRAIN: Duration = Duration::from_secs(1);
+
 #[derive(Debug, Clone, Default)]
 pub struct Options {
     pub port: Option<u16>,
@@ -50,6 +53,11 @@ pub trait Sink {
     fn lost(&mut self, total: u64);
     /// Something the user should know that is not a transition.
     fn notice(&mut self, text: &str);
+    /// The end of a batch of transitions (one read of the pipe, one sample): a sink that
+    /// buffers writes them out now.
+    fn flush(&mut self) -> anyhow::Result<Flow> {
+        Ok(Flow::Continue)
+    }
 }
 
 /// Runs until stopped. Errors only for what makes tracing impossible.
@@ -121,9 +129,11 @@ fn run_kernel(
     }
     let mut reader = KernelReader::default();
     let result = reader.pump(&mut instance, opts, stop, sink);
+    let flushed = sink.flush();
     reader.report_lost(&instance, sink);
     let removed = instance.remove();
     result?;
+    flushed?;
     Ok(removed?)
 }
 
@@ -150,27 +160,23 @@ impl KernelReader {
         sink: &mut dyn Sink,
     ) -> anyhow::Result<()> {
         let mut last_stats = Instant::now();
-        while let Some(left) = until(opts.deadline, TICK) {
-            if wait(instance.pipe_fd(), stop, left)? {
+        loop {
+            let ending = match until(opts.deadline, TICK) {
+                None => true,
+                Some(left) => wait(instance.pipe_fd(), stop, left)?,
+            };
+            if ending {
+                // What the kernel recorded before the end still counts: read it, briefly.
+                let give_up = Instant::now() + DRAIN;
+                while Instant::now() < give_up {
+                    let (read, flow) = self.batch(instance, sink)?;
+                    if read == 0 || flow == Flow::Stop {
+                        break;
+                    }
+                }
                 return Ok(());
             }
-            instance
-                .read_available(&mut self.buf)
-                .map_err(|e| anyhow::anyhow!("cannot read {}/trace_pipe: {e}", instance.name()))?;
-            let complete = self
-                .buf
-                .iter()
-                .rposition(|&b| b == b'\n')
-                .map_or(0, |i| i + 1);
-            let lines = std::mem::take(&mut self.buf);
-            let mut flow = Flow::Continue;
-            for line in lines[..complete].split(|&b| b == b'\n') {
-                if !line.is_empty() && flow == Flow::Continue {
-                    flow = self.line(line, instance, sink)?;
-                }
-            }
-            self.buf.extend_from_slice(&lines[complete..]);
-            if flow == Flow::Stop {
+            if self.batch(instance, sink)?.1 == Flow::Stop {
                 return Ok(());
             }
             if last_stats.elapsed() >= Duration::from_secs(1) {
@@ -178,7 +184,34 @@ impl KernelReader {
                 self.report_lost(instance, sink);
             }
         }
-        Ok(())
+    }
+
+    /// Reads what the pipe holds and hands each complete line on; returns the bytes read.
+    fn batch(
+        &mut self,
+        instance: &mut Instance,
+        sink: &mut dyn Sink,
+    ) -> anyhow::Result<(usize, Flow)> {
+        let read = instance
+            .read_available(&mut self.buf)
+            .map_err(|e| anyhow::anyhow!("cannot read {}/trace_pipe: {e}", instance.name()))?;
+        let complete = self
+            .buf
+            .iter()
+            .rposition(|&b| b == b'\n')
+            .map_or(0, |i| i + 1);
+        let lines = std::mem::take(&mut self.buf);
+        let mut flow = Flow::Continue;
+        for line in lines[..complete].split(|&b| b == b'\n') {
+            if !line.is_empty() && flow == Flow::Continue {
+                flow = self.line(line, instance, sink)?;
+            }
+        }
+        self.buf.extend_from_slice(&lines[complete..]);
+        if flow == Flow::Continue {
+            flow = sink.flush()?;
+        }
+        Ok((read, flow))
     }
 
     fn line(
@@ -285,8 +318,12 @@ fn run_sampled(
             }
             let (t, tl) = tracker.observe(o);
             if sink.transition(&t, tl.as_ref())? == Flow::Stop {
+                sink.flush()?;
                 return Ok(());
             }
+        }
+        if sink.flush()? == Flow::Stop {
+            return Ok(());
         }
     }
 }
@@ -294,22 +331,27 @@ fn run_sampled(
 /// The socket's holder; for a connection not accepted yet (no descriptor holds it), the
 /// holder of the listener that will accept it.
 fn find_owner(owners: &mut dyn OwnerLookup, o: &Observed) -> Option<(i32, String)> {
-    if let Some(found) = owners.owner(o.local, o.remote) {
-        return Some(found);
-    }
     let pre_accept = matches!(o.old, TcpState::Listen | TcpState::SynRecv)
         || (o.old == TcpState::Close && o.new == TcpState::SynRecv);
-    if !pre_accept {
-        return None;
-    }
     let any: IpAddr = match o.local {
         SocketAddr::V4(_) => Ipv4Addr::UNSPECIFIED.into(),
         SocketAddr::V6(_) => Ipv6Addr::UNSPECIFIED.into(),
     };
     let nowhere = SocketAddr::new(any, 0);
-    owners
-        .owner(o.local, nowhere)
-        .or_else(|| owners.owner(SocketAddr::new(any, o.local.port()), nowhere))
+    let look = |owners: &dyn OwnerLookup| {
+        if pre_accept {
+            // Nobody holds the new socket yet; its listener is usually known already, which
+            // spares a refresh per connection on a busy server.
+            let listener = owners
+                .cached(o.local, nowhere)
+                .or_else(|| owners.cached(SocketAddr::new(any, o.local.port()), nowhere));
+            if listener.is_some() {
+                return listener;
+            }
+        }
+        owners.cached(o.local, o.remote)
+    };
+    look(owners).or_else(|| owners.refresh_if_due().then(|| look(owners)).flatten())
 }
 
 /// Thread id to (process id, process name), from /proc, remembered briefly: the trace line
