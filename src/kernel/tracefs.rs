@@ -224,6 +224,11 @@ impl Instance {
             .sum()
     }
 
+    /// True when the trace clock is CLOCK_MONOTONIC (comparable with clock_gettime).
+    pub fn on_mono_clock(&self) -> bool {
+        self.wall_minus_mono.is_some()
+    }
+
     /// Turns a trace-clock reading into wall-clock time (now, when the clock is unknown).
     pub fn wall_time(&self, clock: f64) -> SystemTime {
         match self.wall_minus_mono {

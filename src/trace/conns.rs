@@ -156,6 +156,11 @@ impl Tracker {
         sock
     }
 
+    /// The owner this tracker learned for a socket it follows.
+    pub fn owner_of(&self, local: SocketAddr, remote: SocketAddr) -> Option<(i32, String)> {
+        self.socks.get(&(local, remote))?.owner.clone()
+    }
+
     /// Whether an owner is already known for this socket (no need to look it up).
     pub fn knows_owner(&self, local: SocketAddr, remote: SocketAddr) -> bool {
         self.socks

@@ -7,6 +7,7 @@
 //! - [`conns`]: per-socket memory: time in each state, owners, whole lives (timelines).
 //! - [`sampled`]: the fallback that diffs socket lists.
 //! - [`owners`]: who holds a socket, for transitions made in softirq.
+//! - [`time_wait`]: TIME_WAIT, which the tracepoint cannot show, found by sampling.
 //! - [`format`]: text and JSON output.
 
 pub mod conns;
@@ -15,11 +16,12 @@ pub mod live;
 pub mod owners;
 pub mod sampled;
 pub mod session;
+pub mod time_wait;
 
 use std::os::fd::AsFd;
 use std::os::unix::net::UnixStream;
 use std::process::ExitCode;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use crate::cli::TraceArgs;
 use crate::cmd::output::print_line;
@@ -45,6 +47,7 @@ pub fn run(args: TraceArgs) -> anyhow::Result<ExitCode> {
         port: args.port,
         deadline: args.duration.map(|d| Instant::now() + d),
         sampled_only: false,
+        follow_time_wait: true,
     };
     let mut printer = Printer {
         json: args.json,
@@ -103,18 +106,18 @@ impl Sink for Printer {
             (true, Some(tl)) => format::timeline_line(tl, self.source),
             (true, None) => return Ok(Flow::Continue),
         };
-        self.pending.push_str(&line);
-        self.pending.push('\n');
-        if self.pending.len() >= FLUSH_AT && self.flush()? == Flow::Stop {
-            return Ok(Flow::Stop);
+        self.emit(line)
+    }
+
+    fn sampled_transition(&mut self, t: &Transition, interval: Duration) -> anyhow::Result<Flow> {
+        if self.timeline {
+            return Ok(Flow::Continue);
         }
-        if let Some(left) = self.left.as_mut() {
-            *left -= 1;
-            if *left == 0 {
-                return Ok(Flow::Stop);
-            }
-        }
-        Ok(Flow::Continue)
+        let source = TransitionSource::Sampled { interval };
+        self.emit(match self.json {
+            true => format::json_line(t, source),
+            false => format::text_line(t, source),
+        })
     }
 
     fn flush(&mut self) -> anyhow::Result<Flow> {
@@ -135,5 +138,22 @@ impl Sink for Printer {
         eprintln!(
             "tcplab trace: the kernel's trace buffer overflowed: {total} transitions lost so far"
         );
+    }
+}
+
+impl Printer {
+    fn emit(&mut self, line: String) -> anyhow::Result<Flow> {
+        self.pending.push_str(&line);
+        self.pending.push('\n');
+        if self.pending.len() >= FLUSH_AT && self.flush()? == Flow::Stop {
+            return Ok(Flow::Stop);
+        }
+        if let Some(left) = self.left.as_mut() {
+            *left -= 1;
+            if *left == 0 {
+                return Ok(Flow::Stop);
+            }
+        }
+        Ok(Flow::Continue)
     }
 }

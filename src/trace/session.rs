@@ -15,6 +15,7 @@ use nix::time::{clock_gettime, ClockId};
 use super::conns::{Observed, Timeline, Tracker};
 use super::owners::{OwnerLookup, ProcOwners};
 use super::sampled::Sampler;
+use super::time_wait::TimeWaitWatch;
 use crate::kernel::sockets::SocketScanner;
 use crate::kernel::trace_line::{self, Context, TraceLine};
 use crate::kernel::tracefs::{self, Instance};
@@ -36,6 +37,8 @@ pub struct Options {
     pub deadline: Option<Instant>,
     /// Never try the tracepoint (for tests of the fallback, and users who ask).
     pub sampled_only: bool,
+    /// With the tracepoint, also follow active closers into TIME_WAIT by sampling.
+    pub follow_time_wait: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -53,6 +56,12 @@ pub trait Sink {
     fn lost(&mut self, total: u64);
     /// Something the user should know that is not a transition.
     fn notice(&mut self, text: &str);
+    /// A transition found by sampling while the tracepoint is the source (TIME_WAIT, which
+    /// the tracepoint cannot show); `interval` is how far apart the samples were.
+    fn sampled_transition(&mut self, t: &Transition, interval: Duration) -> anyhow::Result<Flow> {
+        let _ = (t, interval);
+        Ok(Flow::Continue)
+    }
     /// The end of a batch of transitions (one read of the pipe, one sample): a sink that
     /// buffers writes them out now.
     fn flush(&mut self) -> anyhow::Result<Flow> {
@@ -127,7 +136,11 @@ fn run_kernel(
     if sink.ready(TransitionSource::Tracepoint, &detail)? == Flow::Stop {
         return Ok(instance.remove()?);
     }
-    let mut reader = KernelReader::default();
+    let mut reader = KernelReader {
+        time_wait: (opts.follow_time_wait && instance.on_mono_clock())
+            .then(|| TimeWaitWatch::new(opts.port)),
+        ..KernelReader::default()
+    };
     let result = reader.pump(&mut instance, opts, stop, sink);
     let flushed = sink.flush();
     reader.report_lost(&instance, sink);
@@ -143,6 +156,7 @@ struct KernelReader {
     tracker: Tracker,
     owners: ProcOwners,
     tasks: Tasks,
+    time_wait: Option<TimeWaitWatch>,
     /// Bytes read but not yet ending in a newline.
     buf: Vec<u8>,
     /// From the pipe's own `[LOST n EVENTS]` lines; the per-CPU stats count the same loss.
@@ -176,7 +190,7 @@ impl KernelReader {
                 }
                 return Ok(());
             }
-            if self.batch(instance, sink)?.1 == Flow::Stop {
+            if self.batch(instance, sink)?.1 == Flow::Stop || self.time_waits(sink)? == Flow::Stop {
                 return Ok(());
             }
             if last_stats.elapsed() >= Duration::from_secs(1) {
@@ -184,6 +198,23 @@ impl KernelReader {
                 self.report_lost(instance, sink);
             }
         }
+    }
+
+    /// Hands on what the TIME_WAIT watch found, if it is on and due.
+    fn time_waits(&mut self, sink: &mut dyn Sink) -> anyhow::Result<Flow> {
+        let Some(tw) = self.time_wait.as_mut() else {
+            return Ok(Flow::Continue);
+        };
+        let found = tw.poll(mono_now());
+        if std::mem::take(&mut tw.state.overflowed) {
+            sink.notice("too many TIME_WAIT sockets to follow; newer ones are not reported");
+        }
+        for t in &found {
+            if sink.sampled_transition(t, tw.interval())? == Flow::Stop {
+                return Ok(Flow::Stop);
+            }
+        }
+        sink.flush()
     }
 
     /// Reads what the pipe holds and hands each complete line on; returns the bytes read.
@@ -254,9 +285,13 @@ impl KernelReader {
             && o.new != TcpState::Close
             && !self.tracker.knows_owner(o.local, o.remote)
         {
-            o.owner = find_owner(&mut self.owners, &o);
+            o.owner = find_owner(&mut self.owners, &self.tracker, &o);
         }
+        let clock = o.clock;
         let (t, tl) = self.tracker.observe(o);
+        if let Some(tw) = self.time_wait.as_mut() {
+            tw.state.observe(&t, clock);
+        }
         sink.transition(&t, tl.as_ref())
     }
 
@@ -314,7 +349,7 @@ fn run_sampled(
         let scan = scanner.scan()?;
         for mut o in sampler.diff(&scan.sockets, mono_now(), SystemTime::now()) {
             if o.new != TcpState::Close && !tracker.knows_owner(o.local, o.remote) {
-                o.owner = find_owner(&mut owners, &o);
+                o.owner = find_owner(&mut owners, &tracker, &o);
             }
             let (t, tl) = tracker.observe(o);
             if sink.transition(&t, tl.as_ref())? == Flow::Stop {
@@ -330,7 +365,11 @@ fn run_sampled(
 
 /// The socket's holder; for a connection not accepted yet (no descriptor holds it), the
 /// holder of the listener that will accept it.
-fn find_owner(owners: &mut dyn OwnerLookup, o: &Observed) -> Option<(i32, String)> {
+fn find_owner(
+    owners: &mut dyn OwnerLookup,
+    tracker: &Tracker,
+    o: &Observed,
+) -> Option<(i32, String)> {
     let pre_accept = matches!(o.old, TcpState::Listen | TcpState::SynRecv)
         || (o.old == TcpState::Close && o.new == TcpState::SynRecv);
     let any: IpAddr = match o.local {
@@ -338,13 +377,17 @@ fn find_owner(owners: &mut dyn OwnerLookup, o: &Observed) -> Option<(i32, String
         SocketAddr::V6(_) => Ipv6Addr::UNSPECIFIED.into(),
     };
     let nowhere = SocketAddr::new(any, 0);
+    let listeners = [
+        (o.local, nowhere),
+        (SocketAddr::new(any, o.local.port()), nowhere),
+    ];
     let look = |owners: &dyn OwnerLookup| {
         if pre_accept {
-            // Nobody holds the new socket yet; its listener is usually known already, which
-            // spares a refresh per connection on a busy server.
-            let listener = owners
-                .cached(o.local, nowhere)
-                .or_else(|| owners.cached(SocketAddr::new(any, o.local.port()), nowhere));
+            // Nobody holds the new socket yet; its listener is usually known already (traced
+            // at listen(2), or read before), which spares a refresh per connection.
+            let listener = listeners
+                .iter()
+                .find_map(|&(l, r)| tracker.owner_of(l, r).or_else(|| owners.cached(l, r)));
             if listener.is_some() {
                 return listener;
             }
