@@ -22,7 +22,8 @@ pub const OUT_HIGH_WATER: usize = 256 << 10;
 #[derive(Debug, Default)]
 pub struct Session {
     /// A request whose body is still arriving; it is answered once the body has passed.
-    body: Option<PendingBody>,
+    /// Boxed: every idle connection carries a Session, few carry a body.
+    body: Option<Box<PendingBody>>,
 }
 
 #[derive(Debug)]
@@ -121,10 +122,10 @@ pub fn serve(
             if head.expect_continue && pos == input.len() {
                 out.extend_from_slice(b"HTTP/1.1 100 Continue\r\n\r\n");
             }
-            session.body = Some(PendingBody {
+            session.body = Some(Box::new(PendingBody {
                 decoder,
                 request: OwnedRequest::from_head(&head.request),
-            });
+            }));
             continue;
         }
         requests += 1;

@@ -1,0 +1,189 @@
+#!/usr/bin/env bash
+# tcplab serve (reactor) against nginx (one worker, `return 200 "hello!world"`, access log off),
+# on loopback, in one run: keep-alive (wrk -t1 -c100), pipelined 16 deep (bench/pipeline.lua),
+# and memory per idle keep-alive connection (examples/hold_idle.rs holding IDLE connections).
+# Prints one table and writes it to bench/RESULTS.md (section "## serve: tcplab vs nginx").
+#
+#   bench/serve.sh                     # ROUNDS=3 DURATION=5s CONNS=100 IDLE=10000
+#   ROUNDS=5 DURATION=10s IDLE=5000 bench/serve.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+DURATION=${DURATION:-5s}
+ROUNDS=${ROUNDS:-3}
+CONNS=${CONNS:-100}
+IDLE=${IDLE:-10000}
+
+need=()
+command -v wrk >/dev/null || need+=(wrk)
+command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || need+=(nginx)
+if [ ${#need[@]} -gt 0 ]; then
+  sudo=""; [ "$(id -u)" -eq 0 ] || sudo=sudo
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${need[@]}" >/dev/null
+fi
+NGINX=$(command -v nginx || echo /usr/sbin/nginx)
+# Both servers and the idle holder need a descriptor per connection.
+ulimit -n "$(ulimit -Hn)"
+
+cargo build --release --locked --bin tcplab --example hold_idle
+TCPLAB=target/release/tcplab
+HOLD=target/release/examples/hold_idle
+
+work=$(mktemp -d)
+pids=()
+cleanup() {
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+free_port() {
+  local p
+  while :; do
+    p=$((20000 + RANDOM % 10000))
+    [ -z "$(ss -Htln "sport = :$p")" ] && { echo "$p"; return; }
+  done
+}
+
+wait_port() {
+  for _ in $(seq 200); do
+    curl -s -o /dev/null "http://127.0.0.1:$1/" && return 0
+    sleep 0.05
+  done
+  echo "nothing answers on port $1" >&2
+  return 1
+}
+
+# Sums a /proc figure over a process and its children (nginx: master + worker).
+proc_sum() { # pid file awk-program
+  local total=0 p
+  for p in "$1" $(pgrep -P "$1" || true); do
+    total=$((total + $(awk "$3" "/proc/$p/$2")))
+  done
+  echo "$total"
+}
+rss_kib() { proc_sum "$1" status '/^VmRSS:/ { print $2 }'; }
+cpu_ticks() { proc_sum "$1" stat '{ print $14 + $15 }'; }
+
+# wrk output -> "req/s p50_ms p99_ms"
+wrk_row() {
+  awk '
+    function ms(v) { if (v ~ /us$/) return v / 1000; if (v ~ /ms$/) return v + 0; if (v ~ /s$/) return v * 1000; return v }
+    /Requests\/sec:/ { rps = $2 }
+    $1 == "50%" { p50 = ms($2) }
+    $1 == "99%" { p99 = ms($2) }
+    END { printf "%.0f %.3f %.3f\n", rps, p50, p99 }'
+}
+
+declare -A R
+# One wrk run: appends "req/s p50 p99 server-CPU-us-per-request" to R[name.mode]. The CPU cost
+# per request is what a loaded, shared machine disturbs least: req/s also depends on how much
+# of the CPU the server and wrk were given.
+run_wrk() { # name mode port pid [wrk args...]
+  local name=$1 mode=$2 port=$3 pid=$4 out before after
+  shift 4
+  before=$(cpu_ticks "$pid")
+  out=$($PIN_CLIENT wrk -t1 -c"$CONNS" -d"$DURATION" --latency "$@" "http://127.0.0.1:$port/")
+  after=$(cpu_ticks "$pid")
+  local requests
+  requests=$(echo "$out" | awk '/requests in/ { print $1 }')
+  R[$name.$mode]+="$(echo "$out" | wrk_row) $(awk -v a="$after" -v b="$before" -v n="$requests" -v hz="$(getconf CLK_TCK)" \
+    'BEGIN { printf "%.3f", (a - b) / hz * 1e6 / n }');"
+}
+
+# The median of column $2 (1 = req/s, 2 = p50, 3 = p99, 4 = CPU) over the runs in "$1".
+median() {
+  echo "$1" | tr ';' '\n' | awk -v c="$2" 'NF { print $c }' | sort -g |
+    awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else printf "%.3f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
+}
+
+idle_kib() { # name port pid
+  local name=$1 port=$2 pid=$3 before after line
+  before=$(rss_kib "$pid")
+  coproc HOLDER { "$HOLD" "127.0.0.1:$port" "$IDLE"; }
+  read -r line <&"${HOLDER[0]}"
+  [ "$line" = "holding $IDLE" ] || { echo "hold_idle: $line" >&2; exit 1; }
+  after=$(rss_kib "$pid")
+  local to_holder=${HOLDER[1]}
+  exec {to_holder}>&- # closing its stdin lets the holder exit
+  wait "$HOLDER_PID" || true
+  R[$name.idle]=$(awk -v a="$after" -v b="$before" -v n="$IDLE" 'BEGIN { printf "%.2f", (a - b) / n }')
+  R[$name.rss]=$after
+}
+
+# Servers on one core, wrk on the other, the same for both (less scheduler noise on 2 cores).
+PIN_SERVER="taskset -c 1"
+PIN_CLIENT="taskset -c 0"
+
+$PIN_SERVER "$TCPLAB" serve --listen 127.0.0.1:0 --max-connections 30000 --keepalive-timeout 60s \
+  2>"$work/tcplab.err" &
+tpid=$!; pids+=("$tpid")
+for _ in $(seq 200); do grep -q "listening on" "$work/tcplab.err" && break; sleep 0.05; done
+tport=$(sed -n 's/.*listening on http:\/\/127.0.0.1:\([0-9]*\).*/\1/p' "$work/tcplab.err")
+
+nport=$(free_port)
+mkdir -p "$work/nginx"
+sed -e "s#__PREFIX__#$work/nginx#g" -e "s#__PORT__#$nport#g" assets/nginx.conf >"$work/nginx/nginx.conf"
+$PIN_SERVER "$NGINX" -p "$work/nginx" -c "$work/nginx/nginx.conf" 2>"$work/nginx.err" &
+npid=$!; pids+=("$npid")
+wait_port "$tport"
+wait_port "$nport"
+
+# Warm-up, then ROUNDS rounds alternating the two servers, so that a burst of load from
+# elsewhere on the machine hits both; the table shows each metric's median.
+$PIN_CLIENT wrk -t1 -c"$CONNS" -d2s "http://127.0.0.1:$tport/" >/dev/null
+$PIN_CLIENT wrk -t1 -c"$CONNS" -d2s "http://127.0.0.1:$nport/" >/dev/null
+for _ in $(seq "$ROUNDS"); do
+  run_wrk tcplab ka "$tport" "$tpid"
+  run_wrk nginx ka "$nport" "$npid"
+  run_wrk tcplab pl "$tport" "$tpid" -s bench/pipeline.lua
+  run_wrk nginx pl "$nport" "$npid" -s bench/pipeline.lua
+done
+for name in tcplab nginx; do
+  for mode in ka pl; do
+    R[$name.$mode.rps]=$(median "${R[$name.$mode]}" 1)
+    R[$name.$mode.p50]=$(median "${R[$name.$mode]}" 2)
+    R[$name.$mode.p99]=$(median "${R[$name.$mode]}" 3)
+    R[$name.$mode.cpu]=$(median "${R[$name.$mode]}" 4)
+  done
+done
+idle_kib tcplab "$tport" "$tpid"
+idle_kib nginx "$nport" "$npid"
+kill "$tpid"
+kill -QUIT "$npid"
+wait "$tpid" "$npid" 2>/dev/null || true
+
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b == 0) print "-"; else printf "%.2f", a / b }'; }
+table=$(
+  printf '| metric | tcplab | nginx | tcplab/nginx | target |\n|---|---:|---:|---:|---|\n'
+  printf '| keep-alive req/s (-c%s) | %s | %s | %s | >= 1.3 |\n' "$CONNS" "${R[tcplab.ka.rps]}" "${R[nginx.ka.rps]}" "$(ratio "${R[tcplab.ka.rps]}" "${R[nginx.ka.rps]}")"
+  printf '| keep-alive server CPU us/request | %s | %s | %s | |\n' "${R[tcplab.ka.cpu]}" "${R[nginx.ka.cpu]}" "$(ratio "${R[tcplab.ka.cpu]}" "${R[nginx.ka.cpu]}")"
+  printf '| keep-alive p50 ms | %s | %s | %s | |\n' "${R[tcplab.ka.p50]}" "${R[nginx.ka.p50]}" "$(ratio "${R[tcplab.ka.p50]}" "${R[nginx.ka.p50]}")"
+  printf '| keep-alive p99 ms | %s | %s | %s | <= 1 |\n' "${R[tcplab.ka.p99]}" "${R[nginx.ka.p99]}" "$(ratio "${R[tcplab.ka.p99]}" "${R[nginx.ka.p99]}")"
+  printf '| pipelined x16 req/s | %s | %s | %s | >= 5 |\n' "${R[tcplab.pl.rps]}" "${R[nginx.pl.rps]}" "$(ratio "${R[tcplab.pl.rps]}" "${R[nginx.pl.rps]}")"
+  printf '| pipelined server CPU us/request | %s | %s | %s | |\n' "${R[tcplab.pl.cpu]}" "${R[nginx.pl.cpu]}" "$(ratio "${R[tcplab.pl.cpu]}" "${R[nginx.pl.cpu]}")"
+  printf '| pipelined p50 ms (per 16) | %s | %s | %s | |\n' "${R[tcplab.pl.p50]}" "${R[nginx.pl.p50]}" "$(ratio "${R[tcplab.pl.p50]}" "${R[nginx.pl.p50]}")"
+  printf '| pipelined p99 ms (per 16) | %s | %s | %s | <= 1 |\n' "${R[tcplab.pl.p99]}" "${R[nginx.pl.p99]}" "$(ratio "${R[tcplab.pl.p99]}" "${R[nginx.pl.p99]}")"
+  printf '| KiB per idle connection (%s held) | %s | %s | %s | <= 1 |\n' "$IDLE" "${R[tcplab.idle]}" "${R[nginx.idle]}" "$(ratio "${R[tcplab.idle]}" "${R[nginx.idle]}")"
+  printf '| RSS KiB while holding them | %s | %s | %s | |\n' "${R[tcplab.rss]}" "${R[nginx.rss]}" "$(ratio "${R[tcplab.rss]}" "${R[nginx.rss]}")"
+)
+load=$(cut -d' ' -f1-3 /proc/loadavg)
+section=$(
+  echo "## serve: tcplab vs nginx"
+  echo
+  echo "\`ROUNDS=$ROUNDS DURATION=$DURATION CONNS=$CONNS IDLE=$IDLE bench/serve.sh\` on $(date -u '+%Y-%m-%d %H:%M UTC'),"
+  echo "$(nproc) cores, Linux $(uname -r), $("$NGINX" -v 2>&1 | sed 's/.*: //'), $(wrk -v 2>&1 | head -1 | cut -d' ' -f1-2),"
+  echo "load average before the table was written: $load (the machine is shared)."
+  echo "Each figure is the median of $ROUNDS runs alternating tcplab and nginx; the servers are pinned"
+  echo "to CPU 1 and wrk to CPU 0 (taskset). nginx: 1 worker, assets/nginx.conf."
+  echo
+  echo "$table"
+)
+echo "$section"
+
+results=bench/RESULTS.md
+[ -f "$results" ] || printf '# Benchmark results\n\nEach section is written by the script it names.\n' >"$results"
+# Replace this script's section, keep everyone else's.
+awk '/^## / { skip = ($0 == "## serve: tcplab vs nginx") } !skip' "$results" >"$work/results"
+{ cat "$work/results"; echo; echo "$section"; } | cat -s >"$results"
