@@ -49,6 +49,54 @@ pub struct Timeline {
     pub steps: Vec<Step>,
 }
 
+/// The life of one socket as far as `transitions` (oldest first, any sockets) show it: the
+/// state before the first of its transitions, then each state it entered, with how long each
+/// lasted; the last is the state it is in (or ended in). For the dashboard, which keeps a log
+/// of recent transitions rather than a tracker.
+pub fn timeline_of<'a>(
+    transitions: impl IntoIterator<Item = &'a Transition>,
+    local: SocketAddr,
+    remote: SocketAddr,
+) -> Vec<Step> {
+    let mut steps: Vec<Step> = Vec::new();
+    let mut entered: Option<SystemTime> = None;
+    for t in transitions {
+        if (t.local, t.remote) != (local, remote) {
+            // The connect that made this socket, before the kernel picked its port: the
+            // latest such one to this remote is the best guess.
+            let portless = t.local.port() == 0 && t.local.ip() == local.ip();
+            if portless && t.remote == remote && t.old == TcpState::Close && steps.len() <= 2 {
+                steps.clear();
+                entered = None;
+            } else {
+                continue;
+            }
+        }
+        match steps.last_mut() {
+            None => steps.push(Step {
+                state: t.old,
+                lasted: t.in_old,
+            }),
+            Some(last) if last.state == t.old => {
+                last.lasted = t
+                    .in_old
+                    .or_else(|| entered.and_then(|at| t.ts.duration_since(at).ok()));
+            }
+            // A gap: something between was not seen.
+            Some(_) => steps.push(Step {
+                state: t.old,
+                lasted: t.in_old,
+            }),
+        }
+        steps.push(Step {
+            state: t.new,
+            lasted: None,
+        });
+        entered = Some(t.ts);
+    }
+    steps
+}
+
 #[derive(Debug, Clone)]
 struct Sock {
     state: TcpState,
@@ -233,6 +281,33 @@ mod tests {
         assert_eq!(tl.steps[0].lasted, None);
         assert_eq!(tl.comm.as_deref(), Some("curl"));
         assert!(t.is_empty());
+    }
+
+    #[test]
+    fn timeline_from_a_log_of_many_sockets() {
+        let mut t = Tracker::new();
+        let c = "127.0.0.1:5555";
+        let log: Vec<Transition> = [
+            obs(1.0, "127.0.0.1:0", "127.0.0.1:80", Close, SynSent),
+            obs(1.5, c, "127.0.0.1:80", SynSent, Established),
+            obs(1.6, "127.0.0.1:80", c, Listen, SynRecv),
+            obs(3.5, c, "127.0.0.1:80", Established, FinWait1),
+        ]
+        .into_iter()
+        .map(|o| t.observe(o).0)
+        .collect();
+        let steps = timeline_of(&log, c.parse().unwrap(), "127.0.0.1:80".parse().unwrap());
+        let got: Vec<_> = steps.iter().map(|s| (s.state, s.lasted)).collect();
+        assert_eq!(
+            got,
+            [
+                (Close, None),
+                (SynSent, Some(Duration::from_millis(500))),
+                (Established, Some(Duration::from_secs(2))),
+                (FinWait1, None),
+            ]
+        );
+        assert!(timeline_of(&log, c.parse().unwrap(), c.parse().unwrap()).is_empty());
     }
 
     #[test]

@@ -5,7 +5,7 @@ use std::time::{Duration, SystemTime};
 
 use serde_json::{json, Value};
 
-use super::conns::Timeline;
+use super::conns::{Step, Timeline};
 use crate::model::{Transition, TransitionSource};
 
 /// The first line of text output: where transitions come from, then the column names.
@@ -49,30 +49,35 @@ pub fn text_line(t: &Transition, source: TransitionSource) -> String {
 }
 
 pub fn timeline_line(tl: &Timeline, source: TransitionSource) -> String {
-    let mut life = String::new();
-    for (i, step) in tl.steps.iter().enumerate() {
-        if i > 0 {
-            life.push('→');
-        }
-        life.push_str(step.state.kernel_name());
-        // The last step is where the socket ended; it has no duration.
-        if i + 1 < tl.steps.len() {
-            match step.lasted {
-                Some(d) => life.push_str(&format!(" {}", lasted(d))),
-                None if i > 0 => life.push_str(" ?"),
-                None => {}
-            }
-        }
-    }
     format!(
         "{} -> {}  {}/{}  {}{}",
         tl.local,
         tl.remote,
         tl.pid.map_or("-".to_string(), |p| p.to_string()),
         tl.comm.as_deref().unwrap_or("-"),
-        life,
+        life(&tl.steps, true),
         sampled_mark(source),
     )
+}
+
+/// A life as `CLOSE→SYN_SENT 0.050ms→ESTABLISHED 12.3s→…`: each state with how long it
+/// lasted. With `ended`, the last state is where the socket ended and has no length; else
+/// it is the state the socket is still in.
+pub fn life(steps: &[Step], ended: bool) -> String {
+    let mut out = String::new();
+    for (i, step) in steps.iter().enumerate() {
+        if i > 0 {
+            out.push('→');
+        }
+        out.push_str(step.state.kernel_name());
+        let last = i + 1 == steps.len();
+        match step.lasted {
+            Some(d) if !(last && ended) => out.push_str(&format!(" {}", lasted(d))),
+            None if i > 0 && !last => out.push_str(" ?"),
+            _ => {}
+        }
+    }
+    out
 }
 
 fn source_fields(source: TransitionSource, obj: &mut serde_json::Map<String, Value>) {
@@ -178,7 +183,6 @@ fn time_of_day(ts: SystemTime) -> String {
 mod tests {
     use super::*;
     use crate::model::TcpState;
-    use crate::trace::conns::Step;
 
     fn transition() -> Transition {
         Transition {
