@@ -142,6 +142,10 @@ pub struct ServeArgs {
     /// On a graceful stop (QUIT), force the exit after this long
     #[arg(long, value_parser = parse_duration, default_value = "10s")]
     pub shutdown_timeout: Duration,
+    /// Each worker listens on a socket of its own (SO_REUSEPORT) instead of sharing the master's:
+    /// the design tcplab measured and rejected (see the README); kept for the benchmark
+    #[arg(long, hide = true)]
+    pub reuseport: bool,
 }
 
 #[derive(Debug, Args)]

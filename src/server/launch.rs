@@ -7,6 +7,7 @@
 //! it reaches the terminal through the readiness pipe.
 
 use std::net::{SocketAddr, TcpListener};
+use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -65,6 +66,7 @@ fn launch(args: ServeArgs) -> anyhow::Result<ExitCode> {
         workers,
         pid_path,
         shutdown_timeout: args.shutdown_timeout,
+        reuseport: args.reuseport && matches!(args.model, Model::Reactor | Model::Prefork),
     };
     if args.daemon {
         let readiness = daemon::detach()?;
@@ -117,6 +119,8 @@ struct Plan {
     workers: usize,
     pid_path: Option<PathBuf>,
     shutdown_timeout: std::time::Duration,
+    /// Workers bind sockets of their own (SO_REUSEPORT) instead of sharing the master's.
+    reuseport: bool,
 }
 
 /// A bound server about to serve: what must exist before the ready line.
@@ -139,7 +143,12 @@ fn start(plan: &Plan, config: &mut Config) -> anyhow::Result<Started> {
     if let Some(note) = pidfile.as_ref().and_then(|p| p.replaced.as_deref()) {
         eprintln!("tcplab serve: {note}");
     }
-    let listener = super::bind(plan.listen).map_err(|e| anyhow::anyhow!(e))?;
+    let listener = if plan.reuseport {
+        super::bind_reuseport(plan.listen)
+    } else {
+        super::bind(plan.listen)
+    }
+    .map_err(|e| anyhow::anyhow!(e))?;
     let addr = listener.local_addr()?;
     let me = nix::unistd::getpid();
     config.server_pid = me.as_raw() as u32;
@@ -182,7 +191,7 @@ fn serve(started: Started, plan: &Plan, config: Config) -> anyhow::Result<i32> {
         }
         How::Master(signals) => {
             let table = WorkerTable::new().context("cannot map the worker table")?;
-            let model = plan.model;
+            let (model, reuseport) = (plan.model, plan.reuseport);
             master::run(
                 &listener,
                 table,
@@ -192,7 +201,7 @@ fn serve(started: Started, plan: &Plan, config: Config) -> anyhow::Result<i32> {
                     error_log: config.error_log.clone(),
                 },
                 signals,
-                |env| worker_main(model, &config, env),
+                |env| worker_main(model, reuseport, &config, env),
             )?
         }
     };
@@ -203,10 +212,22 @@ fn serve(started: Started, plan: &Plan, config: Config) -> anyhow::Result<i32> {
 /// A forked worker's whole life. Signals are still blocked (inherited from the master): the
 /// handlers are registered first, then the signals let in, so none is lost or takes its
 /// default action in between.
-fn worker_main(model: Model, config: &Config, env: WorkerEnv) -> i32 {
+fn worker_main(model: Model, reuseport: bool, config: &Config, env: WorkerEnv) -> i32 {
     let fail = |what: &str, e: &dyn std::fmt::Display| {
         eprintln!("tcplab worker[{}]: {what}: {e}", std::process::id());
         1
+    };
+    let own;
+    let listener = if reuseport {
+        match own_listener(env.listener) {
+            Ok(l) => {
+                own = l;
+                &own
+            }
+            Err(e) => return fail("cannot listen", &e),
+        }
+    } else {
+        env.listener
     };
     if model == Model::Reactor {
         let signals = match signal_hook_mio::v1_0::Signals::new(super::reactor::HANDLED_SIGNALS) {
@@ -216,7 +237,7 @@ fn worker_main(model: Model, config: &Config, env: WorkerEnv) -> i32 {
         if let Err(e) = master::unblock_worker_signals() {
             return fail("cannot unblock signals", &e);
         }
-        let listener = match env.listener.try_clone() {
+        let listener = match listener.try_clone() {
             Ok(l) => l,
             Err(e) => return fail("cannot use the listener", &e),
         };
@@ -238,7 +259,19 @@ fn worker_main(model: Model, config: &Config, env: WorkerEnv) -> i32 {
         Err(e) => return fail("cannot open the logs", &e),
     };
     env.ready();
-    models::blocking::run(env.listener, &mut worker)
+    models::blocking::run(listener, &mut worker)
+}
+
+/// `--reuseport`: this worker's own socket on the master's address. The master's socket then
+/// stops listening (shutdown(SHUT_RD) on a listening socket closes it for every process that
+/// holds it, without closing anyone's descriptor), so only the workers' sockets get
+/// connections. What is queued on a worker's socket when that worker exits is reset: the reason
+/// the shared listener is the default.
+fn own_listener(shared: &TcpListener) -> anyhow::Result<TcpListener> {
+    let addr = shared.local_addr()?;
+    let own = super::bind_reuseport(addr).map_err(|e| anyhow::anyhow!(e))?;
+    let _ = nix::sys::socket::shutdown(shared.as_raw_fd(), nix::sys::socket::Shutdown::Read);
+    Ok(own)
 }
 
 /// A server wants descriptors: lift the soft limit to the hard one (as nginx's
