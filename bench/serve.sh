@@ -116,7 +116,8 @@ idle_kib() { # name port pid
 PIN_SERVER="taskset -c 1"
 PIN_CLIENT="taskset -c 0"
 
-$PIN_SERVER "$TCPLAB" serve --listen 127.0.0.1:0 --max-connections 30000 --keepalive-timeout 60s \
+# One worker, like the nginx it is compared with (serve is a master with workers since issue 5).
+$PIN_SERVER "$TCPLAB" serve --workers 1 --listen 127.0.0.1:0 --max-connections 30000 --keepalive-timeout 60s \
   2>"$work/tcplab.err" &
 tpid=$!; pids+=("$tpid")
 for _ in $(seq 200); do grep -q "listening on" "$work/tcplab.err" && break; sleep 0.05; done
@@ -187,3 +188,9 @@ results=bench/RESULTS.md
 # Replace this script's section, keep everyone else's.
 awk '/^## / { skip = ($0 == "## serve: tcplab vs nginx") } !skip' "$results" >"$work/results"
 { cat "$work/results"; echo; echo "$section"; } | cat -s >"$results"
+
+# The models, 1 and 2 workers against nginx, and the shared listener against SO_REUSEPORT
+# (issue 5) are bench/models.sh; MODELS=1 bench/serve.sh runs them after this.
+if [ "${MODELS:-0}" = 1 ]; then
+  bench/models.sh
+fi
