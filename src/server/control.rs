@@ -209,8 +209,8 @@ pub fn status(args: ControlArgs) -> anyhow::Result<ExitCode> {
         }
     };
     // With --reuseport only the workers hold listening sockets.
-    let listen = listening_addr(pid)
-        .or_else(|| workers_of(pid).into_iter().find_map(listening_addr));
+    let listen =
+        listening_addr(pid).or_else(|| workers_of(pid).into_iter().find_map(listening_addr));
     let doc = listen.and_then(|addr| fetch_status(addr).ok());
     let mut out = String::new();
     let model = doc
