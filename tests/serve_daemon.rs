@@ -281,9 +281,16 @@ fn reopen_moves_the_access_log_to_a_fresh_file_and_eperm_is_one_clear_line() {
                 .filter(|t| t.contains("/after"))
         },
     );
-    assert!(!std::fs::read_to_string(&rotated)
-        .unwrap()
-        .contains("/after"));
+    // Lines of requests made before the worker reopened went to the old file; from now on
+    // nothing does.
+    assert_eq!(procs::get(addr, "/later").unwrap().0, 404);
+    common::wait_for("the next line", std::time::Duration::from_secs(5), || {
+        std::fs::read_to_string(&log)
+            .ok()
+            .filter(|t| t.contains("/later"))
+    });
+    let old = std::fs::read_to_string(&rotated).unwrap();
+    assert!(old.contains("/before") && !old.contains("/later"), "{old}");
 
     // Another user may read the pid file but not signal root's server.
     if nix::unistd::geteuid().is_root() {
