@@ -75,8 +75,9 @@ fn one_process_models_stop_gracefully_with_a_request_in_flight() {
     subreaper();
     for model in ["iterative", "select", "poll"] {
         let (mut server, addr) = serve(&["--model", model]);
-        let slow = std::thread::spawn(move || procs::get(addr, "/sleep?ms=800"));
-        common::wait_for("the request to be read", Duration::from_secs(5), || {
+        // Long enough to be seen in the kernel's table on a loaded machine before it is answered.
+        let slow = std::thread::spawn(move || procs::get(addr, "/sleep?ms=2500"));
+        common::wait_for("the request to be read", Duration::from_secs(2), || {
             // Accepted (a socket with an inode: queued ones have none) and read (Recv-Q 0).
             procs::tcp_sockets()
                 .iter()
