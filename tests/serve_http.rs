@@ -246,3 +246,27 @@ fn a_busy_port_is_one_clear_line() {
         format!("tcplab serve: cannot listen on {addr}: address already in use\n")
     );
 }
+
+#[test]
+fn a_half_closed_client_is_answered_and_closed_at_once() {
+    // The keep-alive timeout is far beyond the read timeout: only the FIN can end this.
+    let (_server, addr) = serve(&["--keepalive-timeout", "5m"]);
+    let mut c = Client::connect(addr);
+    c.send(b"GET / HTTP/1.1\r\nHost: t\r\n\r\n");
+    c.stream.shutdown(std::net::Shutdown::Write).unwrap();
+    assert_eq!(c.response().body, b"hello!world");
+    assert!(c.read_to_close().is_empty());
+}
+
+#[test]
+fn absolute_form_targets_are_served() {
+    let (_server, addr) = serve(&[]);
+    let mut c = Client::connect(addr);
+    c.send(b"GET http://example.com/ HTTP/1.1\r\nHost: example.com\r\n\r\n");
+    assert_eq!(c.response().body, b"hello!world");
+    c.send(b"GET HTTP://example.com:80/status?x HTTP/1.1\r\nHost: example.com\r\n\r\n");
+    assert_eq!(
+        c.response().header("content-type"),
+        Some("application/json")
+    );
+}

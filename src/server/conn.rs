@@ -98,6 +98,9 @@ pub struct Conn<S: Stream = TcpStream> {
     /// The last read did not drain the socket; mio is edge-triggered, so no new event will
     /// come for bytes already there.
     read_ready: bool,
+    /// The peer shut down its side (RDHUP): read on to EOF even after a short read, since the
+    /// FIN came with the last bytes and no further edge will announce it.
+    peer_done: bool,
     phase: Phase,
     /// When the sweep cuts this connection; recomputed at the end of every `drive`.
     pub deadline: Instant,
@@ -119,6 +122,7 @@ impl<S: Stream> Conn<S> {
             session: Session::default(),
             deferred: None,
             read_ready: true,
+            peer_done: false,
             phase: Phase::Open,
             deadline: now + config.header_timeout,
             head_started: None,
@@ -154,6 +158,12 @@ impl<S: Stream> Conn<S> {
     /// The readiness event said the socket can be read.
     pub fn mark_readable(&mut self) {
         self.read_ready = true;
+    }
+
+    /// The readiness event said the peer shut down its side (EPOLLRDHUP/POLLRDHUP).
+    pub fn mark_read_closed(&mut self) {
+        self.read_ready = true;
+        self.peer_done = true;
     }
 
     /// Does every piece of work possible now without blocking.
@@ -233,7 +243,7 @@ impl<S: Stream> Conn<S> {
             io.stats.add_bytes_in(n as u64);
             // A short read drained the socket: the next bytes bring a new edge (nginx relies
             // on the same), which saves a read that would only say WouldBlock.
-            if n < io.scratch.len() {
+            if n < io.scratch.len() && !self.peer_done {
                 self.read_ready = false;
             }
             if self.rbuf.is_empty() {

@@ -201,7 +201,9 @@ impl<'c> Reactor<'c> {
                     }
                     Token(slot) => {
                         if let Some(conn) = self.conns.get_mut(slot) {
-                            if event.is_readable() || event.is_read_closed() || event.is_error() {
+                            if event.is_read_closed() {
+                                conn.mark_read_closed();
+                            } else if event.is_readable() || event.is_error() {
                                 conn.mark_readable();
                             }
                             self.drive(slot, false);

@@ -84,9 +84,9 @@ pub fn respond(
         extra: &[],
     };
     let date = site.clock.http_date();
-    let (path, query) = match req.target.split_once('?') {
+    let (path, query) = match origin_form(req.target).split_once('?') {
         Some((p, q)) => (p, q),
-        None => (req.target, ""),
+        None => (origin_form(req.target), ""),
     };
     let (sent, answered) = if req.method == Method::Other {
         head.status = Status::MethodNotAllowed;
@@ -179,6 +179,27 @@ pub fn respond(
     };
     log(site, peer, req, head.status, sent);
     answered
+}
+
+/// `http://host:port/a?b` → `/a?b`: servers must accept the absolute form (RFC 9112 3.2.2).
+fn origin_form(target: &str) -> &str {
+    if target.starts_with('/') {
+        return target;
+    }
+    let starts = |p: &str| {
+        target
+            .as_bytes()
+            .get(..p.len())
+            .is_some_and(|t| t.eq_ignore_ascii_case(p.as_bytes()))
+    };
+    let rest = if starts("http://") {
+        &target[7..]
+    } else if starts("https://") {
+        &target[8..]
+    } else {
+        return target;
+    };
+    rest.find('/').map_or("/", |i| &rest[i..])
 }
 
 /// Writes `head.status`'s small text page; returns the body bytes sent and how it ended.
