@@ -191,14 +191,17 @@ impl<'c> Reactor<'c> {
                 return Err(e).context("epoll_wait failed");
             }
             self.shared.clock.tick();
+            // Signals first: a stop or a log reopen that arrived with requests applies to them
+            // (the reopened log gets their lines; a stop-now does not serve them first).
+            if events.iter().any(|e| e.token() == SIGNALS) {
+                if let Some(stopped) = self.on_signals() {
+                    return Ok(stopped);
+                }
+            }
             for event in events.iter() {
                 match event.token() {
                     LISTENER => self.accept_all(),
-                    SIGNALS => {
-                        if let Some(stopped) = self.on_signals() {
-                            return Ok(stopped);
-                        }
-                    }
+                    SIGNALS => {} // handled above
                     Token(slot) => {
                         if let Some(conn) = self.conns.get_mut(slot) {
                             if event.is_read_closed() {
