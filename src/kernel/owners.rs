@@ -165,21 +165,41 @@ impl OwnerIndex {
         }
 
         // An inode nobody cached holds: some process swapped descriptors without changing its
-        // count. Re-read everyone not read this round, once.
-        let unknown = |idx: &OwnerIndex, inode: u64| {
-            inode != 0 && !idx.unheld.contains(&inode) && idx.holders_of(inode).is_empty()
-        };
-        if sockets.iter().any(|s| unknown(self, s.inode)) {
-            let stale: Vec<(i32, Duration, Option<usize>)> = self
+        // count. Re-read the processes not read this round, those with the fewest descriptors
+        // first, until every such inode is found: a busy small server is found at once, and a
+        // process holding thousands of unchanged sockets is read again only if it must be.
+        let mut unknown: HashSet<u64> = sockets
+            .iter()
+            .map(|s| s.inode)
+            .filter(|&inode| {
+                inode != 0 && !self.unheld.contains(&inode) && self.holders_of(inode).is_empty()
+            })
+            .collect();
+        if !unknown.is_empty() {
+            let mut stale: Vec<(usize, i32, Duration, Option<usize>)> = self
                 .pids
                 .iter()
                 .filter(|(_, e)| e.read_gen != gen)
-                .map(|(&pid, e)| (pid, e.start_time, e.fd_count))
+                .map(|(&pid, e)| {
+                    (
+                        e.fd_count.unwrap_or(usize::MAX),
+                        pid,
+                        e.start_time,
+                        e.fd_count,
+                    )
+                })
                 .collect();
-            for (pid, start, count) in stale {
+            stale.sort_unstable();
+            for (_, pid, start, count) in stale {
                 self.read_pid(pid, start, count);
                 if let Some(e) = self.pids.get_mut(&pid) {
                     e.seen_gen = gen;
+                    for (_, inode) in &e.sockets {
+                        unknown.remove(inode);
+                    }
+                }
+                if unknown.is_empty() {
+                    break;
                 }
             }
             self.rebuild();

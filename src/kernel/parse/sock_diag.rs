@@ -17,6 +17,8 @@ const NLMSG_HDRLEN: usize = 16;
 const NLMSG_ERROR: u16 = 2;
 const NLMSG_DONE: u16 = 3;
 pub const SOCK_DIAG_BY_FAMILY: u16 = 20;
+/// The older request type (`inet_diag_req`), which dumps IPv4 and IPv6 in one table walk.
+pub const TCPDIAG_GETSOCK: u16 = 18;
 const INET_DIAG_MSG_LEN: usize = 72;
 const AF_INET: u8 = 2;
 const AF_INET6: u8 = 10;
@@ -59,7 +61,7 @@ pub fn parse_datagram(buf: &[u8], out: &mut Vec<Socket>) -> Result<Dump, DumpErr
                     return Err(DumpError::Kernel(-code));
                 }
             }
-            SOCK_DIAG_BY_FAMILY => {
+            SOCK_DIAG_BY_FAMILY | TCPDIAG_GETSOCK => {
                 if let Some(sock) = parse_inet_diag_msg(payload)? {
                     out.push(sock);
                 }

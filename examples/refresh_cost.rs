@@ -1,0 +1,45 @@
+//! The in-process cost of one full refresh (processes + sockets + owners) as the dashboard does
+//! it with one long-lived `LiveSource`: the first refresh (cold caches) and steady-state ones.
+//!
+//! Usage: refresh_cost [STEADY_ROUNDS]   (default 20)
+
+use std::time::{Duration, Instant};
+
+use tcplab::kernel::live::LiveSource;
+use tcplab::model::SnapshotSource;
+
+fn main() -> anyhow::Result<()> {
+    let rounds: usize = std::env::args()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(20);
+    let mut source = LiveSource::new();
+    let t = Instant::now();
+    let first = source.snapshot()?;
+    let first_cost = t.elapsed();
+    let first_reads = source.owner_reads().unwrap_or(0);
+    let mut times: Vec<Duration> = Vec::with_capacity(rounds);
+    let mut reads = Vec::with_capacity(rounds);
+    let mut sockets = 0;
+    for _ in 0..rounds {
+        let t = Instant::now();
+        let snap = source.snapshot()?;
+        times.push(t.elapsed());
+        reads.push(source.owner_reads().unwrap_or(0));
+        sockets = snap.sockets.len();
+    }
+    times.sort();
+    let ms = |d: Duration| d.as_secs_f64() * 1000.0;
+    println!(
+        "processes={} sockets={} first_ms={:.2} first_fd_reads={} steady_median_ms={:.2} steady_min_ms={:.2} steady_max_ms={:.2} steady_fd_reads_max={}",
+        first.processes.len(),
+        sockets,
+        ms(first_cost),
+        first_reads,
+        ms(times[times.len() / 2]),
+        ms(times[0]),
+        ms(times[times.len() - 1]),
+        reads.iter().max().unwrap_or(&0),
+    );
+    Ok(())
+}
