@@ -29,9 +29,27 @@ fn main() -> anyhow::Result<()> {
         sockets = snap.sockets.len();
     }
     times.sort();
+    // The parts on their own: the kernel's socket dump, and the process scan.
+    let mut dump: Vec<Duration> = (0..rounds.min(10))
+        .map(|_| {
+            let t = Instant::now();
+            let _ = source.sockets_only();
+            t.elapsed()
+        })
+        .collect();
+    dump.sort();
+    let mut scanner = tcplab::kernel::processes::ProcessScanner::new();
+    let mut procs: Vec<Duration> = (0..rounds.min(10))
+        .map(|_| {
+            let t = Instant::now();
+            let _ = scanner.scan();
+            t.elapsed()
+        })
+        .collect();
+    procs.sort();
     let ms = |d: Duration| d.as_secs_f64() * 1000.0;
     println!(
-        "processes={} sockets={} first_ms={:.2} first_fd_reads={} steady_median_ms={:.2} steady_min_ms={:.2} steady_max_ms={:.2} steady_fd_reads_max={}",
+        "processes={} sockets={} first_ms={:.2} first_fd_reads={} steady_median_ms={:.2} steady_min_ms={:.2} steady_max_ms={:.2} steady_fd_reads_max={} sockets_only_median_ms={:.2} processes_only_median_ms={:.2}",
         first.processes.len(),
         sockets,
         ms(first_cost),
@@ -40,6 +58,8 @@ fn main() -> anyhow::Result<()> {
         ms(times[0]),
         ms(times[times.len() - 1]),
         reads.iter().max().unwrap_or(&0),
+        ms(dump[dump.len() / 2]),
+        ms(procs[procs.len() / 2]),
     );
     Ok(())
 }

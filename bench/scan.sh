@@ -1,0 +1,93 @@
+#!/usr/bin/env bash
+# The inspector's speed at scale: 9,000 loopback connection pairs (18,000 sockets) held by one
+# process, then `tcplab net`/`ps` against ss, netstat and ps, and the in-process cost of one
+# full refresh (processes + sockets + owners) as the dashboard does it, first and steady-state.
+# Writes its table to the "## inspector: scan" section of bench/RESULTS.md.
+#
+# Usage: bench/scan.sh [PAIRS]      (default 9000; RUNS=7 runs per command, median reported)
+# Needs: ss (iproute2), netstat (net-tools), ps (procps); root to see every owner.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PAIRS=${1:-9000}
+RUNS=${RUNS:-7}
+command -v netstat >/dev/null || { echo "scan.sh: netstat missing (apt-get install net-tools)" >&2; exit 1; }
+
+cargo build --release --locked --quiet --bin tcplab --example hold_pairs --example refresh_cost
+B=target/release/tcplab
+ulimit -n $(( PAIRS * 2 + 100 )) 2>/dev/null || ulimit -n "$(ulimit -Hn)"
+
+work=$(mktemp -d)
+holder=""
+cleanup() {
+  exec 3>&- 2>/dev/null || true
+  [ -n "$holder" ] && wait "$holder" 2>/dev/null || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+mkfifo "$work/in"
+target/release/examples/hold_pairs "$PAIRS" <"$work/in" >"$work/ready" &
+holder=$!
+exec 3>"$work/in"   # the holder exits when this closes
+for _ in $(seq 600); do grep -q '^ready' "$work/ready" 2>/dev/null && break; sleep 0.1; done
+grep -q '^ready' "$work/ready" || { echo "scan.sh: holder never got ready" >&2; exit 1; }
+
+# Median wall time in ms of RUNS runs of a command (output discarded).
+median_ms() {
+  local times=()
+  for _ in $(seq "$RUNS"); do
+    local s e
+    s=$(date +%s%N); "$@" >/dev/null 2>&1; e=$(date +%s%N)
+    times+=($(( (e - s) / 1000 )))
+  done
+  printf '%s\n' "${times[@]}" | sort -n | awk -v n="$RUNS" 'NR == int((n + 1) / 2) { printf "%.1f", $1 / 1000 }'
+}
+
+load=$(cut -d' ' -f1-3 /proc/loadavg)
+total=$(ss -s | awk '/^TCP:/ { print $2 }')
+# Warm-up: the first walk of /proc/PID/fd instantiates 18,000 dentries; all tools get them warm.
+ss -tanp >/dev/null; $B net --json >/dev/null
+
+net=$(median_ms $B net --json)
+ssp=$(median_ms ss -tanp)
+nst=$(median_ms netstat -tanp)
+net_no=$(median_ms $B net --json --no-owners)
+ss_no=$(median_ms ss -tan)
+ps_j=$(median_ms $B ps --json)
+ps_a=$(median_ms ps -axj)
+refresh=$(target/release/examples/refresh_cost 20)
+
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
+field() { sed -n "s/.*$1=\([^ ]*\).*/\1/p" <<<"$refresh"; }
+section="## inspector: scan
+
+\`bench/scan.sh $PAIRS\` (RUNS=$RUNS, median wall time) on $(date -u '+%Y-%m-%d %H:%M UTC'),
+$(nproc) cores, Linux $(uname -r), $(ss -V 2>&1 | head -1), as $(id -un).
+TCP sockets on the machine during the run: $total ($(( PAIRS * 2 )) held by the benchmark, the
+rest other people's). Load average before the run: $load (the machine is shared).
+
+| command | ms | vs | ms | ratio | target |
+|---|---:|---|---:|---:|---|
+| \`tcplab net --json\` | $net | \`ss -tanp\` | $ssp | $(ratio "$net" "$ssp") | <= 0.25 |
+| \`tcplab net --json\` | $net | \`netstat -tanp\` | $nst | $(ratio "$net" "$nst") | |
+| \`tcplab net --json --no-owners\` | $net_no | \`ss -tan\` | $ss_no | $(ratio "$net_no" "$ss_no") | <= 0.5 |
+| \`tcplab ps --json\` | $ps_j | \`ps -axj\` | $ps_a | $(ratio "$ps_j" "$ps_a") | |
+
+In-process refresh (\`target/release/examples/refresh_cost 20\`: one \`LiveSource\`, processes +
+sockets + owners): $(field processes) processes, $(field sockets) sockets; first refresh
+$(field first_ms) ms (descriptors of $(field first_fd_reads) processes read); steady-state median
+$(field steady_median_ms) ms (min $(field steady_min_ms), max $(field steady_max_ms); at most
+$(field steady_fd_reads_max) processes' descriptors re-read in one refresh). Of that, the kernel's
+socket dump alone (\`sockets_only\`) takes $(field sockets_only_median_ms) ms and the process scan
+$(field processes_only_median_ms) ms (medians). Target: steady-state under 20 ms at 18,000 sockets.
+"
+echo "$section"
+
+results=bench/RESULTS.md
+[ -f "$results" ] || printf '# Benchmark results\n\nEach section is written by the script it names.\n' >"$results"
+# Replace this script's section, keep everyone else's.
+awk -v repl="$section" '
+  /^## inspector: scan/ { skip = 1; if (!done) { print repl; done = 1 }; next }
+  /^## / && skip { skip = 0 }
+  !skip { print }
+  END { if (!done) { print ""; print repl } }
+' "$results" >"$work/results" && cp "$work/results" "$results"
