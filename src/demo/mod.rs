@@ -7,7 +7,11 @@
 //! fork only while single-threaded (`kernel::fork` checks) and install signal handlers only
 //! after their last fork.
 
+mod daemon;
+mod fork;
+mod orphan;
 mod reap;
+mod signal;
 mod waiter;
 mod zombie;
 
@@ -18,12 +22,13 @@ use crate::cli::{Demo, DemoArgs};
 pub use waiter::Stop;
 
 pub fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
+    waiter::hold_stop_signals()?;
     match args.demo {
         Demo::Zombie { count, common } => zombie::run(count, common),
-        Demo::Fork(_) => crate::not_available("demo fork"),
-        Demo::Orphan(_) => crate::not_available("demo orphan"),
-        Demo::Daemon(_) => crate::not_available("demo daemon"),
-        Demo::Signal(_) => crate::not_available("demo signal"),
+        Demo::Fork(common) => fork::run(common),
+        Demo::Orphan(common) => orphan::run(common),
+        Demo::Daemon(common) => daemon::run(common),
+        Demo::Signal(common) => signal::run(common),
         Demo::TimeWait(_) => crate::not_available("demo time-wait"),
         Demo::CloseWait(_) => crate::not_available("demo close-wait"),
         Demo::Backlog(_) => crate::not_available("demo backlog"),
@@ -36,4 +41,18 @@ pub fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
 /// follows it live). A reader that went away does not stop the demo: it still cleans up.
 pub(crate) fn say(line: &str) {
     let _ = crate::cmd::output::print_line(line);
+}
+
+/// The body of a forked process: runs `f`; an error is one line on stderr naming the demo,
+/// and exit status 1. Returns the exit status for `fork_child`. INT, TERM and HUP stay held
+/// (inherited from `hold_stop_signals`) until the child makes its own `Waiter`, or releases
+/// them itself to die of them by default.
+pub(crate) fn in_child(demo: &str, f: impl FnOnce() -> anyhow::Result<()>) -> i32 {
+    match f() {
+        Ok(()) => 0,
+        Err(e) => {
+            eprintln!("tcplab demo {demo} (pid {}): {e:#}", std::process::id());
+            1
+        }
+    }
 }

@@ -8,7 +8,7 @@ use nix::sys::signal::{kill, Signal};
 use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
 use nix::unistd::Pid;
 
-use super::waiter::Waiter;
+use super::waiter::{Stop, Waiter, Wake};
 use crate::kernel::family::children_of;
 use crate::model::signals::signal_name;
 
@@ -66,5 +66,33 @@ pub fn stop_and_reap_all(waiter: &mut Waiter, grace: Duration) -> Vec<(Pid, Wait
         }
         // CHLD wakes this early; a second Ctrl+C while cleaning up changes nothing.
         waiter.nap(Duration::from_millis(100));
+    }
+}
+
+/// A supervisor's life: reaps children as they exit (calling `on_reaped` for each), until a
+/// stop condition (then stops and reaps the rest) or until no child is left. Returns the stop
+/// condition, None when the children ended on their own.
+pub fn supervise(
+    waiter: &mut Waiter,
+    mut on_reaped: impl FnMut(Pid, &WaitStatus),
+) -> anyhow::Result<Option<Stop>> {
+    loop {
+        let mut reaped = Vec::new();
+        let none_left = reap_exited(&mut reaped);
+        for (pid, status) in &reaped {
+            on_reaped(*pid, status);
+        }
+        if none_left {
+            return Ok(None);
+        }
+        match waiter.wait(None)? {
+            Wake::Stop(stop) => {
+                for (pid, status) in stop_and_reap_all(waiter, Duration::from_secs(5)) {
+                    on_reaped(pid, &status);
+                }
+                return Ok(Some(stop));
+            }
+            Wake::Child | Wake::Signal(_) | Wake::Tick => {}
+        }
     }
 }

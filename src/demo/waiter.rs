@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use mio::{Events, Interest, Poll, Token};
+use nix::sys::signal::{sigprocmask, SigSet, SigmaskHow, Signal};
 use signal_hook::consts::{SIGCHLD, SIGHUP, SIGINT, SIGTERM};
 use signal_hook_mio::v1_0::Signals;
 
@@ -45,6 +46,28 @@ pub enum Wake {
 
 const SIGNALS: Token = Token(0);
 
+fn stop_signals() -> SigSet {
+    let mut set = SigSet::empty();
+    for sig in [Signal::SIGINT, Signal::SIGTERM, Signal::SIGHUP] {
+        set.add(sig);
+    }
+    set
+}
+
+/// Blocks INT, TERM and HUP until a `Waiter` exists (or `release_stop_signals`): a Ctrl+C
+/// that comes between the demo's start and its handlers then waits instead of killing the
+/// demo before it could clean up. Forked children inherit the block; `in_child` lifts it.
+pub fn hold_stop_signals() -> anyhow::Result<()> {
+    sigprocmask(SigmaskHow::SIG_BLOCK, Some(&stop_signals()), None)
+        .context("cannot block INT, TERM and HUP")
+}
+
+/// Lifts `hold_stop_signals`.
+pub fn release_stop_signals() -> anyhow::Result<()> {
+    sigprocmask(SigmaskHow::SIG_UNBLOCK, Some(&stop_signals()), None)
+        .context("cannot unblock INT, TERM and HUP")
+}
+
 pub struct Waiter {
     poll: Poll,
     events: Events,
@@ -64,6 +87,8 @@ impl Waiter {
         poll.registry()
             .register(&mut signals, SIGNALS, Interest::READABLE)
             .context("cannot watch the signal pipe")?;
+        // What arrived while held comes through the handlers, into the pipe, now.
+        release_stop_signals()?;
         Ok(Waiter {
             poll,
             events: Events::with_capacity(8),
@@ -114,5 +139,14 @@ impl Waiter {
         // failing a cleanup for.
         let _ = self.poll.poll(&mut self.events, Some(d));
         self.pending.extend(self.signals.pending());
+    }
+
+    /// Waits until a stop condition, ignoring other wake-ups.
+    pub fn until_stop(&mut self) -> anyhow::Result<Stop> {
+        loop {
+            if let Wake::Stop(stop) = self.wait(None)? {
+                return Ok(stop);
+            }
+        }
     }
 }

@@ -14,12 +14,11 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
-use nix::sys::signal::{kill, Signal};
 use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
 
-use super::reap::{describe, stop_and_reap_all};
-use super::say;
-use super::waiter::{Waiter, Wake};
+use super::reap::{describe, supervise};
+use super::waiter::Waiter;
+use super::{in_child, say};
 use crate::cli::DemoCommon;
 use crate::kernel::{family, fork::fork_child, subreaper};
 use crate::model::signals::signal_name;
@@ -30,37 +29,23 @@ pub fn run(count: usize, common: DemoCommon) -> anyhow::Result<ExitCode> {
     }
     subreaper::become_subreaper().context("cannot become a child subreaper")?;
     let supervisor = std::process::id() as i32;
-    let parent = fork_child(|| negligent_parent(count, supervisor))?;
+    let parent = fork_child(|| in_child("zombie", || negligent_parent(count, supervisor)))?;
     let mut waiter = Waiter::with_children(common.duration)?;
-    let stop = loop {
-        match waiter.wait(None)? {
-            Wake::Stop(stop) => break Some(stop),
-            // The parent died on its own (killed from the dashboard, say): its zombies are ours.
-            Wake::Child => {
-                if family::ids(parent.as_raw()).is_ok_and(|p| p.state == 'Z') {
-                    break None;
-                }
-            }
-            Wake::Signal(_) | Wake::Tick => {}
+    let mut zombies = Vec::new();
+    let mut parent_end = "gone".to_string();
+    // Ends when the parent is killed (from the dashboard, say): its zombies come to us.
+    let stop = supervise(&mut waiter, |pid, status| {
+        if pid == parent {
+            parent_end = describe(status);
+        } else {
+            zombies.push(pid.to_string());
         }
-    };
+    })?;
     if let Some(stop) = stop {
         say(&format!(
-            "zombie demo: supervisor {supervisor} got {stop}; sending SIGTERM to parent {parent}"
+            "zombie demo: supervisor {supervisor} got {stop}; parent {parent} and its zombies stopped"
         ));
-        let _ = kill(parent, Signal::SIGTERM);
     }
-    let reaped = stop_and_reap_all(&mut waiter, Duration::from_secs(5));
-    let zombies: Vec<String> = reaped
-        .iter()
-        .filter(|(pid, _)| *pid != parent)
-        .map(|(pid, _)| pid.to_string())
-        .collect();
-    let parent_end = reaped
-        .iter()
-        .find(|(pid, _)| *pid == parent)
-        .map(|(_, status)| describe(status))
-        .unwrap_or_else(|| "gone".to_string());
     say(&format!(
         "zombie demo: parent {parent} {parent_end}; subreaper {supervisor} adopted and reaped \
          zombies {}; nothing left",
@@ -71,17 +56,7 @@ pub fn run(count: usize, common: DemoCommon) -> anyhow::Result<ExitCode> {
 
 /// The parent that never calls wait: forks `count` children that exit at once, says who they
 /// are once the kernel shows them as zombies, and waits for a signal to exit.
-fn negligent_parent(count: usize, supervisor: i32) -> i32 {
-    match negligent_parent_inner(count, supervisor) {
-        Ok(()) => 0,
-        Err(e) => {
-            eprintln!("tcplab demo zombie: {e:#}");
-            1
-        }
-    }
-}
-
-fn negligent_parent_inner(count: usize, supervisor: i32) -> anyhow::Result<()> {
+fn negligent_parent(count: usize, supervisor: i32) -> anyhow::Result<()> {
     let me = std::process::id() as i32;
     let mut zombies = Vec::with_capacity(count);
     for _ in 0..count {
@@ -98,6 +73,10 @@ fn negligent_parent_inner(count: usize, supervisor: i32) -> anyhow::Result<()> {
         }
         std::thread::sleep(Duration::from_millis(5));
     }
+    // A plain blocking iterator: this process has nothing else to do and forks no more.
+    let mut signals = signal_hook::iterator::Signals::new([SIGINT, SIGTERM, SIGHUP])
+        .context("cannot install signal handlers")?;
+    super::waiter::release_stop_signals()?;
     let list: Vec<String> = zombies.iter().map(|z| z.to_string()).collect();
     let list = list.join(" ");
     say(&format!("zombie demo: parent {me}, zombies {list}"));
@@ -110,9 +89,6 @@ fn negligent_parent_inner(count: usize, supervisor: i32) -> anyhow::Result<()> {
     say(&format!(
         "  stop: Ctrl+C, `kill {supervisor}` (the demo) or `kill {me}` (the parent: its zombies are then adopted and reaped)"
     ));
-    // A plain blocking iterator: this process has nothing else to do and forks no more.
-    let mut signals = signal_hook::iterator::Signals::new([SIGINT, SIGTERM, SIGHUP])
-        .context("cannot install signal handlers")?;
     let sig = signals.forever().next().unwrap_or(SIGTERM);
     say(&format!(
         "zombie demo: parent {me} got SIG{}, exiting without reaping; zombies {list} will be \

@@ -14,6 +14,7 @@ pub mod owners;
 pub mod parse;
 pub mod processes;
 pub mod sockets;
+pub mod signals;
 pub mod subreaper;
 pub mod trace_line;
 pub mod tracefs;

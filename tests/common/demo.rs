@@ -15,6 +15,7 @@ pub struct Demo {
     pub running: Running,
     lines: Receiver<String>,
     pub seen: Vec<String>,
+    claimed: Vec<bool>,
 }
 
 impl Demo {
@@ -44,6 +45,7 @@ impl Demo {
             },
             lines: rx,
             seen: Vec::new(),
+            claimed: Vec::new(),
         }
     }
 
@@ -51,18 +53,26 @@ impl Demo {
         self.running.pid()
     }
 
-    /// Reads lines until one contains `needle`; returns it. Panics with everything printed so far
-    /// if the deadline passes or the demo closes its stdout first.
+    /// Returns the first line not returned before that contains `needle`, reading more lines
+    /// as needed: lines from different processes of a demo interleave, so earlier lines are
+    /// searched too. Panics with everything printed so far if the deadline passes or the demo
+    /// closes its stdout first.
     pub fn line_with(&mut self, needle: &str, timeout: Duration) -> String {
         let deadline = Instant::now() + timeout;
+        let mut i = 0;
         loop {
+            while i < self.seen.len() {
+                if !self.claimed[i] && self.seen[i].contains(needle) {
+                    self.claimed[i] = true;
+                    return self.seen[i].clone();
+                }
+                i += 1;
+            }
             let left = deadline.saturating_duration_since(Instant::now());
             match self.lines.recv_timeout(left) {
                 Ok(line) => {
-                    self.seen.push(line.clone());
-                    if line.contains(needle) {
-                        return line;
-                    }
+                    self.seen.push(line);
+                    self.claimed.push(false);
                 }
                 Err(e) => panic!(
                     "no line with {needle:?} ({e}); the demo printed:\n{}",
@@ -80,6 +90,7 @@ impl Demo {
             .recv_timeout(deadline.saturating_duration_since(Instant::now()))
         {
             self.seen.push(line);
+            self.claimed.push(false);
         }
         self.seen.join("\n")
     }
@@ -93,6 +104,34 @@ impl Demo {
             "demo exited with {status}; it printed:\n{}",
             self.rest(Duration::from_secs(1))
         );
+    }
+}
+
+impl Drop for Demo {
+    /// On a failed test the demo may not have cleaned up: kill its whole tree (the test is a
+    /// subreaper, so the orphans come back here) and reap it, leaving nothing on the machine.
+    fn drop(&mut self) {
+        if self.running.child.try_wait().ok().flatten().is_some() {
+            return;
+        }
+        let mut tree = vec![self.pid()];
+        let mut i = 0;
+        while i < tree.len() {
+            tree.extend(children_of(tree[i]));
+            i += 1;
+        }
+        for pid in tree.iter().rev() {
+            let _ = nix::sys::signal::kill(
+                nix::unistd::Pid::from_raw(*pid),
+                nix::sys::signal::Signal::SIGKILL,
+            );
+        }
+        let _ = self.running.child.wait();
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while tree.iter().any(|&p| exists(p)) && Instant::now() < deadline {
+            crate::common::reap_all();
+            std::thread::sleep(Duration::from_millis(10));
+        }
     }
 }
 
