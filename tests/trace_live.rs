@@ -30,7 +30,8 @@ fn live_trace_feeds_transitions_and_cleans_up_when_dropped() {
         TransitionSource::Tracepoint,
         "needs root: {detail:?}"
     );
-    let instance = detail.1.strip_prefix("instance ").unwrap().to_string();
+    let instance = detail.1.strip_prefix("instance ").unwrap();
+    let instance = instance.split(',').next().unwrap().to_string();
     let dir = std::path::Path::new("/sys/kernel/tracing/instances").join(&instance);
     assert!(dir.is_dir(), "{instance} is live");
 

@@ -145,10 +145,11 @@ fn parse_head(head: &str) -> Option<Head> {
     let (rest, clock) = head.rsplit_once(' ')?;
     let clock: f64 = clock.parse().ok()?;
     let (rest, flags) = rest.trim_end().rsplit_once(' ')?;
-    // Flags: irqs-off, need-resched, then h/s/H/z for hard/soft irq/NMI, or '.'.
+    // Flags: irqs-off, need-resched, then h/s/H/z/Z for hard/soft irq/NMI; '.' or 'b' (bottom
+    // halves disabled by the task itself) is process context.
     let context = match flags.chars().nth(2)? {
-        '.' => Context::Process,
-        _ => Context::Interrupt,
+        'h' | 's' | 'H' | 'z' | 'Z' => Context::Interrupt,
+        _ => Context::Process,
     };
     let rest = rest.trim_end();
     let open = rest.rfind(" [")?;
@@ -238,6 +239,15 @@ mod tests {
             panic!("not a change")
         };
         assert_eq!((c.tid, c.tgid), (14222, None));
+    }
+
+    #[test]
+    fn bottom_halves_off_is_still_the_task_itself() {
+        let line = V4_CONNECT.replace("[000] .....", "[000] ..b1.");
+        let TraceLine::Change(c) = parse(line.as_bytes()).unwrap() else {
+            panic!("not a change")
+        };
+        assert_eq!(c.context, Context::Process);
     }
 
     #[test]

@@ -1,5 +1,6 @@
 //! A private tracefs instance that records only `sock:inet_sock_set_state` for TCP (and one
-//! port, when asked), and its `trace_pipe`. Owns the instance's whole life: stale instances of
+//! port, when asked), and its pipes: the binary per-CPU `trace_pipe_raw` when the kernel's
+//! layouts are the known ones, the text `trace_pipe` otherwise. Owns the instance's whole life: stale instances of
 //! dead tcplab runs are removed before a new one is made, and the instance is removed again
 //! when the [`Instance`] is dropped, on every exit path that unwinds. Never touches the global
 //! buffer or other tools' instances.
@@ -15,6 +16,9 @@ use std::time::{Duration, SystemTime};
 use nix::errno::Errno;
 use nix::sys::signal::kill;
 use nix::time::{clock_gettime, ClockId};
+
+use super::trace_line::StateChange;
+use super::trace_raw::{self, EventLayout};
 use nix::unistd::Pid;
 
 /// Where tracefs lives on current kernels; the debugfs path is the old one.
@@ -117,7 +121,9 @@ pub fn filter(port: Option<u16>) -> String {
 pub struct Instance {
     dir: PathBuf,
     name: String,
+    /// The text pipe, when the binary per-CPU pipes cannot be used.
     pipe: Option<File>,
+    raw: Option<RawPipes>,
     /// Wall-clock time minus the monotonic clock, to turn the trace clock (`mono`) into wall
     /// time. None when the instance would not take the mono clock.
     wall_minus_mono: Option<f64>,
@@ -144,6 +150,7 @@ impl Instance {
             dir,
             name,
             pipe: None,
+            raw: None,
             wall_minus_mono: None,
         };
         inst.configure(port)?;
@@ -163,6 +170,10 @@ impl Instance {
         let ev = format!("{EVENT}/filter");
         self.write(&ev, &filter(port))?;
         self.write(&format!("{EVENT}/enable"), "1")?;
+        if let Some(raw) = RawPipes::open(&self.dir) {
+            self.raw = Some(raw);
+            return Ok(());
+        }
         let path = self.dir.join("trace_pipe");
         let pipe = OpenOptions::new()
             .read(true)
@@ -183,9 +194,62 @@ impl Instance {
         &self.name
     }
 
-    /// The pipe, for poll(2).
-    pub fn pipe_fd(&self) -> Option<BorrowedFd<'_>> {
-        self.pipe.as_ref().map(|p| p.as_fd())
+    /// The pipes to wait on with poll(2).
+    pub fn pipe_fds(&self) -> Vec<BorrowedFd<'_>> {
+        match &self.raw {
+            Some(raw) => raw.cpus.iter().map(|(_, f)| f.as_fd()).collect(),
+            None => self.pipe.iter().map(|p| p.as_fd()).collect(),
+        }
+    }
+
+    /// True when records come binary from the per-CPU pipes ([`Instance::read_raw`]), false
+    /// when as text from `trace_pipe` ([`Instance::read_available`]).
+    pub fn is_raw(&self) -> bool {
+        self.raw.is_some()
+    }
+
+    /// Decodes what the per-CPU pipes hold now (at most `max_pages` pages from each) into
+    /// `out`, in each CPU's order; never blocks.
+    pub fn read_raw(
+        &mut self,
+        max_pages: usize,
+        out: &mut Vec<StateChange>,
+    ) -> io::Result<RawRead> {
+        let mut read = RawRead::default();
+        let Some(raw) = self.raw.as_mut() else {
+            return Ok(read);
+        };
+        for (cpu, pipe) in &mut raw.cpus {
+            let mut pages = 0;
+            let mut last_ns = None;
+            loop {
+                if pages == max_pages {
+                    // Not drained: what is still there is no older than what we stopped at.
+                    let at = last_ns.unwrap_or(0) as f64 * 1e-9;
+                    read.undrained_from = Some(read.undrained_from.map_or(at, |u: f64| u.min(at)));
+                    break;
+                }
+                match pipe.read(&mut raw.page) {
+                    Ok(0) => break,
+                    Ok(n) => {
+                        pages += 1;
+                        read.bytes += n;
+                        let layout = &raw.layout;
+                        let info = trace_raw::for_each_record(&raw.page[..n], |ns, rec| {
+                            last_ns = Some(ns);
+                            if let Some(c) = layout.decode(rec, ns, *cpu) {
+                                out.push(c);
+                            }
+                        });
+                        read.missed += info.missed;
+                    }
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                    Err(e) => return Err(e),
+                }
+            }
+        }
+        Ok(read)
     }
 
     /// Appends what the pipe holds now to `buf`; 0 when it is empty (never blocks).
@@ -249,6 +313,7 @@ impl Instance {
         let _ = self.write(&format!("{EVENT}/enable"), "0");
         // The kernel refuses to remove an instance while one of its files is open.
         self.pipe = None;
+        self.raw = None;
         fs::remove_dir(&self.dir).map_err(io_err("cannot remove tracefs instance", &self.dir))
     }
 }
@@ -257,6 +322,76 @@ impl Drop for Instance {
     fn drop(&mut self) {
         if let Err(e) = self.teardown() {
             eprintln!("tcplab trace: {e}");
+        }
+    }
+}
+
+/// What one [`Instance::read_raw`] got.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct RawRead {
+    pub bytes: usize,
+    /// Events the kernel said it overwrote before the pages read.
+    pub missed: u64,
+    /// When a CPU's pipe was left with pages unread: the trace clock (seconds) of the last
+    /// record read from it; later reads may bring records from there on.
+    pub undrained_from: Option<f64>,
+}
+
+/// The binary per-CPU pipes, with the layouts the kernel described.
+struct RawPipes {
+    cpus: Vec<(u32, File)>,
+    layout: EventLayout,
+    page: Vec<u8>,
+}
+
+/// One ring-buffer page, as `events/header_page` describes it (16 header bytes + 4080).
+const PAGE: usize = 4096;
+
+impl RawPipes {
+    /// None when the layouts are not the ones the decoder knows, or a pipe will not open:
+    /// the text pipe is used then.
+    fn open(dir: &Path) -> Option<RawPipes> {
+        let header = read_generated(&dir.join("events/header_page"))?;
+        if !trace_raw::page_header_is_known(&header) {
+            return None;
+        }
+        let format = read_generated(&dir.join(EVENT).join("format"))?;
+        let layout = EventLayout::from_format(&format)?;
+        let mut cpus = Vec::new();
+        for entry in fs::read_dir(dir.join("per_cpu")).ok()?.flatten() {
+            let name = entry.file_name();
+            let Some(n) = name.to_str().and_then(|n| n.strip_prefix("cpu")) else {
+                continue;
+            };
+            let cpu: u32 = n.parse().ok()?;
+            let pipe = OpenOptions::new()
+                .read(true)
+                .custom_flags(libc::O_NONBLOCK)
+                .open(entry.path().join("trace_pipe_raw"))
+                .ok()?;
+            cpus.push((cpu, pipe));
+        }
+        cpus.sort_by_key(|(cpu, _)| *cpu);
+        (!cpus.is_empty()).then(|| RawPipes {
+            cpus,
+            layout,
+            page: vec![0; PAGE],
+        })
+    }
+}
+
+/// Reads a file tracefs generates on each read. With small reads (std's first read of a
+/// file is a 32-byte probe) `events/header_page` ends early, so read it in large reads.
+fn read_generated(path: &Path) -> Option<String> {
+    let mut file = File::open(path).ok()?;
+    let mut text = Vec::new();
+    let mut chunk = vec![0u8; 64 * 1024];
+    loop {
+        match file.read(&mut chunk) {
+            Ok(0) => return String::from_utf8(text).ok(),
+            Ok(n) => text.extend_from_slice(&chunk[..n]),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(_) => return None,
         }
     }
 }

@@ -15,9 +15,9 @@ use nix::time::{clock_gettime, ClockId};
 use super::conns::{Observed, Timeline, Tracker};
 use super::owners::{OwnerLookup, ProcOwners};
 use super::sampled::Sampler;
-use super::time_wait::TimeWaitWatch;
+use super::time_wait::{Found, TimeWaitThread};
 use crate::kernel::sockets::SocketScanner;
-use crate::kernel::trace_line::{self, Context, TraceLine};
+use crate::kernel::trace_line::{self, Context, StateChange, TraceLine};
 use crate::kernel::tracefs::{self, Instance};
 use crate::model::{TcpState, Transition, TransitionSource};
 
@@ -27,6 +27,13 @@ pub const SAMPLE_INTERVAL: Duration = Duration::from_millis(20);
 
 /// How long a wait lasts at most, so lost-event counts are checked now and then.
 const TICK: Duration = Duration::from_millis(250);
+
+/// Binary pages read from one CPU's pipe per batch at most, so the others are not starved.
+const RAW_PAGES: usize = 256;
+/// How long a record may take between getting its time and becoming readable.
+const SKEW: f64 = 0.002;
+/// How soon records held back for ordering are let out.
+const HOLD: Duration = Duration::from_millis(10);
 
 /// At the end (Ctrl+C, --duration), how long to keep reading what the kernel already has.
 const DRAIN: Duration = Duration::from_secs(1);
@@ -101,11 +108,9 @@ pub fn mono_now() -> f64 {
 
 /// Waits until `fd` (if any) is readable, `stop` is readable or `wait` passes. Returns true
 /// when `stop` fired.
-fn wait(fd: Option<BorrowedFd>, stop: BorrowedFd, wait: Duration) -> anyhow::Result<bool> {
+fn wait(data: &[BorrowedFd], stop: BorrowedFd, wait: Duration) -> anyhow::Result<bool> {
     let mut fds = vec![PollFd::new(stop, PollFlags::POLLIN)];
-    if let Some(fd) = fd {
-        fds.push(PollFd::new(fd, PollFlags::POLLIN));
-    }
+    fds.extend(data.iter().map(|fd| PollFd::new(*fd, PollFlags::POLLIN)));
     let ms = PollTimeout::try_from(wait.as_millis().min(i32::MAX as u128) as i32)
         .unwrap_or(PollTimeout::ZERO);
     match poll(&mut fds, ms) {
@@ -132,13 +137,18 @@ fn run_kernel(
     stop: BorrowedFd,
     sink: &mut dyn Sink,
 ) -> anyhow::Result<()> {
-    let detail = format!("instance {}", instance.name());
+    let pipes = match instance.is_raw() {
+        true => "binary per-CPU pipes",
+        false => "text pipe",
+    };
+    let detail = format!("instance {}, {pipes}", instance.name());
     if sink.ready(TransitionSource::Tracepoint, &detail)? == Flow::Stop {
         return Ok(instance.remove()?);
     }
     let mut reader = KernelReader {
         time_wait: (opts.follow_time_wait && instance.on_mono_clock())
-            .then(|| TimeWaitWatch::new(opts.port)),
+            .then(|| TimeWaitThread::spawn(opts.port).ok())
+            .flatten(),
         ..KernelReader::default()
     };
     let result = reader.pump(&mut instance, opts, stop, sink);
@@ -156,9 +166,11 @@ struct KernelReader {
     tracker: Tracker,
     owners: ProcOwners,
     tasks: Tasks,
-    time_wait: Option<TimeWaitWatch>,
+    time_wait: Option<TimeWaitThread>,
     /// Bytes read but not yet ending in a newline.
     buf: Vec<u8>,
+    /// Binary records read but not yet in time order with the other CPUs'.
+    held: Vec<StateChange>,
     /// From the pipe's own `[LOST n EVENTS]` lines; the per-CPU stats count the same loss.
     lost_inline: u64,
     lost_reported: u64,
@@ -175,19 +187,28 @@ impl KernelReader {
     ) -> anyhow::Result<()> {
         let mut last_stats = Instant::now();
         loop {
-            let ending = match until(opts.deadline, TICK) {
+            // Records held back for ordering are let out soon, not at the next tick.
+            let tick = match self.held.is_empty() {
+                true => TICK,
+                false => HOLD,
+            };
+            let ending = match until(opts.deadline, tick) {
                 None => true,
-                Some(left) => wait(instance.pipe_fd(), stop, left)?,
+                Some(left) => wait(&instance.pipe_fds(), stop, left)?,
             };
             if ending {
                 // What the kernel recorded before the end still counts: read it, briefly.
                 let give_up = Instant::now() + DRAIN;
                 while Instant::now() < give_up {
                     let (read, flow) = self.batch(instance, sink)?;
-                    if read == 0 || flow == Flow::Stop {
+                    if flow == Flow::Stop {
+                        return Ok(());
+                    }
+                    if read == 0 {
                         break;
                     }
                 }
+                self.release(f64::INFINITY, instance, sink)?;
                 return Ok(());
             }
             if self.batch(instance, sink)?.1 == Flow::Stop || self.time_waits(sink)? == Flow::Stop {
@@ -200,25 +221,81 @@ impl KernelReader {
         }
     }
 
-    /// Hands on what the TIME_WAIT watch found, if it is on and due.
+    /// Hands on what the TIME_WAIT watch found since the last call.
     fn time_waits(&mut self, sink: &mut dyn Sink) -> anyhow::Result<Flow> {
-        let Some(tw) = self.time_wait.as_mut() else {
+        let Some(tw) = self.time_wait.as_ref() else {
             return Ok(Flow::Continue);
         };
-        let found = tw.poll(mono_now());
-        if std::mem::take(&mut tw.state.overflowed) {
-            sink.notice("too many TIME_WAIT sockets to follow; newer ones are not reported");
+        for found in tw.found() {
+            match found {
+                Found::Overflowed => {
+                    sink.notice("too many TIME_WAIT sockets to follow; newer ones are not reported")
+                }
+                Found::Transition(t, interval) => {
+                    if sink.sampled_transition(&t, interval)? == Flow::Stop {
+                        return Ok(Flow::Stop);
+                    }
+                }
+            }
         }
-        for t in &found {
-            if sink.sampled_transition(t, tw.interval())? == Flow::Stop {
+        sink.flush()
+    }
+
+    /// Reads what the pipes hold and hands each record on; returns the bytes read.
+    fn batch(
+        &mut self,
+        instance: &mut Instance,
+        sink: &mut dyn Sink,
+    ) -> anyhow::Result<(usize, Flow)> {
+        if instance.is_raw() {
+            return self.raw_batch(instance, sink);
+        }
+        self.text_batch(instance, sink)
+    }
+
+    /// The binary pipes are one per CPU, and one socket's records may be on several: they
+    /// are put in time order here. A record not read yet is never older than the moment its
+    /// CPU's pipe was found empty (less a little for records being written then), so those
+    /// older than that go out now and the rest wait for the next read.
+    fn raw_batch(
+        &mut self,
+        instance: &mut Instance,
+        sink: &mut dyn Sink,
+    ) -> anyhow::Result<(usize, Flow)> {
+        let started = mono_now();
+        let read = instance
+            .read_raw(RAW_PAGES, &mut self.held)
+            .map_err(|e| anyhow::anyhow!("cannot read {} per-CPU pipes: {e}", instance.name()))?;
+        self.lost_inline += read.missed;
+        let mut cut = match instance.on_mono_clock() {
+            true => started - SKEW,
+            false => f64::INFINITY,
+        };
+        if let Some(from) = read.undrained_from {
+            cut = cut.min(from);
+        }
+        let flow = self.release(cut, instance, sink)?;
+        Ok((read.bytes, flow))
+    }
+
+    /// Hands on, in time order, the held records older than `cut`.
+    fn release(
+        &mut self,
+        cut: f64,
+        instance: &Instance,
+        sink: &mut dyn Sink,
+    ) -> anyhow::Result<Flow> {
+        self.held.sort_by(|a, b| a.clock.total_cmp(&b.clock));
+        let ready = self.held.partition_point(|c| c.clock < cut);
+        for c in self.held.drain(..ready).collect::<Vec<_>>() {
+            if self.change(c, instance, sink)? == Flow::Stop {
                 return Ok(Flow::Stop);
             }
         }
         sink.flush()
     }
 
-    /// Reads what the pipe holds and hands each complete line on; returns the bytes read.
-    fn batch(
+    fn text_batch(
         &mut self,
         instance: &mut Instance,
         sink: &mut dyn Sink,
@@ -251,20 +328,29 @@ impl KernelReader {
         instance: &Instance,
         sink: &mut dyn Sink,
     ) -> anyhow::Result<Flow> {
-        let c = match trace_line::parse(line) {
-            Ok(TraceLine::Change(c)) => c,
+        match trace_line::parse(line) {
+            Ok(TraceLine::Change(c)) => self.change(c, instance, sink),
             Ok(TraceLine::Lost { events, .. }) => {
                 self.lost_inline += events;
-                return Ok(Flow::Continue);
+                Ok(Flow::Continue)
             }
             Err(e) => {
                 self.bad_lines += 1;
                 if self.bad_lines == 1 {
                     sink.notice(&format!("skipping {e}"));
                 }
-                return Ok(Flow::Continue);
+                Ok(Flow::Continue)
             }
-        };
+        }
+    }
+
+    /// One state change, from either pipe: owner, time in state, then the sink.
+    fn change(
+        &mut self,
+        c: StateChange,
+        instance: &Instance,
+        sink: &mut dyn Sink,
+    ) -> anyhow::Result<Flow> {
         // In process context the running task is the one calling connect/close/listen: the
         // owner. In softirq it is whoever was on the CPU.
         let owner = match c.context {
@@ -289,8 +375,8 @@ impl KernelReader {
         }
         let clock = o.clock;
         let (t, tl) = self.tracker.observe(o);
-        if let Some(tw) = self.time_wait.as_mut() {
-            tw.state.observe(&t, clock);
+        if let Some(tw) = self.time_wait.as_ref() {
+            tw.observe(&t, clock);
         }
         sink.transition(&t, tl.as_ref())
     }
@@ -335,7 +421,7 @@ fn run_sampled(
         ) else {
             return Ok(());
         };
-        if wait(None, stop, left)? {
+        if wait(&[], stop, left)? {
             return Ok(());
         }
         if Instant::now() < next {
@@ -418,12 +504,27 @@ impl Tasks {
             self.known.retain(|_, (_, _, at)| at.elapsed() < TASK_TTL);
         }
         let pid = tgid.or_else(|| tgid_of(tid)).unwrap_or(tid);
+        // A short-lived process may be gone already; the kernel remembers recent names.
         let name = std::fs::read_to_string(format!("/proc/{pid}/comm"))
             .map(|c| c.trim_end().to_string())
-            .unwrap_or_else(|_| comm.to_string());
+            .ok()
+            .or_else(|| saved_comm(tid))
+            .unwrap_or_else(|| match comm {
+                "" => "?".to_string(),
+                c => c.to_string(),
+            });
         self.known.insert(tid, (pid, name.clone(), Instant::now()));
         (pid, name)
     }
+}
+
+/// The name tracing recorded for a task (`saved_cmdlines`: `PID COMM` lines, recent tasks).
+fn saved_comm(tid: i32) -> Option<String> {
+    let text = std::fs::read_to_string("/sys/kernel/tracing/saved_cmdlines").ok()?;
+    text.lines().find_map(|l| {
+        let (pid, comm) = l.split_once(' ')?;
+        (pid.parse() == Ok(tid)).then(|| comm.to_string())
+    })
 }
 
 /// `Tgid:` of /proc/<tid>/status (a thread's directory exists even though it is not listed).

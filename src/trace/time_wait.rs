@@ -9,8 +9,10 @@
 
 use std::collections::{HashMap, HashSet};
 use std::net::SocketAddr;
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
 use std::time::{Duration, Instant, SystemTime};
 
+use super::session::mono_now;
 use crate::kernel::sockets::SocketScanner;
 use crate::model::{TcpState, Transition};
 
@@ -158,6 +160,69 @@ impl TimeWaitWatch {
         self.gap = MIN_GAP.max(started.elapsed() * 10);
         self.next = Instant::now() + self.gap;
         self.state.apply(&time_wait, clock, SystemTime::now())
+    }
+}
+
+/// What the watch thread reports.
+#[derive(Debug, Clone)]
+pub enum Found {
+    /// A transition into or out of TIME_WAIT, and how far apart the samples were.
+    Transition(Transition, Duration),
+    /// MAX_WATCHED was reached: newer TIME_WAIT sockets are not followed.
+    Overflowed,
+}
+
+/// The watch on its own thread, so that reading a long socket list (a flood leaves many
+/// thousands of TIME_WAIT sockets) never delays reading the kernel's pipes. It ends when this
+/// is dropped.
+pub struct TimeWaitThread {
+    to: Sender<(Transition, f64)>,
+    from: Receiver<Found>,
+}
+
+impl TimeWaitThread {
+    pub fn spawn(port: Option<u16>) -> std::io::Result<TimeWaitThread> {
+        let (to, candidates) = mpsc::channel::<(Transition, f64)>();
+        let (found, from) = mpsc::channel();
+        std::thread::Builder::new()
+            .name("tcplab-timewait".into())
+            .spawn(move || {
+                let mut watch = TimeWaitWatch::new(port);
+                loop {
+                    match candidates.recv_timeout(MIN_GAP) {
+                        Ok((t, clock)) => watch.state.observe(&t, clock),
+                        Err(RecvTimeoutError::Timeout) => {}
+                        Err(RecvTimeoutError::Disconnected) => return,
+                    }
+                    for (t, clock) in candidates.try_iter() {
+                        watch.state.observe(&t, clock);
+                    }
+                    let seen = watch.poll(mono_now());
+                    if std::mem::take(&mut watch.state.overflowed)
+                        && found.send(Found::Overflowed).is_err()
+                    {
+                        return;
+                    }
+                    for t in seen {
+                        if found.send(Found::Transition(t, watch.interval())).is_err() {
+                            return;
+                        }
+                    }
+                }
+            })?;
+        Ok(TimeWaitThread { to, from })
+    }
+
+    /// Passes on the transitions that may leave a TIME_WAIT socket behind.
+    pub fn observe(&self, t: &Transition, clock: f64) {
+        if t.new == TcpState::Close && matches!(t.old, TcpState::FinWait2 | TcpState::Closing) {
+            let _ = self.to.send((t.clone(), clock));
+        }
+    }
+
+    /// What the thread found since the last call; never blocks.
+    pub fn found(&self) -> Vec<Found> {
+        self.from.try_iter().collect()
     }
 }
 
