@@ -206,3 +206,34 @@ fn out_of_descriptors_it_backs_off_and_keeps_serving() {
     });
     assert_eq!(r.status, 200);
 }
+
+#[test]
+fn a_client_that_never_reads_is_cut_however_much_it_sends() {
+    let root = tempfile::tempdir().unwrap();
+    let big = std::fs::File::create(root.path().join("big.bin")).unwrap();
+    big.set_len(64 << 20).unwrap();
+    let (_server, addr) = serve(&[
+        "--root",
+        root.path().to_str().unwrap(),
+        "--header-timeout",
+        "1s",
+    ]);
+    let mut c = TcpStream::connect(addr).unwrap();
+    c.set_write_timeout(Some(Duration::from_secs(5))).unwrap();
+    let started = Instant::now();
+    // Ask for far more than the socket buffers hold, never read, and keep talking: each new
+    // request is a sign of life, but not of progress.
+    let cut = loop {
+        if started.elapsed() > Duration::from_secs(30) {
+            break false;
+        }
+        let sent = c.write_all(b"GET /big.bin HTTP/1.1\r\nHost: t\r\n\r\n");
+        if sent.is_err() {
+            break true;
+        }
+        // Pacing the client (not waiting for the server): a request every 100 ms.
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert!(cut, "still connected after 30 s of not reading");
+    assert_eq!(get(addr, "/missing").status, 404);
+}

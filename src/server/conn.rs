@@ -106,6 +106,9 @@ pub struct Conn<S: Stream = TcpStream> {
     pub deadline: Instant,
     /// When the first byte of the request being received arrived (slowloris clock).
     head_started: Option<Instant>,
+    /// When output last moved (or began to wait): a client that stops reading is cut after
+    /// --header-timeout, however much it keeps sending.
+    wrote_at: Instant,
     answered_any: bool,
 }
 
@@ -126,6 +129,7 @@ impl<S: Stream> Conn<S> {
             phase: Phase::Open,
             deadline: now + config.header_timeout,
             head_started: None,
+            wrote_at: now,
             answered_any: false,
         }
     }
@@ -179,7 +183,7 @@ impl<S: Stream> Conn<S> {
 
     fn drive_inner(&mut self, io: &mut Io<'_>) -> io::Result<Drive> {
         loop {
-            if self.wpos < self.wbuf.len() && !self.flush_wbuf(io.stats)? {
+            if self.wpos < self.wbuf.len() && !self.flush_wbuf(io.stats, io.now)? {
                 return Ok(Drive::Open);
             }
             match self.phase {
@@ -323,8 +327,12 @@ impl<S: Stream> Conn<S> {
                 }
             }
             io.stats.add_bytes_out(written as u64);
+            self.wrote_at = io.now;
         }
         if written < io.out.len() {
+            if self.wbuf.is_empty() {
+                self.wrote_at = io.now; // the wait for the client starts now
+            }
             self.wbuf.extend_from_slice(&io.out[written..]);
         }
         io.out.clear();
@@ -332,12 +340,13 @@ impl<S: Stream> Conn<S> {
     }
 
     /// Ok(true) once everything queued is written.
-    fn flush_wbuf(&mut self, stats: &Stats) -> io::Result<bool> {
+    fn flush_wbuf(&mut self, stats: &Stats, now: Instant) -> io::Result<bool> {
         while self.wpos < self.wbuf.len() {
             match self.stream.write(&self.wbuf[self.wpos..]) {
                 Ok(n) => {
                     self.wpos += n;
                     stats.add_bytes_out(n as u64);
+                    self.wrote_at = now;
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(false),
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
@@ -374,11 +383,11 @@ impl<S: Stream> Conn<S> {
         self.deadline = match self.deferred.as_deref() {
             // The timer answers it; the sleep is capped, so this is only a backstop.
             Some(Deferred::Sleep(_)) => now + super::config::MAX_SLEEP + config.header_timeout,
-            // Writing, or a body arriving: cut after this long without progress.
-            Some(Deferred::File { .. }) => now + config.header_timeout,
-            None if self.wpos < self.wbuf.len() || !self.session.is_idle() => {
-                now + config.header_timeout
-            }
+            // Output waiting on the client: cut after this long without it moving.
+            Some(Deferred::File { .. }) => self.wrote_at + config.header_timeout,
+            None if self.wpos < self.wbuf.len() => self.wrote_at + config.header_timeout,
+            // A body arriving: cut after this long without a byte of it.
+            None if !self.session.is_idle() => now + config.header_timeout,
             None if self.answered_any => now + config.keepalive_timeout,
             None => now + config.header_timeout,
         };
@@ -406,6 +415,6 @@ mod tests {
     #[test]
     fn an_idle_connection_is_small() {
         let size = std::mem::size_of::<super::Conn>();
-        assert!(size <= 160, "Conn grew to {size} bytes");
+        assert!(size <= 176, "Conn grew to {size} bytes");
     }
 }

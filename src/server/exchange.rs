@@ -260,6 +260,28 @@ mod tests {
     }
 
     #[test]
+    fn sixteen_pipelined_requests_are_answered_in_one_call() {
+        // One call, one output buffer: the reactor writes it with one write.
+        let (config, clock, board) = (config(), Clock::new(), Scoreboard::single());
+        let input = b"GET / HTTP/1.1\r\nHost: a\r\n\r\n".repeat(16);
+        let mut out = Vec::new();
+        let mut site = Site {
+            config: &config,
+            clock: &clock,
+            board: &board,
+            access_log: None,
+            draining: false,
+        };
+        let peer = "127.0.0.1".parse().unwrap();
+        let p = serve(&mut Session::default(), &input, peer, &mut site, &mut out);
+        assert_eq!((p.consumed, p.requests), (input.len(), 16));
+        assert!(matches!(p.next, Next::NeedMore));
+        let text = String::from_utf8(out).unwrap();
+        assert_eq!(text.matches("HTTP/1.1 200 OK\r\n").count(), 16);
+        assert_eq!(text.matches("hello!world").count(), 16);
+    }
+
+    #[test]
     fn an_invalid_request_is_answered_once_and_closes() {
         let (config, clock, board) = (config(), Clock::new(), Scoreboard::single());
         let (out, closed) = run(
