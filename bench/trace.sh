@@ -61,14 +61,35 @@ elapsed=$(awk '{print $6}' <<<"$load")
 # The listener's own CLOSE→LISTEN and LISTEN→CLOSE are not the load's.
 got=$(grep '"source":"kernel"' "$tmp/out" | grep -vc '"remote":"0.0.0.0:0"' || true)
 expected=$((conns * 10))
-lost_msg=$(grep "overflowed" "$tmp/err" | tail -1 || true)
+lost_n=$(grep -o "overflowed: [0-9]*" "$tmp/err" | tail -1 | grep -o "[0-9]*$" || true)
 cpu_s=$(awk -v a="$cpu0" -v b="$cpu1" -v t="$ticks" 'BEGIN{printf "%.2f", (b-a)/t}')
-cat <<REPORT
-command:      bench/trace.sh $RATE $SECS
-date:         $(date -u +%Y-%m-%dT%H:%MZ)
-machine:      nproc $(nproc), kernel $(uname -r), load average $(cut -d' ' -f1-3 /proc/loadavg)
-load:         $conns connections in ${elapsed}s ($(awk -v c="$conns" -v e="$elapsed" 'BEGIN{printf "%.0f", c/e}')/s), $failed failed
-transitions:  expected $expected, received $got, missing $((expected - got))
-kernel said:  ${lost_msg:-no trace buffer overflow reported}
-tracer CPU:   ${cpu_s}s (user $(((u1 - u0) * 100 / ticks))0ms, system $(((s1 - s0) * 100 / ticks))0ms) over the run ($(awk -v c="$cpu_s" -v e="$elapsed" 'BEGIN{printf "%.0f", 100*c/e}')% of one core)
+report=$(cat <<REPORT
+## trace: transitions under load
+
+\`bench/trace.sh $RATE $SECS\` on $(date -u '+%Y-%m-%d %H:%M') UTC, $(nproc) cores, Linux $(uname -r), as root,
+in a private network namespace. Load average at the end of the run: $(cut -d' ' -f1-3 /proc/loadavg)
+(the machine is shared). The load generator (\`examples/connload.rs\`: 4 client threads from 16
+loopback source addresses, 2 accepting threads) aims at $RATE connections/s; each connection makes
+exactly 10 transitions (5 per end). The tracer is \`tcplab trace --json --port $PORT\` (release).
+
+| metric | value | target |
+|---|---:|---|
+| connections made | $conns in ${elapsed}s ($(awk -v c="$conns" -v e="$elapsed" 'BEGIN{printf "%.0f", c/e}')/s), $failed failed | $RATE/s |
+| transitions expected (10 per connection) | $expected | |
+| transitions received | $got | |
+| transitions missing | $((expected - got)) | 0 |
+| lost as the kernel reported it | ${lost_n:-0} | 0 |
+| tracer CPU (utime+stime from /proc) | ${cpu_s}s: user $(((u1 - u0) * 1000 / ticks))ms, system $(((s1 - s0) * 1000 / ticks))ms | |
+| tracer CPU share of one core | $(awk -v c="$cpu_s" -v e="$elapsed" 'BEGIN{printf "%.0f", 100*c/e}')% | |
 REPORT
+)
+echo "$report"
+# Replace this script's section of bench/RESULTS.md (or add it), keeping the others'.
+results=bench/RESULTS.md
+[ -f "$results" ] || printf '# Benchmark results\n\nEach section is written by the script it names.\n' >"$results"
+awk -v new="$report" '
+  /^## trace: / { skip = 1; print new; print ""; done = 1; next }
+  /^## / { skip = 0 }
+  !skip { print }
+  END { if (!done) { print ""; print new } }
+' "$results" >"$tmp/results" && cat "$tmp/results" >"$results"
