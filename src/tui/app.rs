@@ -495,7 +495,18 @@ impl App {
         self.prev_cpu = next_cpu;
         if matches!(self.transition_source, TransitionSource::Sampled { .. }) {
             let ts = s.taken_at.unwrap_or(std::time::UNIX_EPOCH);
-            let found = self.sampler.diff(&s.sockets, ts);
+            let mut found = self.sampler.diff(&s.sockets, ts);
+            let comm_of: HashMap<i32, &str> = found
+                .iter()
+                .filter_map(|t| t.pid)
+                .filter_map(|pid| {
+                    let p = s.processes.iter().find(|p| p.pid == pid)?;
+                    Some((pid, p.comm.as_str()))
+                })
+                .collect();
+            for t in &mut found {
+                t.comm = t.pid.and_then(|p| comm_of.get(&p)).map(|c| c.to_string());
+            }
             self.refreshes += 1;
             self.push_transitions(found);
         } else {
@@ -521,6 +532,7 @@ impl App {
                     self.pending_select = None;
                     self.select_when_seen = None;
                     self.pane = Pane::Processes;
+                    self.sock_rows.clear();
                     self.proc_filter = Filter::default();
                     self.proc_selected = Some(pid);
                 }
@@ -564,10 +576,24 @@ impl App {
             .proc_rows
             .get(self.proc_cursor)
             .map(|r| self.snapshot.processes[r.idx].pid);
-        let filter = SockFilter::parse(&self.sock_filter.text);
-        self.sock_rows = views::socket_rows(&self.snapshot.sockets, self.sock_sort, &filter);
-        self.sock_cursor = self.sock_cursor.min(self.sock_rows.len().saturating_sub(1));
+        // Sorting tens of thousands of sockets every refresh is the dashboard's biggest cost of
+        // its own: only while the Sockets pane is shown.
+        if self.pane == Pane::Sockets {
+            let filter = SockFilter::parse(&self.sock_filter.text);
+            self.sock_rows = views::socket_rows(&self.snapshot.sockets, self.sock_sort, &filter);
+            self.sock_cursor = self.sock_cursor.min(self.sock_rows.len().saturating_sub(1));
+        } else {
+            self.sock_rows.clear();
+        }
         self.scroll_into_view();
+    }
+
+    /// Shows `pane`, with its rows up to date.
+    pub(super) fn set_pane(&mut self, pane: Pane) {
+        if self.pane != pane {
+            self.pane = pane;
+            self.recompute_rows();
+        }
     }
 
     /// Keeps the cursor of the visible pane inside the drawn window.

@@ -129,7 +129,7 @@ impl App {
 
     fn spawn_demo(&mut self, name: String) -> Vec<Effect> {
         self.pending_select = Some(ChildKind::Demo(name.clone()));
-        self.pane = Pane::Processes;
+        self.set_pane(Pane::Processes);
         self.say(StatusKind::Info, format!("starting demo {name}..."));
         vec![Effect::SpawnDemo { name, args: vec![] }]
     }
@@ -138,9 +138,9 @@ impl App {
         let shift = key.modifiers.contains(KeyModifiers::SHIFT);
         match key.code {
             KeyCode::Char('q') => return self.quit(),
-            KeyCode::Char(c @ '1'..='4') => self.pane = Pane::ALL[c as usize - '1' as usize],
-            KeyCode::Tab => self.pane = Pane::ALL[(self.pane.index() + 1) % 4],
-            KeyCode::BackTab => self.pane = Pane::ALL[(self.pane.index() + 3) % 4],
+            KeyCode::Char(c @ '1'..='4') => self.set_pane(Pane::ALL[c as usize - '1' as usize]),
+            KeyCode::Tab => self.set_pane(Pane::ALL[(self.pane.index() + 1) % 4]),
+            KeyCode::BackTab => self.set_pane(Pane::ALL[(self.pane.index() + 3) % 4]),
             KeyCode::Char('?') | KeyCode::F(1) => self.overlay = Overlay::Help,
             KeyCode::Char('p') => {
                 self.paused = !self.paused;
@@ -199,7 +199,7 @@ impl App {
                 self.recompute_rows();
             }
             KeyCode::Char('s') => {
-                self.pane = Pane::Server;
+                self.set_pane(Pane::Server);
                 return self.start_server();
             }
             _ if self.pane == Pane::Server => return self.on_key_server(key, shift),
@@ -452,7 +452,7 @@ impl App {
             MouseEventKind::Down(MouseButton::Left) => {
                 if m.row == areas.tabs.y {
                     if let Some(i) = layout::tab_at(m.column) {
-                        self.pane = Pane::ALL[i];
+                        self.set_pane(Pane::ALL[i]);
                     }
                     return vec![];
                 }

@@ -8,8 +8,9 @@ use std::time::{Duration, SystemTime};
 
 use crate::model::{Socket, TcpState, Transition};
 
-/// What the previous refresh saw of one connection: its state and first owner.
-type Seen = (TcpState, Option<i32>, Option<String>);
+/// What the previous refresh saw of one connection: its state and first owner's pid (the
+/// caller names it: no string per socket per refresh).
+type Seen = (TcpState, Option<i32>);
 
 /// The states seen at the previous refresh, by (local, remote).
 #[derive(Debug, Default)]
@@ -24,37 +25,19 @@ impl Sampler {
         let mut next = HashMap::with_capacity(sockets.len());
         let mut out = Vec::new();
         for s in sockets {
-            let owner = s.owners.as_deref().and_then(|o| o.first());
-            let pid = owner.map(|o| o.pid);
-            let comm = owner.map(|o| o.comm.clone());
+            let pid = s.owners.as_deref().and_then(|o| o.first()).map(|o| o.pid);
             let key = (s.local, s.remote);
-            if let Some((old, _, _)) = self.prev.get(&key) {
+            if let Some((old, _)) = self.prev.get(&key) {
                 if *old != s.state {
-                    out.push(transition(
-                        s.local,
-                        s.remote,
-                        *old,
-                        s.state,
-                        ts,
-                        pid,
-                        comm.clone(),
-                    ));
+                    out.push(transition(s.local, s.remote, *old, s.state, ts, pid));
                 }
             }
-            next.insert(key, (s.state, pid, comm));
+            next.insert(key, (s.state, pid));
         }
         if self.seen_first {
-            for ((local, remote), (old, pid, comm)) in &self.prev {
+            for ((local, remote), (old, pid)) in &self.prev {
                 if !next.contains_key(&(*local, *remote)) && *old != TcpState::Close {
-                    out.push(transition(
-                        *local,
-                        *remote,
-                        *old,
-                        TcpState::Close,
-                        ts,
-                        *pid,
-                        comm.clone(),
-                    ));
+                    out.push(transition(*local, *remote, *old, TcpState::Close, ts, *pid));
                 }
             }
         }
@@ -72,7 +55,6 @@ fn transition(
     new: TcpState,
     ts: SystemTime,
     pid: Option<i32>,
-    comm: Option<String>,
 ) -> Transition {
     Transition {
         ts,
@@ -82,7 +64,7 @@ fn transition(
         new,
         in_old: None::<Duration>,
         pid,
-        comm,
+        comm: None,
     }
 }
 
