@@ -29,9 +29,9 @@ fn arrows_move_and_stay_in_bounds() {
     app.update(code(KeyCode::Up));
     assert_eq!(app.proc_selected, Some(2));
     app.update(code(KeyCode::End));
-    assert_eq!(app.proc_selected, Some(402));
+    assert_eq!(app.proc_selected, Some(500));
     app.update(code(KeyCode::Down));
-    assert_eq!(app.proc_selected, Some(402));
+    assert_eq!(app.proc_selected, Some(500));
     app.update(code(KeyCode::Home));
     app.update(code(KeyCode::Up));
     assert_eq!(app.proc_selected, Some(1));
@@ -93,7 +93,7 @@ fn sort_keys_change_the_order() {
     press(&mut app, "N");
     assert_eq!(pids(&app)[0], 1);
     press(&mut app, "I");
-    assert_eq!(pids(&app)[0], 402, "inverted pid order");
+    assert_eq!(pids(&app)[0], 500, "inverted pid order");
     press(&mut app, ">");
     assert_eq!(app.proc_sort.column.title(), "PPID");
 }
@@ -391,4 +391,21 @@ fn help_opens_and_any_key_closes() {
     let fx = app.update(code(KeyCode::Enter));
     assert!(matches!(&fx[..], [Effect::SpawnDemo { name, .. }] if name == "fork"));
     let _ = key('a');
+}
+
+#[test]
+fn details_say_how_long_a_zombie_waits_and_who_left_it() {
+    let mut app = app(160, 30);
+    // The header names the parents that fail to reap, and the zombies left to PID 1 (the
+    // second snapshot is one second after the first).
+    let screen = render(&app);
+    assert!(screen.contains("unreaped by: 1(1) 200(3)"), "{screen}");
+    assert!(screen.contains("1 left to PID 1, oldest 41.0s"), "{screen}");
+    select_pid(&mut app, 201);
+    app.update(code(KeyCode::Enter));
+    let screen = render(&app);
+    assert!(
+        screen.contains("ZOMBIE: exited, waiting for 13.0s for parent 200"),
+        "{screen}"
+    );
 }

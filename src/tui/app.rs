@@ -191,6 +191,8 @@ pub struct App {
     pub cpu: HashMap<i32, f32>,
     prev_cpu: HashMap<i32, Duration>,
     pub proc_counts: [(char, usize); 6],
+    /// Zombies whose parent is PID 1: orphans init has not reaped (yet), with how long.
+    pub init_zombies: Vec<crate::model::zombies::Zombie>,
     pub sock_counts: StateCounts,
 
     // Processes pane.
@@ -246,6 +248,7 @@ impl App {
             cpu: HashMap::new(),
             prev_cpu: HashMap::new(),
             proc_counts: views::process_counts(&[]),
+            init_zombies: Vec::new(),
             sock_counts: StateCounts::default(),
             tree: false,
             proc_sort: Sort {
@@ -514,6 +517,7 @@ impl App {
         }
         self.relations = Relations::new(&s);
         self.proc_counts = views::process_counts(&s.processes);
+        self.init_zombies = crate::model::zombies::zombies_of_init(&s);
         self.sock_counts = StateCounts::of(&s.sockets);
         self.snapshot = s;
         self.source_error = None;

@@ -201,12 +201,19 @@ pub fn sample() -> Snapshot {
     running.sid = 100;
     running.cmdline = Some(vec!["yes".into()]);
 
+    // An orphan zombie left to PID 1, which has not reaped it for 40 s.
+    let mut orphan = process(500, 1, "worker");
+    orphan.state = ProcState::Zombie;
+    orphan.cmdline = Some(vec![]);
+    orphan.rss_bytes = 0;
+    orphan.zombie_since = Some(SystemTime::UNIX_EPOCH + Duration::from_secs(1_699_999_960));
+
     let mut processes = vec![init, kthreadd, kworker, bash, demo];
     processes.extend(zombies);
     processes.push(sshd);
     processes.push(daemon);
     processes.extend(workers);
-    processes.extend([stopped, sleep, running]);
+    processes.extend([stopped, sleep, running, orphan]);
 
     let srv = Some((300, 3, "tcplab"));
     let mut sockets = vec![

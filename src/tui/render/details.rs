@@ -76,8 +76,15 @@ pub fn draw(frame: &mut Frame, app: &App, pid: i32, area: Rect) {
         roles.push("daemon (no terminal, adopted by init)".to_string());
     }
     if p.is_zombie() {
+        let waited = match (app.snapshot.taken_at, p.zombie_since) {
+            (Some(now), Some(since)) => format!(
+                " for {}",
+                format_duration(now.duration_since(since).unwrap_or_default())
+            ),
+            _ => String::new(),
+        };
         roles.push(format!(
-            "ZOMBIE: exited, waiting for parent {} to reap it (wait/waitpid)",
+            "ZOMBIE: exited, waiting{waited} for parent {} to reap it (wait/waitpid)",
             p.ppid
         ));
     }

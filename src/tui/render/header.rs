@@ -63,7 +63,29 @@ pub fn draw(frame: &mut Frame, app: &App, area: Rect) {
         procs.push(Span::styled(format!(" {letter} {n}"), style));
     }
     if app.proc_counts[3].1 > 0 {
-        procs.push(Span::styled("  zombies: see Z in STAT", t.danger()));
+        // Who failed to reap: each parent with its count.
+        let mut parents: Vec<(i32, usize)> = app
+            .relations
+            .zombie_children
+            .iter()
+            .map(|(p, n)| (*p, *n))
+            .collect();
+        parents.sort_unstable();
+        let list: Vec<String> = parents.iter().map(|(p, n)| format!("{p}({n})")).collect();
+        procs.push(Span::styled(
+            format!("  unreaped by: {}", list.join(" ")),
+            t.danger(),
+        ));
+    }
+    if let Some(oldest) = app.init_zombies.iter().filter_map(|z| z.waited).max() {
+        procs.push(Span::styled(
+            format!(
+                "  {} left to PID 1, oldest {}",
+                app.init_zombies.len(),
+                format_duration(oldest)
+            ),
+            t.warn(),
+        ));
     }
 
     let mut tcp = vec![Span::styled(
