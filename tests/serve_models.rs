@@ -20,6 +20,12 @@ fn every_model_answers_two_hundred_concurrent_clients() {
     subreaper();
     for model in MODELS {
         let (mut server, addr) = serve(&["--model", model, "--workers", "2"]);
+        let expected = if matches!(model, "prefork" | "reactor") {
+            2
+        } else {
+            0
+        };
+        let workers = procs::wait_workers(server.pid(), expected);
         let barrier = std::sync::Arc::new(std::sync::Barrier::new(200));
         let clients: Vec<_> = (0..200)
             .map(|i| {
@@ -63,6 +69,9 @@ fn every_model_answers_two_hundred_concurrent_clients() {
             server.wait_exit(Duration::from_secs(15)).success(),
             "{model}"
         );
+        for w in workers {
+            procs::assert_gone(w);
+        }
     }
 }
 
