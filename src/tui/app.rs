@@ -219,6 +219,8 @@ pub struct App {
     pub transition_source: TransitionSource,
     pub transitions: VecDeque<SeenTransition>,
     pub machine_filter: Filter,
+    /// The connection (local, remote) whose life the pane shows; chosen with the arrows.
+    pub machine_selected: Option<(SocketAddr, SocketAddr)>,
     sampler: Sampler,
 
     pub server: ServerView,
@@ -273,6 +275,7 @@ impl App {
             transition_source: TransitionSource::Sampled { interval },
             transitions: VecDeque::new(),
             machine_filter: Filter::default(),
+            machine_selected: None,
             sampler: Sampler::default(),
             server: ServerView {
                 model: Model::Reactor,
@@ -737,6 +740,25 @@ impl App {
         self.transitions
             .iter()
             .filter(move |t| f.is_none_or(|f| f.matches_transition(&t.transition)))
+    }
+
+    /// The connections in the (filtered) transition log, newest first, each once.
+    pub fn machine_connections(&self) -> Vec<(SocketAddr, SocketAddr)> {
+        let mut seen = Vec::new();
+        for t in self.machine_transitions().rev() {
+            let pair = (t.transition.local, t.transition.remote);
+            if !seen.contains(&pair) {
+                seen.push(pair);
+            }
+        }
+        seen
+    }
+
+    /// The selected connection's life as far as the log shows it.
+    pub fn selected_timeline(&self) -> Option<Vec<crate::trace::conns::Step>> {
+        let (local, remote) = self.machine_selected?;
+        let log = self.transitions.iter().map(|t| &t.transition);
+        Some(crate::trace::conns::timeline_of(log, local, remote))
     }
 
     /// Edges (old, new) taken in the last few refreshes.

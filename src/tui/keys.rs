@@ -160,6 +160,9 @@ impl App {
                 if let Some(f) = self.filter_mut() {
                     *f = Filter::default();
                 }
+                if self.pane == Pane::Machine {
+                    self.machine_selected = None;
+                }
                 self.status = None;
                 self.recompute_rows();
             }
@@ -351,6 +354,19 @@ impl App {
                     .map(|r| self.snapshot.processes[r.idx].pid);
             }
             Pane::Sockets => self.sock_cursor = clamp(self.sock_cursor, self.sock_rows.len()),
+            Pane::Machine => {
+                // Through the connections of the log, newest first; the first press picks the
+                // newest.
+                let conns = self.machine_connections();
+                let at = self
+                    .machine_selected
+                    .and_then(|sel| conns.iter().position(|c| *c == sel));
+                let next = match at {
+                    Some(i) => clamp(i, conns.len()),
+                    None => 0,
+                };
+                self.machine_selected = conns.get(next).copied();
+            }
             _ => {}
         }
         self.scroll_into_view();

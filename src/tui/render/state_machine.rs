@@ -303,6 +303,43 @@ fn clock(ts: std::time::SystemTime) -> String {
     )
 }
 
+/// The selected connection's life, wrapped between steps to `width`: a title line, then
+/// `CLOSE→SYN_SENT 0.050ms→ESTABLISHED 12.3s→…` (the last state is the one it is in).
+fn timeline_lines(app: &App, width: usize) -> Vec<Line<'static>> {
+    let (Some((local, remote)), Some(steps)) = (app.machine_selected, app.selected_timeline())
+    else {
+        return Vec::new();
+    };
+    let t = app.theme;
+    let mut lines = vec![Line::from(Span::styled(
+        format!("Life of {local} → {remote}  (Esc: none)"),
+        t.title(),
+    ))];
+    if steps.is_empty() {
+        lines.push(Line::from(Span::styled("(no longer in the log)", t.dim())));
+        return lines;
+    }
+    let ended = steps.last().is_some_and(|s| s.state == TcpState::Close) && steps.len() > 1;
+    let life = crate::trace::format::life(&steps, ended);
+    let mut line = String::new();
+    for (i, part) in life.split('→').enumerate() {
+        let piece = if i == 0 {
+            part.to_string()
+        } else {
+            format!("→{part}")
+        };
+        if !line.is_empty() && line.chars().count() + piece.chars().count() > width.max(1) {
+            lines.push(Line::from(Span::styled(
+                std::mem::take(&mut line),
+                t.accent(),
+            )));
+        }
+        line.push_str(&piece);
+    }
+    lines.push(Line::from(Span::styled(line, t.accent())));
+    lines
+}
+
 fn log_lines(app: &App, max: usize) -> Vec<Line<'static>> {
     let t = app.theme;
     let mut lines: Vec<Line> = app
@@ -315,6 +352,8 @@ fn log_lines(app: &App, max: usize) -> Vec<Line<'static>> {
                 (Some(c), Some(p)) => format!(" {c}({p})"),
                 _ => String::new(),
             };
+            let picked = app.machine_selected == Some((tr.local, tr.remote));
+            let line_style = if picked { t.selected() } else { Style::new() };
             Line::from(vec![
                 Span::styled(clock(tr.ts), t.dim()),
                 Span::raw(format!(" {} {}", tr.local, tr.remote)),
@@ -324,6 +363,7 @@ fn log_lines(app: &App, max: usize) -> Vec<Line<'static>> {
                 ),
                 Span::raw(who),
             ])
+            .style(line_style)
         })
         .collect();
     if lines.is_empty() {
@@ -366,7 +406,11 @@ pub fn draw(frame: &mut Frame, app: &App, area: Rect) {
             Rect::new(inner.x, d.bottom(), inner.width, inner.height - DIAGRAM_H)
         };
         if log_area.height > 0 {
-            let mut lines = vec![Line::from(Span::styled("Recent transitions", t.title()))];
+            let mut lines = timeline_lines(app, log_area.width as usize);
+            lines.push(Line::from(vec![
+                Span::styled("Recent transitions", t.title()),
+                Span::styled("  ↑↓: a connection's life", t.dim()),
+            ]));
             lines.extend(log_lines(app, log_area.height as usize));
             frame.render_widget(Paragraph::new(lines), log_area);
         }
@@ -385,6 +429,7 @@ pub fn draw(frame: &mut Frame, app: &App, area: Rect) {
         "(enlarge for the diagram)",
         t.dim(),
     )));
+    lines.extend(timeline_lines(app, inner.width as usize));
     lines.extend(log_lines(app, inner.height as usize));
     frame.render_widget(Paragraph::new(lines), inner);
 }
