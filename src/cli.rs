@@ -231,6 +231,26 @@ pub struct DemoCommon {
     pub duration: Option<Duration>,
 }
 
+/// What every network demo takes.
+#[derive(Debug, Args, Clone, Default)]
+pub struct NetDemo {
+    /// Port on 127.0.0.1 to listen on; 0 picks a free one (the first line tells which)
+    #[arg(long, default_value_t = 0)]
+    pub port: u16,
+    #[command(flatten)]
+    pub common: DemoCommon,
+}
+
+/// The side of a connection that closes first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
+pub enum Closer {
+    /// The client closes first: TIME_WAIT on the client's ephemeral port
+    #[default]
+    Client,
+    /// The server closes first: TIME_WAIT on the server's own port
+    Server,
+}
+
 #[derive(Debug, Subcommand)]
 pub enum Demo {
     /// fork: a parent forks a child, both print their ids, the parent reaps the child
@@ -249,16 +269,46 @@ pub enum Demo {
     Daemon(DemoCommon),
     /// signal: handlers installed, one signal ignored, one blocked; see the /proc masks
     Signal(DemoCommon),
-    /// time-wait: an active close that leaves a TIME_WAIT socket
-    TimeWait(DemoCommon),
-    /// close-wait: the peer closes, the application never does
-    CloseWait(DemoCommon),
-    /// backlog: a listener that never accepts; the accept queue fills
-    Backlog(DemoCommon),
+    /// time-wait: an active close that leaves a TIME_WAIT socket, with its remaining time
+    TimeWait {
+        /// Which side closes first (the active closer) and so holds TIME_WAIT
+        #[arg(long, value_enum, default_value_t = Closer::Client)]
+        closer: Closer,
+        #[command(flatten)]
+        net: NetDemo,
+    },
+    /// close-wait: the peer closes, the application never does (the classic leak)
+    CloseWait {
+        /// Connections left in CLOSE_WAIT
+        #[arg(long, default_value_t = 3)]
+        count: usize,
+        #[command(flatten)]
+        net: NetDemo,
+    },
+    /// backlog: a listener that never accepts; the accept queue fills, later clients sit in SYN_SENT
+    Backlog {
+        /// The listen() backlog; Linux queues backlog + 1 connections
+        #[arg(long, default_value_t = 1)]
+        backlog: u32,
+        /// Connections the client attempts, one every 200ms
+        #[arg(long, default_value_t = 6)]
+        clients: usize,
+        #[command(flatten)]
+        net: NetDemo,
+    },
     /// shared-accept: forked children blocking in accept on one listener
-    SharedAccept(DemoCommon),
-    /// select-limit: what happens at FD_SETSIZE descriptors
-    SelectLimit(DemoCommon),
+    SharedAccept {
+        /// Children blocking in accept
+        #[arg(long, default_value_t = 3)]
+        workers: usize,
+        /// Connections the demo makes itself, one every 300ms, to show who takes each
+        #[arg(long, default_value_t = 6)]
+        connections: usize,
+        #[command(flatten)]
+        net: NetDemo,
+    },
+    /// select-limit: what happens at FD_SETSIZE descriptors, shown safely
+    SelectLimit(NetDemo),
 }
 
 #[derive(Debug, Args)]

@@ -7,11 +7,17 @@
 //! fork only while single-threaded (`kernel::fork` checks) and install signal handlers only
 //! after their last fork.
 
+mod backlog;
+mod close_wait;
 mod daemon;
 mod fork;
+mod net;
 mod orphan;
 mod reap;
+mod select_limit;
+mod shared_accept;
 mod signal;
+mod time_wait;
 mod waiter;
 mod zombie;
 
@@ -29,11 +35,19 @@ pub fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
         Demo::Orphan(common) => orphan::run(common),
         Demo::Daemon(common) => daemon::run(common),
         Demo::Signal(common) => signal::run(common),
-        Demo::TimeWait(_) => crate::not_available("demo time-wait"),
-        Demo::CloseWait(_) => crate::not_available("demo close-wait"),
-        Demo::Backlog(_) => crate::not_available("demo backlog"),
-        Demo::SharedAccept(_) => crate::not_available("demo shared-accept"),
-        Demo::SelectLimit(_) => crate::not_available("demo select-limit"),
+        Demo::TimeWait { closer, net } => time_wait::run(closer, net),
+        Demo::CloseWait { count, net } => close_wait::run(count, net),
+        Demo::Backlog {
+            backlog,
+            clients,
+            net,
+        } => backlog::run(backlog, clients, net),
+        Demo::SharedAccept {
+            workers,
+            connections,
+            net,
+        } => shared_accept::run(workers, connections, net),
+        Demo::SelectLimit(net) => select_limit::run(net),
     }
 }
 

@@ -21,9 +21,14 @@ pub struct Demo {
 impl Demo {
     /// Starts `tcplab demo <args>` with stdout piped (stderr inherited, so failures show).
     pub fn start(args: &[&str]) -> Demo {
-        let mut child = tcplab()
-            .arg("demo")
-            .args(args)
+        let mut cmd = tcplab();
+        cmd.arg("demo").args(args);
+        Demo::spawn(cmd)
+    }
+
+    /// Starts a prepared command (e.g. the demo under `prlimit`) the same way.
+    pub fn spawn(mut cmd: Command) -> Demo {
+        let mut child = cmd
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .spawn()
@@ -142,7 +147,7 @@ pub fn numbers_after(line: &str, word: &str) -> Vec<i32> {
         .nth(1)
         .unwrap_or_else(|| panic!("no {word:?} in {line:?}"));
     rest.split_whitespace()
-        .map_while(|w| w.trim_end_matches([',', ';', '.']).parse().ok())
+        .map_while(|w| w.trim_end_matches([',', ';', '.', ')']).parse().ok())
         .collect()
 }
 
@@ -187,4 +192,23 @@ pub fn children_of(pid: i32) -> Vec<i32> {
         }
     }
     kids
+}
+
+/// The lines of `ss ARGS` (with -H: no header).
+pub fn ss(args: &[&str]) -> Vec<String> {
+    let out = Command::new("ss")
+        .arg("-H")
+        .args(args)
+        .output()
+        .expect("run ss");
+    assert!(out.status.success(), "ss {args:?} failed");
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(str::to_string)
+        .collect()
+}
+
+/// `port` as a word of an ss line: `127.0.0.1:8080` has port 8080 at its local or peer column.
+pub fn has_addr(line: &str, addr: &str) -> bool {
+    line.split_whitespace().any(|w| w == addr)
 }

@@ -1,0 +1,121 @@
+//! What the network demos share: a listener on 127.0.0.1 with a chosen backlog, and the
+//! kernel's own view of the sockets on the demo's port (the same scan `tcplab net` makes), so
+//! every state a demo announces is one the kernel reported, not one it assumed.
+
+use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4, TcpListener};
+use std::os::fd::AsRawFd;
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use nix::sys::socket::{
+    bind, listen, setsockopt, socket, sockopt, AddressFamily, Backlog, SockFlag, SockType,
+    SockaddrIn,
+};
+
+use crate::kernel::sockets::SocketScanner;
+use crate::model::{Socket, TcpState, TimerKind};
+use crate::units::format_duration;
+
+/// Listens on 127.0.0.1:`port` (0: any free port) with `backlog`.
+pub fn listen_on(port: u16, backlog: i32) -> anyhow::Result<TcpListener> {
+    let addr = SocketAddrV4::new(Ipv4Addr::LOCALHOST, port);
+    let fd = socket(
+        AddressFamily::Inet,
+        SockType::Stream,
+        SockFlag::SOCK_CLOEXEC,
+        None,
+    )
+    .context("cannot create a TCP socket")?;
+    // As servers do, so that a TIME_WAIT left by a previous run does not block the port.
+    setsockopt(&fd, sockopt::ReuseAddr, &true).context("cannot set SO_REUSEADDR")?;
+    bind(fd.as_raw_fd(), &SockaddrIn::from(addr))
+        .with_context(|| format!("cannot listen on {addr}"))?;
+    let backlog = Backlog::new(backlog).context("bad backlog")?;
+    listen(&fd, backlog).with_context(|| format!("cannot listen on {addr}"))?;
+    Ok(TcpListener::from(fd))
+}
+
+/// The kernel's sockets with `port` at either end, on loopback, read fresh.
+pub struct PortView {
+    scanner: SocketScanner,
+    pub port: u16,
+}
+
+impl PortView {
+    pub fn new(port: u16) -> PortView {
+        PortView {
+            scanner: SocketScanner::new(),
+            port,
+        }
+    }
+
+    pub fn sockets(&mut self) -> anyhow::Result<Vec<Socket>> {
+        let port = self.port;
+        let scan = self.scanner.scan().context("cannot list TCP sockets")?;
+        Ok(scan
+            .sockets
+            .into_iter()
+            .filter(|s| s.local.ip().is_loopback())
+            .filter(|s| s.local.port() == port || s.remote.port() == port)
+            .collect())
+    }
+
+    /// The socket with exactly these ends, once it is in a state `want` accepts; None when
+    /// `timeout` passes first (the last seen state is then what the caller reports).
+    pub fn wait_for(
+        &mut self,
+        local: SocketAddr,
+        remote: SocketAddr,
+        timeout: Duration,
+        want: impl Fn(TcpState) -> bool,
+    ) -> anyhow::Result<Option<Socket>> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let found = self
+                .sockets()?
+                .into_iter()
+                .find(|s| s.local == local && s.remote == remote);
+            if let Some(s) = found.filter(|s| want(s.state)) {
+                return Ok(Some(s));
+            }
+            if Instant::now() >= deadline {
+                return Ok(None);
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
+}
+
+/// `TIME_WAIT   127.0.0.1:41234 -> 127.0.0.1:8080  time-wait timer 59.9s`, one line per socket.
+pub fn describe(s: &Socket) -> String {
+    let timer = match s.timer.kind {
+        TimerKind::Off => String::new(),
+        kind => format!(
+            "  {} timer {}{}",
+            match kind {
+                TimerKind::Retransmit => "retransmit",
+                TimerKind::Keepalive => "keepalive",
+                TimerKind::TimeWait => "time-wait",
+                TimerKind::Probe => "probe",
+                TimerKind::Off => "",
+            },
+            format_duration(s.timer.expires_in),
+            if s.timer.retransmits > 0 {
+                format!(" ({} retransmits)", s.timer.retransmits)
+            } else {
+                String::new()
+            }
+        ),
+    };
+    let queues = if s.state == TcpState::Listen {
+        format!("  accept queue {}/{}", s.recv_q, s.send_q)
+    } else {
+        String::new()
+    };
+    format!(
+        "{:<11} {} -> {}{queues}{timer}",
+        s.state.kernel_name(),
+        s.local,
+        s.remote
+    )
+}
