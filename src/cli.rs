@@ -269,7 +269,10 @@ pub enum Demo {
     Daemon(DemoCommon),
     /// signal: handlers installed, one signal ignored, one blocked; see the /proc masks
     Signal(DemoCommon),
-    /// time-wait: an active close that leaves a TIME_WAIT socket, with its remaining time
+    /// time-wait: an active close that leaves a TIME_WAIT socket
+    ///
+    /// Prints each state of the teardown as the kernel reports it, then the TIME_WAIT socket's
+    /// remaining time until it expires.
     TimeWait {
         /// Which side closes first (the active closer) and so holds TIME_WAIT
         #[arg(long, value_enum, default_value_t = Closer::Client)]
@@ -277,7 +280,10 @@ pub enum Demo {
         #[command(flatten)]
         net: NetDemo,
     },
-    /// close-wait: the peer closes, the application never does (the classic leak)
+    /// close-wait: the peer closes, the application never does
+    ///
+    /// The classic leak: CLOSE_WAIT stays until the application calls close(), here when the
+    /// demo ends.
     CloseWait {
         /// Connections left in CLOSE_WAIT
         #[arg(long, default_value_t = 3)]
@@ -285,7 +291,10 @@ pub enum Demo {
         #[command(flatten)]
         net: NetDemo,
     },
-    /// backlog: a listener that never accepts; the accept queue fills, later clients sit in SYN_SENT
+    /// backlog: a listener that never accepts; the accept queue fills
+    ///
+    /// Linux queues backlog + 1 finished handshakes; then it drops SYNs and later clients sit
+    /// in SYN_SENT, retransmitting.
     Backlog {
         /// The listen() backlog; Linux queues backlog + 1 connections
         #[arg(long, default_value_t = 1)]
@@ -307,7 +316,10 @@ pub enum Demo {
         #[command(flatten)]
         net: NetDemo,
     },
-    /// select-limit: what happens at FD_SETSIZE descriptors, shown safely
+    /// select-limit: what happens at FD_SETSIZE descriptors
+    ///
+    /// Shown safely: no descriptor past FD_SETSIZE ever goes to select(); the soft
+    /// RLIMIT_NOFILE is raised (up to the hard limit) only if needed.
     SelectLimit(NetDemo),
 }
 
