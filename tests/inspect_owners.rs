@@ -2,8 +2,6 @@
 //! in the same slot (same count, so the cheap check cannot see it) is still found, with the
 //! long-lived `LiveSource` the dashboard uses.
 
-mod common;
-
 use std::net::{TcpListener, TcpStream};
 use std::os::fd::AsRawFd;
 

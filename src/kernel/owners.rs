@@ -315,6 +315,11 @@ impl OwnerIndex {
     }
 }
 
+/// Above this many descriptors a directory's links are read by several threads: one readlink
+/// per descriptor is the cost of the walk, and a process holding thousands of sockets is where
+/// it adds up.
+const PARALLEL_FDS: usize = 4096;
+
 /// Reads the socket descriptors of one /proc/PID/fd directory into `out`.
 fn socket_fds(dir_path: &str, out: &mut Vec<(i32, u64)>) -> nix::Result<()> {
     let flags = OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC;
@@ -322,21 +327,53 @@ fn socket_fds(dir_path: &str, out: &mut Vec<(i32, u64)>) -> nix::Result<()> {
     let dirfd: OwnedFd = openat(nix::fcntl::AT_FDCWD, dir_path, flags, Mode::empty())?;
     let entries = std::fs::read_dir(dir_path)
         .map_err(|e| nix::errno::Errno::from_raw(e.raw_os_error().unwrap_or(libc::EIO)))?;
-    for entry in entries {
-        let Ok(entry) = entry else { break };
-        let name = entry.file_name();
-        let Some(fd) = name.to_str().and_then(|s| s.parse::<i32>().ok()) else {
-            continue;
-        };
+    let fds: Vec<i32> = entries
+        .map_while(Result::ok)
+        .filter_map(|e| e.file_name().to_str().and_then(|s| s.parse().ok()))
+        .collect();
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get().min(4));
+    if fds.len() < PARALLEL_FDS || threads < 2 {
+        read_links(&dirfd, &fds, out);
+        return Ok(());
+    }
+    let chunk = fds.len().div_ceil(threads);
+    let parts: Vec<Vec<(i32, u64)>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = fds
+            .chunks(chunk)
+            .map(|part| {
+                let dirfd = &dirfd;
+                scope.spawn(move || {
+                    let mut found = Vec::with_capacity(part.len());
+                    read_links(dirfd, part, &mut found);
+                    found
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().unwrap_or_default())
+            .collect()
+    });
+    for part in parts {
+        out.extend(part);
+    }
+    Ok(())
+}
+
+/// readlinkat for each descriptor number; keeps those that are sockets.
+fn read_links(dirfd: &OwnedFd, fds: &[i32], out: &mut Vec<(i32, u64)>) {
+    let mut name = String::with_capacity(12);
+    for &fd in fds {
+        name.clear();
+        let _ = write!(name, "{fd}");
         // A descriptor closed since the listing is simply not there any more.
-        let Ok(target) = readlinkat(&dirfd, name.as_os_str()) else {
+        let Ok(target) = readlinkat(dirfd, name.as_str()) else {
             continue;
         };
         if let Some(inode) = socket_inode(target.as_encoded_bytes()) {
             out.push((fd, inode));
         }
     }
-    Ok(())
 }
 
 /// The inode of a `socket:[12345]` link target.

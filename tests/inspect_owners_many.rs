@@ -1,0 +1,64 @@
+//! The owner walk on a process with thousands of descriptors (its own test binary, so no other
+//! test changes this process's descriptors meanwhile).
+
+use std::net::{TcpListener, TcpStream};
+use std::os::fd::AsRawFd;
+
+use tcplab::kernel::live::LiveSource;
+use tcplab::model::{Snapshot, SnapshotSource};
+
+fn owners_of(snap: &Snapshot, inode: u64) -> Option<Vec<(i32, i32)>> {
+    let sock = snap.sockets.iter().find(|s| s.inode == inode)?;
+    Some(
+        sock.owners
+            .as_ref()?
+            .iter()
+            .map(|o| (o.pid, o.fd))
+            .collect(),
+    )
+}
+
+fn inode_of(fd: &impl AsRawFd) -> u64 {
+    let link = std::fs::read_link(format!("/proc/self/fd/{}", fd.as_raw_fd())).unwrap();
+    let s = link.to_string_lossy();
+    s.trim_start_matches("socket:[")
+        .trim_end_matches(']')
+        .parse()
+        .unwrap()
+}
+
+/// A process with more descriptors than one thread reads (the walk splits them): every one of
+/// its sockets still gets exactly its (pid, fd).
+#[test]
+fn thousands_of_descriptors_all_found() {
+    use nix::sys::resource::{getrlimit, setrlimit, Resource};
+    const PAIRS: usize = 2200; // 4,400 sockets: past the parallel-walk threshold of 4,096
+    let (soft, hard) = getrlimit(Resource::RLIMIT_NOFILE).unwrap();
+    let want = (2 * PAIRS as u64 + 200).min(hard);
+    if soft < want {
+        setrlimit(Resource::RLIMIT_NOFILE, want, hard).unwrap();
+    }
+    assert!(
+        want >= 2 * PAIRS as u64 + 200,
+        "RLIMIT_NOFILE hard limit {hard} too low for this test"
+    );
+    let me = std::process::id() as i32;
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let mut held = Vec::with_capacity(2 * PAIRS);
+    for _ in 0..PAIRS {
+        let c = TcpStream::connect(addr).unwrap();
+        let (s, _) = listener.accept().unwrap();
+        held.push(c);
+        held.push(s);
+    }
+    let snap = LiveSource::new().snapshot().unwrap();
+    for sock in &held {
+        assert_eq!(
+            owners_of(&snap, inode_of(sock)),
+            Some(vec![(me, sock.as_raw_fd())]),
+            "fd {}",
+            sock.as_raw_fd()
+        );
+    }
+}
