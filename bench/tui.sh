@@ -38,8 +38,8 @@ done
 
 clk=$(getconf CLK_TCK)
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$tui/stat"; }
-# Ticks of one thread by name: the loop (main) and the kernel tracer's reader (tcplab-trace),
-# whose cost follows the machine's rate of TCP transitions, not the dashboard's.
+# Ticks of one thread by name: the loop is the main thread (`tcplab`); the rest are the kernel
+# tracer's threads, whose cost follows the machine's rate of TCP transitions.
 thread_ticks() {
   local t s=0
   for t in /proc/"$tui"/task/*; do
@@ -53,15 +53,15 @@ tcp_count() { ss -tan | tail -n +2 | wc -l; }
 
 measure() { # label
   sleep 5 # warm-up: caches filled, first refreshes done
-  local load0 t0 t1 m0 m1 r0 r1 pct main
+  local load0 t0 t1 m0 m1 pct main
   load0=$(cut -d' ' -f1 /proc/loadavg)
-  t0=$(cpu_ticks); m0=$(thread_ticks tcplab); r0=$(thread_ticks tcplab-trace)
+  t0=$(cpu_ticks); m0=$(thread_ticks tcplab)
   sleep "$secs"
-  t1=$(cpu_ticks); m1=$(thread_ticks tcplab); r1=$(thread_ticks tcplab-trace)
+  t1=$(cpu_ticks); m1=$(thread_ticks tcplab)
   pct=$(awk -v d=$((t1 - t0)) -v c="$clk" -v s="$secs" 'BEGIN {printf "%.2f", d / c / s * 100}')
   main=$(awk -v d=$((m1 - m0)) -v c="$clk" -v s="$secs" 'BEGIN {printf "%.2f", d / c / s * 100}')
   printf '| %s | %s | %s | %d (loop %d, tracer %d) | %s%% | %s%% | %.1f | %.1f | %s |\n' "$1" "$(tcp_count)" \
-    "$(ls /proc | grep -c '^[0-9]')" "$((t1 - t0))" "$((m1 - m0))" "$((r1 - r0))" "$pct" "$main" \
+    "$(ls /proc | grep -c '^[0-9]')" "$((t1 - t0))" "$((m1 - m0))" "$((t1 - t0 - (m1 - m0)))" "$pct" "$main" \
     "$(rss_kib | awk '{print $1/1024}')" "$(hwm_kib | awk '{print $1/1024}')" "$load0"
 }
 

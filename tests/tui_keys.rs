@@ -376,7 +376,8 @@ fn mouse_click_selects_and_wheel_scrolls() {
         row: tabs_row,
         modifiers: KeyModifiers::NONE,
     }));
-    assert!(fx.is_empty());
+    // (The Sockets pane shows owners: a refresh that looks them up is asked for at once.)
+    assert_eq!(fx, vec![Effect::Refresh]);
     assert_eq!(app.pane, Pane::Sockets);
 }
 
@@ -408,4 +409,17 @@ fn details_say_how_long_a_zombie_waits_and_who_left_it() {
         screen.contains("ZOMBIE: exited, waiting for 13.0s for parent 200"),
         "{screen}"
     );
+}
+
+#[test]
+fn owners_are_asked_for_only_while_a_view_shows_them() {
+    let mut app = app(120, 30);
+    assert!(!app.needs_owners(), "the Processes pane shows no owners");
+    // Opening the Sockets pane asks for a refresh at once, so owners appear without waiting.
+    assert_eq!(press(&mut app, "2"), vec![Effect::Refresh]);
+    assert!(app.needs_owners());
+    assert!(press(&mut app, "1").is_empty());
+    select_pid(&mut app, 300);
+    assert_eq!(app.update(code(KeyCode::Enter)), vec![Effect::Refresh]);
+    assert!(app.needs_owners(), "details list the process's sockets");
 }

@@ -14,6 +14,8 @@ pub struct LiveSource {
     sockets: SocketScanner,
     /// None when owners are not wanted (`tcplab net --no-owners`).
     owners: Option<OwnerIndex>,
+    /// The index, caches and all, while owner lookups are switched off (`set_owner_lookup`).
+    parked: Option<OwnerIndex>,
 }
 
 impl Default for LiveSource {
@@ -29,6 +31,7 @@ impl LiveSource {
             processes: ProcessScanner::new(),
             sockets: SocketScanner::new(),
             owners: Some(OwnerIndex::new()),
+            parked: None,
         }
     }
 
@@ -37,6 +40,17 @@ impl LiveSource {
         LiveSource {
             owners: None,
             ..LiveSource::new()
+        }
+    }
+
+    /// Switches owner lookups off or back on between refreshes, keeping the index's caches:
+    /// the dashboard looks owners up only while a view shows them (reading every process's
+    /// descriptors is most of a refresh's cost on a busy machine).
+    pub fn set_owner_lookup(&mut self, on: bool) {
+        if on && self.owners.is_none() {
+            self.owners = Some(self.parked.take().unwrap_or_default());
+        } else if !on && self.owners.is_some() {
+            self.parked = self.owners.take();
         }
     }
 

@@ -295,6 +295,27 @@ impl App {
 
     /// The one way the dashboard changes.
     pub fn update(&mut self, event: Event) -> Vec<Effect> {
+        let needed_owners = self.needs_owners();
+        let mut effects = self.handle(event);
+        // A view that shows owners just opened: refresh now rather than at the next tick.
+        if !needed_owners
+            && self.needs_owners()
+            && !self.quitting
+            && !effects.contains(&Effect::Refresh)
+        {
+            effects.push(Effect::Refresh);
+        }
+        effects
+    }
+
+    /// Whether what is on screen shows socket owners (the Sockets and State-machine panes,
+    /// process details); the runtime looks them up only then.
+    pub fn needs_owners(&self) -> bool {
+        matches!(self.pane, Pane::Sockets | Pane::Machine)
+            || matches!(self.overlay, Overlay::Details(_))
+    }
+
+    fn handle(&mut self, event: Event) -> Vec<Effect> {
         match event {
             Event::Key(key) => self.on_key(key),
             Event::Mouse(m) => self.on_mouse(m),

@@ -32,7 +32,7 @@ const MAX_EVENTS_PER_TURN: usize = 64;
 const GRACE: Duration = Duration::from_secs(3);
 
 struct Runtime {
-    source: Box<dyn SnapshotSource>,
+    source: LiveSource,
     children: Children,
     load: Load,
     /// The kernel tracepoint feed; None when it is not available (not root, no tracefs) or
@@ -219,7 +219,7 @@ pub fn run(args: TuiArgs) -> anyhow::Result<ExitCode> {
         );
     }
     let mut rt = Runtime {
-        source: Box::new(LiveSource::new()),
+        source: LiveSource::new(),
         children: Children::default(),
         load: Load::default(),
         trace: LiveTrace::start(None).ok(),
@@ -275,8 +275,13 @@ fn event_loop(
         while let Some(effect) = queue.pop_front() {
             match effect {
                 Effect::Quit => return Ok(()),
-                // One refresh answers every request queued behind it.
-                Effect::Refresh => queue.retain(|e| *e != Effect::Refresh),
+                Effect::Refresh => {
+                    // One refresh answers every request queued behind it.
+                    queue.retain(|e| *e != Effect::Refresh);
+                    // Owners cost most of a refresh on a busy machine: read them only while
+                    // something on screen shows them.
+                    rt.source.set_owner_lookup(app.needs_owners());
+                }
                 // Ending children takes a moment: show that we are on it (if the terminal is
                 // still there: after a hangup it is not, and the children must end anyway).
                 Effect::EndChildren(_) if !gone => {

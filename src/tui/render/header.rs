@@ -98,7 +98,7 @@ pub fn draw(frame: &mut Frame, app: &App, area: Rect) {
             tcp.push(Span::raw(format!(" {} {n}", short_state(st))));
         }
     }
-    if app.snapshot.owners_partial {
+    if app.snapshot.owners_partial && app.needs_owners() {
         tcp.push(Span::styled("  (owners partial: not root)", t.dim()));
     }
 
