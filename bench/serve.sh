@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# tcplab serve (reactor) against nginx (one worker, `return 200 "hello!world"`, access log off),
+# tcplab serve (reactor, one worker) against nginx (one worker, `return 200 "hello!world"`, access log off),
 # on loopback, in one run: keep-alive (wrk -t1 -c100), pipelined 16 deep (bench/pipeline.lua),
 # and memory per idle keep-alive connection (examples/hold_idle.rs holding IDLE connections).
 # Prints one table and writes it to bench/RESULTS.md (section "## serve: tcplab vs nginx").
@@ -65,6 +65,7 @@ proc_sum() { # pid file awk-program
 }
 rss_kib() { proc_sum "$1" status '/^VmRSS:/ { print $2 }'; }
 cpu_ticks() { proc_sum "$1" stat '{ print $14 + $15 }'; }
+sleeps() { proc_sum "$1" status '/^voluntary_ctxt_switches:/ { print $2 }'; }
 
 # wrk output -> "req/s p50_ms p99_ms"
 wrk_row() {
@@ -77,22 +78,26 @@ wrk_row() {
 }
 
 declare -A R
-# One wrk run: appends "req/s p50 p99 server-CPU-us-per-request" to R[name.mode]. The CPU cost
+# One wrk run: appends "req/s p50 p99 server-CPU-us-per-request requests-per-server-sleep" to
+# R[name.mode] (a sleep is a voluntary context switch: the server found nothing to do). The CPU cost
 # per request is what a loaded, shared machine disturbs least: req/s also depends on how much
 # of the CPU the server and wrk were given.
 run_wrk() { # name mode port pid [wrk args...]
   local name=$1 mode=$2 port=$3 pid=$4 out before after
   shift 4
+  local slept_before slept_after requests
   before=$(cpu_ticks "$pid")
+  slept_before=$(sleeps "$pid")
   out=$($PIN_CLIENT wrk -t1 -c"$CONNS" -d"$DURATION" --latency "$@" "http://127.0.0.1:$port/")
   after=$(cpu_ticks "$pid")
-  local requests
+  slept_after=$(sleeps "$pid")
   requests=$(echo "$out" | awk '/requests in/ { print $1 }')
   R[$name.$mode]+="$(echo "$out" | wrk_row) $(awk -v a="$after" -v b="$before" -v n="$requests" -v hz="$(getconf CLK_TCK)" \
-    'BEGIN { printf "%.3f", (a - b) / hz * 1e6 / n }');"
+    'BEGIN { printf "%.3f", (a - b) / hz * 1e6 / n }') $(awk -v a="$slept_after" -v b="$slept_before" -v n="$requests" \
+    'BEGIN { printf "%.1f", n / (a - b + 1) }');"
 }
 
-# The median of column $2 (1 = req/s, 2 = p50, 3 = p99, 4 = CPU) over the runs in "$1".
+# The median of column $2 (1 = req/s, 2 = p50, 3 = p99, 4 = CPU, 5 = per sleep) over the runs.
 median() {
   echo "$1" | tr ';' '\n' | awk -v c="$2" 'NF { print $c }' | sort -g |
     awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else printf "%.3f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
@@ -147,6 +152,7 @@ for name in tcplab nginx; do
     R[$name.$mode.p50]=$(median "${R[$name.$mode]}" 2)
     R[$name.$mode.p99]=$(median "${R[$name.$mode]}" 3)
     R[$name.$mode.cpu]=$(median "${R[$name.$mode]}" 4)
+    R[$name.$mode.batch]=$(median "${R[$name.$mode]}" 5)
   done
 done
 idle_kib tcplab "$tport" "$tpid"
@@ -160,6 +166,7 @@ table=$(
   printf '| metric | tcplab | nginx | tcplab/nginx | target |\n|---|---:|---:|---:|---|\n'
   printf '| keep-alive req/s (-c%s) | %s | %s | %s | >= 1.3 |\n' "$CONNS" "${R[tcplab.ka.rps]}" "${R[nginx.ka.rps]}" "$(ratio "${R[tcplab.ka.rps]}" "${R[nginx.ka.rps]}")"
   printf '| keep-alive server CPU us/request | %s | %s | %s | |\n' "${R[tcplab.ka.cpu]}" "${R[nginx.ka.cpu]}" "$(ratio "${R[tcplab.ka.cpu]}" "${R[nginx.ka.cpu]}")"
+  printf '| keep-alive requests per server sleep | %s | %s | %s | |\n' "${R[tcplab.ka.batch]}" "${R[nginx.ka.batch]}" "$(ratio "${R[tcplab.ka.batch]}" "${R[nginx.ka.batch]}")"
   printf '| keep-alive p50 ms | %s | %s | %s | |\n' "${R[tcplab.ka.p50]}" "${R[nginx.ka.p50]}" "$(ratio "${R[tcplab.ka.p50]}" "${R[nginx.ka.p50]}")"
   printf '| keep-alive p99 ms | %s | %s | %s | <= 1 |\n' "${R[tcplab.ka.p99]}" "${R[nginx.ka.p99]}" "$(ratio "${R[tcplab.ka.p99]}" "${R[nginx.ka.p99]}")"
   printf '| pipelined x16 req/s | %s | %s | %s | >= 5 |\n' "${R[tcplab.pl.rps]}" "${R[nginx.pl.rps]}" "$(ratio "${R[tcplab.pl.rps]}" "${R[nginx.pl.rps]}")"
