@@ -157,12 +157,51 @@ fn fork_holder() -> Pid {
     }
 }
 
+/// This test's view of one process from `tcplab ps --json`.
+fn ours_after_daemon(pid: Pid) -> Value {
+    tcplab_json(&["ps", "--json"])
+        .into_iter()
+        .find(|v| v["pid"] == pid.as_raw())
+        .unwrap_or_else(|| panic!("tcplab ps lacks {pid}"))
+}
+
 /// A child that exits at once and is not reaped until the test says so: a zombie.
 fn fork_zombie() -> Pid {
     // SAFETY: the child only calls _exit, which is async-signal-safe.
     match unsafe { fork() }.expect("fork") {
         ForkResult::Child => unsafe { nix::libc::_exit(0) },
         ForkResult::Parent { child } => child,
+    }
+}
+
+/// fork, setsid, fork again, first child exits: the grandchild, in a session whose leader is
+/// gone and with no terminal, is re-parented to this test (a subreaper). Returns its pid.
+fn fork_daemon() -> Pid {
+    let (r, w) = nix::unistd::pipe().expect("pipe");
+    // SAFETY: both children call only async-signal-safe functions (setsid, fork, write, pause,
+    // _exit), so forking a multi-threaded test process is sound.
+    match unsafe { fork() }.expect("fork") {
+        ForkResult::Child => {
+            let _ = nix::unistd::setsid();
+            match unsafe { fork() } {
+                Ok(ForkResult::Child) => loop {
+                    nix::unistd::pause();
+                },
+                Ok(ForkResult::Parent { child }) => {
+                    let _ = nix::unistd::write(&w, &child.as_raw().to_ne_bytes());
+                    unsafe { nix::libc::_exit(0) }
+                }
+                Err(_) => unsafe { nix::libc::_exit(1) },
+            }
+        }
+        ForkResult::Parent { child } => {
+            drop(w);
+            let mut buf = [0u8; 4];
+            let mut f = std::fs::File::from(r);
+            std::io::Read::read_exact(&mut f, &mut buf).expect("daemon pid from the first child");
+            waitpid(child, None).expect("reap the first child");
+            Pid::from_raw(i32::from_ne_bytes(buf))
+        }
     }
 }
 
@@ -182,6 +221,9 @@ impl Drop for Children {
 #[test]
 fn net_and_ps_agree_with_ss_and_ps() {
     common::subreaper();
+    // Forked before any socket exists, so it holds none of them.
+    let daemon = fork_daemon();
+    let mut children = Children(vec![daemon]);
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = listener.local_addr().unwrap();
     let port = addr.port();
@@ -220,7 +262,7 @@ fn net_and_ps_agree_with_ss_and_ps() {
 
     let holder = fork_holder();
     let zombie = fork_zombie();
-    let children = Children(vec![holder, zombie]);
+    children.0.extend([holder, zombie]);
     let me = std::process::id() as i64;
     common::wait_for("the holder in ss and the zombie in ps", DEADLINE, || {
         let listen_owners = ss_sockets(port)
@@ -325,6 +367,32 @@ fn net_and_ps_agree_with_ss_and_ps() {
         .find(|l| l.split_whitespace().nth(1) == Some(&me.to_string()))
         .expect("parent listed");
     assert!(pline.contains("unreaped="), "{pline}");
+
+    // The double-forked daemon is marked, and the tree shows the holder under this test.
+    let out = common::tcplab().args(["ps", "--tree"]).output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    let line_of = |pid: i64| {
+        text.lines()
+            .position(|l| l.split_whitespace().nth(1) == Some(&pid.to_string()))
+            .unwrap_or_else(|| panic!("{pid} missing from ps --tree:\n{text}"))
+    };
+    let lines: Vec<&str> = text.lines().collect();
+    let dline = lines[line_of(daemon.as_raw() as i64)];
+    assert!(dline.contains("daemon"), "{dline}");
+    let (parent_at, holder_at) = (line_of(me), line_of(holder.as_raw() as i64));
+    assert!(holder_at > parent_at, "child listed after its parent");
+    assert!(
+        lines[holder_at].contains("├─ ") || lines[holder_at].contains("└─ "),
+        "{}",
+        lines[holder_at]
+    );
+    let d = &ours_after_daemon(daemon);
+    assert_eq!(d["ppid"], me);
+    assert_ne!(
+        d["sid"], d["pid"],
+        "the second fork leaves it out of its session's lead"
+    );
+    assert!(d["tty"].is_null());
 
     drop(children);
     assert!(

@@ -11,7 +11,7 @@ use serde::Serialize;
 use crate::cli::PsArgs;
 use crate::kernel::live::known_subreapers;
 use crate::kernel::processes::ProcessScanner;
-use crate::model::sessions::{is_daemon, is_foreground};
+use crate::model::sessions::{daemons, is_foreground};
 use crate::model::tree::tree_rows;
 use crate::model::zombies::unreaped_children;
 use crate::model::{Process, Snapshot};
@@ -118,6 +118,7 @@ pub fn stat_column(p: &Process) -> String {
 
 fn table(procs: &[Process], order: &[(usize, String)], snap: &Snapshot) -> String {
     let unreaped: HashMap<i32, usize> = unreaped_children(&snap.processes);
+    let daemons: HashSet<i32> = daemons(snap).into_iter().collect();
     let mut out = String::with_capacity(procs.len() * 100);
     let _ = writeln!(
         out,
@@ -133,7 +134,7 @@ fn table(procs: &[Process], order: &[(usize, String)], snap: &Snapshot) -> Strin
         if let Some(n) = unreaped.get(&p.pid) {
             marks.push(format!("unreaped={n}"));
         }
-        if is_daemon(p, &snap.subreapers) {
+        if daemons.contains(&p.pid) {
             marks.push("daemon".into());
         } else if p.is_session_leader() && p.pid > 0 {
             marks.push("leader".into());

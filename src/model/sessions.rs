@@ -1,6 +1,6 @@
 //! Sessions, process groups, terminals and daemons: the job-control view of `ps -axj`.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use super::{Process, Snapshot};
 
@@ -31,25 +31,43 @@ pub fn is_foreground(p: &Process) -> bool {
     p.tty_nr != 0 && p.tpgid == p.pgid
 }
 
-/// A daemon: no controlling terminal, leader of its own session, and adopted by PID 1 or a
-/// subreaper (what fork, setsid, fork again leaves behind). Kernel threads are not daemons.
+/// A daemon: no controlling terminal, a session of its own (not init's), and adopted by PID 1
+/// or a known subreaper: what fork, setsid, fork again leaves behind (the grandchild is *not*
+/// its session's leader; that is the point of the second fork). Kernel threads are not daemons.
+/// With the whole process list, prefer [`daemons`], which also checks the parent's session and
+/// recognises adoption by a subreaper this program cannot see.
 pub fn is_daemon(p: &Process, subreapers: &[i32]) -> bool {
     p.tty_nr == 0
-        && p.is_session_leader()
-        && (p.ppid == 1 || subreapers.contains(&p.ppid))
         && !p.is_kernel_thread()
         && p.pid != 1
+        && p.sid > 1
+        && (p.ppid == 1 || subreapers.contains(&p.ppid))
 }
 
-/// Pids of every daemon in the snapshot.
+/// Pids of every daemon in the snapshot. Besides [`is_daemon`]'s rule, the process's session
+/// must differ from its parent's, and a parent that is not a known subreaper still counts as
+/// adoptive when the process's session leader is gone while the parent sits in another session:
+/// a process is born in its parent's session, so it was re-parented (the kernel does not publish
+/// which processes are subreapers).
 pub fn daemons(snap: &Snapshot) -> Vec<i32> {
     let mut subreapers = snap.subreapers.clone();
     if !subreapers.contains(&1) {
         subreapers.push(1);
     }
+    let sid_of: HashMap<i32, i32> = snap.processes.iter().map(|p| (p.pid, p.sid)).collect();
     snap.processes
         .iter()
-        .filter(|p| is_daemon(p, &subreapers))
+        .filter(|p| p.tty_nr == 0 && !p.is_kernel_thread() && p.pid != 1 && p.sid > 1)
+        .filter(|p| {
+            sid_of
+                .get(&p.ppid)
+                .is_none_or(|&parent_sid| parent_sid != p.sid)
+        })
+        .filter(|p| {
+            let adopted_by_known = p.ppid == 1 || subreapers.contains(&p.ppid);
+            let leader_gone = !sid_of.contains_key(&p.sid);
+            adopted_by_known || (leader_gone && sid_of.contains_key(&p.ppid))
+        })
         .map(|p| p.pid)
         .collect()
 }
@@ -129,9 +147,12 @@ mod tests {
             p(100, 1, 100, 100, 34816, 200),   // a shell on pts/0
             p(200, 100, 200, 100, 34816, 200), // its foreground job
             p(201, 200, 200, 100, 34816, 200),
-            p(300, 1, 300, 300, 0, -1),  // a daemon
-            p(400, 50, 400, 400, 0, -1), // setsid'd but still a child of its parent
-            p(500, 77, 500, 500, 0, -1), // under a subreaper
+            p(300, 1, 300, 300, 0, -1),   // a daemon
+            p(400, 50, 400, 400, 0, -1),  // setsid'd but still a child of its parent
+            p(500, 77, 500, 500, 0, -1),  // under a subreaper
+            p(600, 1, 599, 599, 0, -1),   // double-forked: session 599's leader exited
+            p(700, 100, 699, 699, 0, -1), // the same under the shell, an unknown subreaper
+            p(800, 1, 1, 1, 0, -1),       // in init's own session: not a daemon
         ]
     }
 
@@ -142,7 +163,9 @@ mod tests {
             subreapers: vec![1, 77],
             ..Default::default()
         };
-        assert_eq!(daemons(&snap), [300, 500]);
+        assert_eq!(daemons(&snap), [300, 500, 600, 700]);
+        assert!(is_daemon(&snap.processes[9], &snap.subreapers));
+        assert!(!is_daemon(&snap.processes[11], &snap.subreapers));
     }
 
     #[test]
