@@ -10,6 +10,7 @@
 mod backlog;
 mod close_wait;
 mod daemon;
+pub mod focus;
 mod fork;
 mod net;
 mod orphan;

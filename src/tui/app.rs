@@ -15,6 +15,7 @@ use super::sampler::Sampler;
 use super::theme::Theme;
 use super::views::{self, ProcColumn, ProcRow, Relations, SockColumn, SockFilter, Sort};
 use crate::cli::Model;
+use crate::demo::focus::Focus;
 use crate::model::counts::StateCounts;
 use crate::model::{Snapshot, TcpState, Transition, TransitionSource};
 
@@ -469,18 +470,21 @@ impl App {
                 vec![]
             }
             ChildKind::Demo(ref name) => {
-                // The zombie demo's first line names the negligent parent:
-                // `zombie demo: parent PID, zombies P1 P2 P3`. Select the parent, not the
-                // supervisor we spawned.
-                if let Some(parent) = line
-                    .split("parent ")
-                    .nth(1)
-                    .and_then(|r| r.split(|c: char| !c.is_ascii_digit()).next())
-                    .and_then(|n| n.parse::<i32>().ok())
-                {
-                    if self.pending_select.as_ref() == Some(&child.kind) {
-                        self.pending_select = Some(ChildKind::Demo(name.clone()));
-                        self.select_when_seen = Some(parent);
+                // A demo names what it is about (`demo::focus`): the zombies' parent, the
+                // orphan, the daemon — not the supervisor we spawned — or its port.
+                if self.pending_select.as_ref() == Some(&child.kind) {
+                    match crate::demo::focus::focus_of(&line) {
+                        Some(Focus::Process(pid)) => self.select_when_seen = Some(pid),
+                        Some(Focus::Port(port)) => {
+                            self.pending_select = None;
+                            self.select_when_seen = None;
+                            self.sock_filter = Filter {
+                                text: format!(":{port}"),
+                                editing: false,
+                            };
+                            self.set_pane(Pane::Sockets);
+                        }
+                        None => {}
                     }
                 }
                 self.say(StatusKind::Info, format!("demo {name}: {line}"));
@@ -546,10 +550,10 @@ impl App {
         self.snapshot = s;
         self.source_error = None;
         if let Some(kind) = self.pending_select.clone() {
-            // The zombie demo names the process to select (its negligent parent) on its first
-            // line; other demos are selected themselves.
+            // A demo names the process to select (or its port) in its output; a server is
+            // selected itself.
             let child = self.children.iter().find(|c| c.kind == kind).map(|c| c.pid);
-            let waits_for_line = kind == ChildKind::Demo("zombie".into());
+            let waits_for_line = matches!(kind, ChildKind::Demo(_));
             let target = match self.select_when_seen {
                 Some(pid) => Some(pid),
                 None if waits_for_line => None,
