@@ -37,7 +37,8 @@ fn refresh_survives_processes_and_sockets_vanishing() {
             }
         });
         let deadline = Instant::now() + Duration::from_secs(2);
-        while Instant::now() < deadline {
+        // At least 2 s of churn and at least 3 refreshes, however slow the machine is.
+        while Instant::now() < deadline || refreshes < 3 {
             let snap = source.snapshot().expect("a refresh under churn");
             refreshes += 1;
             assert!(snap
@@ -51,5 +52,4 @@ fn refresh_survives_processes_and_sockets_vanishing() {
         stop.store(true, Ordering::Relaxed);
     });
     common::reap_all();
-    assert!(refreshes >= 3, "only {refreshes} refreshes in 2s");
 }
