@@ -61,4 +61,18 @@ fn thousands_of_descriptors_all_found() {
             sock.as_raw_fd()
         );
     }
+
+    // The command streams its JSON in chunks; at ~1 MB of output they must join into one array.
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_tcplab"))
+        .args(["net", "--json", "--port", &addr.port().to_string()])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    assert!(
+        out.stdout.len() > 256 * 1024,
+        "only {} bytes",
+        out.stdout.len()
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("one valid JSON array");
+    assert_eq!(v.as_array().unwrap().len(), 2 * PAIRS + 1);
 }

@@ -2,6 +2,7 @@
 //! state and port, a per-state summary, or JSON.
 
 use std::fmt::Write as _;
+use std::net::SocketAddr;
 use std::process::ExitCode;
 
 use crate::cli::NetArgs;
@@ -67,56 +68,139 @@ pub fn run(args: NetArgs) -> anyhow::Result<ExitCode> {
             .map_err(|e| anyhow::anyhow!("cannot list /proc: {e}"))?;
         index.fill(&mut sockets);
     }
-    let text = if args.json {
-        json(&sockets)?
-    } else {
-        table(&sockets)
-    };
-    super::output::print(&text)
+    if args.json {
+        return print_json(&sockets);
+    }
+    super::output::print(&table(&sockets))
 }
 
 /// `tcplab net --json` (schema in the README): one object per line inside the array.
 ///
 /// Written by hand rather than through serde: at tens of thousands of sockets the per-socket
-/// allocations (address strings, one serialized string per object) were a visible share of the
-/// command's time (bench/RESULTS.md). Only `comm` can need escaping; it goes through serde_json.
+/// allocations (address strings, one serialized string per object) and `fmt` machinery were a
+/// visible share of the command's time (bench/RESULTS.md). Only `comm` can need escaping; it
+/// goes through serde_json.
 pub fn json(sockets: &[Socket]) -> anyhow::Result<String> {
     let mut out = String::with_capacity(sockets.len() * 200 + 4);
     out.push_str("[\n");
     for (i, s) in sockets.iter().enumerate() {
-        let _ = write!(
-            out,
-            "{{\"state\":\"{}\",\"local\":\"{}\",\"remote\":\"{}\",\"recv_q\":{},\"send_q\":{},\"inode\":{},\"uid\":{},\"timer\":{{\"kind\":\"{}\",\"expires_ms\":{},\"retransmits\":{}}},\"owners\":",
-            s.state.kernel_name(),
-            s.local,
-            s.remote,
-            s.recv_q,
-            s.send_q,
-            s.inode,
-            s.uid,
-            timer_name(s.timer.kind),
-            s.timer.expires_in.as_millis(),
-            s.timer.retransmits,
-        );
-        match &s.owners {
-            None => out.push_str("null"),
-            Some(owners) => {
-                out.push('[');
-                for (j, o) in owners.iter().enumerate() {
-                    if j > 0 {
-                        out.push(',');
-                    }
-                    let _ = write!(out, "{{\"pid\":{},\"fd\":{},\"comm\":", o.pid, o.fd);
-                    out.push_str(&serde_json::to_string(&o.comm)?);
-                    out.push('}');
-                }
-                out.push(']');
-            }
-        }
-        out.push_str(if i + 1 < sockets.len() { "},\n" } else { "}\n" });
+        json_object(&mut out, s)?;
+        out.push_str(if i + 1 < sockets.len() { ",\n" } else { "\n" });
     }
     out.push_str("]\n");
     Ok(out)
+}
+
+/// Streams the same JSON to stdout in chunks of whole lines, so 18,000 sockets need neither a
+/// multi-megabyte buffer nor the page faults of filling one; stops quietly if the reader left.
+fn print_json(sockets: &[Socket]) -> anyhow::Result<ExitCode> {
+    const CHUNK: usize = 64 * 1024;
+    // Lines are joined with '\n' inside a chunk; print_line ends each chunk's last line.
+    let mut buf = String::with_capacity(CHUNK + 1024);
+    buf.push('[');
+    for (i, s) in sockets.iter().enumerate() {
+        if !buf.is_empty() {
+            buf.push('\n');
+        }
+        json_object(&mut buf, s)?;
+        if i + 1 < sockets.len() {
+            buf.push(',');
+        }
+        if buf.len() >= CHUNK {
+            if !super::output::print_line(&buf)? {
+                return Ok(ExitCode::SUCCESS);
+            }
+            buf.clear();
+        }
+    }
+    if !buf.is_empty() {
+        buf.push('\n');
+    }
+    buf.push(']');
+    super::output::print_line(&buf)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// One socket's object, appended to `out`.
+fn json_object(out: &mut String, s: &Socket) -> anyhow::Result<()> {
+    out.push_str("{\"state\":\"");
+    out.push_str(s.state.kernel_name());
+    out.push_str("\",\"local\":\"");
+    push_addr(out, &s.local);
+    out.push_str("\",\"remote\":\"");
+    push_addr(out, &s.remote);
+    out.push_str("\",\"recv_q\":");
+    push_u64(out, s.recv_q as u64);
+    out.push_str(",\"send_q\":");
+    push_u64(out, s.send_q as u64);
+    out.push_str(",\"inode\":");
+    push_u64(out, s.inode);
+    out.push_str(",\"uid\":");
+    push_u64(out, s.uid as u64);
+    out.push_str(",\"timer\":{\"kind\":\"");
+    out.push_str(timer_name(s.timer.kind));
+    out.push_str("\",\"expires_ms\":");
+    push_u64(out, s.timer.expires_in.as_millis() as u64);
+    out.push_str(",\"retransmits\":");
+    push_u64(out, s.timer.retransmits as u64);
+    out.push_str("},\"owners\":");
+    match &s.owners {
+        None => out.push_str("null"),
+        Some(owners) => {
+            out.push('[');
+            for (j, o) in owners.iter().enumerate() {
+                if j > 0 {
+                    out.push(',');
+                }
+                out.push_str("{\"pid\":");
+                push_u64(out, o.pid as u64);
+                out.push_str(",\"fd\":");
+                push_u64(out, o.fd as u64);
+                out.push_str(",\"comm\":");
+                out.push_str(&serde_json::to_string(&o.comm)?);
+                out.push('}');
+            }
+            out.push(']');
+        }
+    }
+    out.push('}');
+    Ok(())
+}
+
+/// Decimal digits without the `fmt` machinery.
+fn push_u64(out: &mut String, mut n: u64) {
+    let mut digits = [0u8; 20];
+    let mut i = digits.len();
+    loop {
+        i -= 1;
+        digits[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    for &d in &digits[i..] {
+        out.push(d as char);
+    }
+}
+
+/// `1.2.3.4:80` directly; IPv6 (`[::1]:80`, with its compression rules) through Display.
+fn push_addr(out: &mut String, addr: &SocketAddr) {
+    match addr {
+        SocketAddr::V4(a) => {
+            for (i, octet) in a.ip().octets().iter().enumerate() {
+                if i > 0 {
+                    out.push('.');
+                }
+                push_u64(out, *octet as u64);
+            }
+            out.push(':');
+            push_u64(out, a.port() as u64);
+        }
+        SocketAddr::V6(_) => {
+            let _ = write!(out, "{addr}");
+        }
+    }
 }
 
 /// The timer's name in JSON and in the table.
