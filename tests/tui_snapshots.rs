@@ -58,9 +58,16 @@ fn server_pane_running() {
         pid: 300,
         addr: Some("127.0.0.1:8080".parse().unwrap()),
     };
-    app.server.status = Some(Ok(
-        serde_json::json!({"model": "prefork", "workers": 2, "requests": 17}),
-    ));
+    app.server.status = Some(Ok(serde_json::json!({
+        "model": "prefork",
+        "pid": 300,
+        "requests": 17,
+        "connections_open": 3,
+        "workers": [
+            {"pid": 301, "requests": 9, "connections_open": 2},
+            {"pid": 302, "requests": 8, "connections_open": 1}
+        ]
+    })));
     app.server.log.push_back("worker 301 started".into());
     insta::assert_snapshot!(render(&app));
 }

@@ -155,13 +155,65 @@ fn connections(app: &App, port: u16) -> Line<'static> {
     Line::from(spans)
 }
 
-/// The JSON object's fields, one per line; nested values compact.
+/// The JSON object's scalar fields on a few lines, then each array of objects (the workers)
+/// one element per line, so the shape the server chooses shows without knowing it here.
 fn json_lines(v: &serde_json::Value, w: usize) -> Vec<Line<'static>> {
-    match v.as_object() {
-        Some(map) => map
-            .iter()
-            .map(|(k, v)| Line::from(fit(&format!("  {k}: {v}"), w)))
-            .collect(),
-        None => vec![Line::from(fit(&v.to_string(), w))],
+    let Some(map) = v.as_object() else {
+        return vec![Line::from(fit(&v.to_string(), w))];
+    };
+    let mut out = Vec::new();
+    let mut scalars = String::from(" ");
+    for (k, v) in map {
+        if v.is_object() || v.is_array() {
+            continue;
+        }
+        let field = format!(" {k}: {}", scalar(v));
+        if scalars.chars().count() + field.chars().count() > w && scalars.len() > 1 {
+            out.push(Line::from(std::mem::replace(
+                &mut scalars,
+                String::from(" "),
+            )));
+        }
+        scalars.push_str(&field);
+    }
+    if scalars.len() > 1 {
+        out.push(Line::from(scalars));
+    }
+    for (k, v) in map {
+        match v {
+            serde_json::Value::Array(items) => {
+                out.push(Line::from(format!("  {k} ({}):", items.len())));
+                for item in items {
+                    let text = match item.as_object() {
+                        Some(o) => o
+                            .iter()
+                            .filter(|(_, v)| !v.is_object() && !v.is_array())
+                            .map(|(k, v)| format!("{k}={}", scalar(v)))
+                            .collect::<Vec<_>>()
+                            .join(" "),
+                        None => scalar(item),
+                    };
+                    out.push(Line::from(fit(&format!("    {text}"), w)));
+                }
+            }
+            serde_json::Value::Object(o) => {
+                let text = o
+                    .iter()
+                    .map(|(k, v)| format!("{k}={}", scalar(v)))
+                    .collect::<Vec<_>>()
+                    .join(" ");
+                out.push(Line::from(fit(&format!("  {k}: {text}"), w)));
+            }
+            _ => {}
+        }
+    }
+    out
+}
+
+/// A JSON value as text without quotes around strings.
+fn scalar(v: &serde_json::Value) -> String {
+    match v {
+        serde_json::Value::String(s) => s.clone(),
+        other => other.to_string(),
     }
 }
