@@ -1,16 +1,16 @@
 #!/usr/bin/env bash
 # The dashboard's own cost: utime+stime from /proc/PID/stat over 60 s at the default interval
 # (1 s), on the machine as it is ("idle") and with 18,000 more TCP sockets open (9,000
-# loopback connections held by examples/hold_sockets.rs), plus its RSS. The dashboard runs in
+# loopback connections held by examples/hold_pairs.rs, the inspector's), plus its RSS. The dashboard runs in
 # a tmux pane of its own (160x50), as a person would run it.
 # Usage: bench/tui.sh [SECONDS]   (default 60). Appends its table to bench/RESULTS.md.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 secs=${1:-60}
 command -v tmux >/dev/null || { apt-get update -qq && apt-get install -y -qq tmux >/dev/null; }
-cargo build --release --locked --quiet --bin tcplab --example hold_sockets
+cargo build --release --locked --quiet --bin tcplab --example hold_pairs
 bin=$PWD/target/release/tcplab
-holder=$PWD/target/release/examples/hold_sockets
+holder=$PWD/target/release/examples/hold_pairs
 ulimit -n 65536 2>/dev/null || true
 
 sock="tcplab-bench-tui-$$"
@@ -71,7 +71,7 @@ exec 3<>"$fifo"
 "$holder" 9000 <"$fifo" >"$fifo.out" &
 holder_pid=$!
 for _ in $(seq 600); do grep -q ready "$fifo.out" 2>/dev/null && break; sleep 0.1; done
-grep -q ready "$fifo.out" || { echo "bench/tui.sh: hold_sockets did not get ready" >&2; exit 1; }
+grep -q ready "$fifo.out" || { echo "bench/tui.sh: hold_pairs did not get ready" >&2; exit 1; }
 rm -f "$fifo.out"
 rows+=("$(measure '18,000 sockets')")
 
