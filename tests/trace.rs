@@ -193,6 +193,17 @@ fn traced_connection() -> Traced {
 }
 
 impl Traced {
+    /// The sampled line of the client's move into TIME_WAIT: among `seen`, or still to come.
+    fn client_time_wait(&self, seen: &[Value]) -> Value {
+        let c = self.caddr.to_string();
+        let is_it = |e: &&Value| e["local"] == c.as_str() && e["new"] == "TIME_WAIT";
+        if let Some(found) = seen.iter().find(is_it) {
+            return found.clone();
+        }
+        let more = self.tracer.collect_until(|ev| ev.iter().any(|e| is_it(&e)));
+        more.iter().find(is_it).unwrap().clone()
+    }
+
     /// Waits until both ends reached CLOSE and checks each end's whole sequence.
     fn assert_lives(&self, client: &str, server: &str) -> Vec<Value> {
         let (c, s) = (self.caddr, self.server);
@@ -227,12 +238,7 @@ fn client_closes_first() {
     }
     // The client's timewait socket, which the tracepoint cannot show, is found by sampling.
     let c = t.caddr.to_string();
-    let is_time_wait = |e: &Value| e["local"] == c.as_str() && e["new"] == "TIME_WAIT";
-    let more = match ev.iter().any(is_time_wait) {
-        true => ev.clone(),
-        false => t.tracer.collect_until(|ev| ev.iter().any(is_time_wait)),
-    };
-    let tw = more.iter().find(|e| is_time_wait(e)).unwrap();
+    let tw = t.client_time_wait(&ev);
     assert_eq!(tw["old"], "FIN_WAIT2", "{tw}");
     assert_eq!(tw["source"], "sampled", "{tw}");
     assert!(tw["interval_ms"].as_u64().is_some(), "{tw}");
@@ -474,4 +480,38 @@ fn unprivileged_user_gets_the_sampled_fallback() {
         assert_eq!(e["interval_ms"], 20, "{e}");
     }
     t.stop(Signal::SIGTERM);
+}
+
+#[test]
+fn closing_when_the_fin_waits_behind_data() {
+    // A simultaneous close on one end, made deterministic on loopback: the client's FIN waits
+    // behind data the server's full receive buffer will not take, so the server's FIN reaches
+    // a client that has closed but whose FIN is still unsent: FIN_WAIT1 → CLOSING.
+    let mut t = traced_connection();
+    let mut client = t.client.take().unwrap();
+    client.set_nonblocking(true).unwrap();
+    let chunk = vec![7u8; 64 * 1024];
+    loop {
+        match client.write(&chunk) {
+            Ok(_) => continue,
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break,
+            Err(e) => panic!("write: {e}"),
+        }
+    }
+    client.shutdown(Shutdown::Write).unwrap();
+    let mut accepted = t.accepted.take().unwrap();
+    accepted.shutdown(Shutdown::Write).unwrap();
+    accepted.read_to_end(&mut Vec::new()).unwrap();
+    let ev = t.assert_lives(
+        "CLOSE>SYN_SENT>ESTABLISHED>FIN_WAIT1>CLOSING>CLOSE",
+        "LISTEN>SYN_RECV>ESTABLISHED>FIN_WAIT1>FIN_WAIT2>CLOSE",
+    );
+    // From CLOSING, too, the connection lives on in a timewait socket, found by sampling.
+    let tw = t.client_time_wait(&ev);
+    assert_eq!(
+        (tw["old"].as_str(), tw["source"].as_str()),
+        (Some("CLOSING"), Some("sampled"))
+    );
+    drop(client);
+    t.tracer.stop(Signal::SIGTERM);
 }
