@@ -21,9 +21,15 @@ pub fn status(addr: SocketAddr) -> Result<serde_json::Value, String> {
     let mut buf = Vec::new();
     let _ = s.take(1 << 20).read_to_end(&mut buf);
     let text = String::from_utf8_lossy(&buf);
+    if text.is_empty() {
+        return Err(format!(
+            "no answer to /status within {}ms (every worker busy?)",
+            TIMEOUT.as_millis()
+        ));
+    }
     let (head, body) = text
         .split_once("\r\n\r\n")
-        .ok_or_else(|| "no HTTP answer to /status".to_string())?;
+        .ok_or_else(|| "an incomplete HTTP answer to /status".to_string())?;
     let status_line = head.lines().next().unwrap_or_default();
     if !status_line.contains(" 200") {
         return Err(format!("/status answered {status_line}"));
