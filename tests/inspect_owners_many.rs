@@ -5,27 +5,11 @@ use std::net::{TcpListener, TcpStream};
 use std::os::fd::AsRawFd;
 
 use tcplab::kernel::live::LiveSource;
-use tcplab::model::{Snapshot, SnapshotSource};
+use tcplab::model::SnapshotSource;
 
-fn owners_of(snap: &Snapshot, inode: u64) -> Option<Vec<(i32, i32)>> {
-    let sock = snap.sockets.iter().find(|s| s.inode == inode)?;
-    Some(
-        sock.owners
-            .as_ref()?
-            .iter()
-            .map(|o| (o.pid, o.fd))
-            .collect(),
-    )
-}
-
-fn inode_of(fd: &impl AsRawFd) -> u64 {
-    let link = std::fs::read_link(format!("/proc/self/fd/{}", fd.as_raw_fd())).unwrap();
-    let s = link.to_string_lossy();
-    s.trim_start_matches("socket:[")
-        .trim_end_matches(']')
-        .parse()
-        .unwrap()
-}
+#[path = "common/inspect.rs"]
+mod inspect;
+use inspect::{inode_of, owners_of};
 
 /// A process with more descriptors than one thread reads (the walk splits them): every one of
 /// its sockets still gets exactly its (pid, fd).

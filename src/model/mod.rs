@@ -32,7 +32,7 @@ pub struct Snapshot {
     pub sockets_from_procfs: bool,
     /// True when owners were not looked up (or could not be: not root).
     pub owners_partial: bool,
-    /// Processes known to be child subreapers (PID 1 always); see `views::is_daemon`.
+    /// Processes known to be child subreapers (PID 1 always); see `sessions::daemons`.
     pub subreapers: Vec<i32>,
 }
 
