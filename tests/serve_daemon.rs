@@ -95,6 +95,8 @@ fn daemon_detaches_like_the_tutorial_and_stops_on_command() {
     );
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
     assert!(status.contains("Umask:\t0000"), "{status}");
+    // fork is only sound in a single-threaded process: the master must stay one.
+    assert!(status.contains("Threads:\t1\n"), "{status}");
     assert_eq!(std::fs::read_to_string(&pf).unwrap(), format!("{pid}\n"));
     let workers = procs::wait_workers(pid, 2);
     assert_eq!(procs::get(addr, "/").unwrap(), (200, "hello!world".into()));

@@ -190,3 +190,71 @@ fn a_sigkilled_master_leaves_no_worker_serving() {
         );
     }
 }
+
+#[test]
+fn a_reload_whose_fresh_workers_cannot_start_keeps_the_old_ones() {
+    for model in MASTER_MODELS {
+        let dir = tempfile::tempdir().unwrap();
+        let pf = dir.path().join("s.pid");
+        let logs = dir.path().join("logs");
+        std::fs::create_dir(&logs).unwrap();
+        let log = logs.join("access.log");
+        let (mut server, addr) = start(
+            model,
+            2,
+            &[
+                "--pid-file",
+                pf.to_str().unwrap(),
+                "--access-log",
+                log.to_str().unwrap(),
+                "--shutdown-timeout",
+                "1s",
+            ],
+        );
+        let old = procs::wait_workers(server.pid(), 2);
+        // Both have opened the log (forked is not yet set up): then they no longer need its path.
+        common::wait_for(
+            "the workers to open the log",
+            Duration::from_secs(10),
+            || {
+                old.iter()
+                    .all(|w| procs::holds_file(*w, &log))
+                    .then_some(())
+            },
+        );
+        // Fresh workers open the access log by its path: make that impossible.
+        std::fs::remove_dir_all(&logs).unwrap();
+        let reload = || {
+            tcplab()
+                .args(["reload", "--pid-file", pf.to_str().unwrap()])
+                .output()
+                .unwrap()
+        };
+        let out = reload();
+        assert_eq!(out.status.code(), Some(1), "{model}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        let now = procs::workers(server.pid());
+        if now != old || !err.contains("kept its old workers") {
+            panic!(
+                "{model}: reload said {err:?}; workers {now:?}, were {old:?}; the server said:\n{}",
+                procs::stderr_so_far(&mut server)
+            );
+        }
+        assert_eq!(procs::get(addr, "/").unwrap().0, 200);
+        // Once the path works again, so does a reload.
+        std::fs::create_dir(&logs).unwrap();
+        let out = reload();
+        assert!(
+            out.status.success(),
+            "{model}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let new = procs::wait_workers(server.pid(), 2);
+        assert!(
+            new.iter().all(|p| !old.contains(p)),
+            "{model}: {new:?} {old:?}"
+        );
+        server.signal(Signal::SIGTERM);
+        assert!(server.wait_exit(Duration::from_secs(10)).success());
+    }
+}

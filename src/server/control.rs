@@ -25,8 +25,8 @@ use crate::units::{format_duration, format_size};
 const NOT_RUNNING: u8 = 3;
 /// How long `stop` (TERM) waits: the master KILLs workers after 5 s.
 const STOP_DEADLINE: Duration = Duration::from_secs(10);
-/// How long `reload` waits for the fresh workers to show up.
-const RELOAD_DEADLINE: Duration = Duration::from_secs(10);
+/// How long `reload` waits for the old workers to be retired (on top of their drain time).
+const RELOAD_DEADLINE: Duration = Duration::from_secs(8);
 
 fn pid_file_path(args: &ControlArgs) -> PathBuf {
     args.pid_file.clone().unwrap_or_else(pidfile::default_path)
@@ -158,26 +158,34 @@ pub fn reload(args: ControlArgs) -> anyhow::Result<ExitCode> {
             "tcplab reload: sent HUP to {pid}; it has no workers to replace (a one-process model)\n"
         ));
     }
+    // The master retires the old workers once fresh ones are ready (within 5 s), then they
+    // drain for at most the server's --shutdown-timeout.
+    let drain = shutdown_timeout_of(pid).unwrap_or(Duration::from_secs(10));
+    let deadline = RELOAD_DEADLINE + drain;
     let started = Instant::now();
     loop {
-        let fresh: Vec<Pid> = workers_of(pid)
-            .into_iter()
-            .filter(|p| !old.contains(p))
-            .collect();
-        if fresh.len() >= old.len() {
+        let now = workers_of(pid);
+        let fresh: Vec<Pid> = now.iter().copied().filter(|p| !old.contains(p)).collect();
+        let draining: Vec<Pid> = old.iter().copied().filter(|p| now.contains(p)).collect();
+        if draining.is_empty() && !fresh.is_empty() {
             return crate::cmd::output::print(&format!(
-                "tcplab reload: server {pid} reloaded; new workers {}; old workers {} drain and exit\n",
+                "tcplab reload: server {pid} reloaded; new workers {}; old workers {} have exited\n",
                 list(&fresh),
                 list(&old)
             ));
         }
-        if started.elapsed() > RELOAD_DEADLINE {
-            bail!(
-                "server {pid} started only {} of {} fresh workers within {}",
-                fresh.len(),
-                old.len(),
-                format_duration(RELOAD_DEADLINE)
-            );
+        if started.elapsed() > deadline {
+            if fresh.is_empty() || draining.len() == old.len() {
+                bail!(
+                    "server {pid} kept its old workers {}: fresh ones did not start (see its error log)",
+                    list(&old)
+                );
+            }
+            return crate::cmd::output::print(&format!(
+                "tcplab reload: server {pid} reloaded; new workers {}; old workers {} still draining\n",
+                list(&fresh),
+                list(&draining)
+            ));
         }
         std::thread::sleep(Duration::from_millis(20));
     }

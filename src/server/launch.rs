@@ -241,7 +241,7 @@ fn worker_main(model: Model, reuseport: bool, config: &Config, env: WorkerEnv) -
             Ok(l) => l,
             Err(e) => return fail("cannot use the listener", &e),
         };
-        env.ready();
+        // The reactor claims its slot (= ready) once its loop is set up.
         return match super::reactor::run_with_signals(listener, config, env.scoreboard, signals) {
             Ok(_) => 0,
             Err(e) => fail("reactor", &format!("{e:#}")),
@@ -258,7 +258,7 @@ fn worker_main(model: Model, reuseport: bool, config: &Config, env: WorkerEnv) -
         Ok(w) => w,
         Err(e) => return fail("cannot open the logs", &e),
     };
-    env.ready();
+    worker.board.own().claim(); // ready
     models::blocking::run(listener, &mut worker)
 }
 

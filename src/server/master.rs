@@ -13,7 +13,6 @@
 use std::collections::HashMap;
 use std::net::TcpListener;
 use std::os::fd::AsFd;
-use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use nix::errno::Errno;
@@ -26,24 +25,12 @@ use nix::unistd::{fork, ForkResult, Pid};
 use super::stats::Scoreboard;
 use super::worker_table::{WorkerTable, MAX_WORKERS};
 
-/// What a forked worker gets: the shared listener, the whole table (its own slot marked), and
-/// a way to say it is ready.
+/// What a forked worker gets: the shared listener and the whole table with its own slot
+/// marked. It says it is ready by claiming its slot (`scoreboard.own().claim()`) once its loop
+/// is set up; a reload waits for that before it retires the old workers.
 pub struct WorkerEnv<'a> {
     pub listener: &'a TcpListener,
     pub scoreboard: Scoreboard,
-    pub table: WorkerTable,
-    slot: usize,
-}
-
-impl WorkerEnv<'_> {
-    /// Call when the worker's loop is about to run: a reload waits for this before it retires
-    /// the old workers.
-    pub fn ready(&self) {
-        self.table
-            .control(self.slot)
-            .ready
-            .store(1, Ordering::Release);
-    }
 }
 
 /// The signals the master reads from its signalfd.
@@ -274,7 +261,7 @@ impl<F: Fn(WorkerEnv) -> i32> Master<'_, F> {
             let Some(worker) = self.workers.remove(&pid) else {
                 continue;
             };
-            self.table.release(worker.slot);
+            self.table.release(worker.slot, pid);
             let how = describe(status);
             let expected = matches!(worker.state, WorkerState::Retiring { .. })
                 || matches!(self.phase, Phase::Stopping { .. });
@@ -394,14 +381,36 @@ impl<F: Fn(WorkerEnv) -> i32> Master<'_, F> {
                 .workers
                 .values()
                 .filter(|w| w.generation == self.generation)
-                .filter(|w| self.table.control(w.slot).ready.load(Ordering::Acquire) != 0)
+                .filter(|w| self.table.ready(w.slot))
                 .count();
             if fresh_ready >= self.target || now >= deadline {
                 self.reload_deadline = None;
-                self.retire_old_generations();
+                if fresh_ready == 0 {
+                    self.abandon_reload();
+                } else {
+                    self.retire_old_generations();
+                }
             }
         }
         self.reconcile();
+    }
+
+    /// Not one fresh worker became ready: keep serving with the old generation rather than
+    /// retire it for nothing, and send the fresh ones away.
+    fn abandon_reload(&mut self) {
+        let fresh: Vec<Pid> = self
+            .workers
+            .iter()
+            .filter(|(_, w)| w.generation == self.generation)
+            .map(|(pid, _)| *pid)
+            .collect();
+        log(format_args!(
+            "reload: no fresh worker became ready in {RELOAD_READY_TIMEOUT:?}; keeping the old ones"
+        ));
+        self.generation -= 1;
+        for pid in fresh {
+            self.retire(pid);
+        }
     }
 
     fn retire_old_generations(&mut self) {
@@ -470,7 +479,11 @@ impl<F: Fn(WorkerEnv) -> i32> Master<'_, F> {
     }
 
     fn spawn(&mut self) -> anyhow::Result<()> {
-        let Some(index) = self.table.claim(self.generation) else {
+        // The master's own map, not the slot's pid, says which slots are taken: a worker clears
+        // its pid as it exits, before the master has reaped it.
+        let workers = &self.workers;
+        let taken = |slot: usize| workers.values().any(|w| w.slot == slot);
+        let Some(index) = self.table.claim(self.generation, &taken) else {
             anyhow::bail!("all {} scoreboard slots are taken", MAX_WORKERS);
         };
         // SAFETY: the master is single-threaded (it never starts a thread), so the child cannot
@@ -478,10 +491,8 @@ impl<F: Fn(WorkerEnv) -> i32> Master<'_, F> {
         // parent-death signal, then runs the worker's loop and exits without returning here.
         let forked = unsafe { fork() };
         match forked {
-            Err(e) => {
-                self.table.release(index);
-                Err(e.into())
-            }
+            // The slot is free again: no worker in the map names it.
+            Err(e) => Err(e.into()),
             Ok(ForkResult::Parent { child }) => {
                 self.table.assign(index, child);
                 self.workers.insert(
@@ -513,13 +524,9 @@ impl<F: Fn(WorkerEnv) -> i32> Master<'_, F> {
         if nix::unistd::getppid() != self.pid {
             return 1;
         }
-        let scoreboard = self.table.scoreboard(index);
-        scoreboard.own().claim();
         (self.worker_main)(WorkerEnv {
             listener: self.listener,
-            scoreboard,
-            table: self.table,
-            slot: index,
+            scoreboard: self.table.scoreboard(index),
         })
     }
 }

@@ -1,7 +1,7 @@
 //! The worker table: one slot per worker in a `MAP_SHARED` anonymous mapping made by the master
 //! before it forks. Each worker writes its own counters (a [`Stats`], the reactor's type) and any
 //! worker can read all of them to answer `/status` for the whole server; the master uses the
-//! control half (generation, ready) to run reloads.
+//! control half (the generation) and the counters' start time (readiness) to run reloads.
 //!
 //! Everything in it is a plain atomic: all-zero bytes are a valid, empty table, and no pointer is
 //! ever stored (it would mean nothing in another process). A slot is free while its `pid` is 0;
@@ -23,9 +23,6 @@ pub const MAX_WORKERS: usize = 256;
 pub struct Control {
     /// Reload generation the worker was forked for (HUP starts a new one).
     pub generation: AtomicU32,
-    /// Set by the worker when its loop is about to run: a reload retires the old workers only
-    /// once every fresh one is ready.
-    pub ready: AtomicU32,
 }
 
 #[repr(C)]
@@ -76,14 +73,18 @@ impl WorkerTable {
         self.table.master_started_ms.load(Ordering::Relaxed)
     }
 
-    /// Finds a free slot for a worker about to be forked; None when all are taken. The slot
-    /// stays free until [`WorkerTable::assign`], so claim and assign with no fork between
-    /// two claims (the master does).
-    pub fn claim(&self, generation: u32) -> Option<usize> {
-        let index = self.table.stats.iter().position(|s| !s.in_use())?;
-        let control = &self.table.control[index];
-        control.generation.store(generation, Ordering::Relaxed);
-        control.ready.store(0, Ordering::Relaxed);
+    /// Prepares a slot that `taken` does not name for a worker about to be forked; None when
+    /// all are taken.
+    pub fn claim(&self, generation: u32, taken: &dyn Fn(usize) -> bool) -> Option<usize> {
+        let index = (0..MAX_WORKERS).find(|&i| !taken(i))?;
+        self.table.control[index]
+            .generation
+            .store(generation, Ordering::Relaxed);
+        // Not ready until the worker claims its counters (`Stats::claim`), which every model
+        // does once its loop is set up: logs open, signals handled, listener registered.
+        self.table.stats[index]
+            .started_unix_ms
+            .store(0, Ordering::Relaxed);
         Some(index)
     }
 
@@ -95,13 +96,25 @@ impl WorkerTable {
             .store(pid.as_raw() as u64, Ordering::Relaxed);
     }
 
-    /// Frees the slot of a reaped worker.
-    pub fn release(&self, index: usize) {
-        self.table.stats[index].release();
+    /// Clears the slot of the reaped worker `pid` (it may have cleared it itself on exit).
+    pub fn release(&self, index: usize, pid: Pid) {
+        let stats = &self.table.stats[index];
+        if stats.pid.load(Ordering::Relaxed) == pid.as_raw() as u64 {
+            stats.release();
+        }
     }
 
     pub fn control(&self, index: usize) -> &'static Control {
         &self.table.control[index]
+    }
+
+    /// The worker in this slot has set itself up and is about to serve: a reload retires the
+    /// old workers only once fresh ones are.
+    pub fn ready(&self, index: usize) -> bool {
+        self.table.stats[index]
+            .started_unix_ms
+            .load(Ordering::Relaxed)
+            != 0
     }
 
     /// The reactor's view of the table, writing to slot `own`.
@@ -118,16 +131,26 @@ mod tests {
     fn slots_are_claimed_assigned_and_released() {
         let table = WorkerTable::new().unwrap();
         assert_eq!(table.master_pid(), std::process::id());
-        let a = table.claim(1).unwrap();
+        let none = |_: usize| false;
+        let a = table.claim(1, &none).unwrap();
         table.assign(a, Pid::from_raw(4242));
-        let b = table.claim(1).unwrap();
+        let b = table.claim(1, &|i| i == a).unwrap();
         assert_ne!(a, b);
         table.assign(b, Pid::from_raw(4343));
         let pids: Vec<u64> = table.scoreboard(a).in_use().map(|s| s.pid).collect();
         assert_eq!(pids, vec![4242, 4343]);
-        table.release(a);
+        assert!(
+            !table.ready(b),
+            "ready before the worker claimed its counters"
+        );
+        table.scoreboard(b).own().claim();
+        assert!(table.ready(b));
+        // Releasing for another pid (the slot was reused) leaves it alone.
+        table.release(a, Pid::from_raw(1));
+        assert_eq!(table.scoreboard(b).in_use().count(), 2);
+        table.release(a, Pid::from_raw(4242));
         assert_eq!(table.scoreboard(b).in_use().count(), 1);
-        assert_eq!(table.claim(2), Some(a));
+        assert_eq!(table.claim(2, &|i| i == b), Some(a));
         assert_eq!(table.control(a).generation.load(Ordering::Relaxed), 2);
     }
 }

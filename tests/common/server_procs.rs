@@ -125,3 +125,35 @@ pub fn tcp_sockets() -> Vec<procfs::net::TcpNetEntry> {
     all.extend(procfs::net::tcp6().unwrap_or_default());
     all
 }
+
+/// What the server has printed on stderr so far (after its ready line), without waiting: for
+/// failure messages.
+pub fn stderr_so_far(server: &mut crate::common::Running) -> String {
+    use std::io::Read;
+    use std::os::fd::AsFd;
+    let Some(reader) = server.stderr.as_mut() else {
+        return String::new();
+    };
+    let fd = reader.get_ref().as_fd();
+    let flags = nix::fcntl::fcntl(fd, nix::fcntl::FcntlArg::F_GETFL).unwrap_or(0);
+    let nonblocking = nix::fcntl::OFlag::from_bits_truncate(flags) | nix::fcntl::OFlag::O_NONBLOCK;
+    let _ = nix::fcntl::fcntl(fd, nix::fcntl::FcntlArg::F_SETFL(nonblocking));
+    let mut text = String::new();
+    let mut buf = [0u8; 4096];
+    while let Ok(n) = reader.read(&mut buf) {
+        if n == 0 {
+            break;
+        }
+        text.push_str(&String::from_utf8_lossy(&buf[..n]));
+    }
+    text
+}
+
+/// True when `pid` has `path` open (one of its /proc/PID/fd links points at it).
+pub fn holds_file(pid: i32, path: &std::path::Path) -> bool {
+    let Ok(fds) = std::fs::read_dir(format!("/proc/{pid}/fd")) else {
+        return false;
+    };
+    fds.filter_map(|e| std::fs::read_link(e.ok()?.path()).ok())
+        .any(|target| target == path)
+}
