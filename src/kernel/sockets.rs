@@ -13,7 +13,7 @@ use netlink_packet_sock_diag::SockDiagMessage;
 use netlink_sys::protocols::NETLINK_SOCK_DIAG;
 
 use super::parse::net_tcp::parse_net_tcp;
-use super::parse::sock_diag::{parse_datagram, Dump, TCPDIAG_GETSOCK};
+use super::parse::sock_diag::{parse_datagram, Dump, DumpError, TCPDIAG_GETSOCK};
 use crate::model::Socket;
 
 /// One scan's sockets and where they came from.
@@ -27,7 +27,8 @@ pub struct TcpScan {
 /// Scans TCP sockets repeatedly, keeping the netlink socket and the buffers between scans.
 pub struct SocketScanner {
     netlink: Option<netlink_sys::Socket>,
-    /// Set once netlink failed; later scans go straight to /proc.
+    /// Set when no netlink sock_diag socket can be opened (or for tests); scans read /proc.
+    /// A dump that fails half-way falls back for that scan only and reopens next time.
     netlink_broken: bool,
     /// Set once the kernel refused the combined IPv4+IPv6 dump.
     no_combined_dump: bool,
@@ -89,8 +90,12 @@ impl SocketScanner {
                         from_procfs: false,
                     });
                 }
-                Err(_) => {
+                Err(DumpFailure::Unavailable) => {
                     self.netlink_broken = true;
+                    sockets.clear();
+                }
+                Err(DumpFailure::Failed) => {
+                    // Replies of the broken dump may still be queued: start over next time.
                     self.netlink = None;
                     sockets.clear();
                 }
@@ -116,28 +121,45 @@ impl SocketScanner {
         })
     }
 
-    fn dump_netlink(&mut self, out: &mut Vec<Socket>) -> anyhow::Result<()> {
-        if self.netlink.is_none() {
-            let mut sock = netlink_sys::Socket::new(NETLINK_SOCK_DIAG)?;
-            sock.bind_auto()?;
-            sock.connect(&netlink_sys::SocketAddr::new(0, 0))?;
-            self.netlink = Some(sock);
-        }
+    fn dump_netlink(&mut self, out: &mut Vec<Socket>) -> Result<(), DumpFailure> {
+        self.ensure_open()?;
         // Both families share one hash table; the older request walks it once for both, the
         // per-family one twice (see bench/RESULTS.md). Kernels without it get two dumps.
         if !self.no_combined_dump {
             self.seq = self.seq.wrapping_add(1);
             match self.run_dump(&combined_request(self.seq), out) {
                 Ok(()) => return Ok(()),
-                Err(_) => {
+                Err(e) => {
                     out.clear();
+                    // Replies of the failed dump may still be queued on this socket.
+                    self.netlink = None;
+                    let refused =
+                        matches!(e.downcast_ref::<DumpError>(), Some(DumpError::Kernel(_)));
+                    if !refused {
+                        return Err(DumpFailure::Failed);
+                    }
                     self.no_combined_dump = true;
+                    self.ensure_open()?;
                 }
             }
         }
         for family in [AF_INET, AF_INET6] {
             self.seq = self.seq.wrapping_add(1);
-            self.run_dump(&dump_request(family, self.seq), out)?;
+            self.run_dump(&dump_request(family, self.seq), out)
+                .map_err(|_| DumpFailure::Failed)?;
+        }
+        Ok(())
+    }
+
+    fn ensure_open(&mut self) -> Result<(), DumpFailure> {
+        if self.netlink.is_none() {
+            let open = || -> std::io::Result<netlink_sys::Socket> {
+                let mut sock = netlink_sys::Socket::new(NETLINK_SOCK_DIAG)?;
+                sock.bind_auto()?;
+                sock.connect(&netlink_sys::SocketAddr::new(0, 0))?;
+                Ok(sock)
+            };
+            self.netlink = Some(open().map_err(|_| DumpFailure::Unavailable)?);
         }
         Ok(())
     }
@@ -146,7 +168,11 @@ impl SocketScanner {
         let sock = self.netlink.as_ref().expect("opened by dump_netlink");
         sock.send(request, 0)?;
         loop {
-            let n = sock.recv(&mut &mut self.buf[..], 0)?;
+            let n = match sock.recv(&mut &mut self.buf[..], 0) {
+                Ok(n) => n,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e.into()),
+            };
             if n > self.buf.len() {
                 anyhow::bail!("sock_diag datagram larger than {} bytes", self.buf.len());
             }
@@ -155,6 +181,14 @@ impl SocketScanner {
             }
         }
     }
+}
+
+/// Why a netlink scan did not complete.
+enum DumpFailure {
+    /// No sock_diag socket could be opened (no permission, no such protocol): use /proc.
+    Unavailable,
+    /// A dump failed half-way: use /proc for this scan, try netlink again next time.
+    Failed,
 }
 
 /// The bytes of a `SOCK_DIAG_BY_FAMILY` dump request for every TCP state of one family.
