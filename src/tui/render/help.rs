@@ -16,7 +16,7 @@ pub const KEYS: [(&str, &str); 24] = [
     ),
     (
         "↑ ↓ j, PgUp PgDn Home End",
-        "move; mouse: click selects, wheel scrolls",
+        "move (state machine: pick a connection, see its life); mouse too",
     ),
     (
         "/",
