@@ -249,3 +249,47 @@ fn zombie_demo_signal_menu_and_clean_quit() {
         .collect();
     assert!(left.is_empty(), "left behind after quit: {left:?}");
 }
+
+/// The lesson of the subreaper: when the demo's supervisor dies without cleaning up, the
+/// negligent parent is adopted by the dashboard; when that parent dies, its zombies come to
+/// the dashboard too, which reaps them at once and says so.
+#[test]
+fn orphaned_zombies_come_back_to_the_dashboard_and_are_reaped() {
+    use nix::sys::signal::{kill, Signal};
+    use nix::unistd::Pid;
+    let (tmux, tui) = start_dashboard();
+    tmux.send(&["z"]);
+    let demo = demo_of(tui);
+    let (parent, zombies) = wait_for("the demo's zombies", DEADLINE, || {
+        let all = ps();
+        let parent = all.iter().find(|(_, ppid, _, _)| *ppid == demo)?.0;
+        let zombies: Vec<i32> = all
+            .iter()
+            .filter(|(_, ppid, stat, _)| *ppid == parent && stat.starts_with('Z'))
+            .map(|p| p.0)
+            .collect();
+        (zombies.len() == 3).then_some((parent, zombies))
+    });
+    // KILL leaves the supervisor no chance to clean up: its child is orphaned, and the kernel
+    // gives it to the nearest subreaper, the dashboard.
+    kill(Pid::from_raw(demo), Signal::SIGKILL).unwrap();
+    wait_for("the parent adopted by the dashboard", DEADLINE, || {
+        ps().iter()
+            .any(|(pid, ppid, _, _)| *pid == parent && *ppid == tui)
+            .then_some(())
+    });
+    // The parent dies without reaping: its zombies are adopted and reaped by the dashboard.
+    kill(Pid::from_raw(parent), Signal::SIGTERM).unwrap();
+    wait_for("the zombies reaped", DEADLINE, || {
+        let all = ps();
+        (!all
+            .iter()
+            .any(|(pid, _, _, _)| *pid == parent || zombies.contains(pid)))
+        .then_some(())
+    });
+    tmux.wait_screen("the dashboard saying it reaped them", |s| {
+        s.contains("came back to tcplab, a child subreaper")
+    });
+    tmux.send(&["q"]);
+    assert_terminal_restored(&tmux);
+}
