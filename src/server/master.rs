@@ -6,7 +6,7 @@
 //!
 //! Signals arrive through a signalfd read by the master's own poll loop: they stay blocked, so
 //! no handler ever runs, and the loop sees them as ordinary readable data. The master stays
-//! single-threaded so that fork is sound (no other thread can hold a lock the child needs).
+//! single-threaded so that fork is sound (`kernel::fork` checks it before every fork).
 //!
 //! Owns processes only. What a worker does is the caller's closure (a model's loop).
 
@@ -20,7 +20,7 @@ use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 use nix::sys::signal::{kill, SigSet, Signal};
 use nix::sys::signalfd::{SfdFlags, SignalFd};
 use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
-use nix::unistd::{fork, ForkResult, Pid};
+use nix::unistd::Pid;
 
 use super::stats::Scoreboard;
 use super::worker_table::{WorkerTable, MAX_WORKERS};
@@ -486,32 +486,22 @@ impl<F: Fn(WorkerEnv) -> i32> Master<'_, F> {
         let Some(index) = self.table.claim(self.generation, &taken) else {
             anyhow::bail!("all {} scoreboard slots are taken", MAX_WORKERS);
         };
-        // SAFETY: the master is single-threaded (it never starts a thread), so the child cannot
-        // inherit a lock held by another thread. The child sets up its signal mask and the
-        // parent-death signal, then runs the worker's loop and exits without returning here.
-        let forked = unsafe { fork() };
-        match forked {
-            // The slot is free again: no worker in the map names it.
-            Err(e) => Err(e.into()),
-            Ok(ForkResult::Parent { child }) => {
-                self.table.assign(index, child);
-                self.workers.insert(
-                    child,
-                    Worker {
-                        slot: index,
-                        generation: self.generation,
-                        started: Instant::now(),
-                        state: WorkerState::Serving,
-                    },
-                );
-                log(format_args!("worker {child} started"));
-                Ok(())
-            }
-            Ok(ForkResult::Child) => {
-                let code = self.worker_child(index);
-                std::process::exit(code);
-            }
-        }
+        // The one checked fork of the crate: it refuses if the master ever had a second thread
+        // (a lock held by it would stay held in the child), and the child never returns here.
+        // The slot stays free on failure: no worker in the map names it.
+        let child = crate::kernel::fork::fork_child(|| self.worker_child(index))?;
+        self.table.assign(index, child);
+        self.workers.insert(
+            child,
+            Worker {
+                slot: index,
+                generation: self.generation,
+                started: Instant::now(),
+                state: WorkerState::Serving,
+            },
+        );
+        log(format_args!("worker {child} started"));
+        Ok(())
     }
 
     /// In the forked child: never returns into the master's loop.
