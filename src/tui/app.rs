@@ -424,10 +424,10 @@ impl App {
     /// Where transitions come from: with `Tracepoint` the tracer feeds `Event::Transitions`
     /// and the snapshot-diff sampler stops; back to `Sampled` it starts again.
     pub fn set_transition_source(&mut self, source: TransitionSource) {
-        if matches!(source, TransitionSource::Sampled { .. }) {
-            // Start afresh: a diff against an old snapshot would invent transitions.
-            self.sampler = Sampler::default();
-        }
+        // Either way the sampler starts afresh: back to sampling, a diff against an old
+        // snapshot would invent transitions; on to the tracepoint, its map of every socket
+        // (megabytes at tens of thousands) is not needed any more.
+        self.sampler = Sampler::default();
         self.transition_source = source;
     }
 
