@@ -343,3 +343,29 @@ fn the_systemd_unit_runs_a_valid_foreground_command() {
     }
     assert!(unit.contains("Type=simple") && unit.contains("ExecReload=/bin/kill -HUP $MAINPID"));
 }
+
+#[test]
+fn stop_graceful_waits_for_the_request_in_flight() {
+    let _g = serial();
+    let dir = tempfile::tempdir().unwrap();
+    let pf = pid_file_in(&dir);
+    let (pid, addr) = start_daemon(&pf, &["--workers", "2"]);
+    let workers = procs::wait_workers(pid, 2);
+    let slow = std::thread::spawn(move || procs::get(addr, "/sleep?ms=1500"));
+    procs::wait_request_read(addr.port());
+    let out = run(&["stop", "--graceful", "--pid-file", pf.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stdout).contains("SIGQUIT"),
+        "{}",
+        text(&out.stdout)
+    );
+    // By the time stop returns, the answer was sent in full.
+    let answer = slow.join().unwrap().expect("the request in flight was cut");
+    assert_eq!(answer, (200, "slept 1500 ms\n".to_string()));
+    procs::reap(pid);
+    for w in workers {
+        procs::assert_gone(w);
+    }
+    assert!(!pf.exists());
+}

@@ -86,18 +86,7 @@ fn one_process_models_stop_gracefully_with_a_request_in_flight() {
         let (mut server, addr) = serve(&["--model", model]);
         // Long enough to be seen in the kernel's table on a loaded machine before it is answered.
         let slow = std::thread::spawn(move || procs::get(addr, "/sleep?ms=2500"));
-        common::wait_for("the request to be read", Duration::from_secs(2), || {
-            // Accepted (a socket with an inode: queued ones have none) and read (Recv-Q 0).
-            procs::tcp_sockets()
-                .iter()
-                .any(|e| {
-                    e.local_address.port() == addr.port()
-                        && e.state == procfs::net::TcpState::Established
-                        && e.inode != 0
-                        && e.rx_queue == 0
-                })
-                .then_some(())
-        });
+        procs::wait_request_read(addr.port());
         server.signal(Signal::SIGQUIT);
         let answer = slow.join().unwrap().expect("cut mid-request");
         assert_eq!(answer.0, 200, "{model}");

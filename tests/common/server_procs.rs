@@ -157,3 +157,19 @@ pub fn holds_file(pid: i32, path: &std::path::Path) -> bool {
     fds.filter_map(|e| std::fs::read_link(e.ok()?.path()).ok())
         .any(|target| target == path)
 }
+
+/// Waits until the server on `port` has accepted a connection and read what it was sent: a
+/// socket with an inode (queued ones have none) and an empty receive queue.
+pub fn wait_request_read(port: u16) {
+    wait_for("the request to be read", Duration::from_secs(5), || {
+        tcp_sockets()
+            .iter()
+            .any(|e| {
+                e.local_address.port() == port
+                    && e.state == procfs::net::TcpState::Established
+                    && e.inode != 0
+                    && e.rx_queue == 0
+            })
+            .then_some(())
+    });
+}
