@@ -35,6 +35,9 @@ struct Runtime {
     source: LiveSource,
     children: Children,
     load: Load,
+    /// A `/status` request in flight on its own thread, so a busy server never stalls the
+    /// screen; one at a time.
+    status: Option<std::thread::JoinHandle<Result<serde_json::Value, String>>>,
     /// The kernel tracepoint feed; None when it is not available (not root, no tracefs) or
     /// would only sample, which the snapshots already do at no extra cost.
     trace: Option<LiveTrace>,
@@ -96,7 +99,12 @@ impl Runtime {
                     },
                 }]
             }
-            Effect::PollServerStatus(addr) => vec![Event::ServerStatus(probe::status(addr))],
+            Effect::PollServerStatus(addr) => {
+                if self.status.is_none() {
+                    self.status = Some(std::thread::spawn(move || probe::status(addr)));
+                }
+                vec![]
+            }
             Effect::Load { addr, connections } => {
                 let (opened, error) = self.load.burst(addr, connections);
                 vec![Event::LoadDone { opened, error }]
@@ -142,6 +150,14 @@ impl Runtime {
             ));
         }
         self.load.close_due(Instant::now());
+        if self.status.as_ref().is_some_and(|h| h.is_finished()) {
+            if let Some(handle) = self.status.take() {
+                let answer = handle
+                    .join()
+                    .unwrap_or_else(|_| Err("the /status request failed".to_string()));
+                events.push(Event::ServerStatus(answer));
+            }
+        }
         events.extend(self.trace_events());
         events
     }
@@ -222,6 +238,7 @@ pub fn run(args: TuiArgs) -> anyhow::Result<ExitCode> {
         source: LiveSource::new(),
         children: Children::default(),
         load: Load::default(),
+        status: None,
         trace: LiveTrace::start(None).ok(),
     };
     let outcome = event_loop(&mut terminal, &mut app, &mut rt, &stop);
