@@ -453,12 +453,19 @@ fn bad_flags_are_one_line_errors() {
 #[test]
 fn unprivileged_user_gets_the_sampled_fallback() {
     let (l, server, port) = listener();
+    // The checkout may sit where nobody cannot reach (/root): run a copy nobody can.
+    let dir = tempfile::tempdir().unwrap();
+    let bin = dir.path().join("tcplab");
+    std::fs::copy(env!("CARGO_BIN_EXE_tcplab"), &bin).unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
     let mut cmd = std::process::Command::new("setpriv");
     cmd.args(["--reuid", "65534", "--regid", "65534", "--clear-groups"])
-        .arg(env!("CARGO_BIN_EXE_tcplab"));
+        .arg(&bin);
     let t = start_tracer_with(cmd, &["trace", "--json", "--port", &port]);
     assert!(t.ready.contains("SAMPLED every 20.0ms"), "{}", t.ready);
     assert!(t.ready.contains("states shorter than that are missed"));
+    assert!(t.ready.contains("(run as root)"), "says why: {}", t.ready);
     let client = TcpStream::connect(server).unwrap();
     let (accepted, _) = l.accept().unwrap();
     let caddr = client.local_addr().unwrap();

@@ -34,7 +34,7 @@ const BUFFER_KB: u32 = 16384;
 pub enum TracefsError {
     #[error("tracefs is not mounted (tried {})", MOUNT_POINTS.join(", "))]
     NotMounted,
-    #[error("no permission to create a tracefs instance in {0} (run as root)")]
+    #[error("no permission to use tracefs at {0} (run as root)")]
     PermissionDenied(PathBuf),
     #[error("the kernel has no sock:inet_sock_set_state tracepoint ({0} is missing)")]
     NoEvent(PathBuf),
@@ -62,13 +62,24 @@ fn io_err<'a>(what: &'static str, path: &'a Path) -> impl FnOnce(io::Error) -> T
 
 /// Finds tracefs, mounting it at /sys/kernel/tracing when it is missing and we may.
 pub fn tracefs_root() -> Result<PathBuf, TracefsError> {
-    let found = || {
-        MOUNT_POINTS
-            .iter()
-            .map(PathBuf::from)
-            .find(|p| p.join("instances").is_dir())
+    // Told apart: not there at all, or there but closed to this user (tracefs is 0700).
+    let found = || -> Result<Option<PathBuf>, TracefsError> {
+        let mut denied = None;
+        for p in MOUNT_POINTS.iter().map(PathBuf::from) {
+            match fs::metadata(p.join("instances")) {
+                Ok(m) if m.is_dir() => return Ok(Some(p)),
+                Err(e) if e.kind() == io::ErrorKind::PermissionDenied => {
+                    denied.get_or_insert(p);
+                }
+                _ => {}
+            }
+        }
+        match denied {
+            Some(p) => Err(TracefsError::PermissionDenied(p)),
+            None => Ok(None),
+        }
     };
-    if let Some(p) = found() {
+    if let Some(p) = found()? {
         return Ok(p);
     }
     if nix::unistd::geteuid().is_root() && Path::new(MOUNT_POINTS[0]).is_dir() {
@@ -80,7 +91,7 @@ pub fn tracefs_root() -> Result<PathBuf, TracefsError> {
             .stderr(std::process::Stdio::null())
             .status();
     }
-    found().ok_or(TracefsError::NotMounted)
+    found()?.ok_or(TracefsError::NotMounted)
 }
 
 /// Removes `tcplab-<pid>` instances whose pid is no longer alive; returns their names.
