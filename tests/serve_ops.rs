@@ -25,7 +25,7 @@ fn quit_finishes_what_is_in_flight_and_closes_the_rest() {
     let mut idle = Client::connect(addr);
     assert_eq!(idle.get("/").status, 200);
     let mut busy = Client::connect(addr);
-    busy.send(b"GET /sleep?ms=1500 HTTP/1.1\r\nHost: t\r\n\r\n");
+    busy.send(b"GET /sleep?ms=3000 HTTP/1.1\r\nHost: t\r\n\r\n");
     // The sleep has been taken in (the server counts it) before QUIT is sent.
     wait_for("the sleep request counted", DEADLINE, || {
         let s: serde_json::Value = serde_json::from_slice(&http::get(addr, "/status").body).ok()?;
@@ -40,7 +40,7 @@ fn quit_finishes_what_is_in_flight_and_closes_the_rest() {
     });
     // The request in flight is answered, and told the connection ends.
     let r = busy.response();
-    assert_eq!(r.text(), "slept 1500 ms\n");
+    assert_eq!(r.text(), "slept 3000 ms\n");
     assert_eq!(r.header("connection"), Some("close"));
     assert!(busy.read_to_close().is_empty());
     assert!(server.wait_exit(DEADLINE).success());
