@@ -1,4 +1,6 @@
-//! The dashboard's feed: `trace::live::LiveTrace` in this process, against the real kernel.
+//! Tracing in this process, against the real kernel: the dashboard's feed
+//! (`trace::live::LiveTrace`) and a session reading the text pipe, the fallback of the binary
+//! per-CPU pipes.
 
 mod common;
 
@@ -7,8 +9,10 @@ use std::net::{TcpListener, TcpStream};
 use std::time::Duration;
 
 use common::wait_for;
-use tcplab::model::{TcpState, TransitionSource};
+use tcplab::model::{TcpState, Transition, TransitionSource};
+use tcplab::trace::conns::Timeline;
 use tcplab::trace::live::{LiveEvent, LiveTrace};
+use tcplab::trace::session::{self, Flow, Options, Sink};
 
 #[test]
 fn live_trace_feeds_transitions_and_cleans_up_when_dropped() {
@@ -66,4 +70,70 @@ fn live_trace_feeds_transitions_and_cleans_up_when_dropped() {
         !dir.exists(),
         "{instance} removed when the LiveTrace is dropped"
     );
+}
+
+/// A sink that hands everything to the test.
+struct Collect(std::sync::mpsc::Sender<Result<Transition, String>>);
+
+impl Sink for Collect {
+    fn ready(&mut self, _: TransitionSource, detail: &str) -> anyhow::Result<Flow> {
+        let _ = self.0.send(Err(detail.to_string()));
+        Ok(Flow::Continue)
+    }
+    fn transition(&mut self, t: &Transition, _: Option<&Timeline>) -> anyhow::Result<Flow> {
+        let _ = self.0.send(Ok(t.clone()));
+        Ok(Flow::Continue)
+    }
+    fn lost(&mut self, _: u64) {}
+    fn notice(&mut self, _: &str) {}
+}
+
+#[test]
+fn the_text_pipe_fallback_reports_the_same_lives() {
+    use std::os::fd::AsFd;
+    use TcpState::*;
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let server = l.local_addr().unwrap();
+    let (stop_rx, stop_tx) = std::os::unix::net::UnixStream::pair().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let opts = Options {
+        port: Some(server.port()),
+        text_pipe: true,
+        ..Options::default()
+    };
+    let tracer = std::thread::spawn(move || {
+        session::run(&opts, stop_rx.as_fd(), &mut Collect(tx)).map_err(|e| e.to_string())
+    });
+    let detail = rx
+        .recv_timeout(Duration::from_secs(10))
+        .unwrap()
+        .unwrap_err();
+    assert!(detail.ends_with(", text pipe"), "{detail}");
+
+    let client = TcpStream::connect(server).unwrap();
+    let caddr = client.local_addr().unwrap();
+    let (mut accepted, _) = l.accept().unwrap();
+    drop(client);
+    accepted.read_to_end(&mut Vec::new()).unwrap();
+    drop(accepted);
+    let (mut of_client, mut of_server) = (Vec::new(), Vec::new());
+    while of_client.last() != Some(&Close) || of_server.last() != Some(&Close) {
+        let t = rx.recv_timeout(Duration::from_secs(10)).unwrap().unwrap();
+        if t.local == caddr {
+            of_client.push(t.new);
+        } else if t.local == server && t.remote == caddr {
+            of_server.push(t.new);
+        }
+    }
+    assert_eq!(of_client, [Established, FinWait1, FinWait2, Close]);
+    assert_eq!(of_server, [SynRecv, Established, CloseWait, LastAck, Close]);
+    drop(stop_tx);
+    assert_eq!(tracer.join().unwrap(), Ok(()));
+    let name = detail
+        .trim_start_matches("instance ")
+        .split(',')
+        .next()
+        .unwrap();
+    let dir = std::path::Path::new("/sys/kernel/tracing/instances").join(name);
+    assert!(!dir.exists(), "{name} removed");
 }

@@ -143,7 +143,9 @@ pub struct Instance {
 impl Instance {
     /// Creates `instances/tcplab-<our pid>` under `root`, enables the event with `filter(port)`
     /// and opens its pipe without blocking.
-    pub fn create(root: &Path, port: Option<u16>) -> Result<Instance, TracefsError> {
+    /// With `text`, the text pipe is read even when the binary ones would do (to test and
+    /// compare the two).
+    pub fn create(root: &Path, port: Option<u16>, text: bool) -> Result<Instance, TracefsError> {
         let event_dir = root.join(EVENT);
         if !event_dir.is_dir() {
             return Err(TracefsError::NoEvent(event_dir));
@@ -164,11 +166,11 @@ impl Instance {
             raw: None,
             wall_minus_mono: None,
         };
-        inst.configure(port)?;
+        inst.configure(port, text)?;
         Ok(inst)
     }
 
-    fn configure(&mut self, port: Option<u16>) -> Result<(), TracefsError> {
+    fn configure(&mut self, port: Option<u16>, text: bool) -> Result<(), TracefsError> {
         // Best effort: older kernels lack some of these, and the trace still works without.
         // record-tgid gives the process id next to the thread id.
         let _ = self.write("options/record-tgid", "1");
@@ -181,7 +183,7 @@ impl Instance {
         let ev = format!("{EVENT}/filter");
         self.write(&ev, &filter(port))?;
         self.write(&format!("{EVENT}/enable"), "1")?;
-        if let Some(raw) = RawPipes::open(&self.dir) {
+        if let Some(raw) = RawPipes::open(&self.dir).filter(|_| !text) {
             self.raw = Some(raw);
             return Ok(());
         }

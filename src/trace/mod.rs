@@ -48,6 +48,7 @@ pub fn run(args: TraceArgs) -> anyhow::Result<ExitCode> {
         deadline: args.duration.map(|d| Instant::now() + d),
         sampled_only: false,
         follow_time_wait: true,
+        text_pipe: false,
     };
     let mut printer = Printer {
         json: args.json,

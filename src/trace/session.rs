@@ -46,6 +46,8 @@ pub struct Options {
     pub sampled_only: bool,
     /// With the tracepoint, also follow active closers into TIME_WAIT by sampling.
     pub follow_time_wait: bool,
+    /// Read the text pipe even when the binary per-CPU pipes would do (tests, comparisons).
+    pub text_pipe: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -81,7 +83,7 @@ pub fn run(opts: &Options, stop: BorrowedFd, sink: &mut dyn Sink) -> anyhow::Res
     let why_not = if opts.sampled_only {
         "sampling was asked for".to_string()
     } else {
-        match start_kernel(opts.port, sink) {
+        match start_kernel(opts.port, opts.text_pipe, sink) {
             Ok(instance) => return run_kernel(instance, opts, stop, sink),
             Err(e) => e.to_string(),
         }
@@ -89,14 +91,18 @@ pub fn run(opts: &Options, stop: BorrowedFd, sink: &mut dyn Sink) -> anyhow::Res
     run_sampled(opts, &why_not, stop, sink, &mut SocketScanner::new())
 }
 
-fn start_kernel(port: Option<u16>, sink: &mut dyn Sink) -> Result<Instance, tracefs::TracefsError> {
+fn start_kernel(
+    port: Option<u16>,
+    text_pipe: bool,
+    sink: &mut dyn Sink,
+) -> Result<Instance, tracefs::TracefsError> {
     let root = tracefs::tracefs_root()?;
     for name in tracefs::remove_stale(&root) {
         sink.notice(&format!(
             "removed stale tracefs instance {name} (its process is gone)"
         ));
     }
-    Instance::create(&root, port)
+    Instance::create(&root, port, text_pipe)
 }
 
 /// Seconds on CLOCK_MONOTONIC, the clock the instance's trace uses too.
