@@ -14,6 +14,16 @@ use tcplab::trace::conns::Timeline;
 use tcplab::trace::live::{LiveEvent, LiveTrace};
 use tcplab::trace::session::{self, Flow, Options, Sink};
 
+/// One connection to `l` that the client closes first; returns the client's address.
+fn client_closes_first(l: &TcpListener) -> std::net::SocketAddr {
+    let client = TcpStream::connect(l.local_addr().unwrap()).unwrap();
+    let caddr = client.local_addr().unwrap();
+    let (mut accepted, _) = l.accept().unwrap();
+    drop(client);
+    accepted.read_to_end(&mut Vec::new()).unwrap();
+    caddr
+}
+
 #[test]
 fn live_trace_feeds_transitions_and_cleans_up_when_dropped() {
     let l = TcpListener::bind("127.0.0.1:0").unwrap();
@@ -39,12 +49,7 @@ fn live_trace_feeds_transitions_and_cleans_up_when_dropped() {
     let dir = std::path::Path::new("/sys/kernel/tracing/instances").join(&instance);
     assert!(dir.is_dir(), "{instance} is live");
 
-    let client = TcpStream::connect(server).unwrap();
-    let caddr = client.local_addr().unwrap();
-    let (mut accepted, _) = l.accept().unwrap();
-    drop(client);
-    accepted.read_to_end(&mut Vec::new()).unwrap();
-    drop(accepted);
+    let caddr = client_closes_first(&l);
     let mut client_states = Vec::new();
     wait_for("the client's CLOSE", Duration::from_secs(10), || {
         for e in live.drain() {
@@ -110,12 +115,7 @@ fn the_text_pipe_fallback_reports_the_same_lives() {
         .unwrap_err();
     assert!(detail.ends_with(", text pipe"), "{detail}");
 
-    let client = TcpStream::connect(server).unwrap();
-    let caddr = client.local_addr().unwrap();
-    let (mut accepted, _) = l.accept().unwrap();
-    drop(client);
-    accepted.read_to_end(&mut Vec::new()).unwrap();
-    drop(accepted);
+    let caddr = client_closes_first(&l);
     let (mut of_client, mut of_server) = (Vec::new(), Vec::new());
     while of_client.last() != Some(&Close) || of_server.last() != Some(&Close) {
         let t = rx.recv_timeout(Duration::from_secs(10)).unwrap().unwrap();
