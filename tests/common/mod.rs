@@ -66,17 +66,59 @@ impl Running {
 }
 
 impl Drop for Running {
+    /// TERM first, so a server master stops its workers and reaps them itself; KILL only if it
+    /// does not go within a few seconds. Workers that a killed master orphans come back to this
+    /// test process (a subreaper, see `serve`) and are reaped here by pid, never left to PID 1.
+    /// Only our own pids are waited for: a blanket waitpid(-1) would steal other tests' exits.
     fn drop(&mut self) {
         if let Ok(None) = self.child.try_wait() {
+            let kids = children_of(self.pid());
+            self.signal(nix::sys::signal::Signal::SIGTERM);
+            let deadline = Instant::now() + Duration::from_secs(5);
+            while Instant::now() < deadline {
+                if let Ok(Some(_)) = self.child.try_wait() {
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(5));
+            }
             let _ = self.child.kill();
             let _ = self.child.wait();
+            for kid in kids {
+                reap_pid(kid, Duration::from_secs(5));
+            }
         }
     }
+}
+
+/// The direct children of `pid` (/proc/PID/task/PID/children).
+pub fn children_of(pid: i32) -> Vec<i32> {
+    std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children"))
+        .unwrap_or_default()
+        .split_whitespace()
+        .filter_map(|s| s.parse().ok())
+        .collect()
+}
+
+/// Waits for one adopted orphan to exit and reaps it; returns at once if it is not our child
+/// (its own parent reaped it).
+pub fn reap_pid(pid: i32, timeout: Duration) {
+    use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
+    let deadline = Instant::now() + timeout;
+    let pid = nix::unistd::Pid::from_raw(pid);
+    while Instant::now() < deadline {
+        match waitpid(pid, Some(WaitPidFlag::WNOHANG)) {
+            Ok(WaitStatus::StillAlive) => std::thread::sleep(Duration::from_millis(5)),
+            Ok(_) | Err(_) => return,
+        }
+    }
+    let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGKILL);
+    let _ = waitpid(pid, None);
 }
 
 /// Starts `tcplab serve --listen 127.0.0.1:0 <extra>` and returns it with the address from its
 /// ready line (`tcplab serve: listening on http://IP:PORT (...)`).
 pub fn serve(extra: &[&str]) -> (Running, SocketAddr) {
+    subreaper();
     let child = tcplab()
         .args(["serve", "--listen", "127.0.0.1:0"])
         .args(extra)
