@@ -22,6 +22,8 @@ struct Tmux {
 
 impl Tmux {
     fn start(cmd: &str) -> Tmux {
+        // tmux daemonizes its server: as a subreaper we get it back, not PID 1 (which reaps late).
+        common::subreaper();
         // One server per test: tests of this file run in parallel.
         static NEXT: AtomicUsize = AtomicUsize::new(0);
         let tmux = Tmux {
@@ -39,6 +41,15 @@ impl Tmux {
             .success();
         assert!(ok, "tmux new-session failed");
         tmux
+    }
+
+    /// The tmux server's pid and the pane's shell: both are orphans of this test process (a
+    /// subreaper) once the server daemonizes or dies, so they are reaped here by pid.
+    fn pids(&self) -> Vec<i32> {
+        ["#{pid}", "#{pane_pid}"]
+            .iter()
+            .filter_map(|f| self.display(f).parse().ok())
+            .collect()
     }
 
     fn cmd(&self, args: &[&str]) -> Command {
@@ -88,7 +99,11 @@ impl Tmux {
 
 impl Drop for Tmux {
     fn drop(&mut self) {
+        let pids = self.pids();
         let _ = self.cmd(&["kill-server"]).status();
+        for pid in pids {
+            common::reap_pid(pid, Duration::from_secs(5));
+        }
     }
 }
 
@@ -123,6 +138,11 @@ fn start_dashboard() -> (Tmux, i32) {
     tmux.wait_screen("the dashboard", |s| {
         s.contains("1 Processes") && s.contains("PID")
     });
+    if nix::unistd::geteuid().is_root() {
+        // The tracer's "transitions from the kernel" notice takes the status line when it
+        // starts; wait for it so it does not replace a message a test is waiting for.
+        tmux.wait_screen("the kernel tracer", |s| s.contains("transitions: kernel"));
+    }
     assert_eq!(
         tmux.display("#{alternate_on}"),
         "1",
