@@ -64,9 +64,3 @@ pub fn run(cli: Cli) -> ExitCode {
         }
     }
 }
-
-/// Commands not built yet say so plainly and exit 2, never pretend.
-pub fn not_available(what: &str) -> anyhow::Result<ExitCode> {
-    eprintln!("tcplab {what}: not available yet in this version");
-    Ok(ExitCode::from(2))
-}
