@@ -53,6 +53,21 @@ pub fn format_size(n: u64) -> String {
     format!("{v:.1}{}", UNITS[i])
 }
 
+/// The decimal digits of `n`, written into `buf` without the `fmt` machinery (hot paths:
+/// HTTP Content-Length, `net --json` at tens of thousands of sockets).
+pub fn decimal(mut n: u64, buf: &mut [u8; 20]) -> &[u8] {
+    let mut i = buf.len();
+    loop {
+        i -= 1;
+        buf[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    &buf[i..]
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -74,6 +89,14 @@ mod tests {
         assert!(parse_size("1.5MiB").is_err());
         assert!(parse_size("lots").is_err());
         assert!(parse_size("99999999999999GiB").is_err());
+    }
+
+    #[test]
+    fn decimals() {
+        let mut buf = [0u8; 20];
+        assert_eq!(decimal(0, &mut buf), b"0");
+        assert_eq!(decimal(1024, &mut buf), b"1024");
+        assert_eq!(decimal(u64::MAX, &mut buf), b"18446744073709551615");
     }
 
     #[test]

@@ -168,18 +168,8 @@ fn json_object(out: &mut String, s: &Socket) -> anyhow::Result<()> {
 }
 
 /// Decimal digits without the `fmt` machinery.
-fn push_u64(out: &mut String, mut n: u64) {
-    let mut digits = [0u8; 20];
-    let mut i = digits.len();
-    loop {
-        i -= 1;
-        digits[i] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
-    }
-    for &d in &digits[i..] {
+fn push_u64(out: &mut String, n: u64) {
+    for &d in crate::units::decimal(n, &mut [0u8; 20]) {
         out.push(d as char);
     }
 }

@@ -127,18 +127,8 @@ pub fn write_full(
 }
 
 /// Appends `n` in decimal without going through `fmt`.
-pub fn push_decimal(out: &mut Vec<u8>, mut n: u64) {
-    let mut digits = [0u8; 20];
-    let mut i = digits.len();
-    loop {
-        i -= 1;
-        digits[i] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
-    }
-    out.extend_from_slice(&digits[i..]);
+pub fn push_decimal(out: &mut Vec<u8>, n: u64) {
+    out.extend_from_slice(crate::units::decimal(n, &mut [0u8; 20]));
 }
 
 #[cfg(test)]
