@@ -19,6 +19,7 @@ mod probe;
 pub mod render;
 mod runtime;
 pub mod sampler;
+pub mod state;
 mod term;
 pub mod theme;
 pub mod views;
