@@ -51,6 +51,42 @@ fn state_machine_with_lit_edges() {
 }
 
 #[test]
+fn lit_edges_fade_with_each_refresh_then_go_out() {
+    let mut app = app(120, 45);
+    let mut next = fake::sample();
+    for s in &mut next.sockets {
+        if s.state == TcpState::Established {
+            s.state = TcpState::FinWait1;
+        }
+    }
+    app.update(Event::Snapshot(next.clone()));
+    let edge = |app: &tcplab::tui::app::App| {
+        app.lit_edges()
+            .into_iter()
+            .find(|(a, b, _)| (*a, *b) == (TcpState::Established, TcpState::FinWait1))
+            .map(|(_, _, age)| age)
+    };
+    assert_eq!(edge(&app), Some(0), "just taken: brightest");
+    let t = app.theme;
+    assert_ne!(
+        t.lit_aged(0),
+        t.lit_aged(1),
+        "an older edge is drawn dimmer"
+    );
+    let mut ages = vec![];
+    for _ in 0..tcplab::tui::app::LIT_REFRESHES {
+        app.update(Event::Snapshot(next.clone()));
+        ages.push(edge(&app));
+    }
+    let lit = tcplab::tui::app::LIT_REFRESHES as usize - 1;
+    assert_eq!(
+        ages[..lit].iter().map(|a| a.unwrap()).collect::<Vec<_>>(),
+        (1..=lit as u64).collect::<Vec<_>>()
+    );
+    assert_eq!(ages[lit], None, "out after {} refreshes", lit + 1);
+}
+
+#[test]
 fn server_pane_running() {
     let mut app = app(120, 30);
     press(&mut app, "4");

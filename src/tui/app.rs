@@ -510,15 +510,20 @@ impl App {
     }
 
     /// Edges (old, new) taken in the last few refreshes.
-    pub fn lit_edges(&self) -> Vec<(TcpState, TcpState)> {
+    /// Edges taken in the last `LIT_REFRESHES` refreshes, each with its age in refreshes (0:
+    /// this one), so drawing can fade it; the newest age wins when an edge was taken again.
+    pub fn lit_edges(&self) -> Vec<(TcpState, TcpState, u64)> {
         let since = self.refreshes.saturating_sub(LIT_REFRESHES);
         let mut edges: Vec<_> = self
             .machine_transitions()
             .filter(|t| t.refresh > since)
-            .map(|t| (t.transition.old, t.transition.new))
+            .map(|t| {
+                let age = self.refreshes.saturating_sub(t.refresh);
+                (t.transition.old, t.transition.new, age)
+            })
             .collect();
         edges.sort();
-        edges.dedup();
+        edges.dedup_by_key(|(from, to, _)| (*from, *to));
         edges
     }
 

@@ -62,6 +62,17 @@ impl Theme {
         }
     }
     /// An edge of the state diagram that a recent transition took.
+    /// A lit edge fading with its age in refreshes: bright when just taken, then dimmer.
+    pub fn lit_aged(self, age: u64) -> Style {
+        match (age, self.color) {
+            (0, _) => self.lit(),
+            (1, true) => Style::new().fg(Color::Yellow),
+            (1, false) => Style::new(),
+            (_, true) => Style::new().fg(Color::Indexed(136)),
+            (_, false) => Style::new().add_modifier(Modifier::DIM),
+        }
+    }
+
     pub fn lit(self) -> Style {
         if self.color {
             Style::new().fg(Color::Yellow).add_modifier(Modifier::BOLD)

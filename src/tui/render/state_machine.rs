@@ -248,17 +248,19 @@ fn draw_edge(canvas: &mut Canvas, e: &Edge, style: Style) {
 
 fn diagram(app: &App, counts: &StateCounts) -> Canvas {
     let t = app.theme;
-    let lit: Vec<(TcpState, TcpState)> = app
+    let lit: Vec<(TcpState, TcpState, u64)> = app
         .lit_edges()
         .into_iter()
-        .map(|(a, b)| diagram_edge(a, b))
+        .map(|(a, b, age)| {
+            let (a, b) = diagram_edge(a, b);
+            (a, b, age)
+        })
         .collect();
     let mut c = Canvas::new();
     for e in EDGES.iter().chain([&TIME_WAIT_EXIT]) {
-        let style = if lit.contains(&(e.from, e.to)) {
-            t.lit()
-        } else {
-            t.dim()
+        let style = match lit.iter().find(|(a, b, _)| (*a, *b) == (e.from, e.to)) {
+            Some((_, _, age)) => t.lit_aged(*age),
+            None => t.dim(),
         };
         draw_edge(&mut c, e, style);
     }
@@ -269,7 +271,7 @@ fn diagram(app: &App, counts: &StateCounts) -> Canvas {
             } else {
                 0
             };
-        let entered = lit.iter().any(|(_, to)| *to == st);
+        let entered = lit.iter().any(|(_, to, _)| *to == st);
         let style = if entered {
             t.lit()
         } else if n > 0 {
