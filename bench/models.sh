@@ -15,15 +15,7 @@ cd "$(dirname "$0")/.."
 DURATION=${DURATION:-3s}
 WORKERS=${WORKERS:-2}
 
-need=()
-command -v wrk >/dev/null || need+=(wrk)
-command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || need+=(nginx)
-if [ ${#need[@]} -gt 0 ]; then
-  sudo=""; [ "$(id -u)" -eq 0 ] || sudo=sudo
-  $sudo apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${need[@]}" >/dev/null
-fi
-NGINX=$(command -v nginx || echo /usr/sbin/nginx)
+. bench/need.sh  # installs wrk and nginx if missing; sets NGINX
 ulimit -n "$(ulimit -Hn)"
 
 cargo build --release --locked --bin tcplab

@@ -13,15 +13,7 @@ ROUNDS=${ROUNDS:-3}
 CONNS=${CONNS:-100}
 IDLE=${IDLE:-10000}
 
-need=()
-command -v wrk >/dev/null || need+=(wrk)
-command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || need+=(nginx)
-if [ ${#need[@]} -gt 0 ]; then
-  sudo=""; [ "$(id -u)" -eq 0 ] || sudo=sudo
-  $sudo apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${need[@]}" >/dev/null
-fi
-NGINX=$(command -v nginx || echo /usr/sbin/nginx)
+. bench/need.sh  # installs wrk and nginx if missing; sets NGINX
 # Both servers and the idle holder need a descriptor per connection.
 ulimit -n "$(ulimit -Hn)"
 

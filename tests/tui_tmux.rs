@@ -107,6 +107,21 @@ impl Drop for Tmux {
     }
 }
 
+/// Waits until the demo's child (the negligent parent) has its 3 zombie children, read with
+/// `ps`; returns (parent, zombies).
+fn zombies_of(demo: i32) -> (i32, Vec<i32>) {
+    wait_for("zombies whose parent is the demo's child", DEADLINE, || {
+        let all = ps();
+        let parent = all.iter().find(|(_, ppid, _, _)| *ppid == demo)?.0;
+        let zombies: Vec<i32> = all
+            .iter()
+            .filter(|(_, ppid, stat, _)| *ppid == parent && stat.starts_with('Z'))
+            .map(|p| p.0)
+            .collect();
+        (zombies.len() == 3).then_some((parent, zombies))
+    })
+}
+
 /// (pid, ppid, stat, args) of every process.
 fn ps() -> Vec<(i32, i32, String, String)> {
     let out = Command::new("ps")
@@ -217,16 +232,7 @@ fn zombie_demo_signal_menu_and_clean_quit() {
     // z: the zombie demo, as a child of the dashboard; its parent's children are zombies.
     tmux.send(&["z"]);
     let demo = demo_of(tui);
-    let (parent, zombies) = wait_for("zombies whose parent is the demo", DEADLINE, || {
-        let all = ps();
-        let parent = all.iter().find(|(_, ppid, _, _)| *ppid == demo)?.0;
-        let zombies: Vec<i32> = all
-            .iter()
-            .filter(|(_, ppid, stat, _)| *ppid == parent && stat.starts_with('Z'))
-            .map(|p| p.0)
-            .collect();
-        (zombies.len() == 3).then_some((parent, zombies))
-    });
+    let (parent, zombies) = zombies_of(demo);
     // The screen shows the parent, marked with its count of unreaped children.
     tmux.wait_screen("the zombies' parent on screen", |s| {
         s.lines()
@@ -280,16 +286,7 @@ fn orphaned_zombies_come_back_to_the_dashboard_and_are_reaped() {
     let (tmux, tui) = start_dashboard();
     tmux.send(&["z"]);
     let demo = demo_of(tui);
-    let (parent, zombies) = wait_for("the demo's zombies", DEADLINE, || {
-        let all = ps();
-        let parent = all.iter().find(|(_, ppid, _, _)| *ppid == demo)?.0;
-        let zombies: Vec<i32> = all
-            .iter()
-            .filter(|(_, ppid, stat, _)| *ppid == parent && stat.starts_with('Z'))
-            .map(|p| p.0)
-            .collect();
-        (zombies.len() == 3).then_some((parent, zombies))
-    });
+    let (parent, zombies) = zombies_of(demo);
     // KILL leaves the supervisor no chance to clean up: its child is orphaned, and the kernel
     // gives it to the nearest subreaper, the dashboard.
     kill(Pid::from_raw(demo), Signal::SIGKILL).unwrap();
