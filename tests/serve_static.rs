@@ -5,6 +5,7 @@ mod common;
 #[path = "common/http.rs"]
 mod http;
 
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -98,21 +99,44 @@ fn nothing_outside_the_root_is_reachable() {
     assert!(out.ends_with("404") && !out.contains("SECRET"), "{out}");
 }
 
-#[test]
-fn a_large_file_is_streamed_not_read_whole() {
-    let (_top, root) = site();
-    let size: u64 = 48 << 20;
+/// The size of `big.bin`.
+const BIG: u64 = 48 << 20;
+
+/// [`site`] with `big.bin`, [`BIG`] bytes of zeros (sparse, so quick to make), served by one
+/// worker; the file is returned open for writing.
+fn big_file_site() -> (
+    tempfile::TempDir,
+    std::fs::File,
+    common::Running,
+    SocketAddr,
+) {
+    let (top, root) = site();
     let big = std::fs::File::create(root.join("big.bin")).unwrap();
-    big.set_len(size).unwrap();
+    big.set_len(BIG).unwrap();
     let [flag, dir] = root_flag(&root);
     let (server, addr) = serve(&[flag, dir, "--workers", "1"]);
+    (top, big, server, addr)
+}
+
+/// The one worker of `server` (it may be a moment behind the ready line).
+fn worker_of(server: &common::Running) -> i32 {
+    let master = nix::unistd::Pid::from_raw(server.pid());
+    let worker = common::wait_for("the worker", std::time::Duration::from_secs(10), || {
+        tcplab::server::control::workers_of(master).first().copied()
+    });
+    worker.as_raw()
+}
+
+#[test]
+fn a_large_file_is_streamed_not_read_whole() {
+    let (_top, _big, server, addr) = big_file_site();
     let r = get(addr, "/big.bin");
     assert_eq!(r.status, 200);
     assert_eq!(r.header("content-type"), Some("application/octet-stream"));
-    assert_eq!(r.body.len() as u64, size);
+    assert_eq!(r.body.len() as u64, BIG);
     assert!(r.body.iter().all(|&b| b == 0));
     // The kernel's high-water mark of the worker's resident memory stays far below the file.
-    let worker = tcplab::server::control::workers_of(nix::unistd::Pid::from_raw(server.pid()))[0];
+    let worker = worker_of(&server);
     let status = std::fs::read_to_string(format!("/proc/{worker}/status")).unwrap();
     let hwm_kib: u64 = status
         .lines()
@@ -120,4 +144,351 @@ fn a_large_file_is_streamed_not_read_whole() {
         .and_then(|v| v.split_whitespace().next()?.parse().ok())
         .unwrap();
     assert!(hwm_kib < 24 << 10, "VmHWM {hwm_kib} KiB for a 48 MiB file");
+}
+
+/// 2026-01-01 00:00:00 UTC, a Thursday: the mtime of the files below, safely in the past.
+const MTIME: u64 = 1_767_225_600;
+const LAST_MODIFIED: &str = "Thu, 01 Jan 2026 00:00:00 GMT";
+
+/// A file of `size` bytes that differ from their neighbours (a wrong offset shows), with
+/// mtime [`MTIME`]; returns its bytes.
+fn patterned(path: &Path, size: usize) -> Vec<u8> {
+    let bytes: Vec<u8> = (0..size).map(|i| (i * 7 + i / 251) as u8).collect();
+    std::fs::write(path, &bytes).unwrap();
+    let t = std::time::UNIX_EPOCH + std::time::Duration::from_secs(MTIME);
+    std::fs::File::options()
+        .write(true)
+        .open(path)
+        .unwrap()
+        .set_modified(t)
+        .unwrap();
+    bytes
+}
+
+/// nginx's ETag for a file with mtime [`MTIME`] and `size` bytes.
+fn etag(size: usize) -> String {
+    format!("\"{MTIME:x}-{size:x}\"")
+}
+
+/// Sends one GET or HEAD for `path` with `headers` (each `Name: value`) on `c`.
+fn ask(c: &mut Client, method: &str, path: &str, headers: &[&str]) -> http::Response {
+    let mut req = format!("{method} {path} HTTP/1.1\r\nHost: t\r\n");
+    for h in headers {
+        req.push_str(h);
+        req.push_str("\r\n");
+    }
+    req.push_str("\r\n");
+    c.send(req.as_bytes());
+    c.response_to(method == "HEAD")
+}
+
+/// The connection is still in step: another request on it is answered in full.
+fn still_alive(c: &mut Client, whole: &[u8]) {
+    let r = c.get("/p.bin");
+    assert_eq!(r.status, 200);
+    assert_eq!(r.body, whole, "the next answer on the connection");
+}
+
+#[test]
+fn validators_and_conditional_get() {
+    let (_top, root) = site();
+    let whole = patterned(&root.join("p.bin"), 1000);
+    let (_server, addr) = serve(&root_flag(&root));
+    let tag = etag(1000);
+    let mut c = Client::connect(addr);
+    for method in ["GET", "HEAD"] {
+        let r = ask(&mut c, method, "/p.bin", &[]);
+        assert_eq!(r.status, 200);
+        assert_eq!(r.header("etag"), Some(tag.as_str()));
+        assert_eq!(r.header("last-modified"), Some(LAST_MODIFIED));
+        assert_eq!(r.header("accept-ranges"), Some("bytes"));
+        assert_eq!(r.header("content-length"), Some("1000"));
+        assert!(r.header("content-range").is_none());
+    }
+    let weak = format!("W/{tag}");
+    let listed = format!("\"nope\", ,{weak} , \"other\"");
+    let not_modified: [&[String]; 8] = [
+        &[format!("If-None-Match: {tag}")],
+        &[format!("If-None-Match: {weak}")],
+        &[format!("If-None-Match: {listed}")],
+        &["If-None-Match: *".into()],
+        &[format!("If-Modified-Since: {LAST_MODIFIED}")],
+        &["If-Modified-Since: Thu, 01 Jan 2026 00:00:01 GMT".into()],
+        &["If-Modified-Since: Thursday, 01-Jan-26 00:00:00 GMT".into()],
+        // If-None-Match wins over an If-Modified-Since that alone would say "modified".
+        &[
+            format!("If-None-Match: {tag}"),
+            "If-Modified-Since: Thu, 01 Jan 1970 00:00:00 GMT".into(),
+        ],
+    ];
+    for headers in not_modified {
+        let headers: Vec<&str> = headers.iter().map(String::as_str).collect();
+        for method in ["GET", "HEAD"] {
+            let r = ask(&mut c, method, "/p.bin", &headers);
+            assert_eq!(r.status, 304, "{method} {headers:?}");
+            assert_eq!(r.header("etag"), Some(tag.as_str()));
+            assert_eq!(r.header("last-modified"), Some(LAST_MODIFIED));
+            assert!(r.header("date").is_some());
+            assert!(r.header("content-length").is_none() && r.body.is_empty());
+            assert!(r.header("connection").is_none(), "304 keeps the connection");
+            still_alive(&mut c, &whole);
+        }
+    }
+    let modified: [&[&str]; 6] = [
+        &["If-None-Match: \"6b094a21-3e8\""],
+        &["If-None-Match: W/\"x\", \"y\""],
+        &["If-Modified-Since: Wed, 31 Dec 2025 23:59:59 GMT"],
+        &["If-Modified-Since: yesterday"],
+        &["If-Modified-Since: Thu, 01 Jan 2026 00:00:00 UTC"],
+        // A tag that does not match: the date is not looked at.
+        &[
+            "If-None-Match: \"nope\"",
+            "If-Modified-Since: Thu, 01 Jan 2026 00:00:00 GMT",
+        ],
+    ];
+    for headers in modified {
+        let r = ask(&mut c, "GET", "/p.bin", headers);
+        assert_eq!((r.status, &r.body), (200, &whole), "{headers:?}");
+    }
+
+    // curl: -z sends If-Modified-Since; two URLs on one command share the connection, so the
+    // second answer arriving proves the 304 left it usable.
+    let url = format!("http://{addr}/p.bin");
+    let codes = curl_codes(&["-z", LAST_MODIFIED, &url, "-o", "/dev/null", &url]);
+    assert_eq!(codes, "304 1\n304 0\n");
+    let inm = format!("If-None-Match: {tag}");
+    assert_eq!(curl_codes(&["-H", &inm, &url]), "304 1\n");
+}
+
+/// Runs curl quietly with `args`, bodies discarded; returns a line per transfer: the status
+/// and how many connections it opened (0: it reused the previous one).
+fn curl_codes(args: &[&str]) -> String {
+    let out = Command::new("curl")
+        .args([
+            "-s",
+            "-o",
+            "/dev/null",
+            "-w",
+            "%{http_code} %{num_connects}\n",
+        ])
+        .args(args)
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[test]
+fn one_byte_range_is_sent_from_where_it_starts() {
+    let (_top, root) = site();
+    // Larger than the server's 64 KiB streaming chunk, so ranges start and end mid-chunk.
+    let size = 200_000;
+    let whole = patterned(&root.join("p.bin"), size);
+    let (_server, addr) = serve(&root_flag(&root));
+    let mut c = Client::connect(addr);
+    for (range, first, last) in [
+        ("bytes=0-0", 0, 0),
+        ("bytes=100-199", 100, 199),
+        ("bytes=70000-140000", 70_000, 140_000),
+        ("bytes=65535-65536", 65_535, 65_536),
+        ("bytes=150000-", 150_000, size - 1),
+        ("bytes=-10", size - 10, size - 1),
+        ("bytes=-999999", 0, size - 1),
+        ("bytes=199990-999999999999999999999999", 199_990, size - 1),
+        ("BYTES = 5-6", 5, 6),
+        ("bytes=,,7-8,,", 7, 8),
+    ] {
+        let header = format!("Range: {range}");
+        let r = ask(&mut c, "GET", "/p.bin", &[&header]);
+        assert_eq!(r.status, 206, "{range}");
+        let want = format!("bytes {first}-{last}/{size}");
+        assert_eq!(r.header("content-range"), Some(want.as_str()));
+        let len = (last - first + 1).to_string();
+        assert_eq!(r.header("content-length"), Some(len.as_str()));
+        assert_eq!(r.header("etag"), Some(etag(size).as_str()));
+        assert!(r.body == whole[first..=last], "{range}: wrong bytes");
+        // HEAD: the same head, no body; the next answer parses cleanly after it.
+        let h = ask(&mut c, "HEAD", "/p.bin", &[&header]);
+        assert_eq!(h.status, 206);
+        assert_eq!(h.header("content-range"), Some(want.as_str()));
+        assert_eq!(h.header("content-length"), Some(len.as_str()));
+    }
+    still_alive(&mut c, &whole);
+
+    // If-Range: a matching tag or date lets the range through; anything else gets it all.
+    let tag = etag(size);
+    let weak = format!("W/{tag}");
+    let if_ranges: [(&str, bool); 6] = [
+        (&tag, true),
+        (LAST_MODIFIED, true),
+        (&weak, false),
+        ("\"old\"", false),
+        ("Wed, 31 Dec 2025 23:59:59 GMT", false),
+        ("junk", false),
+    ];
+    for (v, fresh) in if_ranges {
+        let if_range = format!("If-Range: {v}");
+        let r = ask(&mut c, "GET", "/p.bin", &["Range: bytes=1-2", &if_range]);
+        let want: (u16, &[u8]) = if fresh {
+            (206, &whole[1..=2])
+        } else {
+            (200, &whole)
+        };
+        assert_eq!((r.status, r.body.as_slice()), want, "{v}");
+    }
+
+    // curl -r, into a file, compared with the file on disk.
+    let out = _top.path().join("curl.out");
+    let status = Command::new("curl")
+        .args(["-s", "-r", "70000-140000", "-o"])
+        .arg(&out)
+        .arg(format!("http://{addr}/p.bin"))
+        .status()
+        .unwrap();
+    assert!(status.success());
+    assert!(std::fs::read(&out).unwrap() == whole[70_000..=140_000]);
+}
+
+#[test]
+fn unsatisfiable_and_ignored_ranges() {
+    let (_top, root) = site();
+    let whole = patterned(&root.join("p.bin"), 1000);
+    std::fs::write(root.join("empty.txt"), "").unwrap();
+    let (_server, addr) = serve(&root_flag(&root));
+    let mut c = Client::connect(addr);
+    for range in [
+        "bytes=1000-",
+        "bytes=1000-2000",
+        "bytes=-0",
+        "bytes=18446744073709551615-",
+        "bytes=18446744073709551616-",
+        "bytes=99999999999999999999999999999999-",
+    ] {
+        for method in ["GET", "HEAD"] {
+            let r = ask(&mut c, method, "/p.bin", &[&format!("Range: {range}")]);
+            assert_eq!(r.status, 416, "{method} {range}");
+            assert_eq!(r.header("content-range"), Some("bytes */1000"));
+            let len: usize = r.header("content-length").unwrap().parse().unwrap();
+            assert_eq!(r.body.len(), if method == "HEAD" { 0 } else { len });
+            assert!(r.header("connection").is_none(), "416 keeps the connection");
+        }
+        still_alive(&mut c, &whole);
+    }
+    let commas = format!("bytes=0-1{}", ",".repeat(5000));
+    let many = format!("bytes={}", "0-1,".repeat(2000));
+    let ignored: [&str; 14] = [
+        "bytes=5-2",
+        "bytes0-5",
+        "bytes",
+        "bytes=",
+        "bytes=-",
+        "bytes=0 -5",
+        "bytes=+1-5",
+        "bytes=0x10-20",
+        "items=0-5",
+        "bytes=0-1,3-4",
+        "bytes=20000000000000000000-10000000000000000000",
+        &many,
+        "bytes=,,,,",
+        "bytes=1-2-3",
+    ];
+    for range in ignored {
+        let r = ask(&mut c, "GET", "/p.bin", &[&format!("Range: {range}")]);
+        assert_eq!(r.status, 200, "{range:.40}");
+        assert_eq!(r.header("content-length"), Some("1000"));
+        assert_eq!(r.body, whole);
+    }
+    // Thousands of empty list elements around one range: still that one range.
+    let r = ask(&mut c, "GET", "/p.bin", &[&format!("Range: {commas}")]);
+    assert_eq!((r.status, r.body.as_slice()), (206, &whole[0..=1]));
+    // Two Range lines: ignored.
+    let r = ask(
+        &mut c,
+        "GET",
+        "/p.bin",
+        &["Range: bytes=0-1", "Range: bytes=2-3"],
+    );
+    assert_eq!((r.status, r.body.len()), (200, 1000));
+    // An empty file has no byte to send: a suffix gets the (empty) file, `0-` a 416.
+    let r = ask(&mut c, "GET", "/empty.txt", &["Range: bytes=-5"]);
+    assert_eq!((r.status, r.header("content-length")), (200, Some("0")));
+    let r = ask(&mut c, "GET", "/empty.txt", &["Range: bytes=0-"]);
+    assert_eq!(
+        (r.status, r.header("content-range")),
+        (416, Some("bytes */0"))
+    );
+    // Hostile preconditions are never a 304 and never break the connection.
+    let inm_commas = format!("If-None-Match: {}", ", ".repeat(5000));
+    let hostile: [&str; 5] = [
+        &inm_commas,
+        "If-None-Match: \"unterminated",
+        "If-None-Match: W/",
+        "If-Modified-Since: Thu, 99 Jan 2026 00:00:00 GMT",
+        "If-Modified-Since: Thu, 01 Jan 2026 00:00:00 GMT, Thu, 01 Jan 2026 00:00:00 GMT",
+    ];
+    for h in hostile {
+        let r = ask(&mut c, "GET", "/p.bin", &[h]);
+        assert!(r.status == 200 && r.body == whole, "{h:.40}: {}", r.status);
+    }
+    still_alive(&mut c, &whole);
+}
+
+#[test]
+fn a_range_near_the_end_of_a_large_file_is_reached_by_seeking() {
+    use std::os::unix::fs::FileExt;
+    let (_top, big, server, addr) = big_file_site();
+    let size = BIG;
+    big.write_at(b"the end is near", size - 100).unwrap();
+    let worker = worker_of(&server);
+    // Bytes the worker has read through read(2) and friends, files and sockets alike.
+    let rchar = || -> u64 {
+        let io = std::fs::read_to_string(format!("/proc/{worker}/io")).unwrap();
+        io.lines()
+            .find_map(|l| l.strip_prefix("rchar: "))
+            .unwrap()
+            .parse()
+            .unwrap()
+    };
+    let mut c = Client::connect(addr);
+    let before = rchar();
+    let r = ask(
+        &mut c,
+        "GET",
+        "/big.bin",
+        &[&format!("Range: bytes={}-", size - 100)],
+    );
+    assert_eq!(r.status, 206);
+    let want = format!("bytes {}-{}/{size}", size - 100, size - 1);
+    assert_eq!(r.header("content-range"), Some(want.as_str()));
+    assert_eq!(&r.body[..15], b"the end is near");
+    assert_eq!(r.body.len(), 100);
+    let read = rchar() - before;
+    assert!(
+        read < 1 << 20,
+        "the worker read {read} bytes for a 100-byte range"
+    );
+}
+
+#[test]
+fn other_routes_have_no_validators_or_ranges() {
+    let (_server, addr) = serve(&[]);
+    let mut c = Client::connect(addr);
+    for path in ["/", "/status", "/sleep?ms=0"] {
+        let r = ask(
+            &mut c,
+            "GET",
+            path,
+            &[
+                "Range: bytes=0-1",
+                "If-None-Match: *",
+                "If-Modified-Since: Fri, 01 Jan 2100 00:00:00 GMT",
+            ],
+        );
+        assert_eq!(r.status, 200, "{path}");
+        for h in ["etag", "last-modified", "accept-ranges", "content-range"] {
+            assert!(r.header(h).is_none(), "{path}: {h}");
+        }
+        if path == "/" {
+            assert_eq!(r.text(), "hello!world");
+        }
+    }
 }

@@ -11,6 +11,7 @@
 use std::net::IpAddr;
 
 use super::body::BodyDecoder;
+use super::conditional::OwnedConditions;
 use super::http::{parse_head, Method};
 use super::routes::{self, Answered, Deferred, Request, Site};
 
@@ -148,6 +149,7 @@ struct OwnedRequest {
     keep_alive: bool,
     referer: Option<Vec<u8>>,
     user_agent: Option<Vec<u8>>,
+    conditions: OwnedConditions,
 }
 
 impl OwnedRequest {
@@ -160,6 +162,7 @@ impl OwnedRequest {
             keep_alive: h.keep_alive,
             referer: h.referer.map(<[u8]>::to_vec),
             user_agent: h.user_agent.map(<[u8]>::to_vec),
+            conditions: OwnedConditions::from_conditions(&h.conditions),
         }
     }
 
@@ -172,6 +175,7 @@ impl OwnedRequest {
             keep_alive: self.keep_alive,
             referer: self.referer.as_deref(),
             user_agent: self.user_agent.as_deref(),
+            conditions: self.conditions.view(),
         }
     }
 }

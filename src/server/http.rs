@@ -7,6 +7,7 @@
 
 use std::mem::MaybeUninit;
 
+use super::conditional::Conditions;
 use super::response::Status;
 use super::routes::Request;
 
@@ -134,6 +135,7 @@ pub fn parse_head<'b>(buf: &'b [u8], limits: &Limits) -> Result<Option<Head<'b>>
     let mut expect_continue = false;
     let mut referer = None;
     let mut user_agent = None;
+    let mut conditions = Conditions::default();
     for h in req.headers.iter() {
         let name = h.name.as_bytes();
         if name.eq_ignore_ascii_case(b"content-length") {
@@ -167,6 +169,14 @@ pub fn parse_head<'b>(buf: &'b [u8], limits: &Limits) -> Result<Option<Head<'b>>
             referer = Some(h.value);
         } else if name.eq_ignore_ascii_case(b"user-agent") {
             user_agent = Some(h.value);
+        } else if name.eq_ignore_ascii_case(b"if-none-match") {
+            conditions.if_none_match.add(h.value);
+        } else if name.eq_ignore_ascii_case(b"if-modified-since") {
+            conditions.if_modified_since.add(h.value);
+        } else if name.eq_ignore_ascii_case(b"range") {
+            conditions.range.add(h.value);
+        } else if name.eq_ignore_ascii_case(b"if-range") {
+            conditions.if_range.add(h.value);
         }
     }
     if content_length.is_some() && transfer_encoding {
@@ -201,6 +211,7 @@ pub fn parse_head<'b>(buf: &'b [u8], limits: &Limits) -> Result<Option<Head<'b>>
             keep_alive,
             referer,
             user_agent,
+            conditions,
         },
         framing,
         expect_continue,
@@ -300,6 +311,22 @@ mod tests {
         assert_eq!(h.framing, Framing::None);
         assert_eq!(h.request.user_agent, Some(&b"t"[..]));
         assert_eq!(&b[h.len..], b"rest");
+        assert!(h.request.conditions.range.is_absent());
+    }
+
+    #[test]
+    fn conditional_headers_are_kept_and_repeats_noted() {
+        use crate::server::conditional::Field;
+        let b = b"GET / HTTP/1.1\r\nHost: x\r\nrange: bytes=0-1\r\nIf-None-Match: \"a\"\r\n\
+                  IF-NONE-MATCH: \"b\"\r\nIf-Modified-Since: Sun, 06 Nov 1994 08:49:37 GMT\r\n\r\n";
+        let c = parse(b).unwrap().unwrap().request.conditions;
+        assert_eq!(c.range, Field::One(b"bytes=0-1"));
+        assert_eq!(c.if_none_match, Field::Repeated);
+        assert_eq!(
+            c.if_modified_since,
+            Field::One(b"Sun, 06 Nov 1994 08:49:37 GMT")
+        );
+        assert!(c.if_range.is_absent());
     }
 
     #[test]

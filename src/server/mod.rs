@@ -2,7 +2,9 @@
 //!
 //! The HTTP layer is pure and shared by every model: [`http`] (request heads), [`body`]
 //! (request bodies), [`response`] (encoding), [`routes`] (what is answered), [`exchange`]
-//! (bytes in, answers out, for one connection). The reactor model is [`reactor`] (the mio loop)
+//! (bytes in, answers out, for one connection); static files are [`static_files`] (finding
+//! and streaming), [`conditional`] (validators, preconditions), [`ranges`] (`Range`) and
+//! [`file_answer`] (200, 206, 304 or 416). The reactor model is [`reactor`] (the mio loop)
 //! and [`conn`] (one connection's state machine). [`stats`] are the counters `/status` shows,
 //! laid out to live in memory shared between processes.
 //!
@@ -11,18 +13,21 @@
 //! [`pidfile`] claims and judges pid files, [`control`] is `stop | reload | reopen | status`.
 //! [`models`] holds the tutorial's earlier designs (iterative, prefork, select, poll).
 pub mod body;
+pub mod conditional;
 pub mod config;
 pub mod conn;
 pub mod control;
 pub mod daemon;
 pub mod date;
 pub mod exchange;
+pub mod file_answer;
 pub mod http;
 pub mod launch;
 pub mod logs;
 pub mod master;
 pub mod models;
 pub mod pidfile;
+pub mod ranges;
 pub mod reactor;
 pub mod response;
 pub mod routes;

@@ -5,11 +5,13 @@
 use std::net::IpAddr;
 use std::time::Duration;
 
+use super::conditional::Conditions;
 use super::config::{Config, MAX_SLEEP};
 use super::date::Clock;
+use super::file_answer::{self, Found};
 use super::http::Method;
 use super::logs::{AccessRecord, LogSink};
-use super::response::{write_full, write_head, ResponseHead, Status};
+use super::response::{write_full, ResponseHead, Status};
 use super::static_files::{self, FileBody, Lookup};
 use super::stats::{Scoreboard, StatusDoc};
 
@@ -35,6 +37,8 @@ pub struct Request<'a> {
     pub keep_alive: bool,
     pub referer: Option<&'a [u8]>,
     pub user_agent: Option<&'a [u8]>,
+    /// Preconditions and Range, read only for static files.
+    pub conditions: Conditions<'a>,
 }
 
 /// A response that cannot be written at once; the caller's loop completes it.
@@ -82,6 +86,7 @@ pub fn respond(
         keep_alive,
         http10: req.minor_version == 0,
         extra: &[],
+        file: None,
     };
     let date = site.clock.http_date();
     let (path, query) = match origin_form(req.target).split_once('?') {
@@ -137,17 +142,21 @@ pub fn respond(
         }
     } else if let Some(root) = &site.config.root {
         match static_files::lookup(root, path) {
-            Lookup::File { body, content_type } => {
-                head.content_type = content_type;
-                head.content_length = body.len();
-                write_head(out, &head, date);
-                if head_only || body.is_empty() {
-                    (0, Answered::Done { keep_alive })
-                } else {
-                    let sent = body.len();
-                    log(site, peer, req, Status::Ok, sent);
-                    return Answered::Deferred(Deferred::File { body, keep_alive });
-                }
+            Lookup::File {
+                body,
+                content_type,
+                modified,
+            } => {
+                let found = Found {
+                    body,
+                    content_type,
+                    modified,
+                };
+                let now = site.clock.unix_seconds();
+                let (status, sent, answered) =
+                    file_answer::answer(req, found, head, now, date, out);
+                head.status = status;
+                (sent, answered)
             }
             Lookup::AddSlash => {
                 head.status = Status::MovedPermanently;
@@ -232,6 +241,7 @@ pub fn refuse(status: Status, peer: IpAddr, site: &mut Site<'_>, out: &mut Vec<u
         keep_alive: false,
         http10: false,
         extra: &[],
+        file: None,
     };
     let (sent, _) = error_page(out, &mut head, false, site.clock.http_date());
     if let Some(log) = site.access_log.as_deref_mut() {
@@ -262,6 +272,7 @@ pub fn finish_sleep(s: &Sleep, clock: &Clock, draining: bool, out: &mut Vec<u8>)
         keep_alive,
         http10: s.http10,
         extra: &[],
+        file: None,
     };
     write_full(out, &head, body.as_bytes(), s.head_only, clock.http_date());
     keep_alive

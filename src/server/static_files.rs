@@ -2,13 +2,14 @@
 //! The path is percent-decoded first, then `..` segments and NUL bytes are refused, then the
 //! result is canonicalized (resolving every symlink) and must still lie under the canonical
 //! root. Only regular files are opened (a FIFO would block the loop). Bodies are streamed in
-//! chunks by the caller through [`FileBody::fill`], never read whole.
+//! chunks by the caller through [`FileBody::fill`], never read whole; a byte range is reached
+//! with a seek ([`FileBody::narrow`]).
 
 use std::ffi::OsStr;
 use std::fs::{File, OpenOptions};
-use std::io::{self, Read};
+use std::io::{self, Read, Seek, SeekFrom};
 use std::os::unix::ffi::OsStrExt;
-use std::os::unix::fs::OpenOptionsExt;
+use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
 /// What a request path leads to.
@@ -17,6 +18,9 @@ pub enum Lookup {
     File {
         body: FileBody,
         content_type: &'static str,
+        /// mtime, seconds since the epoch, from the descriptor opened (the validators must
+        /// describe the bytes sent, not a file swapped in since).
+        modified: i64,
     },
     /// A directory asked for without its trailing slash: relative links inside it need one.
     AddSlash,
@@ -41,6 +45,13 @@ impl FileBody {
 
     pub fn is_empty(&self) -> bool {
         self.remaining == 0
+    }
+
+    /// Sends only `len` bytes from offset `first` on, instead of the whole file.
+    pub fn narrow(&mut self, first: u64, len: u64) -> io::Result<()> {
+        self.file.seek(SeekFrom::Start(first))?;
+        self.remaining = len;
+        Ok(())
     }
 
     /// Appends up to `max` more bytes of the file to `out`; true when the whole file is out.
@@ -130,6 +141,7 @@ pub fn lookup(root: &Path, path: &str) -> Lookup {
                 remaining: m.len(),
             },
             content_type: content_type(&canon),
+            modified: m.mtime(),
         },
         _ => Lookup::NotFound,
     }
@@ -214,7 +226,9 @@ mod tests {
 
     fn kind(l: Lookup) -> String {
         match l {
-            Lookup::File { body, content_type } => format!("{} {content_type}", body.len()),
+            Lookup::File {
+                body, content_type, ..
+            } => format!("{} {content_type}", body.len()),
             other => format!("{other:?}"),
         }
     }
@@ -256,5 +270,19 @@ mod tests {
         assert!(!body.fill(&mut out, 4).unwrap());
         assert!(body.fill(&mut out, 4).unwrap());
         assert_eq!(out, b"<p>home</p>");
+    }
+
+    #[test]
+    fn a_narrowed_body_is_that_slice() {
+        let (_top, root) = tree();
+        let Lookup::File { mut body, .. } = lookup(&root, "/index.html") else {
+            panic!()
+        };
+        body.narrow(3, 4).unwrap();
+        assert_eq!(body.len(), 4);
+        let mut out = Vec::new();
+        assert!(!body.fill(&mut out, 3).unwrap());
+        assert!(body.fill(&mut out, 3).unwrap());
+        assert_eq!(out, b"home");
     }
 }
