@@ -28,7 +28,24 @@ pub fn run(args: NetArgs) -> anyhow::Result<ExitCode> {
     if args.listen {
         states.push(TcpState::Listen);
     }
-    let scan = SocketScanner::new().scan()?;
+    // The kernel's socket dump and the walk of every process's descriptors are independent:
+    // run them at once (the walk is most of the command's time with thousands of sockets).
+    let want_owners = !args.no_owners && !args.summary;
+    let (scan, index) = std::thread::scope(|scope| {
+        let walk = want_owners.then(|| {
+            scope.spawn(|| {
+                let mut index = OwnerIndex::new();
+                index.refresh(&[]).map(|()| index)
+            })
+        });
+        let scan = SocketScanner::new().scan();
+        let index = walk.map(|h| {
+            h.join()
+                .unwrap_or_else(|_| Err(std::io::Error::other("the owner walk panicked")))
+        });
+        (scan, index)
+    });
+    let scan = scan?;
     let mut sockets: Vec<Socket> = scan
         .sockets
         .into_iter()
@@ -61,11 +78,8 @@ pub fn run(args: NetArgs) -> anyhow::Result<ExitCode> {
         return super::output::print(&text);
     }
 
-    if !args.no_owners {
-        let mut index = OwnerIndex::new();
-        index
-            .refresh(&sockets)
-            .map_err(|e| anyhow::anyhow!("cannot list /proc: {e}"))?;
+    if let Some(index) = index {
+        let index = index.map_err(|e| anyhow::anyhow!("cannot list /proc: {e}"))?;
         index.fill(&mut sockets);
     }
     if args.json {

@@ -69,14 +69,21 @@ impl SnapshotSource for LiveSource {
     fn snapshot(&mut self) -> anyhow::Result<Snapshot> {
         let started = Instant::now();
         let taken_at = SystemTime::now();
-        let processes = self
-            .processes
-            .scan()
-            .map_err(|e| anyhow::anyhow!("cannot list /proc: {e}"))?;
+        // The process scan and the kernel's socket dump are independent: run them at once.
+        let (process_scanner, socket_scanner) = (&mut self.processes, &mut self.sockets);
+        let (processes, scan) = std::thread::scope(|scope| {
+            let dump = scope.spawn(|| socket_scanner.scan());
+            let processes = process_scanner.scan();
+            let scan = dump
+                .join()
+                .unwrap_or_else(|_| Err(anyhow::anyhow!("the socket scan panicked")));
+            (processes, scan)
+        });
+        let processes = processes.map_err(|e| anyhow::anyhow!("cannot list /proc: {e}"))?;
         let TcpScan {
             mut sockets,
             from_procfs,
-        } = self.sockets.scan()?;
+        } = scan?;
         let owners_partial = match &mut self.owners {
             Some(index) => {
                 index.refresh_with(&processes, &sockets);

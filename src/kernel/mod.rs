@@ -7,6 +7,7 @@
 //! answers "who holds inode N". Parsers are in [`parse`], fed bytes, never paths.
 
 pub mod family;
+mod fd_walk;
 pub mod fork;
 pub mod host;
 pub mod live;

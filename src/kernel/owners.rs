@@ -11,12 +11,10 @@
 
 use std::collections::{HashMap, HashSet};
 use std::fmt::Write as _;
-use std::os::fd::OwnedFd;
+use std::io;
 use std::time::Duration;
 
-use nix::fcntl::{openat, readlinkat, OFlag};
-use nix::sys::stat::Mode;
-
+use super::fd_walk::socket_fds;
 use super::parse::stat::parse_stat;
 use super::processes::{fd_size_is_count, list_pids};
 use super::{clock_ticks, read_into, ticks_to_duration};
@@ -301,9 +299,9 @@ impl OwnerIndex {
         entry.sockets.clear();
         self.path.clear();
         let _ = write!(self.path, "/proc/{pid}/fd");
-        entry.readable = match socket_fds(&self.path, &mut entry.sockets) {
+        entry.readable = match socket_fds(&self.path, fd_count, &mut entry.sockets) {
             Ok(()) => true,
-            Err(nix::errno::Errno::EACCES) | Err(nix::errno::Errno::EPERM) => false,
+            Err(e) if e.kind() == io::ErrorKind::PermissionDenied => false,
             // Gone: it has no descriptors now, and the next refresh forgets it.
             Err(_) => true,
         };
@@ -312,67 +310,6 @@ impl OwnerIndex {
     fn set_path(&mut self, pid: i32, file: &str) {
         self.path.clear();
         let _ = write!(self.path, "/proc/{pid}/{file}");
-    }
-}
-
-/// Above this many descriptors a directory's links are read by several threads: one readlink
-/// per descriptor is the cost of the walk, and a process holding thousands of sockets is where
-/// it adds up.
-const PARALLEL_FDS: usize = 4096;
-
-/// Reads the socket descriptors of one /proc/PID/fd directory into `out`.
-fn socket_fds(dir_path: &str, out: &mut Vec<(i32, u64)>) -> nix::Result<()> {
-    let flags = OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC;
-    // readlinkat relative to the open directory spares the kernel a path walk per descriptor.
-    let dirfd: OwnedFd = openat(nix::fcntl::AT_FDCWD, dir_path, flags, Mode::empty())?;
-    let entries = std::fs::read_dir(dir_path)
-        .map_err(|e| nix::errno::Errno::from_raw(e.raw_os_error().unwrap_or(libc::EIO)))?;
-    let fds: Vec<i32> = entries
-        .map_while(Result::ok)
-        .filter_map(|e| e.file_name().to_str().and_then(|s| s.parse().ok()))
-        .collect();
-    let threads = std::thread::available_parallelism().map_or(1, |n| n.get().min(4));
-    if fds.len() < PARALLEL_FDS || threads < 2 {
-        read_links(&dirfd, &fds, out);
-        return Ok(());
-    }
-    let chunk = fds.len().div_ceil(threads);
-    let parts: Vec<Vec<(i32, u64)>> = std::thread::scope(|scope| {
-        let handles: Vec<_> = fds
-            .chunks(chunk)
-            .map(|part| {
-                let dirfd = &dirfd;
-                scope.spawn(move || {
-                    let mut found = Vec::with_capacity(part.len());
-                    read_links(dirfd, part, &mut found);
-                    found
-                })
-            })
-            .collect();
-        handles
-            .into_iter()
-            .map(|h| h.join().unwrap_or_default())
-            .collect()
-    });
-    for part in parts {
-        out.extend(part);
-    }
-    Ok(())
-}
-
-/// readlinkat for each descriptor number; keeps those that are sockets.
-fn read_links(dirfd: &OwnedFd, fds: &[i32], out: &mut Vec<(i32, u64)>) {
-    let mut name = String::with_capacity(12);
-    for &fd in fds {
-        name.clear();
-        let _ = write!(name, "{fd}");
-        // A descriptor closed since the listing is simply not there any more.
-        let Ok(target) = readlinkat(dirfd, name.as_str()) else {
-            continue;
-        };
-        if let Some(inode) = socket_inode(target.as_encoded_bytes()) {
-            out.push((fd, inode));
-        }
     }
 }
 
