@@ -1,10 +1,11 @@
 //! The owner walk on a process with thousands of descriptors (its own test binary, so no other
 //! test changes this process's descriptors meanwhile).
 
-use std::net::{TcpListener, TcpStream};
+use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::os::fd::AsRawFd;
 
 use tcplab::kernel::live::LiveSource;
+use tcplab::kernel::sockets::{SocketScanner, TcpScan};
 use tcplab::model::SnapshotSource;
 
 #[path = "common/inspect.rs"]
@@ -36,15 +37,75 @@ fn thousands_of_descriptors_all_found() {
         held.push(c);
         held.push(s);
     }
-    let snap = LiveSource::new().snapshot().unwrap();
-    for sock in &held {
+    let mut source = LiveSource::new();
+    // The first refresh dumps sockets whole; with 4,400 sockets on the machine, the second one
+    // splits the dump in two halves filtered in the kernel (kernel::dump_split). Both must
+    // find every socket exactly once, with its owner.
+    for refresh in ["first", "second (split dump)"] {
+        let snap = source.snapshot().unwrap();
+        for sock in &held {
+            assert_eq!(
+                owners_of(&snap, inode_of(sock)),
+                Some(vec![(me, sock.as_raw_fd())]),
+                "{refresh} refresh, fd {}",
+                sock.as_raw_fd()
+            );
+        }
+        let mut inodes: Vec<u64> = snap
+            .sockets
+            .iter()
+            .filter(|s| s.local.port() == addr.port() || s.remote.port() == addr.port())
+            .map(|s| s.inode)
+            .collect();
+        inodes.sort_unstable();
+        let before = inodes.len();
+        inodes.dedup();
         assert_eq!(
-            owners_of(&snap, inode_of(sock)),
-            Some(vec![(me, sock.as_raw_fd())]),
-            "fd {}",
-            sock.as_raw_fd()
+            before,
+            inodes.len(),
+            "{refresh} refresh: a socket listed twice"
         );
+        assert_eq!(before, 2 * PAIRS + 1, "{refresh} refresh: sockets missing");
     }
+    let mut split = SocketScanner::new();
+    split.scan().unwrap();
+    assert!(
+        split.will_split(),
+        "4,400 sockets should split the next dump"
+    );
+    // Split among this test's sockets, wherever the machine's median lies: the listener's
+    // accepted sockets share its port and differ by remote port, so both halves of the filter
+    // (port below, equal, above) are exercised.
+    let mut remote_ports: Vec<u16> = held.iter().map(|s| s.peer_addr().unwrap().port()).collect();
+    remote_ports.sort_unstable();
+    split.split_at((addr.port(), remote_ports[remote_ports.len() / 2]));
+    let ours = |scan: TcpScan| -> Vec<(SocketAddr, SocketAddr, u64)> {
+        let mut v: Vec<_> = scan
+            .sockets
+            .into_iter()
+            .filter(|s| s.local.port() == addr.port() || s.remote.port() == addr.port())
+            .map(|s| (s.local, s.remote, s.inode))
+            .collect();
+        v.sort_unstable();
+        v
+    };
+    let whole = ours(SocketScanner::unsplit().scan().unwrap());
+    let halves = ours(split.scan().unwrap());
+    let missing: Vec<_> = whole
+        .iter()
+        .filter(|s| !halves.contains(s))
+        .take(3)
+        .collect();
+    assert!(
+        halves.len() == whole.len() && missing.is_empty(),
+        "split dump: {} sockets, whole dump: {}; missing from the split: {missing:?}",
+        halves.len(),
+        whole.len()
+    );
+    assert!(
+        split.last_split(),
+        "the kernel refused the split dump's filters"
+    );
 
     // The command streams its JSON in chunks; at ~1 MB of output they must join into one array.
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_tcplab"))

@@ -12,6 +12,7 @@ use netlink_packet_sock_diag::inet::{ExtensionFlags, InetRequest, SocketId, Stat
 use netlink_packet_sock_diag::SockDiagMessage;
 use netlink_sys::protocols::NETLINK_SOCK_DIAG;
 
+use super::dump_split::{self, Half};
 use super::parse::net_tcp::parse_net_tcp;
 use super::parse::sock_diag::{parse_datagram, Dump, DumpError, TCPDIAG_GETSOCK};
 use crate::model::Socket;
@@ -37,7 +38,18 @@ pub struct SocketScanner {
     clk_tck: u64,
     /// The last scan's count, to size the next vector in one allocation.
     last_len: usize,
+    /// The second netlink socket and buffer of a split dump (see `dump_split`).
+    second: Option<(netlink_sys::Socket, Vec<u8>)>,
+    /// Where the next scan splits its dump in two; None: one dump (few sockets, one core,
+    /// no combined dump, or the last split failed).
+    pivot: Option<(u16, u16)>,
+    split_allowed: bool,
+    /// The last scan ran as two half dumps.
+    last_split: bool,
 }
+
+/// Below this many sockets one dump is quick enough that a second thread is not worth it.
+const SPLIT_MIN: usize = 4096;
 
 /// The kernel hands out at most 32 KiB per dump datagram; a larger buffer guards truncation.
 const RECV_BUF: usize = 64 * 1024;
@@ -58,7 +70,35 @@ impl SocketScanner {
             seq: 0,
             clk_tck: super::clock_ticks(),
             last_len: 0,
+            second: None,
+            pivot: None,
+            split_allowed: std::thread::available_parallelism().is_ok_and(|n| n.get() >= 2),
+            last_split: false,
         }
+    }
+
+    /// Never splits the dump (for tests that compare a split scan with a whole one).
+    pub fn unsplit() -> SocketScanner {
+        SocketScanner {
+            split_allowed: false,
+            ..SocketScanner::new()
+        }
+    }
+
+    /// True when the next scan will try two half dumps at once.
+    pub fn will_split(&self) -> bool {
+        self.pivot.is_some()
+    }
+
+    /// Makes the next scan split its dump at `pivot` (a (local port, remote port) pair), so
+    /// that tests can place the split among their own sockets.
+    pub fn split_at(&mut self, pivot: (u16, u16)) {
+        self.pivot = Some(pivot);
+    }
+
+    /// True when the last scan ran as two half dumps (a split that failed fell back whole).
+    pub fn last_split(&self) -> bool {
+        self.last_split
     }
 
     /// Forces the /proc/net/tcp fallback (for tests and for comparing the two sources).
@@ -85,6 +125,14 @@ impl SocketScanner {
             match self.dump_netlink(&mut sockets) {
                 Ok(()) => {
                     self.last_len = sockets.len();
+                    self.pivot = (self.split_allowed
+                        && !self.no_combined_dump
+                        && sockets.len() >= SPLIT_MIN)
+                        .then(|| {
+                            let pairs = sockets.iter().map(|s| (s.local.port(), s.remote.port()));
+                            dump_split::median_pivot(pairs.collect())
+                        })
+                        .flatten();
                     return Ok(TcpScan {
                         sockets,
                         from_procfs: false,
@@ -123,6 +171,23 @@ impl SocketScanner {
 
     fn dump_netlink(&mut self, out: &mut Vec<Socket>) -> Result<(), DumpFailure> {
         self.ensure_open()?;
+        self.last_split = false;
+        if let Some(pivot) = self.pivot {
+            match self.split_dump(pivot, out) {
+                Ok(()) => {
+                    self.last_split = true;
+                    return Ok(());
+                }
+                Err(_) => {
+                    // Start both sockets afresh (replies may be queued) and dump whole.
+                    out.clear();
+                    self.netlink = None;
+                    self.second = None;
+                    self.pivot = None;
+                    self.ensure_open()?;
+                }
+            }
+        }
         // Both families share one hash table; the older request walks it once for both, the
         // per-family one twice (see bench/RESULTS.md). Kernels without it get two dumps.
         if !self.no_combined_dump {
@@ -153,32 +218,69 @@ impl SocketScanner {
 
     fn ensure_open(&mut self) -> Result<(), DumpFailure> {
         if self.netlink.is_none() {
-            let open = || -> std::io::Result<netlink_sys::Socket> {
-                let mut sock = netlink_sys::Socket::new(NETLINK_SOCK_DIAG)?;
-                sock.bind_auto()?;
-                sock.connect(&netlink_sys::SocketAddr::new(0, 0))?;
-                Ok(sock)
-            };
-            self.netlink = Some(open().map_err(|_| DumpFailure::Unavailable)?);
+            self.netlink = Some(open_netlink().map_err(|_| DumpFailure::Unavailable)?);
         }
         Ok(())
     }
 
     fn run_dump(&mut self, request: &[u8], out: &mut Vec<Socket>) -> anyhow::Result<()> {
         let sock = self.netlink.as_ref().expect("opened by dump_netlink");
-        sock.send(request, 0)?;
-        loop {
-            let n = match sock.recv(&mut &mut self.buf[..], 0) {
-                Ok(n) => n,
-                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-                Err(e) => return Err(e.into()),
-            };
-            if n > self.buf.len() {
-                anyhow::bail!("sock_diag datagram larger than {} bytes", self.buf.len());
-            }
-            if parse_datagram(&self.buf[..n], out)? == Dump::Done {
-                return Ok(());
-            }
+        run_dump(sock, &mut self.buf, request, out)
+    }
+
+    /// Two half dumps at once, one on a second thread and netlink socket (see `dump_split`).
+    fn split_dump(&mut self, pivot: (u16, u16), out: &mut Vec<Socket>) -> anyhow::Result<()> {
+        if self.second.is_none() {
+            self.second = Some((open_netlink()?, vec![0; RECV_BUF]));
+        }
+        let (second, second_buf) = self.second.as_mut().expect("just opened");
+        let first = self.netlink.as_ref().expect("opened by dump_netlink");
+        self.seq = self.seq.wrapping_add(2);
+        let low = filtered_request(self.seq - 1, dump_split::filter_attr(Half::Low, pivot));
+        let high = filtered_request(self.seq, dump_split::filter_attr(Half::High, pivot));
+        let mut high_half = Vec::with_capacity(out.capacity() / 2 + 16);
+        let buf = &mut self.buf;
+        let (low_done, high_done) = std::thread::scope(|scope| {
+            let other = scope.spawn(|| run_dump(second, second_buf, &high, &mut high_half));
+            let low_done = run_dump(first, buf, &low, out);
+            let high_done = other
+                .join()
+                .unwrap_or_else(|_| Err(anyhow::anyhow!("the second dump panicked")));
+            (low_done, high_done)
+        });
+        low_done?;
+        high_done?;
+        out.append(&mut high_half);
+        Ok(())
+    }
+}
+
+fn open_netlink() -> std::io::Result<netlink_sys::Socket> {
+    let mut sock = netlink_sys::Socket::new(NETLINK_SOCK_DIAG)?;
+    sock.bind_auto()?;
+    sock.connect(&netlink_sys::SocketAddr::new(0, 0))?;
+    Ok(sock)
+}
+
+/// Sends one dump request and reads its replies into `out` until the kernel says done.
+fn run_dump(
+    sock: &netlink_sys::Socket,
+    buf: &mut [u8],
+    request: &[u8],
+    out: &mut Vec<Socket>,
+) -> anyhow::Result<()> {
+    sock.send(request, 0)?;
+    loop {
+        let n = match sock.recv(&mut &mut buf[..], 0) {
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e.into()),
+        };
+        if n > buf.len() {
+            anyhow::bail!("sock_diag datagram larger than {} bytes", buf.len());
+        }
+        if parse_datagram(&buf[..n], out)? == Dump::Done {
+            return Ok(());
         }
     }
 }
@@ -222,9 +324,14 @@ fn dump_request(family: u8, seq: u32) -> Vec<u8> {
 /// A `TCPDIAG_GETSOCK` dump request (`struct inet_diag_req`): the kernel answers it for every
 /// family in one walk of the TCP tables. Built by hand: the crate only speaks the newer request.
 fn combined_request(seq: u32) -> Vec<u8> {
-    const LEN: usize = 16 + 60;
-    let mut buf = Vec::with_capacity(LEN);
-    buf.extend_from_slice(&(LEN as u32).to_ne_bytes());
+    filtered_request(seq, Vec::new())
+}
+
+/// The same request followed by a request attribute (a filter), or by nothing.
+fn filtered_request(seq: u32, attr: Vec<u8>) -> Vec<u8> {
+    let len = 16 + 60 + attr.len();
+    let mut buf = Vec::with_capacity(len);
+    buf.extend_from_slice(&(len as u32).to_ne_bytes());
     buf.extend_from_slice(&TCPDIAG_GETSOCK.to_ne_bytes());
     buf.extend_from_slice(&(NLM_F_REQUEST | NLM_F_DUMP).to_ne_bytes());
     buf.extend_from_slice(&seq.to_ne_bytes());
@@ -234,6 +341,7 @@ fn combined_request(seq: u32) -> Vec<u8> {
     buf.extend_from_slice(&[0u8; 48]); // inet_diag_sockid: no filter
     buf.extend_from_slice(&0x1ffeu32.to_ne_bytes()); // every state
     buf.extend_from_slice(&0u32.to_ne_bytes()); // dbs
+    buf.extend_from_slice(&attr);
     buf
 }
 
