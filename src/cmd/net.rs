@@ -171,7 +171,7 @@ fn json_object(out: &mut String, s: &Socket) -> anyhow::Result<()> {
                 out.push_str(",\"fd\":");
                 push_u64(out, o.fd as u64);
                 out.push_str(",\"comm\":");
-                out.push_str(&serde_json::to_string(&o.comm)?);
+                push_json_string(out, &o.comm);
                 out.push('}');
             }
             out.push(']');
@@ -189,6 +189,28 @@ fn push_u64(out: &mut String, n: u64) {
 }
 
 /// `1.2.3.4:80` directly; IPv6 (`[::1]:80`, with its compression rules) through Display.
+/// `text` as a JSON string, quotes included, escaped as serde_json does (no allocation: one
+/// owner per socket at tens of thousands of sockets).
+fn push_json_string(out: &mut String, text: &str) {
+    out.push('"');
+    for c in text.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            '\u{8}' => out.push_str("\\b"),
+            '\u{c}' => out.push_str("\\f"),
+            c if (c as u32) < 0x20 => {
+                let _ = write!(out, "\\u{:04x}", c as u32);
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+}
+
 fn push_addr(out: &mut String, addr: &SocketAddr) {
     match addr {
         SocketAddr::V4(a) => {
@@ -263,6 +285,23 @@ mod tests {
     use super::*;
     use crate::model::{Owner, Timer};
     use std::time::Duration;
+
+    #[test]
+    fn json_strings_match_serde_json() {
+        for text in [
+            "plain",
+            "a \"quoted\" (x)",
+            "back\\slash",
+            "tab\tnl\ncr\r",
+            "\u{1}\u{1f}\u{7f}",
+            "é ü 漢",
+            "",
+        ] {
+            let mut out = String::new();
+            push_json_string(&mut out, text);
+            assert_eq!(out, serde_json::to_string(text).unwrap(), "{text:?}");
+        }
+    }
 
     #[test]
     fn json_is_valid_and_escapes_comm() {
