@@ -81,15 +81,20 @@ socket dump alone (\`sockets_only\`) takes $(field sockets_only_median_ms) ms an
 $(field processes_only_median_ms) ms (medians). Target: steady-state under 20 ms at 18,000 sockets.
 
 Reading the numbers: the kernel's work dominates (perf: \`tcp_diag_dump\`/\`inet_sk_diag_fill\`
-per socket in the dump, \`readlinkat\` path lookup + \`d_path\` per descriptor in the owner walk).
-\`ss -tanp\` pays the same per-descriptor syscall; tcplab saves the full-path walk (readlinkat
-relative to the open /proc/PID/fd), walks the TCP hash once for IPv4+IPv6 (\`TCPDIAG_GETSOCK\`),
-formats without per-socket allocations, and splits a directory of more than 4,096 descriptors
-across up to 4 threads (a gain only an idle machine shows). Beating \`ss -tanp\` fourfold would
-need to avoid one syscall per descriptor, which Linux offers only through BPF iterators, excluded
-here. A steady-state refresh reads no descriptors unless something changed (above: at most a
-handful of small processes per refresh), so it costs the dump, which grows with every TCP socket
-on the machine (other people's TIME_WAITs included), plus the process scan.
+per socket in the dump, the \`readlinkat\` lookup + ptrace check + \`d_path\` per descriptor in the
+owner walk). \`ss -tanp\` pays the same per-descriptor syscall. tcplab skips the rest of what ss
+does: no path walk from / per descriptor (readlinkat relative to the open /proc/PID/fd), no
+directory listing (descriptors are probed by number up to the count the directory's size gives;
+only what lies beyond is listed), and nothing in series that can run side by side (the owner walk
+runs beside the socket dump; a directory of more than 4,096 descriptors is read by number range on
+up to 4 threads). It walks the TCP hash once for IPv4+IPv6 (\`TCPDIAG_GETSOCK\`) and formats
+without per-socket allocations. What remains is ~3.5 us of kernel time per descriptor; avoiding
+that syscall needs BPF iterators, excluded here. A steady-state refresh reads no descriptors
+unless something changed (above: at most a handful of small processes per refresh), so it costs
+the dump, which grows with every TCP socket on the machine (other people's TIME_WAITs included),
+with the process scan beside it. From 4,096 sockets the dump runs as two halves the kernel fills
+at once (two netlink sockets, each with a bytecode filter on (local port, remote port) around the
+previous scan's median pair; \`src/kernel/dump_split.rs\`).
 "
 echo "$section"
 
