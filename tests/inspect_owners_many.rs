@@ -67,18 +67,6 @@ fn thousands_of_descriptors_all_found() {
         );
         assert_eq!(before, 2 * PAIRS + 1, "{refresh} refresh: sockets missing");
     }
-    let mut split = SocketScanner::new();
-    split.scan().unwrap();
-    assert!(
-        split.will_split(),
-        "4,400 sockets should split the next dump"
-    );
-    // Split among this test's sockets, wherever the machine's median lies: the listener's
-    // accepted sockets share its port and differ by remote port, so both halves of the filter
-    // (port below, equal, above) are exercised.
-    let mut remote_ports: Vec<u16> = held.iter().map(|s| s.peer_addr().unwrap().port()).collect();
-    remote_ports.sort_unstable();
-    split.split_at((addr.port(), remote_ports[remote_ports.len() / 2]));
     let ours = |scan: TcpScan| -> Vec<(SocketAddr, SocketAddr, u64)> {
         let mut v: Vec<_> = scan
             .sockets
@@ -89,22 +77,50 @@ fn thousands_of_descriptors_all_found() {
         v.sort_unstable();
         v
     };
+    let same = |what: &str,
+                halves: &[(SocketAddr, SocketAddr, u64)],
+                whole: &[(SocketAddr, SocketAddr, u64)]| {
+        let missing: Vec<_> = whole
+            .iter()
+            .filter(|s| !halves.contains(s))
+            .take(3)
+            .collect();
+        assert!(
+            halves.len() == whole.len() && missing.is_empty(),
+            "{what}: {} sockets, whole dump: {}; missing from the split: {missing:?}",
+            halves.len(),
+            whole.len()
+        );
+    };
     let whole = ours(SocketScanner::unsplit().scan().unwrap());
-    let halves = ours(split.scan().unwrap());
-    let missing: Vec<_> = whole
-        .iter()
-        .filter(|s| !halves.contains(s))
-        .take(3)
-        .collect();
-    assert!(
-        halves.len() == whole.len() && missing.is_empty(),
-        "split dump: {} sockets, whole dump: {}; missing from the split: {missing:?}",
-        halves.len(),
-        whole.len()
+
+    // A first scan has no median to split at: with 4,400 sockets it splits on whether exactly
+    // one port lies below the middle of the ephemeral range.
+    let mut split = SocketScanner::new();
+    same(
+        "first (crossed) split",
+        &ours(split.scan().unwrap()),
+        &whole,
     );
     assert!(
         split.last_split(),
-        "the kernel refused the split dump's filters"
+        "the first scan did not split (or the kernel refused it)"
+    );
+    assert!(
+        split.will_split(),
+        "4,400 sockets should split the next dump"
+    );
+
+    // Then at a pivot among this test's sockets, wherever the machine's median lies: the
+    // listener's accepted sockets share its port and differ by remote port, so both halves of
+    // the filter (port below, equal, above) are exercised.
+    let mut remote_ports: Vec<u16> = held.iter().map(|s| s.peer_addr().unwrap().port()).collect();
+    remote_ports.sort_unstable();
+    split.split_at((addr.port(), remote_ports[remote_ports.len() / 2]));
+    same("pivot split", &ours(split.scan().unwrap()), &whole);
+    assert!(
+        split.last_split(),
+        "the kernel refused the pivot split's filters"
     );
 
     // The command streams its JSON in chunks; at ~1 MB of output they must join into one array.

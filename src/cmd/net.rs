@@ -38,7 +38,14 @@ pub fn run(args: NetArgs) -> anyhow::Result<ExitCode> {
                 index.refresh(&[]).map(|()| index)
             })
         });
-        let scan = SocketScanner::new().scan();
+        // With owners, the walk is the longer task and both cores are busy with it: a split
+        // dump would only add its second walk of the hash table.
+        let mut scanner = if want_owners {
+            SocketScanner::unsplit()
+        } else {
+            SocketScanner::new()
+        };
+        let scan = scanner.scan();
         let index = walk.map(|h| {
             h.join()
                 .unwrap_or_else(|_| Err(std::io::Error::other("the owner walk panicked")))

@@ -12,7 +12,7 @@ use netlink_packet_sock_diag::inet::{ExtensionFlags, InetRequest, SocketId, Stat
 use netlink_packet_sock_diag::SockDiagMessage;
 use netlink_sys::protocols::NETLINK_SOCK_DIAG;
 
-use super::dump_split::{self, Half};
+use super::dump_split::{self, Half, Split};
 use super::parse::net_tcp::parse_net_tcp;
 use super::parse::sock_diag::{parse_datagram, Dump, DumpError, TCPDIAG_GETSOCK};
 use crate::model::Socket;
@@ -42,8 +42,10 @@ pub struct SocketScanner {
     second: Option<(netlink_sys::Socket, Vec<u8>)>,
     /// Where the next scan splits its dump in two; None: one dump (few sockets, one core,
     /// no combined dump, or the last split failed).
-    pivot: Option<(u16, u16)>,
+    split: Option<Split>,
     split_allowed: bool,
+    /// A scan has run: the next split can come from its sockets.
+    scanned: bool,
     /// The last scan ran as two half dumps.
     last_split: bool,
 }
@@ -71,13 +73,15 @@ impl SocketScanner {
             clk_tck: super::clock_ticks(),
             last_len: 0,
             second: None,
-            pivot: None,
+            split: None,
+            scanned: false,
             split_allowed: std::thread::available_parallelism().is_ok_and(|n| n.get() >= 2),
             last_split: false,
         }
     }
 
-    /// Never splits the dump (for tests that compare a split scan with a whole one).
+    /// Never splits the dump: for callers whose other threads already keep every core busy,
+    /// and for tests that compare a split scan with a whole one.
     pub fn unsplit() -> SocketScanner {
         SocketScanner {
             split_allowed: false,
@@ -87,13 +91,13 @@ impl SocketScanner {
 
     /// True when the next scan will try two half dumps at once.
     pub fn will_split(&self) -> bool {
-        self.pivot.is_some()
+        self.split.is_some()
     }
 
     /// Makes the next scan split its dump at `pivot` (a (local port, remote port) pair), so
     /// that tests can place the split among their own sockets.
     pub fn split_at(&mut self, pivot: (u16, u16)) {
-        self.pivot = Some(pivot);
+        self.split = Some(Split::Pivot(pivot));
     }
 
     /// True when the last scan ran as two half dumps (a split that failed fell back whole).
@@ -120,17 +124,30 @@ impl SocketScanner {
 
     /// Every TCP socket now. Netlink first; /proc/net/tcp{,6} when netlink cannot be used.
     pub fn scan(&mut self) -> anyhow::Result<TcpScan> {
-        let mut sockets = Vec::with_capacity(self.last_len + self.last_len / 8 + 16);
+        let expected = if self.scanned {
+            self.last_len
+        } else {
+            // A first scan has no sockets to take a median of, nor a count to size for; the
+            // kernel's counters (one small read) give the count, and a split at the middle of
+            // the ephemeral port range when there are enough sockets for it to pay.
+            self.scanned = true;
+            let count = dump_split::tcp_socket_count();
+            if self.split_allowed && !self.no_combined_dump && count >= SPLIT_MIN {
+                self.split = Some(Split::Crossed(dump_split::ephemeral_middle()));
+            }
+            count
+        };
+        let mut sockets = Vec::with_capacity(expected + expected / 8 + 16);
         if !self.netlink_broken {
             match self.dump_netlink(&mut sockets) {
                 Ok(()) => {
                     self.last_len = sockets.len();
-                    self.pivot = (self.split_allowed
+                    self.split = (self.split_allowed
                         && !self.no_combined_dump
                         && sockets.len() >= SPLIT_MIN)
                         .then(|| {
                             let pairs = sockets.iter().map(|s| (s.local.port(), s.remote.port()));
-                            dump_split::median_pivot(pairs.collect())
+                            dump_split::median_pivot(pairs.collect()).map(Split::Pivot)
                         })
                         .flatten();
                     return Ok(TcpScan {
@@ -172,8 +189,8 @@ impl SocketScanner {
     fn dump_netlink(&mut self, out: &mut Vec<Socket>) -> Result<(), DumpFailure> {
         self.ensure_open()?;
         self.last_split = false;
-        if let Some(pivot) = self.pivot {
-            match self.split_dump(pivot, out) {
+        if let Some(split) = self.split {
+            match self.split_dump(split, out) {
                 Ok(()) => {
                     self.last_split = true;
                     return Ok(());
@@ -183,7 +200,7 @@ impl SocketScanner {
                     out.clear();
                     self.netlink = None;
                     self.second = None;
-                    self.pivot = None;
+                    self.split = None;
                     self.ensure_open()?;
                 }
             }
@@ -229,15 +246,15 @@ impl SocketScanner {
     }
 
     /// Two half dumps at once, one on a second thread and netlink socket (see `dump_split`).
-    fn split_dump(&mut self, pivot: (u16, u16), out: &mut Vec<Socket>) -> anyhow::Result<()> {
+    fn split_dump(&mut self, split: Split, out: &mut Vec<Socket>) -> anyhow::Result<()> {
         if self.second.is_none() {
             self.second = Some((open_netlink()?, vec![0; RECV_BUF]));
         }
         let (second, second_buf) = self.second.as_mut().expect("just opened");
         let first = self.netlink.as_ref().expect("opened by dump_netlink");
         self.seq = self.seq.wrapping_add(2);
-        let low = filtered_request(self.seq - 1, dump_split::filter_attr(Half::Low, pivot));
-        let high = filtered_request(self.seq, dump_split::filter_attr(Half::High, pivot));
+        let low = filtered_request(self.seq - 1, dump_split::filter_attr(Half::First, split));
+        let high = filtered_request(self.seq, dump_split::filter_attr(Half::Second, split));
         let mut high_half = Vec::with_capacity(out.capacity() / 2 + 16);
         let buf = &mut self.buf;
         let (low_done, high_done) = std::thread::scope(|scope| {
