@@ -85,14 +85,22 @@ pub fn run(args: NetArgs) -> anyhow::Result<ExitCode> {
         return super::output::print(&text);
     }
 
-    if let Some(index) = index {
-        let index = index.map_err(|e| anyhow::anyhow!("cannot list /proc: {e}"))?;
-        index.fill(&mut sockets);
-    }
-    if args.json {
-        return print_json(&sockets);
-    }
-    super::output::print(&table(&sockets))
+    let index = index
+        .transpose()
+        .map_err(|e| anyhow::anyhow!("cannot list /proc: {e}"))?;
+    let done = if args.json {
+        // Owners straight from the index: no list per socket to build and free.
+        print_json(&sockets, index.as_ref())
+    } else {
+        if let Some(index) = &index {
+            index.fill(&mut sockets);
+        }
+        super::output::print(&table(&sockets))
+    };
+    // Printed: what is left is freed by the process's exit at once, not object by object
+    // (tens of thousands of sockets and the owner index).
+    std::mem::forget((sockets, index));
+    done
 }
 
 /// `tcplab net --json` (schema in the README): one object per line inside the array.
@@ -105,7 +113,7 @@ pub fn json(sockets: &[Socket]) -> anyhow::Result<String> {
     let mut out = String::with_capacity(sockets.len() * 200 + 4);
     out.push_str("[\n");
     for (i, s) in sockets.iter().enumerate() {
-        json_object(&mut out, s)?;
+        json_object(&mut out, s, None)?;
         out.push_str(if i + 1 < sockets.len() { ",\n" } else { "\n" });
     }
     out.push_str("]\n");
@@ -114,7 +122,7 @@ pub fn json(sockets: &[Socket]) -> anyhow::Result<String> {
 
 /// Streams the same JSON to stdout in chunks of whole lines, so 18,000 sockets need neither a
 /// multi-megabyte buffer nor the page faults of filling one; stops quietly if the reader left.
-fn print_json(sockets: &[Socket]) -> anyhow::Result<ExitCode> {
+fn print_json(sockets: &[Socket], index: Option<&OwnerIndex>) -> anyhow::Result<ExitCode> {
     const CHUNK: usize = 64 * 1024;
     // Lines are joined with '\n' inside a chunk; print_line ends each chunk's last line.
     let mut buf = String::with_capacity(CHUNK + 1024);
@@ -123,7 +131,7 @@ fn print_json(sockets: &[Socket]) -> anyhow::Result<ExitCode> {
         if !buf.is_empty() {
             buf.push('\n');
         }
-        json_object(&mut buf, s)?;
+        json_object(&mut buf, s, index)?;
         if i + 1 < sockets.len() {
             buf.push(',');
         }
@@ -143,7 +151,7 @@ fn print_json(sockets: &[Socket]) -> anyhow::Result<ExitCode> {
 }
 
 /// One socket's object, appended to `out`.
-fn json_object(out: &mut String, s: &Socket) -> anyhow::Result<()> {
+fn json_object(out: &mut String, s: &Socket, index: Option<&OwnerIndex>) -> anyhow::Result<()> {
     out.push_str("{\"state\":\"");
     out.push_str(s.state.kernel_name());
     out.push_str("\",\"local\":\"");
@@ -165,20 +173,30 @@ fn json_object(out: &mut String, s: &Socket) -> anyhow::Result<()> {
     out.push_str(",\"retransmits\":");
     push_u64(out, s.timer.retransmits as u64);
     out.push_str("},\"owners\":");
-    match &s.owners {
+    // The index when there is one (tcplab net), else what the socket carries.
+    let owners: Option<Box<dyn Iterator<Item = (i32, i32, &str)>>> = match index {
+        Some(index) => index
+            .each_owner(s.inode)
+            .map(|it| Box::new(it) as Box<dyn Iterator<Item = _>>),
+        None => s.owners.as_ref().map(|owners| {
+            Box::new(owners.iter().map(|o| (o.pid, o.fd, o.comm.as_str())))
+                as Box<dyn Iterator<Item = _>>
+        }),
+    };
+    match owners {
         None => out.push_str("null"),
         Some(owners) => {
             out.push('[');
-            for (j, o) in owners.iter().enumerate() {
+            for (j, (pid, fd, comm)) in owners.enumerate() {
                 if j > 0 {
                     out.push(',');
                 }
                 out.push_str("{\"pid\":");
-                push_u64(out, o.pid as u64);
+                push_u64(out, pid as u64);
                 out.push_str(",\"fd\":");
-                push_u64(out, o.fd as u64);
+                push_u64(out, fd as u64);
                 out.push_str(",\"comm\":");
-                push_json_string(out, &o.comm);
+                push_json_string(out, comm);
                 out.push('}');
             }
             out.push(']');
@@ -195,7 +213,6 @@ fn push_u64(out: &mut String, n: u64) {
     }
 }
 
-/// `1.2.3.4:80` directly; IPv6 (`[::1]:80`, with its compression rules) through Display.
 /// `text` as a JSON string, quotes included, escaped as serde_json does (no allocation: one
 /// owner per socket at tens of thousands of sockets).
 fn push_json_string(out: &mut String, text: &str) {

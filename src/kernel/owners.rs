@@ -240,6 +240,23 @@ impl OwnerIndex {
         )
     }
 
+    /// The same as [`OwnerIndex::owners`] without building anything: (pid, fd, comm) of every
+    /// holder, for printing tens of thousands of sockets.
+    pub fn each_owner(&self, inode: u64) -> Option<impl Iterator<Item = (i32, i32, &str)> + '_> {
+        let found = if inode == 0 {
+            &[][..]
+        } else {
+            self.holders_of(inode)
+        };
+        if inode != 0 && found.is_empty() && self.unreadable > 0 {
+            return None;
+        }
+        Some(found.iter().map(|&(_, pid, fd)| {
+            let comm = self.pids.get(&pid).map_or("", |e| e.comm.as_str());
+            (pid, fd, comm)
+        }))
+    }
+
     /// Fills `owners` of every socket.
     pub fn fill(&self, sockets: &mut [Socket]) {
         for s in sockets {
