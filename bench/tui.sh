@@ -38,8 +38,11 @@ done
 
 clk=$(getconf CLK_TCK)
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$tui/stat"; }
-# Ticks of one thread by name: the loop is the main thread (`tcplab`); the rest are the kernel
-# tracer's threads, whose cost follows the machine's rate of TCP transitions.
+# Ticks of the live threads by name: the loop is the main thread (`tcplab`). The rest of the
+# process's ticks are the kernel tracer's reader threads (their cost follows the machine's rate
+# of TCP transitions) and each refresh's short-lived helpers (the socket dump's second half and
+# the process scan run beside the loop's own half dump; an exited thread's ticks stay in the
+# process's total only).
 thread_ticks() {
   local t s=0
   for t in /proc/"$tui"/task/*; do
@@ -60,7 +63,7 @@ measure() { # label
   t1=$(cpu_ticks); m1=$(thread_ticks tcplab)
   pct=$(awk -v d=$((t1 - t0)) -v c="$clk" -v s="$secs" 'BEGIN {printf "%.2f", d / c / s * 100}')
   main=$(awk -v d=$((m1 - m0)) -v c="$clk" -v s="$secs" 'BEGIN {printf "%.2f", d / c / s * 100}')
-  printf '| %s | %s | %s | %d (loop %d, tracer %d) | %s%% | %s%% | %.1f | %.1f | %s |\n' "$1" "$(tcp_count)" \
+  printf '| %s | %s | %s | %d (loop %d, other threads %d) | %s%% | %s%% | %.1f | %.1f | %s |\n' "$1" "$(tcp_count)" \
     "$(ls /proc | grep -c '^[0-9]')" "$((t1 - t0))" "$((m1 - m0))" "$((t1 - t0 - (m1 - m0)))" "$pct" "$main" \
     "$(rss_kib | awk '{print $1/1024}')" "$(hwm_kib | awk '{print $1/1024}')" "$load0"
 }
@@ -82,8 +85,9 @@ rows+=("$(measure '18,000 sockets')")
   echo "\`bench/tui.sh $secs\` on $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) cores, Linux $(uname -r)," \
        "release build, default interval (1s), in a 160x50 tmux pane, run as $(id -un)."
   echo "CPU% is (utime+stime) over ${secs} s / ${secs} s, of one core, for the whole process and for"
-  echo "its main loop alone (the rest is the kernel tracer's reader thread, which works in"
-  echo "proportion to the machine's TCP transitions). Load is the 1-minute load average when the"
+  echo "its main loop alone (the rest: the kernel tracer's reader threads, which work in proportion"
+  echo "to the machine's TCP transitions, and each refresh's helper threads: the second half of the"
+  echo "socket dump and the process scan, run beside the loop). Load is the 1-minute load average when the"
   echo "window started; the machine is shared, and the socket count includes other people's."
   echo "Targets: under 1% idle, under 5% with 18,000 sockets, RSS under 30 MiB."
   echo
