@@ -149,10 +149,16 @@ fn garbage_is_an_error_not_a_socket() {
 #[test]
 fn netlink_and_procfs_agree_on_live_sockets() {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = listener.local_addr().unwrap().port();
     let client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
     let (server, _) = listener.accept().unwrap();
-    let mine = |s: &Socket| s.local.port() == port || s.remote.port() == port;
+    // Exactly this test's three sockets: a TIME_WAIT left by an earlier connection to the same
+    // port number (another test's, since reused) shares the port but not these address pairs.
+    let pairs = [
+        (listener.local_addr().unwrap(), "0.0.0.0:0".parse().unwrap()),
+        (client.local_addr().unwrap(), client.peer_addr().unwrap()),
+        (server.local_addr().unwrap(), server.peer_addr().unwrap()),
+    ];
+    let mine = |s: &Socket| pairs.contains(&(s.local, s.remote));
     let netlink = SocketScanner::new().scan().unwrap();
     let procfs = SocketScanner::procfs_only().scan().unwrap();
     assert!(!netlink.from_procfs && procfs.from_procfs);
