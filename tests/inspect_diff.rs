@@ -4,6 +4,8 @@
 //! on this machine at the same time), field by field, owners included.
 
 mod common;
+#[path = "common/ss.rs"]
+mod ss;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::Write;
@@ -32,72 +34,42 @@ struct SsSocket {
     owners: BTreeSet<(i64, i64, String)>,
 }
 
-/// ss's state names -> the kernel's.
-fn kernel_state(ss: &str) -> String {
-    match ss {
-        "ESTAB" => "ESTABLISHED".into(),
-        "UNCONN" => "CLOSE".into(),
-        "FIN-WAIT-1" => "FIN_WAIT1".into(),
-        "FIN-WAIT-2" => "FIN_WAIT2".into(),
-        other => other.replace('-', "_"),
-    }
-}
-
-/// ss writes a port-0 peer as `*`; tcplab writes the address.
-fn ss_addr(a: &str) -> String {
-    match a.strip_suffix(":*") {
-        Some(host) => format!("{host}:0"),
-        None => a.to_string(),
-    }
-}
-
 fn ss_sockets(port: u16) -> Vec<SsSocket> {
-    let out = Command::new("ss")
-        .args(["-tanpe", "-H"])
-        .output()
-        .expect("run ss");
-    assert!(out.status.success());
-    let text = String::from_utf8_lossy(&out.stdout);
-    let mut socks = Vec::new();
-    for line in text.lines() {
-        let f: Vec<&str> = line.split_whitespace().collect();
-        if f.len() < 5 {
-            continue;
-        }
-        let (local, remote) = (ss_addr(f[3]), ss_addr(f[4]));
-        let port_of = |a: &str| a.rsplit(':').next().and_then(|p| p.parse::<u16>().ok());
-        if port_of(&local) != Some(port) && port_of(&remote) != Some(port) {
-            continue;
-        }
-        let mut s = SsSocket {
-            state: kernel_state(f[0]),
-            local,
-            remote,
-            recv_q: f[1].parse().unwrap(),
-            send_q: f[2].parse().unwrap(),
-            inode: 0,
-            uid: 0,
-            owners: BTreeSet::new(),
-        };
-        for tok in &f[5..] {
-            if let Some(v) = tok.strip_prefix("ino:") {
-                s.inode = v.parse().unwrap();
-            } else if let Some(v) = tok.strip_prefix("uid:") {
-                s.uid = v.parse().unwrap();
-            } else if let Some(users) = tok.strip_prefix("users:(") {
-                // users:(("comm",pid=1,fd=3),("comm",pid=2,fd=3))
-                for u in users.split("),(") {
-                    let u = u.trim_matches(|c| c == '(' || c == ')');
-                    let parts: Vec<&str> = u.split(',').collect();
-                    let comm = parts[0].trim_matches('"').to_string();
-                    let pid = parts[1].strip_prefix("pid=").unwrap().parse().unwrap();
-                    let fd = parts[2].strip_prefix("fd=").unwrap().parse().unwrap();
-                    s.owners.insert((pid, fd, comm));
+    let port_of = |a: &str| a.rsplit(':').next().and_then(|p| p.parse::<u16>().ok());
+    let mut socks: Vec<SsSocket> = ss::ss("-tanpe")
+        .into_iter()
+        .filter(|l| port_of(&l.local) == Some(port) || port_of(&l.remote) == Some(port))
+        .map(|l| {
+            let mut s = SsSocket {
+                state: l.state,
+                local: l.local,
+                remote: l.remote,
+                recv_q: l.recv_q,
+                send_q: l.send_q,
+                inode: 0,
+                uid: 0,
+                owners: BTreeSet::new(),
+            };
+            for tok in &l.extra {
+                if let Some(v) = tok.strip_prefix("ino:") {
+                    s.inode = v.parse().unwrap();
+                } else if let Some(v) = tok.strip_prefix("uid:") {
+                    s.uid = v.parse().unwrap();
+                } else if let Some(users) = tok.strip_prefix("users:(") {
+                    // users:(("comm",pid=1,fd=3),("comm",pid=2,fd=3))
+                    for u in users.split("),(") {
+                        let u = u.trim_matches(|c| c == '(' || c == ')');
+                        let parts: Vec<&str> = u.split(',').collect();
+                        let comm = parts[0].trim_matches('"').to_string();
+                        let pid = parts[1].strip_prefix("pid=").unwrap().parse().unwrap();
+                        let fd = parts[2].strip_prefix("fd=").unwrap().parse().unwrap();
+                        s.owners.insert((pid, fd, comm));
+                    }
                 }
             }
-        }
-        socks.push(s);
-    }
+            s
+        })
+        .collect();
     socks.sort();
     socks
 }

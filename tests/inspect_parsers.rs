@@ -15,6 +15,8 @@ const STAT: &[u8] = include_bytes!("fixtures/proc_pid_stat.txt");
 const STATUS: &[u8] = include_bytes!("fixtures/proc_pid_status.txt");
 const NET_TCP: &[u8] = include_bytes!("fixtures/proc_net_tcp.txt");
 const NET_TCP6: &[u8] = include_bytes!("fixtures/proc_net_tcp6.txt");
+const NET_TCP_HANDSHAKE: &[u8] = include_bytes!("fixtures/proc_net_tcp_handshake.txt");
+const NET_TCP6_HANDSHAKE: &[u8] = include_bytes!("fixtures/proc_net_tcp6_handshake.txt");
 
 #[test]
 fn stat_with_spaces_and_parentheses_in_comm() {
@@ -132,6 +134,103 @@ fn proc_net_tcp6_addresses() {
         (TcpState::LastAck, 0x39B601)
     );
     assert_eq!(lastack.inode, 35729);
+}
+
+/// The handshake capture (`capture.py --handshake`, in a network namespace of its own, sockets
+/// made by uid 65534): per family, a backlog-0 listener whose queue holds one completed
+/// connection, two clients left in SYN_SENT, and a TCP_DEFER_ACCEPT listener holding a
+/// request socket in SYN_RECV.
+fn handshake_states(text: &[u8], family: &str) -> Vec<Socket> {
+    let socks = parse_all(text);
+    assert_eq!(
+        socks.len(),
+        8,
+        "{family}: the capture holds only its own sockets"
+    );
+    assert!(socks.iter().all(|s| s.uid == 65534), "{family}: uid column");
+    let count = |st| socks.iter().filter(|s| s.state == st).count();
+    use TcpState::*;
+    assert_eq!(
+        [
+            count(Listen),
+            count(Established),
+            count(SynSent),
+            count(SynRecv)
+        ],
+        [2, 3, 2, 1],
+        "{family}: states"
+    );
+    socks
+}
+
+/// One end of a handshake in progress: nothing received, `send_q` unacknowledged (a SYN_SENT
+/// client's SYN counts as one byte), the SYN (or SYN-ACK) retransmit timer running with `ticks`
+/// of 10 ms left and not yet fired, made by uid 65534.
+fn assert_handshake(
+    socks: &[Socket],
+    (local, remote): (&str, &str),
+    state: TcpState,
+    send_q: u32,
+    ticks: u64,
+    inode: u64,
+) {
+    let s = find(socks, local, remote);
+    assert_eq!((s.state, s.send_q, s.recv_q), (state, send_q, 0), "{local}");
+    assert_eq!(s.timer.kind, TimerKind::Retransmit, "{local}");
+    assert_eq!(
+        s.timer.expires_in,
+        Duration::from_millis(ticks * 10),
+        "{local}"
+    );
+    assert_eq!(s.timer.retransmits, 0, "{local}");
+    assert_eq!((s.inode, s.uid), (inode, 65534), "{local}");
+}
+
+fn assert_syn_sent(socks: &[Socket], local: &str, remote: &str, ticks: u64, inode: u64) {
+    assert_handshake(socks, (local, remote), TcpState::SynSent, 1, ticks, inode);
+}
+
+/// A request socket (printed in the kernel's short form for requests): inode 0, the listener's
+/// uid. Its client, which sent the final ACK (dropped under TCP_DEFER_ACCEPT), is ESTABLISHED
+/// with inode `client`.
+fn assert_syn_recv(socks: &[Socket], local: &str, remote: &str, ticks: u64, client: u64) {
+    assert_handshake(socks, (local, remote), TcpState::SynRecv, 0, ticks, 0);
+    let c = find(socks, remote, local);
+    assert_eq!(
+        (c.state, c.inode, c.timer.kind),
+        (TcpState::Established, client, TimerKind::Off)
+    );
+}
+
+#[test]
+fn proc_net_tcp_syn_sent_and_syn_recv() {
+    use TcpState::*;
+    let socks = handshake_states(NET_TCP_HANDSHAKE, "tcp");
+    // The full listener: one connection in its accept queue (rx_queue), nobody accepting.
+    let full = find(&socks, "127.0.0.1:47289", "0.0.0.0:0");
+    assert_eq!((full.state, full.recv_q, full.inode), (Listen, 1, 15203907));
+    // That connection, completed by the kernel but not accepted: no file yet, so no inode.
+    let queued = find(&socks, "127.0.0.1:47289", "127.0.0.1:59594");
+    assert_eq!(
+        (queued.state, queued.inode, queued.uid),
+        (Established, 0, 65534)
+    );
+    assert_syn_sent(&socks, "127.0.0.1:59596", "127.0.0.1:47289", 0x61, 15203909);
+    assert_syn_sent(&socks, "127.0.0.1:59610", "127.0.0.1:47289", 0x61, 15203910);
+    assert_syn_recv(&socks, "127.0.0.1:53487", "127.0.0.1:39940", 0x62, 15203912);
+}
+
+#[test]
+fn proc_net_tcp6_syn_sent_and_syn_recv() {
+    let socks = handshake_states(NET_TCP6_HANDSHAKE, "tcp6");
+    let full = find(&socks, "[::1]:47703", "[::]:0");
+    assert_eq!(
+        (full.state, full.recv_q, full.inode),
+        (TcpState::Listen, 1, 15203913)
+    );
+    assert_syn_sent(&socks, "[::1]:60738", "[::1]:47703", 0x61, 15203915);
+    assert_syn_sent(&socks, "[::1]:60740", "[::1]:47703", 0x61, 15203916);
+    assert_syn_recv(&socks, "[::1]:50079", "[::1]:48964", 0x61, 15203918);
 }
 
 #[test]
