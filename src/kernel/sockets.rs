@@ -100,7 +100,8 @@ impl SocketScanner {
         self.split = Some(Split::Pivot(pivot));
     }
 
-    /// True when the last scan ran as two half dumps (a split that failed fell back whole).
+    /// True when the last scan ran as two half dumps (a split that failed fell back whole, and
+    /// the scanner does not split again).
     pub fn last_split(&self) -> bool {
         self.last_split
     }
@@ -196,11 +197,14 @@ impl SocketScanner {
                     return Ok(());
                 }
                 Err(_) => {
-                    // Start both sockets afresh (replies may be queued) and dump whole.
+                    // Start both sockets afresh (replies may be queued) and dump whole, from
+                    // now on: a kernel that refuses the filters would refuse them every time,
+                    // and each refusal costs a dump.
                     out.clear();
                     self.netlink = None;
                     self.second = None;
                     self.split = None;
+                    self.split_allowed = false;
                     self.ensure_open()?;
                 }
             }
@@ -253,7 +257,10 @@ impl SocketScanner {
         let (second, second_buf) = self.second.as_mut().expect("just opened");
         let first = self.netlink.as_ref().expect("opened by dump_netlink");
         self.seq = self.seq.wrapping_add(2);
-        let low = filtered_request(self.seq - 1, dump_split::filter_attr(Half::First, split));
+        let low = filtered_request(
+            self.seq.wrapping_sub(1),
+            dump_split::filter_attr(Half::First, split),
+        );
         let high = filtered_request(self.seq, dump_split::filter_attr(Half::Second, split));
         let mut high_half = Vec::with_capacity(out.capacity() / 2 + 16);
         let buf = &mut self.buf;
