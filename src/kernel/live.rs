@@ -71,12 +71,15 @@ impl SnapshotSource for LiveSource {
         let taken_at = SystemTime::now();
         // The process scan and the kernel's socket dump are independent: run them at once.
         let (process_scanner, socket_scanner) = (&mut self.processes, &mut self.sockets);
+        // The dump stays on this thread: its vectors (megabytes at tens of thousands of
+        // sockets) then come from this thread's malloc arena every time, not from whichever
+        // arena a fresh helper thread is given, which kept RSS higher.
         let (processes, scan) = std::thread::scope(|scope| {
-            let dump = scope.spawn(|| socket_scanner.scan());
-            let processes = process_scanner.scan();
-            let scan = dump
+            let listing = scope.spawn(|| process_scanner.scan());
+            let scan = socket_scanner.scan();
+            let processes = listing
                 .join()
-                .unwrap_or_else(|_| Err(anyhow::anyhow!("the socket scan panicked")));
+                .unwrap_or_else(|_| Err(std::io::Error::other("the process scan panicked")));
             (processes, scan)
         });
         let processes = processes.map_err(|e| anyhow::anyhow!("cannot list /proc: {e}"))?;
