@@ -217,32 +217,18 @@ impl OwnerIndex {
     /// descriptors could not be read (it may be one of them). Inode 0 (TIME_WAIT, orphaned,
     /// not yet accepted) is held by nobody.
     pub fn owners(&self, inode: u64) -> Option<Vec<Owner>> {
-        if inode == 0 {
-            return Some(Vec::new());
-        }
-        let found = self.holders_of(inode);
-        if found.is_empty() && self.unreadable > 0 {
-            return None;
-        }
-        Some(
-            found
-                .iter()
-                .map(|&(_, pid, fd)| Owner {
-                    pid,
-                    fd,
-                    comm: self
-                        .pids
-                        .get(&pid)
-                        .map(|e| e.comm.clone())
-                        .unwrap_or_default(),
-                })
-                .collect(),
-        )
+        let owners = self.each_owner(inode)?.map(|(pid, fd, comm)| Owner {
+            pid,
+            fd,
+            comm: comm.to_string(),
+        });
+        Some(owners.collect())
     }
 
-    /// The same as [`OwnerIndex::owners`] without building anything: (pid, fd, comm) of every
-    /// holder, for printing tens of thousands of sockets.
+    /// [`OwnerIndex::owners`] without building anything: (pid, fd, comm) of every holder, for
+    /// printing tens of thousands of sockets.
     pub fn each_owner(&self, inode: u64) -> Option<impl Iterator<Item = (i32, i32, &str)> + '_> {
+        // Inode 0 (TIME_WAIT, orphaned, not yet accepted) is held by nobody.
         let found = if inode == 0 {
             &[][..]
         } else {
