@@ -260,6 +260,105 @@ fn validators_and_conditional_get() {
     assert_eq!(curl_codes(&["-H", &inm, &url]), "304 1\n");
 }
 
+#[test]
+fn if_match_and_if_unmodified_since_refuse_with_412() {
+    let (_top, root) = site();
+    let whole = patterned(&root.join("p.bin"), 1000);
+    let (_server, addr) = serve(&root_flag(&root));
+    let tag = etag(1000);
+    let mut c = Client::connect(addr);
+    let older = "If-Unmodified-Since: Wed, 31 Dec 2025 23:59:59 GMT";
+    let page = "412 precondition failed\n";
+    let failed: [&[String]; 8] = [
+        &["If-Match: \"nope\"".into()],
+        // Compared strongly: the file's own tag marked weak does not match.
+        &[format!("If-Match: W/{tag}")],
+        &[format!("If-Match: \"nope\", W/{tag}")],
+        &[older.into()],
+        // If-Match alone decides: a date that holds does not rescue a wrong tag.
+        &[
+            "If-Match: \"nope\"".into(),
+            format!("If-Unmodified-Since: {LAST_MODIFIED}"),
+        ],
+        // 412 comes before 304 and 206.
+        &["If-Match: \"nope\"".into(), format!("If-None-Match: {tag}")],
+        &[older.into(), "Range: bytes=1-2".into()],
+        // On two lines the list matches nothing, even though each line would.
+        &[format!("If-Match: {tag}"), format!("If-Match: {tag}")],
+    ];
+    for headers in failed {
+        let headers: Vec<&str> = headers.iter().map(String::as_str).collect();
+        for method in ["GET", "HEAD"] {
+            let r = ask(&mut c, method, "/p.bin", &headers);
+            assert_eq!(r.status, 412, "{method} {headers:?}");
+            assert_eq!(r.header("content-type"), Some("text/plain"));
+            let len = page.len().to_string();
+            assert_eq!(r.header("content-length"), Some(len.as_str()));
+            let body = if method == "HEAD" { "" } else { page };
+            assert_eq!(r.text(), body);
+            for h in ["etag", "last-modified", "accept-ranges", "content-range"] {
+                assert!(r.header(h).is_none(), "{method} {headers:?}: {h}");
+            }
+            assert!(r.header("connection").is_none(), "412 keeps the connection");
+            still_alive(&mut c, &whole);
+        }
+    }
+
+    let held: [&[String]; 10] = [
+        &[format!("If-Match: {tag}")],
+        &["If-Match: *".into()],
+        &[format!("If-Match: \"nope\" ,  W/\"x\",{tag} ")],
+        &[format!("If-Unmodified-Since: {LAST_MODIFIED}")],
+        &["If-Unmodified-Since: Thu, 01 Jan 2026 00:00:01 GMT".into()],
+        &["If-Unmodified-Since: Thursday, 01-Jan-26 00:00:00 GMT".into()],
+        &["If-Unmodified-Since: Thu Jan  1 00:00:00 2026".into()],
+        // Unparsable, or on two lines: ignored.
+        &["If-Unmodified-Since: yesterday".into()],
+        &[older.into(), older.into()],
+        // A matching If-Match makes If-Unmodified-Since irrelevant.
+        &[format!("If-Match: {tag}"), older.into()],
+    ];
+    for headers in held {
+        let headers: Vec<&str> = headers.iter().map(String::as_str).collect();
+        let r = ask(&mut c, "GET", "/p.bin", &headers);
+        assert_eq!((r.status, &r.body), (200, &whole), "{headers:?}");
+        assert_eq!(r.header("etag"), Some(tag.as_str()));
+        let h = ask(&mut c, "HEAD", "/p.bin", &headers);
+        assert_eq!(h.status, 200, "HEAD {headers:?}");
+        assert_eq!(h.header("content-length"), Some("1000"));
+    }
+    // Preconditions that hold leave 304 and 206 to the headers after them.
+    let inm = format!("If-None-Match: {tag}");
+    let r = ask(&mut c, "GET", "/p.bin", &["If-Match: *", &inm]);
+    assert_eq!(r.status, 304);
+    let im = format!("If-Match: {tag}");
+    let r = ask(&mut c, "GET", "/p.bin", &[&im, "Range: bytes=1-2"]);
+    assert_eq!((r.status, r.body.as_slice()), (206, &whole[1..=2]));
+
+    // What is not a file answers as before: a 404 is not a 412, a redirect stays one.
+    let r = ask(&mut c, "GET", "/missing.bin", &["If-Match: *"]);
+    assert_eq!(r.status, 404);
+    let r = ask(&mut c, "GET", "/docs", &["If-Match: \"nope\"", older]);
+    assert_eq!(r.status, 301);
+
+    // A GET with a body keeps its preconditions while the body arrives.
+    c.send(b"GET /p.bin HTTP/1.1\r\nHost: t\r\nIf-Match: \"nope\"\r\nContent-Length: 3\r\n\r\nabc");
+    assert_eq!(c.response().status, 412);
+    still_alive(&mut c, &whole);
+
+    // curl: two URLs on one command share the connection, so the second answer proves the
+    // 412 left it usable.
+    let url = format!("http://{addr}/p.bin");
+    let wrong = "If-Match: \"nope\"";
+    let codes = curl_codes(&["-H", wrong, &url, "-o", "/dev/null", &url]);
+    assert_eq!(codes, "412 1\n412 0\n");
+    let codes = curl_codes(&["-H", &im, "-I", &url]);
+    assert_eq!(codes, "200 1\n");
+    let ius = format!("If-Unmodified-Since: {LAST_MODIFIED}");
+    assert_eq!(curl_codes(&["-H", &ius, &url]), "200 1\n");
+    assert_eq!(curl_codes(&["-H", older, "-I", &url]), "412 1\n");
+}
+
 /// Runs curl quietly with `args`, bodies discarded; returns a line per transfer: the status
 /// and how many connections it opened (0: it reused the previous one).
 fn curl_codes(args: &[&str]) -> String {
@@ -481,6 +580,8 @@ fn other_routes_have_no_validators_or_ranges() {
                 "Range: bytes=0-1",
                 "If-None-Match: *",
                 "If-Modified-Since: Fri, 01 Jan 2100 00:00:00 GMT",
+                "If-Match: \"nope\"",
+                "If-Unmodified-Since: Thu, 01 Jan 1970 00:00:00 GMT",
             ],
         );
         assert_eq!(r.status, 200, "{path}");

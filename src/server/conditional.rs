@@ -1,17 +1,19 @@
 //! Conditional requests on a static file (RFC 9110 §13): the file's validators (`ETag`,
-//! `Last-Modified`) and which answer a request's preconditions and `Range` select: 304, 206,
-//! 416 or the whole file. Pure: header bytes, the file's size and mtime and the clock in; a
-//! decision out. Writing the answer is [`super::file_answer`]'s.
+//! `Last-Modified`) and which answer a request's preconditions and `Range` select: 412, 304,
+//! 206, 416 or the whole file. Pure: header bytes, the file's size and mtime and the clock in;
+//! a decision out. Writing the answer is [`super::file_answer`]'s.
 //!
-//! The order is RFC 9110 §13.2.2's: `If-None-Match` (weak comparison; `*` matches any file),
-//! and only without it `If-Modified-Since` (at one-second resolution, an unparsable date
-//! ignored); a match is 304. Then `Range`, honoured only if `If-Range` is absent or matches
-//! (strong comparison for an entity-tag; a date must equal `Last-Modified` exactly, and only
-//! counts when `Last-Modified` is at least a second older than the response's `Date`).
-//! If-Match and If-Unmodified-Since are not implemented: such requests get the file as if
-//! unconditional.
+//! The order is RFC 9110 §13.2.2's: `If-Match` (strong comparison: a `W/` tag never matches;
+//! `*` matches any file) and only without it `If-Unmodified-Since` (a file modified after the
+//! date, at one-second resolution; an unparsable date ignored); either failing is 412. Then
+//! `If-None-Match` (weak comparison; `*` matches any file), and only without it
+//! `If-Modified-Since` (at one-second resolution, an unparsable date ignored); a match is 304.
+//! Then `Range`, honoured only if `If-Range` is absent or matches (strong comparison for an
+//! entity-tag; a date must equal `Last-Modified` exactly, and only counts when `Last-Modified`
+//! is at least a second older than the response's `Date`).
 
 use super::date::parse_http_date;
+use super::entity_tag::{entity_tag, list_matches, Comparison, ETag};
 use super::ranges::{parse_range, RangeRequest};
 
 /// One request header this module reads, as the head carried it.
@@ -20,9 +22,10 @@ pub enum Field<'a> {
     #[default]
     Absent,
     One(&'a [u8]),
-    /// Sent on more than one line. Each precondition then counts as failed (for
-    /// `If-None-Match`: nothing matched, so the file is sent, which is always a correct
-    /// answer) and a repeated `Range` is ignored.
+    /// Sent on more than one line. An entity-tag list then matches nothing (`If-Match`: 412,
+    /// the safe refusal; `If-None-Match`: the file is sent, which is always a correct answer;
+    /// `If-Range`: the whole file), and a repeated date or `Range` is ignored like an
+    /// unparsable one (RFC 9110 §13.1.3 and §13.1.4 ignore a list of dates).
     Repeated,
 }
 
@@ -40,9 +43,11 @@ impl<'a> Field<'a> {
     }
 }
 
-/// The request headers that decide between 200, 206, 304 and 416.
+/// The request headers that decide between 200, 206, 304, 412 and 416.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Conditions<'a> {
+    pub if_match: Field<'a>,
+    pub if_unmodified_since: Field<'a>,
     pub if_none_match: Field<'a>,
     pub if_modified_since: Field<'a>,
     pub range: Field<'a>,
@@ -51,7 +56,7 @@ pub struct Conditions<'a> {
 
 /// [`Conditions`] kept while a request's body arrives (its head's bytes are gone by then).
 #[derive(Debug, Clone, Default)]
-pub struct OwnedConditions([OwnedField; 4]);
+pub struct OwnedConditions([OwnedField; 6]);
 
 #[derive(Debug, Clone, Default)]
 enum OwnedField {
@@ -69,6 +74,8 @@ impl OwnedConditions {
             Field::Repeated => OwnedField::Repeated,
         };
         OwnedConditions([
+            own(c.if_match),
+            own(c.if_unmodified_since),
             own(c.if_none_match),
             own(c.if_modified_since),
             own(c.range),
@@ -84,12 +91,14 @@ impl OwnedConditions {
                 OwnedField::Repeated => Field::Repeated,
             }
         }
-        let [a, b, c, d] = &self.0;
+        let [im, ius, inm, ims, range, if_range] = &self.0;
         Conditions {
-            if_none_match: view(a),
-            if_modified_since: view(b),
-            range: view(c),
-            if_range: view(d),
+            if_match: view(im),
+            if_unmodified_since: view(ius),
+            if_none_match: view(inm),
+            if_modified_since: view(ims),
+            range: view(range),
+            if_range: view(if_range),
         }
     }
 }
@@ -122,44 +131,7 @@ impl Validators {
 
     /// `"<mtime hex>-<size hex>"`, as nginx writes it.
     pub fn etag(&self) -> ETag {
-        let mut e = ETag {
-            bytes: [0; ETAG_MAX],
-            len: 0,
-        };
-        e.push(b'"');
-        e.push_hex(self.mtime);
-        e.push(b'-');
-        e.push_hex(self.size);
-        e.push(b'"');
-        e
-    }
-}
-
-/// Two quotes, a dash and two u64 in hex.
-const ETAG_MAX: usize = 3 + 2 * 16;
-
-/// A rendered entity-tag, quotes included; no allocation.
-#[derive(Debug, Clone, Copy)]
-pub struct ETag {
-    bytes: [u8; ETAG_MAX],
-    len: usize,
-}
-
-impl ETag {
-    pub fn as_bytes(&self) -> &[u8] {
-        &self.bytes[..self.len]
-    }
-
-    fn push(&mut self, b: u8) {
-        self.bytes[self.len] = b;
-        self.len += 1;
-    }
-
-    fn push_hex(&mut self, n: u64) {
-        let digits = (64 - n.leading_zeros()).div_ceil(4).max(1);
-        for i in (0..digits).rev() {
-            self.push(b"0123456789abcdef"[(n >> (4 * i) & 0xf) as usize]);
-        }
+        ETag::nginx(self.mtime, self.size)
     }
 }
 
@@ -168,6 +140,7 @@ impl ETag {
 pub enum Selected {
     Full,
     NotModified,
+    PreconditionFailed,
     Partial { first: u64, last: u64 },
     Unsatisfiable,
 }
@@ -175,8 +148,21 @@ pub enum Selected {
 /// Evaluates `c` against the file, in RFC 9110 §13.2.2's order; `now` is the `Date` sent.
 pub fn select(c: &Conditions<'_>, v: &Validators, now: u64) -> Selected {
     let etag = v.etag();
+    let precondition_holds = match c.if_match {
+        Field::One(list) => list_matches(list, etag.as_bytes(), Comparison::Strong),
+        Field::Repeated => false,
+        Field::Absent => match c.if_unmodified_since {
+            Field::One(date) => {
+                parse_http_date(date, now).is_none_or(|d| v.last_modified as i64 <= d)
+            }
+            Field::Repeated | Field::Absent => true,
+        },
+    };
+    if !precondition_holds {
+        return Selected::PreconditionFailed;
+    }
     match c.if_none_match {
-        Field::One(list) if if_none_match_matches(list, etag.as_bytes()) => {
+        Field::One(list) if list_matches(list, etag.as_bytes(), Comparison::Weak) => {
             return Selected::NotModified
         }
         Field::One(_) | Field::Repeated => {}
@@ -206,33 +192,6 @@ pub fn select(c: &Conditions<'_>, v: &Validators, now: u64) -> Selected {
     }
 }
 
-/// `If-None-Match: *` or a list of entity-tags, any of which matches `etag` by weak
-/// comparison (a `W/` prefix is ignored). A malformed list matches nothing.
-pub fn if_none_match_matches(list: &[u8], etag: &[u8]) -> bool {
-    if list.trim_ascii() == b"*" {
-        return true;
-    }
-    let mut matched = false;
-    let mut rest = list;
-    loop {
-        rest = rest.trim_ascii_start();
-        while let [b',', tail @ ..] = rest {
-            rest = tail.trim_ascii_start();
-        }
-        if rest.is_empty() {
-            return matched;
-        }
-        let Some((tag, tail)) = entity_tag(rest) else {
-            return false;
-        };
-        matched |= tag.opaque == etag;
-        rest = tail.trim_ascii_start();
-        if !(rest.is_empty() || rest[0] == b',') {
-            return false;
-        }
-    }
-}
-
 /// `If-Range`: an entity-tag (strong comparison: a weak tag never matches) or an HTTP-date
 /// (equal to a strong `Last-Modified`).
 fn if_range_matches(value: &[u8], v: &Validators, etag: &[u8], now: u64) -> bool {
@@ -244,38 +203,6 @@ fn if_range_matches(value: &[u8], v: &Validators, etag: &[u8], now: u64) -> bool
         };
     }
     v.date_is_strong && parse_http_date(value, now) == Some(v.last_modified as i64)
-}
-
-struct EntityTag<'a> {
-    weak: bool,
-    /// With its quotes.
-    opaque: &'a [u8],
-}
-
-/// One entity-tag at the start of `b` (RFC 9110 §8.8.3), and what follows it.
-fn entity_tag(b: &[u8]) -> Option<(EntityTag<'_>, &[u8])> {
-    let (weak, b) = match b.strip_prefix(b"W/") {
-        Some(rest) => (true, rest),
-        None => (false, b),
-    };
-    if b.first() != Some(&b'"') {
-        return None;
-    }
-    let close = 1 + b[1..].iter().position(|&c| c == b'"')?;
-    // etagc: any visible byte but the quote, and obs-text.
-    if !b[1..close]
-        .iter()
-        .all(|&c| c == 0x21 || (0x23..0x7f).contains(&c) || c >= 0x80)
-    {
-        return None;
-    }
-    Some((
-        EntityTag {
-            weak,
-            opaque: &b[..=close],
-        },
-        &b[close + 1..],
-    ))
 }
 
 #[cfg(test)]
@@ -303,45 +230,12 @@ mod tests {
         assert_eq!((future.last_modified, future.date_is_strong), (NOW, false));
     }
 
-    #[test]
-    fn if_none_match_lists() {
-        let e = br#""6b094a21-3e8""#;
-        for yes in [
-            r#""6b094a21-3e8""#,
-            r#"W/"6b094a21-3e8""#,
-            r#""x", "6b094a21-3e8""#,
-            r#""x",W/"6b094a21-3e8" , "y""#,
-            r#",, "6b094a21-3e8" ,,"#,
-            "*",
-            " * ",
-        ] {
-            assert!(if_none_match_matches(yes.as_bytes(), e), "{yes}");
-        }
-        for no in [
-            "",
-            r#""6b094a21-3e9""#,
-            r#""6B094A21-3E8""#,
-            "6b094a21-3e8",
-            r#"w/"6b094a21-3e8""#,
-            r#""6b094a21-3e8" "x""#,
-            r#""6b094a21-3e8", x"#,
-            r#""6b094a21-3e8"#,
-            r#""6b 094a21-3e8""#,
-            r#"*, "6b094a21-3e8""#,
-            r#""6b094a21-3e8", *"#,
-        ] {
-            assert!(!if_none_match_matches(no.as_bytes(), e), "{no}");
-        }
-        let commas = format!("{}{}", ",".repeat(100_000), r#""6b094a21-3e8""#);
-        assert!(if_none_match_matches(commas.as_bytes(), e));
-        let many = r#""x", "#.repeat(10_000);
-        assert!(!if_none_match_matches(many.as_bytes(), e));
-    }
-
     fn conditions<'a>(pairs: &[(&str, &'a str)]) -> Conditions<'a> {
         let mut c = Conditions::default();
         for (name, value) in pairs {
             let f = match *name {
+                "im" => &mut c.if_match,
+                "ius" => &mut c.if_unmodified_since,
                 "inm" => &mut c.if_none_match,
                 "ims" => &mut c.if_modified_since,
                 "range" => &mut c.range,
@@ -388,6 +282,71 @@ mod tests {
         assert_eq!(sel(&[("inm", TAG), ("inm", TAG)]), Full);
         // 304 beats Range.
         assert_eq!(sel(&[("inm", TAG), ("range", "bytes=0-1")]), NotModified);
+    }
+
+    #[test]
+    fn preconditions_fail_with_412() {
+        use Selected::*;
+        assert_eq!(sel(&[("im", TAG)]), Full);
+        assert_eq!(sel(&[("im", "*")]), Full);
+        assert_eq!(sel(&[("im", r#""a", "6b094a21-3e8""#)]), Full);
+        assert_eq!(sel(&[("im", r#"W/"6b094a21-3e8""#)]), PreconditionFailed);
+        assert_eq!(sel(&[("im", "\"other\"")]), PreconditionFailed);
+        assert_eq!(sel(&[("im", "")]), PreconditionFailed);
+        assert_eq!(sel(&[("im", "garbage")]), PreconditionFailed);
+        // Two lines: nothing matches, even where each line alone would.
+        assert_eq!(sel(&[("im", TAG), ("im", TAG)]), PreconditionFailed);
+        // If-Unmodified-Since, to the second: the date of Last-Modified or later holds.
+        assert_eq!(sel(&[("ius", LM)]), Full);
+        assert_eq!(sel(&[("ius", "Fri, 27 Nov 2026 09:15:14 GMT")]), Full);
+        assert_eq!(sel(&[("ius", "Friday, 27-Nov-26 09:15:13 GMT")]), Full);
+        assert_eq!(sel(&[("ius", "Fri Nov 27 09:15:13 2026")]), Full);
+        assert_eq!(
+            sel(&[("ius", "Fri, 27 Nov 2026 09:15:12 GMT")]),
+            PreconditionFailed
+        );
+        assert_eq!(
+            sel(&[("ius", "Thu, 01 Jan 1970 00:00:00 GMT")]),
+            PreconditionFailed
+        );
+        // Unparsable, a list of dates, or on two lines: ignored.
+        let old = "Fri, 27 Nov 2026 09:15:12 GMT";
+        assert_eq!(sel(&[("ius", "garbage")]), Full);
+        assert_eq!(sel(&[("ius", &format!("{old}, {old}"))]), Full);
+        assert_eq!(sel(&[("ius", old), ("ius", old)]), Full);
+        // A future mtime: Last-Modified (and so the comparison) says now.
+        let future = Validators::new(NOW as i64 + 10, 1, NOW);
+        let c = conditions(&[("ius", "Fri, 27 Nov 2026 10:15:13 GMT")]);
+        assert_eq!(select(&c, &future, NOW), Full);
+    }
+
+    #[test]
+    fn preconditions_in_rfc_order() {
+        use Selected::*;
+        let old = "Fri, 27 Nov 2026 09:15:12 GMT";
+        // If-Match decides alone: a matching tag overrides a failing date, and the reverse.
+        assert_eq!(sel(&[("im", TAG), ("ius", old)]), Full);
+        assert_eq!(sel(&[("ius", old), ("im", TAG)]), Full);
+        assert_eq!(sel(&[("im", "\"x\""), ("ius", LM)]), PreconditionFailed);
+        // 412 comes before 304, 206 and 416.
+        for later in [("inm", TAG), ("ims", LM), ("range", "bytes=0-1")] {
+            assert_eq!(sel(&[("im", "\"x\""), later]), PreconditionFailed);
+            assert_eq!(sel(&[("ius", old), later]), PreconditionFailed);
+        }
+        assert_eq!(
+            sel(&[("im", "\"x\""), ("range", "bytes=5000-")]),
+            PreconditionFailed
+        );
+        // Once they hold, the rest is evaluated as before.
+        assert_eq!(sel(&[("im", TAG), ("inm", TAG)]), NotModified);
+        assert_eq!(sel(&[("im", "*"), ("inm", "*")]), NotModified);
+        assert_eq!(sel(&[("ius", LM), ("ims", LM)]), NotModified);
+        assert_eq!(sel(&[("im", TAG), ("inm", "\"x\"")]), Full);
+        assert_eq!(
+            sel(&[("im", TAG), ("range", "bytes=0-1")]),
+            Partial { first: 0, last: 1 }
+        );
+        assert_eq!(sel(&[("ius", LM), ("range", "bytes=1000-")]), Unsatisfiable);
     }
 
     #[test]

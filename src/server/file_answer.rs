@@ -1,5 +1,6 @@
 //! The answer to a GET or HEAD for a file that exists: 200 with the whole file, 206 with one
-//! range of it, 304 with only its validators, or 416 (see [`super::conditional`] for which).
+//! range of it, 304 with only its validators, or 412 or 416 (see [`super::conditional`] for
+//! which).
 //! Headers go into `out` now; a body is left to the caller's loop to stream.
 
 use super::conditional::{self, Selected, Validators};
@@ -15,7 +16,7 @@ pub struct Found {
     pub modified: i64,
 }
 
-/// Writes the answer's head (and a 416's small page); returns its status, the body bytes it
+/// Writes the answer's head (and a 412's or 416's small page); returns its status, the body bytes it
 /// will send (for the access log) and how it ends. `head` brings keep-alive and the version;
 /// `now` is the second `date` renders.
 pub fn answer(
@@ -52,28 +53,26 @@ pub fn answer(
             write_head(out, &head, date);
             return (head.status, 0, done);
         }
+        Selected::PreconditionFailed => {
+            // No validators: like nginx's 412, this is an error page, not the file's answer.
+            let sent = write_page(out, head, Status::PreconditionFailed, None, head_only, date);
+            return (Status::PreconditionFailed, sent, done);
+        }
         Selected::Unsatisfiable => {
-            let page = Status::RangeNotSatisfiable.page();
-            head.status = Status::RangeNotSatisfiable;
-            head.content_type = "text/plain";
-            head.content_length = page.len() as u64;
-            head.file = Some(FileHeaders {
+            let file = Some(FileHeaders {
                 validators,
                 range: ContentRange::Unsatisfied,
             });
-            let sent = write_full(out, &head, page, head_only, date);
-            return (head.status, sent, done);
+            let status = Status::RangeNotSatisfiable;
+            let sent = write_page(out, head, status, file, head_only, date);
+            return (status, sent, done);
         }
         Selected::Partial { first, last } => {
             let len = last - first + 1;
             if body.narrow(first, len).is_err() {
-                let page = Status::InternalError.page();
-                head.status = Status::InternalError;
-                head.content_type = "text/plain";
-                head.content_length = page.len() as u64;
-                head.file = None;
-                let sent = write_full(out, &head, page, head_only, date);
-                return (head.status, sent, done);
+                let status = Status::InternalError;
+                let sent = write_page(out, head, status, None, head_only, date);
+                return (status, sent, done);
             }
             head.status = Status::PartialContent;
             head.content_length = len;
@@ -93,4 +92,25 @@ pub fn answer(
         sent,
         Answered::Deferred(Deferred::File { body, keep_alive }),
     )
+}
+
+/// An error status's small text page in place of the file (no body for HEAD); returns the body
+/// bytes sent.
+fn write_page(
+    out: &mut Vec<u8>,
+    head: ResponseHead<'_>,
+    status: Status,
+    file: Option<FileHeaders>,
+    head_only: bool,
+    date: &[u8],
+) -> u64 {
+    let page = status.page();
+    let head = ResponseHead {
+        status,
+        content_type: "text/plain",
+        content_length: page.len() as u64,
+        file,
+        ..head
+    };
+    write_full(out, &head, page, head_only, date)
 }

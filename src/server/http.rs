@@ -169,6 +169,10 @@ pub fn parse_head<'b>(buf: &'b [u8], limits: &Limits) -> Result<Option<Head<'b>>
             referer = Some(h.value);
         } else if name.eq_ignore_ascii_case(b"user-agent") {
             user_agent = Some(h.value);
+        } else if name.eq_ignore_ascii_case(b"if-match") {
+            conditions.if_match.add(h.value);
+        } else if name.eq_ignore_ascii_case(b"if-unmodified-since") {
+            conditions.if_unmodified_since.add(h.value);
         } else if name.eq_ignore_ascii_case(b"if-none-match") {
             conditions.if_none_match.add(h.value);
         } else if name.eq_ignore_ascii_case(b"if-modified-since") {
@@ -318,7 +322,8 @@ mod tests {
     fn conditional_headers_are_kept_and_repeats_noted() {
         use crate::server::conditional::Field;
         let b = b"GET / HTTP/1.1\r\nHost: x\r\nrange: bytes=0-1\r\nIf-None-Match: \"a\"\r\n\
-                  IF-NONE-MATCH: \"b\"\r\nIf-Modified-Since: Sun, 06 Nov 1994 08:49:37 GMT\r\n\r\n";
+                  IF-NONE-MATCH: \"b\"\r\nIf-Modified-Since: Sun, 06 Nov 1994 08:49:37 GMT\r\n\
+                  if-match: *\r\nIf-Unmodified-Since: x\r\nIf-Unmodified-Since: y\r\n\r\n";
         let c = parse(b).unwrap().unwrap().request.conditions;
         assert_eq!(c.range, Field::One(b"bytes=0-1"));
         assert_eq!(c.if_none_match, Field::Repeated);
@@ -327,6 +332,8 @@ mod tests {
             Field::One(b"Sun, 06 Nov 1994 08:49:37 GMT")
         );
         assert!(c.if_range.is_absent());
+        assert_eq!(c.if_match, Field::One(b"*"));
+        assert_eq!(c.if_unmodified_since, Field::Repeated);
     }
 
     #[test]

@@ -3,10 +3,11 @@
 //! The HTTP layer is pure and shared by every model: [`http`] (request heads), [`body`]
 //! (request bodies), [`response`] (encoding), [`routes`] (what is answered), [`exchange`]
 //! (bytes in, answers out, for one connection); static files are [`static_files`] (finding
-//! and streaming), [`conditional`] (validators, preconditions), [`ranges`] (`Range`) and
-//! [`file_answer`] (200, 206, 304 or 416). The reactor model is [`reactor`] (the mio loop)
-//! and [`conn`] (one connection's state machine). [`stats`] are the counters `/status` shows,
-//! laid out to live in memory shared between processes.
+//! and streaming), [`conditional`] (validators, preconditions), [`entity_tag`] (ETags and
+//! their comparisons), [`ranges`] (`Range`) and [`file_answer`] (200, 206, 304, 412 or 416).
+//! The reactor model is [`reactor`] (the mio loop) and [`conn`] (one connection's state
+//! machine). [`stats`] are the counters `/status` shows, laid out to live in memory shared
+//! between processes.
 //!
 //! Processes: [`launch`] turns the flags into a running server (daemon or not, pid file, one
 //! process or a [`master`] with forked workers sharing a [`worker_table`]); [`daemon`] detaches,
@@ -19,6 +20,7 @@ pub mod conn;
 pub mod control;
 pub mod daemon;
 pub mod date;
+pub mod entity_tag;
 pub mod exchange;
 pub mod file_answer;
 pub mod http;
