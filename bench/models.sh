@@ -21,14 +21,7 @@ ulimit -n "$(ulimit -Hn)"
 cargo build --release --locked --bin tcplab
 TCPLAB=target/release/tcplab
 
-work=$(mktemp -d)
-pids=()
-cleanup() {
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  rm -rf "$work"
-}
-trap cleanup EXIT
+. bench/servers.sh  # $work (removed on exit), pids (killed on exit), free_port
 
 # Starts tcplab with the given flags; sets PORT and PID.
 start_tcplab() {
@@ -42,14 +35,6 @@ start_tcplab() {
 }
 
 stop_pid() { kill "$1" 2>/dev/null || true; wait "$1" 2>/dev/null || true; }
-
-free_port() {
-  local p
-  while :; do
-    p=$((20000 + RANDOM % 10000))
-    [ -z "$(ss -Htln "sport = :$p")" ] && { echo "$p"; return; }
-  done
-}
 
 # nginx with N workers answering the same page; sets PORT and PID.
 start_nginx() {

@@ -22,22 +22,7 @@ TCPLAB=target/release/tcplab
 HOLD=target/release/examples/hold_idle
 PIPELOAD=target/release/examples/pipeload
 
-work=$(mktemp -d)
-pids=()
-cleanup() {
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  rm -rf "$work"
-}
-trap cleanup EXIT
-
-free_port() {
-  local p
-  while :; do
-    p=$((20000 + RANDOM % 10000))
-    [ -z "$(ss -Htln "sport = :$p")" ] && { echo "$p"; return; }
-  done
-}
+. bench/servers.sh  # $work (removed on exit), pids (killed on exit), free_port
 
 wait_port() {
   for _ in $(seq 200); do
