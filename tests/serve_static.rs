@@ -99,6 +99,84 @@ fn nothing_outside_the_root_is_reachable() {
     assert!(out.ends_with("404") && !out.contains("SECRET"), "{out}");
 }
 
+/// The attack the old check-then-open lost to: a directory under the root swapped again and
+/// again (renameat2 RENAME_EXCHANGE) with a symlink to a directory outside, while its file is
+/// requested on kept-alive connections. Not one byte from outside may be served.
+#[test]
+fn a_symlink_swap_race_never_serves_from_outside_the_root() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Arc;
+    use std::time::{Duration, Instant};
+
+    let top = tempfile::tempdir().unwrap();
+    let root = top.path().join("www");
+    let outside = top.path().join("outside");
+    std::fs::create_dir_all(root.join("race")).unwrap();
+    std::fs::create_dir_all(&outside).unwrap();
+    std::fs::write(root.join("race/secret"), "inside\n").unwrap();
+    std::fs::write(outside.join("secret"), "OUTSIDE THE ROOT\n").unwrap();
+    std::os::unix::fs::symlink(&outside, root.join("swap")).unwrap();
+    let (_server, addr) = serve(&root_flag(&root));
+
+    let stop = Arc::new(AtomicBool::new(false));
+    let swapper = {
+        let (stop, root) = (stop.clone(), root.clone());
+        std::thread::spawn(move || {
+            let mut swaps = 0u64;
+            while !stop.load(Ordering::Relaxed) {
+                rustix::fs::renameat_with(
+                    rustix::fs::CWD,
+                    root.join("race"),
+                    rustix::fs::CWD,
+                    root.join("swap"),
+                    rustix::fs::RenameFlags::EXCHANGE,
+                )
+                .expect("renameat2 RENAME_EXCHANGE");
+                swaps += 1;
+            }
+            swaps
+        })
+    };
+    let deadline = Instant::now() + Duration::from_secs(4);
+    let clients: Vec<_> = (0..2)
+        .map(|_| {
+            std::thread::spawn(move || {
+                let (mut asked, mut inside, mut outside_bytes) = (0u64, 0u64, 0u64);
+                let mut c = Client::connect(addr);
+                while Instant::now() < deadline {
+                    let r = c.get("/race/secret");
+                    asked += 1;
+                    match (r.status, r.body.as_slice()) {
+                        (200, b"inside\n") => inside += 1,
+                        (404, _) => {}
+                        (status, body) => {
+                            eprintln!("{status}: {:?}", String::from_utf8_lossy(body));
+                            outside_bytes += body.len() as u64;
+                        }
+                    }
+                }
+                (asked, inside, outside_bytes)
+            })
+        })
+        .collect();
+    let (mut asked, mut inside, mut outside_bytes) = (0, 0, 0);
+    for c in clients {
+        let (a, i, o) = c.join().unwrap();
+        (asked, inside, outside_bytes) = (asked + a, inside + i, outside_bytes + o);
+    }
+    stop.store(true, Ordering::Relaxed);
+    let swaps = swapper.join().unwrap();
+    eprintln!("{asked} requests, {inside} served from inside, {swaps} swaps, {outside_bytes} bytes from outside");
+    assert!(
+        swaps > 1000 && inside > 0,
+        "the race did not run: {swaps} swaps, {inside} inside"
+    );
+    assert_eq!(
+        outside_bytes, 0,
+        "{outside_bytes} bytes from outside in {asked} answers"
+    );
+}
+
 /// The size of `big.bin`.
 const BIG: u64 = 48 << 20;
 

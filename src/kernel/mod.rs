@@ -6,6 +6,7 @@
 //! [`sockets::SocketScanner`] alone is the cheap sockets-only scan; [`owners::OwnerIndex`]
 //! answers "who holds inode N". Parsers are in [`parse`], fed bytes, never paths.
 
+pub mod beneath;
 mod dump_split;
 pub mod family;
 mod fd_walk;

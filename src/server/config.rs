@@ -2,12 +2,14 @@
 //! so that a bad value is one clear line at start-up, never a failure under load.
 
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
 
 use super::http::Limits;
 use crate::cli::ServeArgs;
+use crate::kernel::beneath::Beneath;
 
 /// The longest `/sleep?ms=N` honoured; larger values are cut to this.
 pub const MAX_SLEEP: Duration = Duration::from_secs(60);
@@ -19,8 +21,8 @@ pub struct Config {
     pub keepalive_timeout: Duration,
     pub shutdown_timeout: Duration,
     pub max_connections: usize,
-    /// Canonical path of `--root`, so that containment checks compare like with like.
-    pub root: Option<PathBuf>,
+    /// `--root`, opened once: every static file is opened beneath this descriptor.
+    pub root: Option<Arc<Beneath>>,
     pub access_log: Option<PathBuf>,
     pub error_log: Option<PathBuf>,
     /// The model's name as `/status` and the ready line print it.
@@ -34,13 +36,9 @@ impl Config {
     pub fn from_args(args: &ServeArgs) -> anyhow::Result<Config> {
         let root = match &args.root {
             None => None,
-            Some(dir) => {
-                let canon = dir
-                    .canonicalize()
-                    .with_context(|| format!("--root {}", dir.display()))?;
-                anyhow::ensure!(canon.is_dir(), "--root {}: not a directory", dir.display());
-                Some(canon)
-            }
+            Some(dir) => Some(Arc::new(
+                Beneath::open(dir).with_context(|| format!("--root {}", dir.display()))?,
+            )),
         };
         let usize_of = |v: u64, flag: &str| {
             usize::try_from(v).with_context(|| format!("{flag} {v}: too large"))

@@ -1,16 +1,19 @@
 //! `--root DIR`: map a request path to a regular file under DIR, and nothing outside it.
 //! The path is percent-decoded first, then `..` segments and NUL bytes are refused, then the
-//! result is canonicalized (resolving every symlink) and must still lie under the canonical
-//! root. Only regular files are opened (a FIFO would block the loop). Bodies are streamed in
+//! rest is resolved and opened in one step from a descriptor of DIR opened at start
+//! ([`Beneath`]), so that no rename or symlink swapped in meanwhile can lead outside. Only
+//! regular files are served (opened non-blocking: a FIFO must not block the loop). Bodies are streamed in
 //! chunks by the caller through [`FileBody::fill`], never read whole; a byte range is reached
 //! with a seek ([`FileBody::narrow`]).
 
 use std::ffi::OsStr;
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::io::{self, Read, Seek, SeekFrom};
 use std::os::unix::ffi::OsStrExt;
-use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
-use std::path::{Path, PathBuf};
+use std::os::unix::fs::MetadataExt;
+use std::path::Path;
+
+use crate::kernel::beneath::Beneath;
 
 /// What a request path leads to.
 #[derive(Debug)]
@@ -84,73 +87,69 @@ impl FileBody {
     }
 }
 
-/// Resolves `path` (the request target without its query) under the canonical `root`.
-pub fn lookup(root: &Path, path: &str) -> Lookup {
+/// Resolves `path` (the request target without its query) under `root`, in one step with the
+/// open (see [`Beneath`]): symlinks that stay under the root are followed, nothing outside it
+/// is ever opened, whatever is renamed meanwhile.
+pub fn lookup(root: &Beneath, path: &str) -> Lookup {
     let Some(decoded) = percent_decode(path.as_bytes()) else {
         return Lookup::BadPath;
     };
     if decoded.contains(&0) {
         return Lookup::BadPath;
     }
-    let mut rel = PathBuf::new();
+    let mut segs: Vec<&[u8]> = Vec::new();
     for seg in decoded.split(|&b| b == b'/') {
         match seg {
             b"" | b"." => {}
             b".." => return Lookup::NotFound,
-            s => rel.push(OsStr::from_bytes(s)),
+            s => segs.push(s),
         }
     }
-    let Some(mut canon) = contained(root, &root.join(&rel)) else {
-        return Lookup::NotFound;
+    let rel = segs.join(&b'/');
+    let mut name = segs.last().copied().unwrap_or_default();
+    let mut file = match root.open_read(&rel) {
+        Ok(f) => f,
+        Err(e) => return failed(&e),
     };
-    let Ok(mut meta) = std::fs::metadata(&canon) else {
-        return Lookup::NotFound;
+    let mut meta = match file.metadata() {
+        Ok(m) => m,
+        Err(e) => return failed(&e),
     };
     if meta.is_dir() {
         if !decoded.ends_with(b"/") {
             return Lookup::AddSlash;
         }
-        match contained(root, &canon.join("index.html")) {
-            Some(index) => canon = index,
-            None => return Lookup::Forbidden,
-        }
-        match std::fs::metadata(&canon) {
-            Ok(m) => meta = m,
-            Err(_) => return Lookup::Forbidden,
-        }
+        let index = if rel.is_empty() {
+            b"index.html".to_vec()
+        } else {
+            [&rel[..], b"/index.html"].concat()
+        };
+        (file, meta) = match root.open_read(&index).and_then(|f| Ok((f.metadata()?, f))) {
+            Ok((m, f)) => (f, m),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Lookup::Forbidden,
+            Err(e) => return failed(&e),
+        };
+        name = b"index.html";
     }
     if !meta.is_file() {
         return Lookup::NotFound;
     }
-    // O_NONBLOCK: should the path have been swapped for a FIFO since the check, opening it
-    // must not block the loop. O_NOFOLLOW: the canonical path has no symlinks left, so one
-    // appearing now is someone racing us.
-    let file = match OpenOptions::new()
-        .read(true)
-        .custom_flags(libc::O_NONBLOCK | libc::O_NOFOLLOW)
-        .open(&canon)
-    {
-        Ok(f) => f,
-        Err(e) if e.kind() == io::ErrorKind::PermissionDenied => return Lookup::Forbidden,
-        Err(_) => return Lookup::NotFound,
-    };
-    match file.metadata() {
-        Ok(m) if m.is_file() => Lookup::File {
-            body: FileBody {
-                file,
-                remaining: m.len(),
-            },
-            content_type: content_type(&canon),
-            modified: m.mtime(),
+    Lookup::File {
+        body: FileBody {
+            file,
+            remaining: meta.len(),
         },
-        _ => Lookup::NotFound,
+        content_type: content_type(Path::new(OsStr::from_bytes(name))),
+        modified: meta.mtime(),
     }
 }
 
-/// The canonical form of `path` if it exists and lies under `root` (itself canonical).
-fn contained(root: &Path, path: &Path) -> Option<PathBuf> {
-    let canon = path.canonicalize().ok()?;
-    canon.starts_with(root).then_some(canon)
+/// What an open that failed means for the client.
+fn failed(e: &io::Error) -> Lookup {
+    match e.kind() {
+        io::ErrorKind::PermissionDenied => Lookup::Forbidden,
+        _ => Lookup::NotFound,
+    }
 }
 
 /// `%2e%2E%2f` → `../`; None for a `%` not followed by two hex digits.
@@ -211,7 +210,7 @@ pub fn content_type(path: &Path) -> &'static str {
 mod tests {
     use super::*;
 
-    fn tree() -> (tempfile::TempDir, PathBuf) {
+    fn tree() -> (tempfile::TempDir, Beneath) {
         let top = tempfile::tempdir().unwrap();
         let root = top.path().join("www");
         std::fs::create_dir_all(root.join("sub")).unwrap();
@@ -219,8 +218,8 @@ mod tests {
         std::fs::write(root.join("sub/a b.txt"), "spaced").unwrap();
         std::fs::write(top.path().join("secret"), "no").unwrap();
         std::os::unix::fs::symlink(top.path().join("secret"), root.join("out")).unwrap();
-        std::os::unix::fs::symlink(root.join("sub/a b.txt"), root.join("in")).unwrap();
-        let root = root.canonicalize().unwrap();
+        std::os::unix::fs::symlink("sub/a b.txt", root.join("in.txt")).unwrap();
+        let root = Beneath::open(&root).unwrap();
         (top, root)
     }
 
@@ -243,7 +242,10 @@ mod tests {
             kind(lookup(&root, "/sub/a%20b.txt")),
             "6 text/plain; charset=utf-8"
         );
-        assert_eq!(kind(lookup(&root, "/in")), "6 text/plain; charset=utf-8");
+        assert_eq!(
+            kind(lookup(&root, "/in.txt")),
+            "6 text/plain; charset=utf-8"
+        );
         for evil in [
             "/../secret",
             "/sub/../../secret",
