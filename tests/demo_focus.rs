@@ -92,7 +92,7 @@ fn d_menu_starts_a_network_demo_and_shows_its_port() {
         "backlog demo: port 8080, pid 150, backlog 1",
     );
     assert_eq!(app.pane, Pane::Sockets);
-    assert_eq!(app.sock_filter.text, ":8080");
+    assert_eq!(app.socks.filter.text, ":8080");
     assert!(app.pending_select.is_none());
 }
 
@@ -116,6 +116,6 @@ fn d_menu_selects_the_process_a_demo_names_not_its_supervisor() {
     });
     app.update(Event::Snapshot(fake::sample()));
     assert_eq!(app.pane, Pane::Processes);
-    assert_eq!(app.proc_selected, Some(400));
+    assert_eq!(app.procs.selected, Some(400));
     assert!(app.pending_select.is_none());
 }

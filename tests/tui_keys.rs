@@ -13,7 +13,8 @@ use tcplab::tui::{fake, Effect, Event};
 use tui::{app, code, key, press, render, select_pid};
 
 fn pids(app: &tcplab::tui::App) -> Vec<i32> {
-    app.proc_rows
+    app.procs
+        .rows
         .iter()
         .map(|r| app.snapshot.processes[r.idx].pid)
         .collect()
@@ -22,19 +23,19 @@ fn pids(app: &tcplab::tui::App) -> Vec<i32> {
 #[test]
 fn arrows_move_and_stay_in_bounds() {
     let mut app = app(120, 30);
-    assert_eq!(app.proc_selected, Some(1));
+    assert_eq!(app.procs.selected, Some(1));
     app.update(code(KeyCode::Down));
     press(&mut app, "j");
-    assert_eq!(app.proc_selected, Some(3));
+    assert_eq!(app.procs.selected, Some(3));
     app.update(code(KeyCode::Up));
-    assert_eq!(app.proc_selected, Some(2));
+    assert_eq!(app.procs.selected, Some(2));
     app.update(code(KeyCode::End));
-    assert_eq!(app.proc_selected, Some(500));
+    assert_eq!(app.procs.selected, Some(500));
     app.update(code(KeyCode::Down));
-    assert_eq!(app.proc_selected, Some(500));
+    assert_eq!(app.procs.selected, Some(500));
     app.update(code(KeyCode::Home));
     app.update(code(KeyCode::Up));
-    assert_eq!(app.proc_selected, Some(1));
+    assert_eq!(app.procs.selected, Some(1));
 }
 
 #[test]
@@ -45,11 +46,11 @@ fn selection_follows_the_process_across_refreshes_and_survives_its_exit() {
     let mut s = fake::sample();
     s.processes.retain(|p| p.pid != 2);
     app.update(Event::Snapshot(s.clone()));
-    assert_eq!(app.proc_selected, Some(401));
+    assert_eq!(app.procs.selected, Some(401));
     // 401 itself vanishes: the cursor stays at its position, on a process that exists.
     s.processes.retain(|p| p.pid != 401);
     app.update(Event::Snapshot(s));
-    assert_eq!(app.proc_selected, Some(402));
+    assert_eq!(app.procs.selected, Some(402));
     render(&app);
 }
 
@@ -57,16 +58,16 @@ fn selection_follows_the_process_across_refreshes_and_survives_its_exit() {
 fn filter_narrows_and_escape_clears() {
     let mut app = app(120, 30);
     press(&mut app, "/sleep");
-    assert!(app.proc_filter.editing);
+    assert!(app.procs.filter.editing);
     assert_eq!(pids(&app), vec![401]);
     app.update(code(KeyCode::Enter));
-    assert!(!app.proc_filter.editing);
+    assert!(!app.procs.filter.editing);
     // Keys act normally again after Enter: `t` toggles the tree, it is not typed.
     press(&mut app, "t");
-    assert!(app.tree);
+    assert!(app.procs.tree);
     assert_eq!(pids(&app), vec![401]);
     app.update(code(KeyCode::Esc));
-    assert_eq!(app.proc_rows.len(), app.snapshot.processes.len());
+    assert_eq!(app.procs.rows.len(), app.snapshot.processes.len());
 }
 
 #[test]
@@ -74,11 +75,12 @@ fn socket_filter_by_state_and_port() {
     let mut app = app(120, 30);
     press(&mut app, "2/time-wait");
     app.update(code(KeyCode::Enter));
-    assert_eq!(app.sock_rows.len(), 1);
+    assert_eq!(app.socks.rows.len(), 1);
     app.update(code(KeyCode::Esc));
     press(&mut app, "/listen :22");
     let rows: Vec<u16> = app
-        .sock_rows
+        .socks
+        .rows
         .iter()
         .map(|&i| app.snapshot.sockets[i].local.port())
         .collect();
@@ -95,7 +97,7 @@ fn sort_keys_change_the_order() {
     press(&mut app, "I");
     assert_eq!(pids(&app)[0], 500, "inverted pid order");
     press(&mut app, ">");
-    assert_eq!(app.proc_sort.column.title(), "PPID");
+    assert_eq!(app.procs.sort.column.title(), "PPID");
 }
 
 #[test]
@@ -105,7 +107,7 @@ fn tree_puts_children_under_parents() {
     let order = pids(&app);
     let at = |pid| order.iter().position(|p| *p == pid).unwrap();
     assert!(at(200) < at(201) && at(201) < at(202) && at(203) < at(400));
-    assert!(app.proc_rows[at(203)].prefix.ends_with("└─ "));
+    assert!(app.procs.rows[at(203)].prefix.ends_with("└─ "));
 }
 
 #[test]
@@ -212,9 +214,9 @@ fn zombie_key_spawns_the_demo_and_selects_it() {
         pid: 150,
         line: "zombie demo: parent 200, zombies 201 202 203".into(),
     });
-    assert_ne!(app.proc_selected, Some(200));
+    assert_ne!(app.procs.selected, Some(200));
     app.update(Event::Snapshot(fake::sample()));
-    assert_eq!(app.proc_selected, Some(200));
+    assert_eq!(app.procs.selected, Some(200));
     assert!(app.pending_select.is_none());
 }
 
@@ -359,14 +361,14 @@ fn mouse_click_selects_and_wheel_scrolls() {
         })
     };
     app.update(click(top + 4));
-    assert_eq!(app.proc_selected, Some(200));
+    assert_eq!(app.procs.selected, Some(200));
     app.update(Event::Mouse(MouseEvent {
         kind: MouseEventKind::ScrollDown,
         column: 10,
         row: top,
         modifiers: KeyModifiers::NONE,
     }));
-    assert_eq!(app.proc_selected, Some(203));
+    assert_eq!(app.procs.selected, Some(203));
     // Clicking the tab line switches panes.
     app.update(click(app.table_rows().0 - 3));
     let tabs_row = app.table_rows().0 - 3;

@@ -3,18 +3,17 @@
 //! action on the world leaves as an `Effect`. Key and mouse handling live in `keys.rs`.
 
 use std::collections::{HashMap, VecDeque};
-use std::net::SocketAddr;
 use std::time::Duration;
 
 use nix::errno::Errno;
 use nix::sys::signal::Signal;
 
 use super::event::{ChildKind, Effect, Event, HostInfo, Reaped, SignalTarget};
+use super::log::TransitionLog;
+use super::panes::{MachinePane, PaneState, ProcessesPane, SocketsPane, World};
 use super::predict::short_name;
-use super::sampler::Sampler;
 use super::theme::Theme;
-use super::views::{self, ProcColumn, ProcRow, Relations, SockColumn, SockFilter, Sort};
-use crate::cli::Model;
+use super::views::{self, Relations};
 use crate::demo::focus::Focus;
 use crate::model::counts::StateCounts;
 use crate::model::{Snapshot, TcpState, Transition, TransitionSource};
@@ -25,10 +24,7 @@ mod notices;
 
 /// Refresh intervals `+` and `-` step through.
 pub const INTERVALS_MS: [u64; 8] = [100, 250, 500, 1000, 2000, 5000, 10_000, 30_000];
-/// How many transitions the State-machine pane keeps.
-pub const TRANSITION_LOG: usize = 200;
-/// How long a transition keeps its edge lit, counted in refreshes.
-pub const LIT_REFRESHES: u64 = 3;
+pub use super::log::{LIT_REFRESHES, TRANSITION_LOG};
 
 #[derive(Debug)]
 pub struct App {
@@ -36,6 +32,7 @@ pub struct App {
     pub size: (u16, u16),
     pub interval: Duration,
     pub paused: bool,
+    /// The pane that has the keys.
     pub pane: Pane,
     pub overlay: Overlay,
     pub quitting: bool,
@@ -53,36 +50,19 @@ pub struct App {
     /// Zombies whose parent is PID 1: orphans init has not reaped (yet), with how long.
     pub init_zombies: Vec<crate::model::zombies::Zombie>,
     pub sock_counts: StateCounts,
+    /// The transitions seen, and where they come from.
+    pub log: TransitionLog,
 
-    // Processes pane.
-    pub tree: bool,
-    pub proc_sort: Sort<ProcColumn>,
-    pub proc_filter: Filter,
-    pub proc_rows: Vec<ProcRow>,
-    pub proc_selected: Option<i32>,
-    pub proc_cursor: usize,
-    pub proc_offset: usize,
+    // One state per pane (`panes/`).
+    pub procs: ProcessesPane,
+    pub socks: SocketsPane,
+    pub machine: MachinePane,
+    pub server: ServerView,
+
     /// A pid to select as soon as a snapshot shows it (a demo just spawned).
     pub pending_select: Option<ChildKind>,
     /// The pid that child told us to select instead of itself (the zombie demo's parent).
     pub select_when_seen: Option<i32>,
-
-    // Sockets pane.
-    pub sock_sort: Sort<SockColumn>,
-    pub sock_filter: Filter,
-    pub sock_rows: Vec<usize>,
-    pub sock_cursor: usize,
-    pub sock_offset: usize,
-
-    // State-machine pane.
-    pub transition_source: TransitionSource,
-    pub transitions: VecDeque<SeenTransition>,
-    pub machine_filter: Filter,
-    /// The connection (local, remote) whose life the pane shows; chosen with the arrows.
-    pub machine_selected: Option<(SocketAddr, SocketAddr)>,
-    sampler: Sampler,
-
-    pub server: ServerView,
     pub children: Vec<Child>,
     pub status: Option<(StatusKind, String)>,
     /// The demos `d` offers: (name, one-line description), from the command line definition.
@@ -111,40 +91,13 @@ impl App {
             proc_counts: views::process_counts(&[]),
             init_zombies: Vec::new(),
             sock_counts: StateCounts::default(),
-            tree: false,
-            proc_sort: Sort {
-                column: ProcColumn::Pid,
-                descending: false,
-            },
-            proc_filter: Filter::default(),
-            proc_rows: Vec::new(),
-            proc_selected: None,
-            proc_cursor: 0,
-            proc_offset: 0,
+            log: TransitionLog::new(TransitionSource::Sampled { interval }),
+            procs: ProcessesPane::default(),
+            socks: SocketsPane::default(),
+            machine: MachinePane::default(),
+            server: ServerView::default(),
             pending_select: None,
             select_when_seen: None,
-            sock_sort: Sort {
-                column: SockColumn::State,
-                descending: false,
-            },
-            sock_filter: Filter::default(),
-            sock_rows: Vec::new(),
-            sock_cursor: 0,
-            sock_offset: 0,
-            transition_source: TransitionSource::Sampled { interval },
-            transitions: VecDeque::new(),
-            machine_filter: Filter::default(),
-            machine_selected: None,
-            sampler: Sampler::default(),
-            server: ServerView {
-                model: Model::Reactor,
-                workers: 1,
-                state: ServerState::NotStarted,
-                status: None,
-                log: VecDeque::new(),
-                detached: false,
-                last_load: None,
-            },
             children: Vec::new(),
             status: None,
             demos: demo_list(),
@@ -170,8 +123,7 @@ impl App {
     /// Whether what is on screen shows socket owners (the Sockets and State-machine panes,
     /// process details); the runtime looks them up only then.
     pub fn needs_owners(&self) -> bool {
-        matches!(self.pane, Pane::Sockets | Pane::Machine)
-            || matches!(self.overlay, Overlay::Details(_))
+        self.pane_state(self.pane).shows_owners() || matches!(self.overlay, Overlay::Details(_))
     }
 
     fn handle(&mut self, event: Event) -> Vec<Effect> {
@@ -282,11 +234,7 @@ impl App {
     /// Where transitions come from: with `Tracepoint` the tracer feeds `Event::Transitions`
     /// and the snapshot-diff sampler stops; back to `Sampled` it starts again.
     pub fn set_transition_source(&mut self, source: TransitionSource) {
-        // Either way the sampler starts afresh: back to sampling, a diff against an old
-        // snapshot would invent transitions; on to the tracepoint, its map of every socket
-        // (megabytes at tens of thousands) is not needed any more.
-        self.sampler = Sampler::default();
-        self.transition_source = source;
+        self.log.set_source(source);
     }
 
     pub(super) fn say(&mut self, kind: StatusKind, text: String) {
@@ -328,24 +276,10 @@ impl App {
             next_cpu.insert(p.pid, p.cpu_time);
         }
         self.prev_cpu = next_cpu;
-        if matches!(self.transition_source, TransitionSource::Sampled { .. }) {
-            let ts = s.taken_at.unwrap_or(std::time::UNIX_EPOCH);
-            let mut found = self.sampler.diff(&s.sockets, ts);
-            let comm_of: HashMap<i32, &str> = found
-                .iter()
-                .filter_map(|t| t.pid)
-                .filter_map(|pid| {
-                    let p = s.processes.iter().find(|p| p.pid == pid)?;
-                    Some((pid, p.comm.as_str()))
-                })
-                .collect();
-            for t in &mut found {
-                t.comm = t.pid.and_then(|p| comm_of.get(&p)).map(|c| c.to_string());
-            }
-            self.refreshes += 1;
-            self.push_transitions(found);
-        } else {
-            self.refreshes += 1;
+        self.refreshes += 1;
+        if self.log.is_sampled() {
+            let found = self.log.sample(&s);
+            self.log.push(found, self.refreshes);
         }
         self.relations = Relations::new(&s);
         self.proc_counts = views::process_counts(&s.processes);
@@ -368,9 +302,7 @@ impl App {
                     self.pending_select = None;
                     self.select_when_seen = None;
                     self.pane = Pane::Processes;
-                    self.sock_rows.clear();
-                    self.proc_filter = Filter::default();
-                    self.proc_selected = Some(pid);
+                    self.procs.select(pid);
                 }
             }
         }
@@ -378,48 +310,73 @@ impl App {
     }
 
     fn push_transitions(&mut self, list: Vec<Transition>) {
-        for t in list {
-            self.transitions.push_back(SeenTransition {
-                transition: t,
-                refresh: self.refreshes,
-            });
-        }
-        while self.transitions.len() > TRANSITION_LOG {
-            self.transitions.pop_front();
+        self.log.push(list, self.refreshes);
+    }
+
+    /// What panes read: the data they are derived from, and the rows on screen.
+    fn world(&self) -> World<'_> {
+        World {
+            snapshot: &self.snapshot,
+            cpu: &self.cpu,
+            relations: &self.relations,
+            log: &self.log,
+            page: page_rows(self.size),
         }
     }
 
-    /// Rebuilds both panes' rows after a new snapshot, filter or sort, keeping the selection on
-    /// the same process (or the same position when it vanished).
-    pub(super) fn recompute_rows(&mut self) {
-        self.proc_rows = views::process_rows(
-            &self.snapshot.processes,
-            &self.cpu,
-            self.proc_sort,
-            &self.proc_filter.text,
-            self.tree,
-        );
-        let found = self.proc_selected.and_then(|pid| {
-            self.proc_rows
-                .iter()
-                .position(|r| self.snapshot.processes[r.idx].pid == pid)
-        });
-        self.proc_cursor = match found {
-            Some(i) => i,
-            None => self.proc_cursor.min(self.proc_rows.len().saturating_sub(1)),
+    /// Runs `f` on the state of `pane` with the world it reads; the one place that maps a
+    /// [`Pane`] to its state.
+    pub(super) fn with_pane<R>(
+        &mut self,
+        pane: Pane,
+        f: impl FnOnce(&mut dyn PaneState, &World) -> R,
+    ) -> R {
+        let world = World {
+            snapshot: &self.snapshot,
+            cpu: &self.cpu,
+            relations: &self.relations,
+            log: &self.log,
+            page: page_rows(self.size),
         };
-        self.proc_selected = self
-            .proc_rows
-            .get(self.proc_cursor)
-            .map(|r| self.snapshot.processes[r.idx].pid);
-        // Sorting tens of thousands of sockets every refresh is the dashboard's biggest cost of
-        // its own: only while the Sockets pane is shown.
-        if self.pane == Pane::Sockets {
-            let filter = SockFilter::parse(&self.sock_filter.text);
-            self.sock_rows = views::socket_rows(&self.snapshot.sockets, self.sock_sort, &filter);
-            self.sock_cursor = self.sock_cursor.min(self.sock_rows.len().saturating_sub(1));
-        } else {
-            self.sock_rows.clear();
+        let state: &mut dyn PaneState = match pane {
+            Pane::Processes => &mut self.procs,
+            Pane::Sockets => &mut self.socks,
+            Pane::Machine => &mut self.machine,
+            Pane::Server => &mut self.server,
+        };
+        f(state, &world)
+    }
+
+    /// The state of `pane`, to read.
+    pub fn pane_state(&self, pane: Pane) -> &dyn PaneState {
+        match pane {
+            Pane::Processes => &self.procs,
+            Pane::Sockets => &self.socks,
+            Pane::Machine => &self.machine,
+            Pane::Server => &self.server,
+        }
+    }
+
+    /// The focused pane's filter, when it has one.
+    pub fn filter(&self) -> Option<&Filter> {
+        self.pane_state(self.pane).filter()
+    }
+
+    /// Rebuilds the rows of the panes on screen after a new snapshot, filter or sort, keeping
+    /// each selection; panes off screen drop what is expensive to keep.
+    pub(super) fn recompute_rows(&mut self) {
+        for pane in Pane::ALL {
+            let shown = pane == self.pane || pane == Pane::Processes;
+            self.with_pane(
+                pane,
+                |p, world| {
+                    if shown {
+                        p.refresh(world)
+                    } else {
+                        p.hide()
+                    }
+                },
+            );
         }
         self.scroll_into_view();
     }
@@ -432,24 +389,16 @@ impl App {
         }
     }
 
-    /// Keeps the cursor of the visible pane inside the drawn window.
+    /// Keeps each pane's cursor inside the drawn window.
     pub(super) fn scroll_into_view(&mut self) {
-        let (_, rows) = self.table_rows();
-        let fit = |cursor: usize, offset: &mut usize| {
-            if rows == 0 || cursor < *offset {
-                *offset = cursor;
-            } else if cursor >= *offset + rows {
-                *offset = cursor + 1 - rows;
-            }
-        };
-        fit(self.proc_cursor, &mut self.proc_offset);
-        fit(self.sock_cursor, &mut self.sock_offset);
+        for pane in Pane::ALL {
+            self.with_pane(pane, |p, world| p.scroll_into_view(world.page));
+        }
     }
 
     /// The table rows on screen now: (first row's y, count).
     pub fn table_rows(&self) -> (u16, usize) {
-        let area = ratatui::layout::Rect::new(0, 0, self.size.0, self.size.1);
-        super::layout::table_rows(super::layout::areas(area).body)
+        table_rows(self.size)
     }
 
     pub fn process(&self, pid: i32) -> Option<&crate::model::Process> {
@@ -460,18 +409,22 @@ impl App {
     }
 
     pub fn selected_process(&self) -> Option<&crate::model::Process> {
-        self.proc_selected.and_then(|pid| self.process(pid))
+        self.procs.selected.and_then(|pid| self.process(pid))
     }
 
     pub fn selected_socket(&self) -> Option<&crate::model::Socket> {
-        self.sock_rows
-            .get(self.sock_cursor)
-            .and_then(|&i| self.snapshot.sockets.get(i))
+        self.socks.selected(&self.world())
+    }
+
+    /// The process keys act on in the focused pane: the selected process, the first owner of
+    /// the selected socket, the server.
+    pub fn target_pid(&self) -> Option<i32> {
+        self.pane_state(self.pane).target_pid(&self.world())
     }
 
     /// Counts per state for the State-machine pane, restricted by its filter.
     pub fn machine_counts(&self) -> StateCounts {
-        match MachineFilter::parse(&self.machine_filter.text) {
+        match self.machine.scope() {
             Some(f) => self
                 .snapshot
                 .sockets
@@ -484,47 +437,19 @@ impl App {
 
     /// Transitions for the State-machine pane, restricted by its filter, newest last.
     pub fn machine_transitions(&self) -> impl DoubleEndedIterator<Item = &SeenTransition> {
-        let f = MachineFilter::parse(&self.machine_filter.text);
-        self.transitions
-            .iter()
-            .filter(move |t| f.is_none_or(|f| f.matches_transition(&t.transition)))
-    }
-
-    /// The connections in the (filtered) transition log, newest first, each once.
-    pub fn machine_connections(&self) -> Vec<(SocketAddr, SocketAddr)> {
-        let mut seen = Vec::new();
-        for t in self.machine_transitions().rev() {
-            let pair = (t.transition.local, t.transition.remote);
-            if !seen.contains(&pair) {
-                seen.push(pair);
-            }
-        }
-        seen
+        self.log.filtered(self.machine.scope())
     }
 
     /// The selected connection's life as far as the log shows it.
     pub fn selected_timeline(&self) -> Option<Vec<crate::trace::conns::Step>> {
-        let (local, remote) = self.machine_selected?;
-        let log = self.transitions.iter().map(|t| &t.transition);
-        Some(crate::trace::conns::timeline_of(log, local, remote))
+        let (local, remote) = self.machine.selected?;
+        Some(self.log.timeline(local, remote))
     }
 
-    /// Edges (old, new) taken in the last few refreshes.
     /// Edges taken in the last `LIT_REFRESHES` refreshes, each with its age in refreshes (0:
     /// this one), so drawing can fade it; the newest age wins when an edge was taken again.
     pub fn lit_edges(&self) -> Vec<(TcpState, TcpState, u64)> {
-        let since = self.refreshes.saturating_sub(LIT_REFRESHES);
-        let mut edges: Vec<_> = self
-            .machine_transitions()
-            .filter(|t| t.refresh > since)
-            .map(|t| {
-                let age = self.refreshes.saturating_sub(t.refresh);
-                (t.transition.old, t.transition.new, age)
-            })
-            .collect();
-        edges.sort();
-        edges.dedup_by_key(|(from, to, _)| (*from, *to));
-        edges
+        self.log.lit_edges(self.machine.scope(), self.refreshes)
     }
 
     /// Children to end on quit: everything started here except a detached server.
@@ -535,6 +460,16 @@ impl App {
             .map(|c| c.pid)
             .collect()
     }
+}
+
+/// The table rows on a terminal of `size`: (first row's y, count).
+fn table_rows(size: (u16, u16)) -> (u16, usize) {
+    let area = ratatui::layout::Rect::new(0, 0, size.0, size.1);
+    super::layout::table_rows(super::layout::areas(area).body)
+}
+
+fn page_rows(size: (u16, u16)) -> usize {
+    table_rows(size).1
 }
 
 /// Every `tcplab demo` subcommand with its help line, so the menu grows with the demos.

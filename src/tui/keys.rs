@@ -11,12 +11,8 @@ use super::app::{
 };
 use super::event::{ChildKind, Effect, SignalTarget};
 use super::layout;
+use super::panes::Reply;
 use super::predict::{menu_signals, predict, short_name};
-use super::views::{ProcColumn, SockColumn};
-use crate::cli::Model;
-
-/// Connections one press of the load key opens.
-pub const LOAD_CONNECTIONS: usize = 50;
 
 impl App {
     pub(super) fn on_key(&mut self, key: KeyEvent) -> Vec<Effect> {
@@ -27,17 +23,25 @@ impl App {
         if ctrl && matches!(key.code, KeyCode::Char('c')) {
             return self.quit();
         }
-        if let Some(filter) = self.editing_filter() {
-            match key.code {
-                KeyCode::Enter => filter.editing = false,
-                KeyCode::Esc => *filter = Filter::default(),
-                KeyCode::Backspace => {
-                    filter.text.pop();
+        if self.filter().is_some_and(|f| f.editing) {
+            let edited = self.with_pane(self.pane, |p, _| {
+                let Some(filter) = p.filter_mut() else {
+                    return false;
+                };
+                match key.code {
+                    KeyCode::Enter => filter.editing = false,
+                    KeyCode::Esc => *filter = Filter::default(),
+                    KeyCode::Backspace => {
+                        filter.text.pop();
+                    }
+                    KeyCode::Char(c) if !ctrl => filter.text.push(c),
+                    _ => return false,
                 }
-                KeyCode::Char(c) if !ctrl => filter.text.push(c),
-                _ => return vec![],
+                true
+            });
+            if edited {
+                self.recompute_rows();
             }
-            self.recompute_rows();
             return vec![];
         }
         match self.overlay.clone() {
@@ -103,16 +107,6 @@ impl App {
         }
     }
 
-    fn editing_filter(&mut self) -> Option<&mut Filter> {
-        let f = match self.pane {
-            Pane::Processes => &mut self.proc_filter,
-            Pane::Sockets => &mut self.sock_filter,
-            Pane::Machine => &mut self.machine_filter,
-            Pane::Server => return None,
-        };
-        f.editing.then_some(f)
-    }
-
     pub(super) fn quit(&mut self) -> Vec<Effect> {
         self.quitting = true;
         let end = self.children_to_end();
@@ -135,12 +129,14 @@ impl App {
     }
 
     fn on_key_normal(&mut self, key: KeyEvent) -> Vec<Effect> {
-        let shift = key.modifiers.contains(KeyModifiers::SHIFT);
+        let n = Pane::ALL.len();
         match key.code {
             KeyCode::Char('q') => return self.quit(),
-            KeyCode::Char(c @ '1'..='4') => self.set_pane(Pane::ALL[c as usize - '1' as usize]),
-            KeyCode::Tab => self.set_pane(Pane::ALL[(self.pane.index() + 1) % 4]),
-            KeyCode::BackTab => self.set_pane(Pane::ALL[(self.pane.index() + 3) % 4]),
+            KeyCode::Char(c @ '1'..='9') if (c as usize - '1' as usize) < n => {
+                self.set_pane(Pane::ALL[c as usize - '1' as usize])
+            }
+            KeyCode::Tab => self.set_pane(Pane::ALL[(self.pane.index() + 1) % n]),
+            KeyCode::BackTab => self.set_pane(Pane::ALL[(self.pane.index() + n - 1) % n]),
             KeyCode::Char('?') | KeyCode::F(1) => self.overlay = Overlay::Help,
             KeyCode::Char('p') => {
                 self.paused = !self.paused;
@@ -151,18 +147,15 @@ impl App {
             KeyCode::Char('-') => self.step_interval(false),
             KeyCode::Char('z') => return self.spawn_demo("zombie".to_string()),
             KeyCode::Char('d') => self.overlay = Overlay::DemoMenu { selected: 0 },
-            KeyCode::Char('/') if self.pane != Pane::Server => {
-                if let Some(f) = self.filter_mut() {
-                    f.editing = true;
-                }
+            KeyCode::Char('/') => {
+                self.with_pane(self.pane, |p, _| {
+                    if let Some(f) = p.filter_mut() {
+                        f.editing = true;
+                    }
+                });
             }
             KeyCode::Esc => {
-                if let Some(f) = self.filter_mut() {
-                    *f = Filter::default();
-                }
-                if self.pane == Pane::Machine {
-                    self.machine_selected = None;
-                }
+                self.with_pane(self.pane, |p, _| p.clear());
                 self.status = None;
                 self.recompute_rows();
             }
@@ -178,81 +171,19 @@ impl App {
                     self.overlay = Overlay::Details(pid);
                 }
             }
-            KeyCode::Char('t') | KeyCode::F(5) if self.pane == Pane::Processes => {
-                self.tree = !self.tree;
-                self.recompute_rows();
-            }
-            KeyCode::Char('<') | KeyCode::Char(',') => self.step_sort(false),
-            KeyCode::Char('>') | KeyCode::Char('.') => self.step_sort(true),
-            KeyCode::Char('I') => {
-                match self.pane {
-                    Pane::Processes => self.proc_sort.descending = !self.proc_sort.descending,
-                    Pane::Sockets => self.sock_sort.descending = !self.sock_sort.descending,
-                    _ => {}
-                }
-                self.recompute_rows();
-            }
-            KeyCode::Char(c @ ('P' | 'M' | 'N')) if self.pane == Pane::Processes => {
-                self.proc_sort.column = match c {
-                    'P' => ProcColumn::Cpu,
-                    'M' => ProcColumn::Rss,
-                    _ => ProcColumn::Pid,
-                };
-                self.proc_sort.descending = c != 'N';
-                self.recompute_rows();
-            }
             KeyCode::Char('s') => {
                 self.set_pane(Pane::Server);
                 return self.start_server();
             }
-            _ if self.pane == Pane::Server => return self.on_key_server(key, shift),
-            _ => {}
-        }
-        vec![]
-    }
-
-    fn on_key_server(&mut self, key: KeyEvent, _shift: bool) -> Vec<Effect> {
-        let running = self.server.pid();
-        match (key.code, running) {
-            (KeyCode::Char('m'), None) => {
-                use clap::ValueEnum;
-                let all = Model::value_variants();
-                let i = all
-                    .iter()
-                    .position(|m| *m == self.server.model)
-                    .unwrap_or(0);
-                self.server.model = all[(i + 1) % all.len()];
-            }
-            (KeyCode::Char('w'), None) => {
-                self.server.workers = self.server.workers.saturating_sub(1).max(1)
-            }
-            (KeyCode::Char('W'), None) => self.server.workers = (self.server.workers + 1).min(64),
-            (KeyCode::Char('r'), Some(pid)) => return server_signal(pid, Signal::SIGHUP),
-            (KeyCode::Char('g'), Some(pid)) => return server_signal(pid, Signal::SIGQUIT),
-            (KeyCode::Char('x'), Some(pid)) => return server_signal(pid, Signal::SIGTERM),
-            (KeyCode::Char('l'), Some(_)) => match self.server.addr() {
-                Some(addr) => {
-                    return vec![Effect::Load {
-                        addr,
-                        connections: LOAD_CONNECTIONS,
-                    }]
+            _ => {
+                let reply = self.with_pane(self.pane, |p, world| p.on_key(&key, world));
+                match reply {
+                    Reply::Ignored | Reply::Done => {}
+                    Reply::Effects(fx) => return fx,
+                    Reply::Say(kind, text) => self.say(kind, text),
                 }
-                None => self.say(StatusKind::Error, "the server is not ready yet".into()),
-            },
-            (KeyCode::Char('D'), Some(_)) => {
-                self.server.detached = !self.server.detached;
-                let s = if self.server.detached {
-                    "the server will keep running after quit"
-                } else {
-                    "the server will be stopped on quit"
-                };
-                self.say(StatusKind::Info, s.into());
+                self.scroll_into_view();
             }
-            (KeyCode::Char('m' | 'w' | 'W'), Some(_)) => self.say(
-                StatusKind::Error,
-                "stop the server (x) before changing its model or workers".into(),
-            ),
-            _ => {}
         }
         vec![]
     }
@@ -279,15 +210,6 @@ impl App {
         }
     }
 
-    fn filter_mut(&mut self) -> Option<&mut Filter> {
-        match self.pane {
-            Pane::Processes => Some(&mut self.proc_filter),
-            Pane::Sockets => Some(&mut self.sock_filter),
-            Pane::Machine => Some(&mut self.machine_filter),
-            Pane::Server => None,
-        }
-    }
-
     fn page(&self) -> usize {
         self.table_rows().1.max(1)
     }
@@ -301,8 +223,8 @@ impl App {
         };
         if let Some(ms) = next {
             self.interval = std::time::Duration::from_millis(ms);
-            if let crate::model::TransitionSource::Sampled { .. } = self.transition_source {
-                self.transition_source = crate::model::TransitionSource::Sampled {
+            if self.log.is_sampled() {
+                self.log.source = crate::model::TransitionSource::Sampled {
                     interval: self.interval,
                 };
             }
@@ -316,74 +238,12 @@ impl App {
         );
     }
 
-    fn step_sort(&mut self, forward: bool) {
-        fn step<C: Copy + PartialEq>(all: &[C], cur: C, forward: bool) -> C {
-            let i = all.iter().position(|c| *c == cur).unwrap_or(0);
-            let n = all.len();
-            all[if forward {
-                (i + 1) % n
-            } else {
-                (i + n - 1) % n
-            }]
-        }
-        match self.pane {
-            Pane::Processes => {
-                self.proc_sort.column = step(&ProcColumn::ALL, self.proc_sort.column, forward)
-            }
-            Pane::Sockets => {
-                self.sock_sort.column = step(&SockColumn::ALL, self.sock_sort.column, forward)
-            }
-            _ => return,
-        }
-        self.recompute_rows();
-    }
-
     /// Moves the cursor of the current pane by `delta` rows, clamped.
     pub(super) fn move_cursor(&mut self, delta: isize) {
-        let clamp = |cur: usize, len: usize| -> usize {
-            (cur as isize)
-                .saturating_add(delta)
-                .clamp(0, len.saturating_sub(1) as isize) as usize
-        };
-        match self.pane {
-            Pane::Processes => {
-                self.proc_cursor = clamp(self.proc_cursor, self.proc_rows.len());
-                self.proc_selected = self
-                    .proc_rows
-                    .get(self.proc_cursor)
-                    .map(|r| self.snapshot.processes[r.idx].pid);
-            }
-            Pane::Sockets => self.sock_cursor = clamp(self.sock_cursor, self.sock_rows.len()),
-            Pane::Machine => {
-                // Through the connections of the log, newest first; the first press picks the
-                // newest.
-                let conns = self.machine_connections();
-                let at = self
-                    .machine_selected
-                    .and_then(|sel| conns.iter().position(|c| *c == sel));
-                let next = match at {
-                    Some(i) => clamp(i, conns.len()),
-                    None => 0,
-                };
-                self.machine_selected = conns.get(next).copied();
-            }
-            _ => {}
-        }
-        self.scroll_into_view();
-    }
-
-    /// The process keys act on: the selected process, or the first owner of the selected socket.
-    fn target_pid(&self) -> Option<i32> {
-        match self.pane {
-            Pane::Processes => self.selected_process().map(|p| p.pid),
-            Pane::Sockets => self
-                .selected_socket()
-                .and_then(|s| s.owners.as_ref())
-                .and_then(|o| o.first())
-                .map(|o| o.pid),
-            Pane::Server => self.server.pid(),
-            Pane::Machine => None,
-        }
+        self.with_pane(self.pane, |p, world| {
+            p.move_cursor(delta, world);
+            p.scroll_into_view(world.page);
+        });
     }
 
     fn open_signal_menu(&mut self) {
@@ -475,27 +335,11 @@ impl App {
                 let (top, rows) = layout::table_rows(areas.body);
                 if m.row >= top && ((m.row - top) as usize) < rows {
                     let i = (m.row - top) as usize;
-                    match self.pane {
-                        Pane::Processes if self.proc_offset + i < self.proc_rows.len() => {
-                            self.proc_cursor = self.proc_offset + i;
-                            self.move_cursor(0);
-                        }
-                        Pane::Sockets if self.sock_offset + i < self.sock_rows.len() => {
-                            self.sock_cursor = self.sock_offset + i;
-                        }
-                        _ => {}
-                    }
+                    self.with_pane(self.pane, |p, world| p.click(i, world));
                 }
             }
             _ => {}
         }
         vec![]
     }
-}
-
-fn server_signal(pid: i32, signal: Signal) -> Vec<Effect> {
-    vec![Effect::Signal {
-        target: SignalTarget::Process(pid),
-        signal,
-    }]
 }

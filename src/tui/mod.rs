@@ -1,7 +1,8 @@
 //! `tcplab tui`: the live dashboard.
 //!
 //! - [`app`]: the state and `App::update(Event) -> Vec<Effect>`, single-threaded and free of
-//!   I/O; [`keys`] holds its key and mouse handling, [`views`] the rows it derives,
+//!   I/O; [`panes`] holds one state per pane with the keys that act on it, [`keys`] the keys
+//!   the dashboard takes before any pane, [`log`] the transitions seen, [`views`] the rows,
 //!   [`predict`] what a signal would do, [`sampler`] transitions inferred between refreshes.
 //! - [`render`]: drawing, a pure function of `&App`, one file per pane and overlay.
 //! - [`term`] and [`runtime`]: the terminal (setup, restore on quit, panic and TERM/HUP) and
@@ -14,6 +15,8 @@ pub mod event;
 pub mod fake;
 mod keys;
 pub mod layout;
+pub mod log;
+pub mod panes;
 pub mod predict;
 mod probe;
 pub mod render;

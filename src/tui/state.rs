@@ -2,14 +2,10 @@
 //! the children it started, the server it runs, filters, and the transitions it has seen.
 //! Pure data; `App::update` in `app.rs` changes them.
 
-use std::net::SocketAddr;
-
 use nix::sys::signal::Signal;
 
-use std::collections::VecDeque;
-
 use super::event::{ChildKind, SignalTarget};
-use crate::cli::Model;
+pub use super::panes::server::{ServerState, ServerView};
 use crate::model::Transition;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -68,44 +64,6 @@ pub enum StatusKind {
 pub struct Child {
     pub pid: i32,
     pub kind: ChildKind,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum ServerState {
-    NotStarted,
-    Starting,
-    Running { pid: i32, addr: Option<SocketAddr> },
-    Exited { pid: i32, how: String },
-    Failed(String),
-}
-
-/// The Server pane's state.
-#[derive(Debug, Clone)]
-pub struct ServerView {
-    pub model: Model,
-    pub workers: usize,
-    pub state: ServerState,
-    pub status: Option<Result<serde_json::Value, String>>,
-    pub log: VecDeque<String>,
-    /// Left running when the dashboard quits.
-    pub detached: bool,
-    pub last_load: Option<String>,
-}
-
-impl ServerView {
-    pub fn pid(&self) -> Option<i32> {
-        match self.state {
-            ServerState::Running { pid, .. } => Some(pid),
-            _ => None,
-        }
-    }
-
-    pub fn addr(&self) -> Option<SocketAddr> {
-        match self.state {
-            ServerState::Running { addr, .. } => addr,
-            _ => None,
-        }
-    }
 }
 
 /// A filter being typed, or applied.

@@ -53,11 +53,11 @@ pub fn press(app: &mut App, keys: &str) -> Vec<Effect> {
 /// Moves the Processes selection to `pid`.
 pub fn select_pid(app: &mut App, pid: i32) {
     app.update(code(KeyCode::Home));
-    for _ in 0..app.proc_rows.len() {
-        if app.proc_selected == Some(pid) {
+    for _ in 0..app.procs.rows.len() {
+        if app.procs.selected == Some(pid) {
             return;
         }
         app.update(code(KeyCode::Down));
     }
-    assert_eq!(app.proc_selected, Some(pid), "pid {pid} not in the list");
+    assert_eq!(app.procs.selected, Some(pid), "pid {pid} not in the list");
 }

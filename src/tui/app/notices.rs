@@ -2,6 +2,8 @@
 //! a signal it sent, and the children it reaped (its own, and orphans adopted as a subreaper).
 //! Each turns into status lines and selections; none performs I/O.
 
+use std::net::SocketAddr;
+
 use super::*;
 
 impl App {
@@ -44,10 +46,7 @@ impl App {
                         Some(Focus::Port(port)) => {
                             self.pending_select = None;
                             self.select_when_seen = None;
-                            self.sock_filter = Filter {
-                                text: format!(":{port}"),
-                                editing: false,
-                            };
+                            self.socks.show_port(port);
                             self.set_pane(Pane::Sockets);
                         }
                         None => {}

@@ -25,7 +25,7 @@ pub fn draw(frame: &mut Frame, app: &App, area: Rect) {
     } else {
         format!("{:02}:{:02}", up / 3600, up % 3600 / 60)
     };
-    let source = match app.transition_source {
+    let source = match app.log.source {
         TransitionSource::Tracepoint => "kernel".to_string(),
         TransitionSource::Sampled { .. } => "sampled".to_string(),
     };

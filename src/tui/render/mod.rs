@@ -97,13 +97,7 @@ fn draw_status(frame: &mut Frame, app: &App, area: Rect) {
 }
 
 fn editing_filter(app: &App) -> Option<&str> {
-    let f = match app.pane {
-        Pane::Processes => &app.proc_filter,
-        Pane::Sockets => &app.sock_filter,
-        Pane::Machine => &app.machine_filter,
-        Pane::Server => return None,
-    };
-    f.editing.then_some(f.text.as_str())
+    app.filter().filter(|f| f.editing).map(|f| f.text.as_str())
 }
 
 /// A bordered, cleared box for overlays.

@@ -45,14 +45,14 @@ fn columns(width: u16) -> Vec<(ProcColumn, u16)> {
 pub fn draw(frame: &mut Frame, app: &App, area: Rect) {
     let t = app.theme;
     let cols = columns(area.width);
-    let arrow = if app.proc_sort.descending {
+    let arrow = if app.procs.sort.descending {
         "▼"
     } else {
         "▲"
     };
     let header = Row::new(cols.iter().map(|(c, _)| {
         let mut title = c.title().to_string();
-        if *c == app.proc_sort.column {
+        if *c == app.procs.sort.column {
             title.push_str(arrow);
         }
         if *c == ProcColumn::Command {
@@ -66,14 +66,15 @@ pub fn draw(frame: &mut Frame, app: &App, area: Rect) {
         area.width
             .saturating_sub(cols.iter().map(|(_, w)| w + 1).sum::<u16>() + 2) as usize;
     let body = app
-        .proc_rows
+        .procs
+        .rows
         .iter()
         .enumerate()
-        .skip(app.proc_offset)
+        .skip(app.procs.cursor.offset)
         .take(rows)
         .map(|(i, r)| {
             let p = &app.snapshot.processes[r.idx];
-            let style = if i == app.proc_cursor {
+            let style = if i == app.procs.cursor.at {
                 t.selected()
             } else {
                 row_style(app, p)
@@ -102,21 +103,21 @@ pub fn draw(frame: &mut Frame, app: &App, area: Rect) {
         .collect();
     let mut title = format!(
         " Processes {}/{} · sort {}{} ",
-        app.proc_rows.len(),
+        app.procs.rows.len(),
         app.snapshot.processes.len(),
-        app.proc_sort.column.title(),
+        app.procs.sort.column.title(),
         arrow
     );
-    if app.tree {
+    if app.procs.tree {
         title.push_str("· tree ");
     }
     let table = Table::new(body, widths).header(header).block(pane_block(
         app,
         title,
-        &app.proc_filter.text,
+        &app.procs.filter.text,
     ));
     frame.render_widget(table, area);
-    if app.proc_rows.is_empty() && !app.snapshot.processes.is_empty() {
+    if app.procs.rows.is_empty() && !app.snapshot.processes.is_empty() {
         let inner = Rect::new(area.x + 2, area.y + 2, area.width.saturating_sub(4), 1);
         frame.render_widget(
             Span::styled("no process matches the filter", t.dim()),

@@ -38,14 +38,14 @@ fn columns(width: u16) -> Vec<(SockColumn, u16)> {
 pub fn draw(frame: &mut Frame, app: &App, area: Rect) {
     let t = app.theme;
     let cols = columns(area.width);
-    let arrow = if app.sock_sort.descending {
+    let arrow = if app.socks.sort.descending {
         "▼"
     } else {
         "▲"
     };
     let header = Row::new(cols.iter().map(|(c, _)| {
         let mut title = c.title().to_string();
-        if *c == app.sock_sort.column {
+        if *c == app.socks.sort.column {
             title.push_str(arrow);
         }
         Cell::from(title)
@@ -56,14 +56,15 @@ pub fn draw(frame: &mut Frame, app: &App, area: Rect) {
         area.width
             .saturating_sub(cols.iter().map(|(_, w)| w + 1).sum::<u16>() + 2) as usize;
     let body = app
-        .sock_rows
+        .socks
+        .rows
         .iter()
         .enumerate()
-        .skip(app.sock_offset)
+        .skip(app.socks.cursor.offset)
         .take(rows)
         .map(|(i, &idx)| {
             let s = &app.snapshot.sockets[idx];
-            let style = if i == app.sock_cursor {
+            let style = if i == app.socks.cursor.at {
                 t.selected()
             } else {
                 state_style(app, s.state)
@@ -90,9 +91,9 @@ pub fn draw(frame: &mut Frame, app: &App, area: Rect) {
         .collect();
     let title = format!(
         " Sockets {}/{} · sort {}{} ",
-        app.sock_rows.len(),
+        app.socks.rows.len(),
         app.snapshot.sockets.len(),
-        app.sock_sort.column.title(),
+        app.socks.sort.column.title(),
         arrow
     );
     let mut counts = vec![Span::raw(" ")];
@@ -105,7 +106,7 @@ pub fn draw(frame: &mut Frame, app: &App, area: Rect) {
             ));
         }
     }
-    let block = pane_block(app, title, &app.sock_filter.text)
+    let block = pane_block(app, title, &app.socks.filter.text)
         .title_bottom(Line::from(counts).right_aligned());
     let table = Table::new(body, widths).header(header).block(block);
     frame.render_widget(table, area);

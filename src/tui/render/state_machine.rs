@@ -308,7 +308,7 @@ fn clock(ts: std::time::SystemTime) -> String {
 /// The selected connection's life, wrapped between steps to `width`: a title line, then
 /// `CLOSE→SYN_SENT 0.050ms→ESTABLISHED 12.3s→…` (the last state is the one it is in).
 fn timeline_lines(app: &App, width: usize) -> Vec<Line<'static>> {
-    let (Some((local, remote)), Some(steps)) = (app.machine_selected, app.selected_timeline())
+    let (Some((local, remote)), Some(steps)) = (app.machine.selected, app.selected_timeline())
     else {
         return Vec::new();
     };
@@ -354,7 +354,7 @@ fn log_lines(app: &App, max: usize) -> Vec<Line<'static>> {
                 (Some(c), Some(p)) => format!(" {c}({p})"),
                 _ => String::new(),
             };
-            let picked = app.machine_selected == Some((tr.local, tr.remote));
+            let picked = app.machine.selected == Some((tr.local, tr.remote));
             let line_style = if picked { t.selected() } else { Style::new() };
             Line::from(vec![
                 Span::styled(clock(tr.ts), t.dim()),
@@ -376,20 +376,20 @@ fn log_lines(app: &App, max: usize) -> Vec<Line<'static>> {
 
 pub fn draw(frame: &mut Frame, app: &App, area: Rect) {
     let t = app.theme;
-    let source = match app.transition_source {
+    let source = match app.log.source {
         TransitionSource::Tracepoint => "transitions: kernel".to_string(),
         TransitionSource::Sampled { interval } => format!(
             "transitions: sampled every {} (shorter states are missed)",
             crate::units::format_duration(interval)
         ),
     };
-    let scope = match MachineFilter::parse(&app.machine_filter.text) {
+    let scope = match MachineFilter::parse(&app.machine.filter.text) {
         Some(MachineFilter::Port(p)) => format!(" · port {p}"),
         Some(MachineFilter::Pid(p)) => format!(" · pid {p}"),
         None => String::new(),
     };
     let title = format!(" State machine{scope} · {source} ");
-    let block = pane_block(app, title, &app.machine_filter.text);
+    let block = pane_block(app, title, &app.machine.filter.text);
     let inner = block.inner(area);
     frame.render_widget(block, area);
     let counts = app.machine_counts();

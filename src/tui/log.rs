@@ -1,0 +1,128 @@
+//! The transitions the dashboard has seen, and where they come from: the kernel's tracepoint
+//! (fed by the runtime) or the sampler's diff between two refreshes.
+
+use std::collections::{HashMap, VecDeque};
+use std::net::SocketAddr;
+
+use super::sampler::Sampler;
+use super::state::{MachineFilter, SeenTransition};
+use crate::model::{Snapshot, TcpState, Transition, TransitionSource};
+
+/// How many transitions the log keeps.
+pub const TRANSITION_LOG: usize = 200;
+/// How long a transition keeps its edge lit, counted in refreshes.
+pub const LIT_REFRESHES: u64 = 3;
+
+#[derive(Debug)]
+pub struct TransitionLog {
+    pub source: TransitionSource,
+    pub seen: VecDeque<SeenTransition>,
+    sampler: Sampler,
+}
+
+impl TransitionLog {
+    pub fn new(source: TransitionSource) -> TransitionLog {
+        TransitionLog {
+            source,
+            seen: VecDeque::new(),
+            sampler: Sampler::default(),
+        }
+    }
+
+    /// With `Tracepoint` the tracer feeds [`push`](Self::push) and sampling stops; back to
+    /// `Sampled` it starts again.
+    pub fn set_source(&mut self, source: TransitionSource) {
+        // Either way the sampler starts afresh: back to sampling, a diff against an old
+        // snapshot would invent transitions; on to the tracepoint, its map of every socket
+        // (megabytes at tens of thousands) is not needed any more.
+        self.sampler = Sampler::default();
+        self.source = source;
+    }
+
+    pub fn is_sampled(&self) -> bool {
+        matches!(self.source, TransitionSource::Sampled { .. })
+    }
+
+    /// The transitions between the last snapshot and `s`, with each owner's command name.
+    pub fn sample(&mut self, s: &Snapshot) -> Vec<Transition> {
+        let ts = s.taken_at.unwrap_or(std::time::UNIX_EPOCH);
+        let mut found = self.sampler.diff(&s.sockets, ts);
+        let comm_of: HashMap<i32, &str> = found
+            .iter()
+            .filter_map(|t| t.pid)
+            .filter_map(|pid| {
+                let p = s.processes.iter().find(|p| p.pid == pid)?;
+                Some((pid, p.comm.as_str()))
+            })
+            .collect();
+        for t in &mut found {
+            t.comm = t.pid.and_then(|p| comm_of.get(&p)).map(|c| c.to_string());
+        }
+        found
+    }
+
+    pub fn push(&mut self, list: Vec<Transition>, refresh: u64) {
+        for t in list {
+            self.seen.push_back(SeenTransition {
+                transition: t,
+                refresh,
+            });
+        }
+        while self.seen.len() > TRANSITION_LOG {
+            self.seen.pop_front();
+        }
+    }
+
+    /// Transitions the filter lets through, newest last.
+    pub fn filtered<'a>(
+        &'a self,
+        filter: Option<MachineFilter>,
+    ) -> impl DoubleEndedIterator<Item = &'a SeenTransition> + 'a {
+        self.seen
+            .iter()
+            .filter(move |t| filter.is_none_or(|f| f.matches_transition(&t.transition)))
+    }
+
+    /// The connections the filter lets through, newest first, each once.
+    pub fn connections(&self, filter: Option<MachineFilter>) -> Vec<(SocketAddr, SocketAddr)> {
+        let mut seen = Vec::new();
+        for t in self.filtered(filter).rev() {
+            let pair = (t.transition.local, t.transition.remote);
+            if !seen.contains(&pair) {
+                seen.push(pair);
+            }
+        }
+        seen
+    }
+
+    /// One connection's life as far as the log shows it.
+    pub fn timeline(
+        &self,
+        local: SocketAddr,
+        remote: SocketAddr,
+    ) -> Vec<crate::trace::conns::Step> {
+        let log = self.seen.iter().map(|t| &t.transition);
+        crate::trace::conns::timeline_of(log, local, remote)
+    }
+
+    /// Edges taken in the last `LIT_REFRESHES` refreshes, each with its age in refreshes (0:
+    /// this one), so drawing can fade it; the newest age wins when an edge was taken again.
+    pub fn lit_edges(
+        &self,
+        filter: Option<MachineFilter>,
+        refreshes: u64,
+    ) -> Vec<(TcpState, TcpState, u64)> {
+        let since = refreshes.saturating_sub(LIT_REFRESHES);
+        let mut edges: Vec<_> = self
+            .filtered(filter)
+            .filter(|t| t.refresh > since)
+            .map(|t| {
+                let age = refreshes.saturating_sub(t.refresh);
+                (t.transition.old, t.transition.new, age)
+            })
+            .collect();
+        edges.sort();
+        edges.dedup_by_key(|(from, to, _)| (*from, *to));
+        edges
+    }
+}

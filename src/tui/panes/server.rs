@@ -1,0 +1,124 @@
+//! Pane 4, Server: the `tcplab serve` the dashboard runs, its model and workers, its output
+//! and `/status`, and the keys that start, reload, stop and load it.
+
+use std::collections::VecDeque;
+use std::net::SocketAddr;
+
+use crossterm::event::{KeyCode, KeyEvent};
+use nix::sys::signal::Signal;
+
+use super::{PaneState, Reply, World};
+use crate::cli::Model;
+use crate::tui::event::{Effect, SignalTarget};
+use crate::tui::state::StatusKind;
+
+/// Connections one press of the load key opens.
+pub const LOAD_CONNECTIONS: usize = 50;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ServerState {
+    NotStarted,
+    Starting,
+    Running { pid: i32, addr: Option<SocketAddr> },
+    Exited { pid: i32, how: String },
+    Failed(String),
+}
+
+/// The Server pane's state.
+#[derive(Debug, Clone)]
+pub struct ServerView {
+    pub model: Model,
+    pub workers: usize,
+    pub state: ServerState,
+    pub status: Option<Result<serde_json::Value, String>>,
+    pub log: VecDeque<String>,
+    /// Left running when the dashboard quits.
+    pub detached: bool,
+    pub last_load: Option<String>,
+}
+
+impl ServerView {
+    pub fn pid(&self) -> Option<i32> {
+        match self.state {
+            ServerState::Running { pid, .. } => Some(pid),
+            _ => None,
+        }
+    }
+
+    pub fn addr(&self) -> Option<SocketAddr> {
+        match self.state {
+            ServerState::Running { addr, .. } => addr,
+            _ => None,
+        }
+    }
+}
+
+impl Default for ServerView {
+    fn default() -> ServerView {
+        ServerView {
+            model: Model::Reactor,
+            workers: 1,
+            state: ServerState::NotStarted,
+            status: None,
+            log: VecDeque::new(),
+            detached: false,
+            last_load: None,
+        }
+    }
+}
+
+impl PaneState for ServerView {
+    fn target_pid(&self, _world: &World) -> Option<i32> {
+        self.pid()
+    }
+
+    fn on_key(&mut self, key: &KeyEvent, _world: &World) -> Reply {
+        let running = self.pid();
+        match (key.code, running) {
+            (KeyCode::Char('m'), None) => {
+                use clap::ValueEnum;
+                let all = Model::value_variants();
+                let i = all.iter().position(|m| *m == self.model).unwrap_or(0);
+                self.model = all[(i + 1) % all.len()];
+            }
+            (KeyCode::Char('w'), None) => self.workers = self.workers.saturating_sub(1).max(1),
+            (KeyCode::Char('W'), None) => self.workers = (self.workers + 1).min(64),
+            (KeyCode::Char('r'), Some(pid)) => return signal(pid, Signal::SIGHUP),
+            (KeyCode::Char('g'), Some(pid)) => return signal(pid, Signal::SIGQUIT),
+            (KeyCode::Char('x'), Some(pid)) => return signal(pid, Signal::SIGTERM),
+            (KeyCode::Char('l'), Some(_)) => match self.addr() {
+                Some(addr) => {
+                    return Reply::Effects(vec![Effect::Load {
+                        addr,
+                        connections: LOAD_CONNECTIONS,
+                    }])
+                }
+                None => return Reply::Say(StatusKind::Error, "the server is not ready yet".into()),
+            },
+            (KeyCode::Char('D'), Some(_)) => {
+                self.detached = !self.detached;
+                let s = if self.detached {
+                    "the server will keep running after quit"
+                } else {
+                    "the server will be stopped on quit"
+                };
+                return Reply::Say(StatusKind::Info, s.into());
+            }
+            (KeyCode::Char('m' | 'w' | 'W'), Some(_)) => {
+                return Reply::Say(
+                    StatusKind::Error,
+                    "stop the server (x) before changing its model or workers".into(),
+                )
+            }
+            _ => return Reply::Ignored,
+        }
+        Reply::Done
+    }
+}
+
+fn signal(pid: i32, signal: Signal) -> Reply {
+    Reply::Effects(vec![Effect::Signal {
+        target: SignalTarget::Process(pid),
+        signal,
+    }])
+}

@@ -1,0 +1,102 @@
+//! Pane 2, Sockets: the rows (indices into the snapshot's sockets), sort, filter and cursor.
+
+use crossterm::event::KeyEvent;
+
+use super::{sort_key, Cursor, PaneState, Reply, World};
+use crate::model::Socket;
+use crate::tui::state::Filter;
+use crate::tui::views::{self, SockColumn, SockFilter, Sort};
+
+#[derive(Debug)]
+pub struct SocketsPane {
+    /// Indices into the snapshot's sockets, filtered and sorted; empty while hidden.
+    pub rows: Vec<usize>,
+    pub sort: Sort<SockColumn>,
+    pub filter: Filter,
+    pub cursor: Cursor,
+}
+
+impl Default for SocketsPane {
+    fn default() -> SocketsPane {
+        SocketsPane {
+            rows: Vec::new(),
+            sort: Sort {
+                column: SockColumn::State,
+                descending: false,
+            },
+            filter: Filter::default(),
+            cursor: Cursor::default(),
+        }
+    }
+}
+
+impl SocketsPane {
+    /// Shows the sockets of one port (a demo's).
+    pub fn show_port(&mut self, port: u16) {
+        self.filter = Filter {
+            text: format!(":{port}"),
+            editing: false,
+        };
+    }
+
+    pub fn selected<'a>(&self, world: &World<'a>) -> Option<&'a Socket> {
+        self.rows
+            .get(self.cursor.at)
+            .and_then(|&i| world.snapshot.sockets.get(i))
+    }
+}
+
+impl PaneState for SocketsPane {
+    fn filter(&self) -> Option<&Filter> {
+        Some(&self.filter)
+    }
+
+    fn filter_mut(&mut self) -> Option<&mut Filter> {
+        Some(&mut self.filter)
+    }
+
+    fn refresh(&mut self, world: &World) {
+        let filter = SockFilter::parse(&self.filter.text);
+        self.rows = views::socket_rows(&world.snapshot.sockets, self.sort, &filter);
+        self.cursor.clamp(self.rows.len());
+    }
+
+    /// Sorting tens of thousands of sockets every refresh is the dashboard's biggest cost of
+    /// its own: only while the pane is shown.
+    fn hide(&mut self) {
+        self.rows = Vec::new();
+    }
+
+    fn move_cursor(&mut self, delta: isize, _world: &World) {
+        self.cursor.step(delta, self.rows.len());
+    }
+
+    fn click(&mut self, row: usize, _world: &World) {
+        if self.cursor.offset + row < self.rows.len() {
+            self.cursor.at = self.cursor.offset + row;
+        }
+    }
+
+    fn scroll_into_view(&mut self, rows: usize) {
+        self.cursor.scroll_into_view(rows);
+    }
+
+    fn target_pid(&self, world: &World) -> Option<i32> {
+        self.selected(world)
+            .and_then(|s| s.owners.as_ref())
+            .and_then(|o| o.first())
+            .map(|o| o.pid)
+    }
+
+    fn shows_owners(&self) -> bool {
+        true
+    }
+
+    fn on_key(&mut self, key: &KeyEvent, world: &World) -> Reply {
+        if sort_key(key, &mut self.sort, &SockColumn::ALL) {
+            self.refresh(world);
+            return Reply::Done;
+        }
+        Reply::Ignored
+    }
+}
