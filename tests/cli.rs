@@ -1,8 +1,7 @@
 //! The command line itself: every subcommand is there, help/man/completions agree, bad values
 //! get one clear line and a non-zero exit.
 
-mod common;
-use common::tcplab;
+use testkit::tcplab;
 
 const SUBCOMMANDS: [&str; 12] = [
     "tui",

@@ -1,6 +1,6 @@
 //! What a demo is about, read from the lines it prints: the process to select or the port to
 //! show. The dashboard's `d` menu and `z` key start a demo and jump there. The demos' lines and
-//! this reader live together so they cannot drift apart (tests/demo_focus.rs runs every demo
+//! this reader live together so they cannot drift apart (tests/demo/focus.rs runs every demo
 //! through it).
 
 /// Where the dashboard should look once a demo has said it.

@@ -1,0 +1,100 @@
+//! The `ps` and `net` commands as a user meets them: a closed pipe, a bad flag value, the
+//! per-state summary, filters.
+
+use std::io::Read;
+use std::net::{TcpListener, TcpStream};
+use std::process::Stdio;
+use std::time::Duration;
+
+use serde_json::Value;
+
+#[test]
+fn closed_pipe_ends_quietly() {
+    for args in [&["ps"][..], &["ps", "--tree"], &["ps", "--json"]] {
+        // A one-page pipe, so the output cannot fit and the write must meet the hang-up.
+        let (read_end, write_end) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).unwrap();
+        nix::fcntl::fcntl(&read_end, nix::fcntl::FcntlArg::F_SETPIPE_SZ(4096)).unwrap();
+        let mut child = testkit::tcplab()
+            .args(args)
+            .stdout(Stdio::from(write_end))
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        // Read one byte, then hang up, as `| head -c1` does.
+        let mut out = std::fs::File::from(read_end);
+        let mut byte = [0u8; 1];
+        let _ = out.read(&mut byte);
+        drop(out);
+        let status = testkit::wait_for("exit after the hang-up", Duration::from_secs(10), || {
+            child.try_wait().unwrap()
+        });
+        let mut err = String::new();
+        child
+            .stderr
+            .take()
+            .unwrap()
+            .read_to_string(&mut err)
+            .unwrap();
+        assert!(status.success(), "{args:?}: {status:?} {err}");
+        assert!(err.is_empty(), "{args:?} wrote to stderr: {err}");
+    }
+}
+
+#[test]
+fn unknown_state_is_one_clear_line() {
+    let out = testkit::tcplab()
+        .args(["net", "--state", "HALF_OPEN"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(err.contains("unknown TCP state `HALF_OPEN`"), "{err}");
+}
+
+#[test]
+fn filters_and_summary_agree_with_the_sockets_made() {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let port = addr.port().to_string();
+    let mut held = Vec::new();
+    for _ in 0..4 {
+        let c = TcpStream::connect(addr).unwrap();
+        let (s, _) = listener.accept().unwrap();
+        held.push((c, s));
+    }
+    let run = |args: &[&str]| -> Value {
+        let out = testkit::tcplab().args(args).output().unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice(&out.stdout).unwrap()
+    };
+    let summary = run(&["net", "--summary", "--json", "--port", &port]);
+    assert_eq!(summary["LISTEN"], 1);
+    assert_eq!(summary["ESTABLISHED"], 8);
+    assert_eq!(summary["TIME_WAIT"], 0);
+    let listen = run(&["net", "--json", "--listen", "--port", &port]);
+    assert_eq!(listen.as_array().unwrap().len(), 1);
+    assert_eq!(listen[0]["local"], addr.to_string());
+    let est = run(&["net", "--json", "--state", "established", "--port", &port]);
+    assert_eq!(est.as_array().unwrap().len(), 8);
+    assert!(est
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|s| s["owners"][0]["pid"] == std::process::id()));
+    let text = testkit::tcplab()
+        .args(["net", "--summary", "--port", &port])
+        .output()
+        .unwrap();
+    let text = String::from_utf8(text.stdout).unwrap();
+    assert!(
+        text.lines()
+            .any(|l| l.split_whitespace().eq(["ESTABLISHED", "8"])),
+        "{text}"
+    );
+    drop((held, listener));
+}

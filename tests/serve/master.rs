@@ -1,0 +1,258 @@
+//! The master and its workers, as the kernel shows them: stop and graceful stop (a request in
+//! flight completes), reload under load without one failed request, a SIGKILLed worker
+//! respawned, TTIN/TTOU, and a SIGKILLed master leaving no worker behind. Each test reaps what
+//! it started, by pid, and checks /proc that nothing is left.
+
+use testkit::server_procs as procs;
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use nix::sys::signal::Signal;
+use testkit::{serve, subreaper, tcplab};
+
+/// The models that run a master with workers.
+const MASTER_MODELS: [&str; 2] = ["reactor", "prefork"];
+
+fn start(model: &str, workers: usize, extra: &[&str]) -> (testkit::Running, std::net::SocketAddr) {
+    subreaper();
+    let n = workers.to_string();
+    let mut args = vec!["--model", model, "--workers", &n];
+    args.extend_from_slice(extra);
+    serve(&args)
+}
+
+#[test]
+fn term_stops_now_and_quit_lets_a_request_in_flight_finish() {
+    for model in MASTER_MODELS {
+        let (mut server, addr) = start(model, 2, &[]);
+        let workers = procs::wait_workers(server.pid(), 2);
+        let slow = std::thread::spawn(move || procs::get(addr, "/sleep?ms=1500"));
+        // The request is in flight once a worker counts it.
+        testkit::wait_for(
+            "the /sleep request to arrive",
+            Duration::from_secs(5),
+            || {
+                let (_, body) = procs::get(addr, "/status").ok()?;
+                let doc: serde_json::Value = serde_json::from_str(&body).ok()?;
+                (doc["requests"].as_u64()? >= 1 && doc["connections_open"].as_u64()? >= 2)
+                    .then_some(())
+            },
+        );
+        let asked = Instant::now();
+        server.signal(Signal::SIGQUIT);
+        let answer = slow.join().unwrap().expect("the request in flight was cut");
+        assert_eq!(answer.0, 200, "{model}: {answer:?}");
+        assert!(answer.1.starts_with("slept 1500 ms"), "{answer:?}");
+        let status = server.wait_exit(Duration::from_secs(15));
+        assert!(status.success(), "{model}: graceful stop exited {status:?}");
+        assert!(asked.elapsed() < Duration::from_secs(10));
+        for w in workers {
+            procs::assert_gone(w);
+        }
+
+        let (mut server, addr) = start(model, 2, &[]);
+        let workers = procs::wait_workers(server.pid(), 2);
+        assert_eq!(procs::get(addr, "/").unwrap().0, 200);
+        server.signal(Signal::SIGTERM);
+        assert!(server.wait_exit(Duration::from_secs(10)).success());
+        for w in workers {
+            procs::assert_gone(w);
+        }
+    }
+}
+
+#[test]
+fn reload_under_load_fails_no_request_and_brings_new_workers() {
+    for model in MASTER_MODELS {
+        let dir = tempfile::tempdir().unwrap();
+        let pf = dir.path().join("s.pid");
+        let (mut server, addr) = start(model, 2, &["--pid-file", pf.to_str().unwrap()]);
+        let old = procs::wait_workers(server.pid(), 2);
+        let stop = Arc::new(AtomicBool::new(false));
+        let ok = Arc::new(AtomicU64::new(0));
+        let load: Vec<_> = (0..4)
+            .map(|_| {
+                let (stop, ok) = (stop.clone(), ok.clone());
+                std::thread::spawn(move || {
+                    let mut failures = Vec::new();
+                    while !stop.load(Ordering::Relaxed) {
+                        match procs::get(addr, "/") {
+                            Ok((200, body)) if body == "hello!world" => {
+                                ok.fetch_add(1, Ordering::Relaxed);
+                            }
+                            other => failures.push(format!("{other:?}")),
+                        }
+                    }
+                    failures
+                })
+            })
+            .collect();
+        testkit::wait_for("load to flow", Duration::from_secs(5), || {
+            (ok.load(Ordering::Relaxed) > 50).then_some(())
+        });
+        let out = tcplab()
+            .args(["reload", "--pid-file", pf.to_str().unwrap()])
+            .output()
+            .unwrap();
+        let report = String::from_utf8_lossy(&out.stdout).into_owned();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        // The old workers drain and exit; the new ones serve.
+        let new = testkit::wait_for("old workers to go", Duration::from_secs(10), || {
+            let now = procs::workers(server.pid());
+            (now.len() == 2 && now.iter().all(|p| !old.contains(p))).then_some(now)
+        });
+        for p in &new {
+            assert!(
+                report.contains(&p.to_string()),
+                "{p} not reported:\n{report}"
+            );
+        }
+        let before = ok.load(Ordering::Relaxed);
+        testkit::wait_for("load on the new workers", Duration::from_secs(5), || {
+            (ok.load(Ordering::Relaxed) > before + 50).then_some(())
+        });
+        stop.store(true, Ordering::Relaxed);
+        let failures: Vec<String> = load.into_iter().flat_map(|t| t.join().unwrap()).collect();
+        assert!(
+            failures.is_empty(),
+            "{model}: {} failed: {:?}",
+            failures.len(),
+            &failures[..failures.len().min(5)]
+        );
+        for p in old {
+            procs::assert_gone(p);
+        }
+        server.signal(Signal::SIGTERM);
+        assert!(server.wait_exit(Duration::from_secs(10)).success());
+        assert!(!pf.exists());
+    }
+}
+
+#[test]
+fn a_killed_worker_is_respawned_and_ttin_ttou_resize_the_pool() {
+    for model in MASTER_MODELS {
+        let (mut server, addr) = start(model, 2, &[]);
+        let master = server.pid();
+        let before = procs::wait_workers(master, 2);
+        nix::sys::signal::kill(nix::unistd::Pid::from_raw(before[0]), Signal::SIGKILL).unwrap();
+        let after = testkit::wait_for("a replacement worker", Duration::from_secs(10), || {
+            let now = procs::workers(master);
+            (now.len() == 2 && !now.contains(&before[0])).then_some(now)
+        });
+        assert!(after.contains(&before[1]));
+        procs::assert_gone(before[0]); // reaped by the master: not even a zombie
+        for _ in 0..10 {
+            assert_eq!(procs::get(addr, "/").unwrap().0, 200);
+        }
+
+        server.signal(Signal::SIGTTIN);
+        let three = procs::wait_workers(master, 3);
+        // One at a time: two identical signals sent before the first is read merge into one.
+        server.signal(Signal::SIGTTOU);
+        procs::wait_workers(master, 2);
+        server.signal(Signal::SIGTTOU);
+        let one = procs::wait_workers(master, 1);
+        assert!(three.contains(&one[0]));
+        // Never below one.
+        server.signal(Signal::SIGTTOU);
+        assert_eq!(procs::get(addr, "/").unwrap().0, 200);
+        assert_eq!(procs::workers(master).len(), 1);
+        server.signal(Signal::SIGTERM);
+        assert!(server.wait_exit(Duration::from_secs(10)).success());
+        for p in three {
+            procs::assert_gone(p);
+        }
+    }
+}
+
+#[test]
+fn a_sigkilled_master_leaves_no_worker_serving() {
+    for model in MASTER_MODELS {
+        let (mut server, addr) = start(model, 2, &[]);
+        let workers = procs::wait_workers(server.pid(), 2);
+        server.signal(Signal::SIGKILL);
+        server.wait_exit(Duration::from_secs(5));
+        // PR_SET_PDEATHSIG: the workers die with it; adopted by us, the subreaper, and reaped.
+        for w in workers {
+            procs::reap(w);
+        }
+        assert!(
+            procs::get(addr, "/").is_err(),
+            "something still answers on {addr}"
+        );
+    }
+}
+
+#[test]
+fn a_reload_whose_fresh_workers_cannot_start_keeps_the_old_ones() {
+    for model in MASTER_MODELS {
+        let dir = tempfile::tempdir().unwrap();
+        let pf = dir.path().join("s.pid");
+        let logs = dir.path().join("logs");
+        std::fs::create_dir(&logs).unwrap();
+        let log = logs.join("access.log");
+        let (mut server, addr) = start(
+            model,
+            2,
+            &[
+                "--pid-file",
+                pf.to_str().unwrap(),
+                "--access-log",
+                log.to_str().unwrap(),
+                "--shutdown-timeout",
+                "1s",
+            ],
+        );
+        let old = procs::wait_workers(server.pid(), 2);
+        // Both have opened the log (forked is not yet set up): then they no longer need its path.
+        testkit::wait_for(
+            "the workers to open the log",
+            Duration::from_secs(10),
+            || {
+                old.iter()
+                    .all(|w| procs::holds_file(*w, &log))
+                    .then_some(())
+            },
+        );
+        // Fresh workers open the access log by its path: make that impossible.
+        std::fs::remove_dir_all(&logs).unwrap();
+        let reload = || {
+            tcplab()
+                .args(["reload", "--pid-file", pf.to_str().unwrap()])
+                .output()
+                .unwrap()
+        };
+        let out = reload();
+        assert_eq!(out.status.code(), Some(1), "{model}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        let now = procs::workers(server.pid());
+        if now != old || !err.contains("kept its old workers") {
+            panic!(
+                "{model}: reload said {err:?}; workers {now:?}, were {old:?}; the server said:\n{}",
+                procs::stderr_so_far(&mut server)
+            );
+        }
+        assert_eq!(procs::get(addr, "/").unwrap().0, 200);
+        // Once the path works again, so does a reload.
+        std::fs::create_dir(&logs).unwrap();
+        let out = reload();
+        assert!(
+            out.status.success(),
+            "{model}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let new = procs::wait_workers(server.pid(), 2);
+        assert!(
+            new.iter().all(|p| !old.contains(p)),
+            "{model}: {new:?} {old:?}"
+        );
+        server.signal(Signal::SIGTERM);
+        assert!(server.wait_exit(Duration::from_secs(10)).success());
+    }
+}

@@ -1,0 +1,212 @@
+//! The tutorial's models side by side: each answers 200 concurrent clients with the same HTTP,
+//! stops cleanly, and `select` refuses descriptors at or past FD_SETSIZE with a log line
+//! instead of passing them to select(2).
+
+use testkit::server_procs as procs;
+
+use std::io::{BufRead, Read, Write};
+use std::net::TcpStream;
+use std::time::Duration;
+
+use nix::sys::signal::Signal;
+use testkit::{serve, subreaper};
+
+const MODELS: [&str; 5] = ["iterative", "prefork", "select", "poll", "reactor"];
+
+#[test]
+fn every_model_answers_two_hundred_concurrent_clients() {
+    subreaper();
+    for model in MODELS {
+        let (mut server, addr) = serve(&["--model", model, "--workers", "2"]);
+        let expected = if matches!(model, "prefork" | "reactor") {
+            2
+        } else {
+            0
+        };
+        let workers = procs::wait_workers(server.pid(), expected);
+        let barrier = std::sync::Arc::new(std::sync::Barrier::new(200));
+        let clients: Vec<_> = (0..200)
+            .map(|i| {
+                let barrier = barrier.clone();
+                std::thread::spawn(move || {
+                    barrier.wait();
+                    // Half keep the connection for a second request, half close after one.
+                    let mut s = TcpStream::connect(addr).unwrap();
+                    s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+                    s.write_all(b"GET / HTTP/1.1\r\nHost: t\r\n\r\n").unwrap();
+                    let mut answers = 0;
+                    let mut buf = Vec::new();
+                    let mut chunk = [0u8; 4096];
+                    let mut read_one = |buf: &mut Vec<u8>, s: &mut TcpStream| loop {
+                        if let Some(at) = find(buf, b"hello!world") {
+                            buf.drain(..at + 11);
+                            return true;
+                        }
+                        match s.read(&mut chunk) {
+                            Ok(0) | Err(_) => return false,
+                            Ok(n) => buf.extend_from_slice(&chunk[..n]),
+                        }
+                    };
+                    answers += read_one(&mut buf, &mut s) as usize;
+                    if i % 2 == 0 {
+                        s.write_all(b"GET / HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
+                            .unwrap();
+                        answers += read_one(&mut buf, &mut s) as usize;
+                    }
+                    answers
+                })
+            })
+            .collect();
+        let answered: usize = clients.into_iter().map(|c| c.join().unwrap()).sum();
+        assert_eq!(answered, 300, "{model}");
+        let doc: serde_json::Value =
+            serde_json::from_str(&procs::get(addr, "/status").unwrap().1).unwrap();
+        assert_eq!(doc["model"], model);
+        server.signal(Signal::SIGTERM);
+        assert!(
+            server.wait_exit(Duration::from_secs(15)).success(),
+            "{model}"
+        );
+        for w in workers {
+            procs::assert_gone(w);
+        }
+    }
+}
+
+fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
+    hay.windows(needle.len()).position(|w| w == needle)
+}
+
+#[test]
+fn one_process_models_stop_gracefully_with_a_request_in_flight() {
+    subreaper();
+    for model in ["iterative", "select", "poll"] {
+        let (mut server, addr) = serve(&["--model", model]);
+        // Long enough to be seen in the kernel's table on a loaded machine before it is answered.
+        let slow = std::thread::spawn(move || procs::get(addr, "/sleep?ms=2500"));
+        procs::wait_request_read(addr.port());
+        server.signal(Signal::SIGQUIT);
+        let answer = slow.join().unwrap().expect("cut mid-request");
+        assert_eq!(answer.0, 200, "{model}");
+        assert!(
+            server.wait_exit(Duration::from_secs(10)).success(),
+            "{model}"
+        );
+    }
+}
+
+#[test]
+fn select_refuses_descriptors_past_fd_setsize_and_keeps_serving() {
+    subreaper();
+    // This test holds ~1,100 sockets; lift our own soft limit (the server lifts its own).
+    let (_, hard) =
+        nix::sys::resource::getrlimit(nix::sys::resource::Resource::RLIMIT_NOFILE).unwrap();
+    assert!(hard >= 2400, "needs a hard fd limit of 2400, have {hard}");
+    nix::sys::resource::setrlimit(nix::sys::resource::Resource::RLIMIT_NOFILE, hard, hard).unwrap();
+    let (mut server, addr) = serve(&["--model", "select"]);
+    let mut log = server.stderr.take().unwrap();
+    let first = TcpStream::connect(addr).unwrap();
+    // Fill the server's descriptors up to and past FD_SETSIZE (1024).
+    let mut held = Vec::new();
+    for _ in 0..1100 {
+        held.push(TcpStream::connect(addr).unwrap());
+    }
+    let mut seen = String::new();
+    loop {
+        let mut line = String::new();
+        assert!(
+            log.read_line(&mut line).unwrap() > 0,
+            "server exited:\n{seen}"
+        );
+        seen.push_str(&line);
+        if line.contains("FD_SETSIZE") {
+            assert!(line.contains("select(2) cannot watch it"), "{line}");
+            break;
+        }
+    }
+    // The refused ones were closed by the server; the first is still served.
+    for s in &held {
+        s.set_nonblocking(true).unwrap();
+    }
+    testkit::wait_for(
+        "a refused connection to be closed",
+        Duration::from_secs(10),
+        || {
+            held.iter_mut()
+                .any(|s| match s.read(&mut [0u8; 1]) {
+                    Ok(0) => true,
+                    Err(e) => e.kind() != std::io::ErrorKind::WouldBlock,
+                    Ok(_) => false,
+                })
+                .then_some(())
+        },
+    );
+    let mut first = first;
+    first
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    first
+        .write_all(b"GET / HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
+        .unwrap();
+    let mut answer = String::new();
+    first.read_to_string(&mut answer).unwrap();
+    assert!(
+        answer.starts_with("HTTP/1.1 200") && answer.ends_with("hello!world"),
+        "{answer}"
+    );
+    // Once the crowd leaves, new clients are served again.
+    drop(held);
+    testkit::wait_for("select to serve again", Duration::from_secs(10), || {
+        procs::get(addr, "/").ok().filter(|r| r.0 == 200)
+    });
+    server.signal(Signal::SIGTERM);
+    assert!(server.wait_exit(Duration::from_secs(10)).success());
+}
+
+#[test]
+fn every_model_speaks_the_same_http() {
+    subreaper();
+    for model in MODELS {
+        let (mut server, addr) = serve(&["--model", model, "--workers", "1"]);
+        let mut s = TcpStream::connect(addr).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        // Pipelined in one write: a GET, a HEAD, a POST with a body (405, body read past),
+        // then a request that closes.
+        s.write_all(
+            b"GET / HTTP/1.1\r\nHost: t\r\n\r\n\
+              HEAD / HTTP/1.1\r\nHost: t\r\n\r\n\
+              POST / HTTP/1.1\r\nHost: t\r\nContent-Length: 5\r\n\r\nhello\
+              GET /sleep?ms=50 HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n",
+        )
+        .unwrap();
+        let mut all = String::new();
+        s.read_to_string(&mut all).unwrap();
+        let statuses: Vec<&str> = all
+            .match_indices("HTTP/1.1 ")
+            .map(|(i, _)| &all[i + 9..i + 12])
+            .collect();
+        assert_eq!(statuses, ["200", "200", "405", "200"], "{model}:\n{all}");
+        assert_eq!(
+            all.matches("hello!world").count(),
+            1,
+            "{model}: HEAD sent a body"
+        );
+        assert!(all.contains("Allow: GET, HEAD"), "{model}");
+        assert!(all.ends_with("slept 50 ms\n"), "{model}:\n{all}");
+        // A malformed request: 400 and a closed connection.
+        let mut bad = TcpStream::connect(addr).unwrap();
+        bad.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        bad.write_all(
+            b"GET / HTTP/1.1\r\nHost: t\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n",
+        )
+        .unwrap();
+        let mut answer = String::new();
+        let _ = bad.read_to_string(&mut answer);
+        assert!(answer.starts_with("HTTP/1.1 400"), "{model}: {answer}");
+        server.signal(Signal::SIGTERM);
+        assert!(
+            server.wait_exit(Duration::from_secs(10)).success(),
+            "{model}"
+        );
+    }
+}

@@ -1,0 +1,62 @@
+//! Shared by the dashboard's tests: an `App` fed the fake machine, and rendering to text.
+
+use std::time::Duration;
+
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use ratatui::backend::TestBackend;
+use ratatui::Terminal;
+use tcplab::tui::event::HostInfo;
+use tcplab::tui::theme::Theme;
+use tcplab::tui::{draw, fake, App, Effect, Event};
+
+/// An app that has seen the fake machine twice, one second apart (so CPU% exists).
+pub fn app(w: u16, h: u16) -> App {
+    let mut app = App::new(Duration::from_secs(1), (w, h), Theme { color: true });
+    app.update(Event::Host(HostInfo {
+        hostname: "lab".into(),
+        uptime: Duration::from_secs(93_784),
+        load: [0.5, 0.25, 0.1],
+    }));
+    let first = fake::sample();
+    let mut second = first.clone();
+    second.taken_at = second.taken_at.map(|t| t + Duration::from_secs(1));
+    for p in &mut second.processes {
+        if p.comm == "yes" {
+            p.cpu_time += Duration::from_millis(970);
+        }
+    }
+    app.update(Event::Snapshot(first));
+    app.update(Event::Snapshot(second));
+    app
+}
+
+pub fn render(app: &App) -> String {
+    let mut term = Terminal::new(TestBackend::new(app.size.0, app.size.1)).unwrap();
+    term.draw(|f| draw(f, app)).unwrap();
+    term.backend().to_string()
+}
+
+pub fn key(c: char) -> Event {
+    Event::Key(KeyEvent::new(KeyCode::Char(c), KeyModifiers::NONE))
+}
+
+pub fn code(c: KeyCode) -> Event {
+    Event::Key(KeyEvent::new(c, KeyModifiers::NONE))
+}
+
+/// Presses each key in turn and returns every effect asked for.
+pub fn press(app: &mut App, keys: &str) -> Vec<Effect> {
+    keys.chars().flat_map(|c| app.update(key(c))).collect()
+}
+
+/// Moves the Processes selection to `pid`.
+pub fn select_pid(app: &mut App, pid: i32) {
+    app.update(code(KeyCode::Home));
+    for _ in 0..app.procs.rows.len() {
+        if app.procs.selected == Some(pid) {
+            return;
+        }
+        app.update(code(KeyCode::Down));
+    }
+    assert_eq!(app.procs.selected, Some(pid), "pid {pid} not in the list");
+}

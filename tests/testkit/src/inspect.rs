@@ -1,0 +1,28 @@
+//! Helpers for the inspector's tests.
+
+use std::os::fd::AsRawFd;
+
+use tcplab::model::Snapshot;
+
+/// (pid, fd) of every holder of `inode` in a snapshot; None when the socket is missing or its
+/// owners are unknown.
+pub fn owners_of(snap: &Snapshot, inode: u64) -> Option<Vec<(i32, i32)>> {
+    let sock = snap.sockets.iter().find(|s| s.inode == inode)?;
+    Some(
+        sock.owners
+            .as_ref()?
+            .iter()
+            .map(|o| (o.pid, o.fd))
+            .collect(),
+    )
+}
+
+/// The socket inode behind one of this process's descriptors, as /proc/self/fd shows it.
+pub fn inode_of(fd: &impl AsRawFd) -> u64 {
+    let link = std::fs::read_link(format!("/proc/self/fd/{}", fd.as_raw_fd())).unwrap();
+    let s = link.to_string_lossy();
+    s.trim_start_matches("socket:[")
+        .trim_end_matches(']')
+        .parse()
+        .unwrap()
+}

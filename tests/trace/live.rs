@@ -1,0 +1,137 @@
+//! Tracing in this process, against the real kernel: the dashboard's feed
+//! (`trace::live::LiveTrace`) and a session reading the text pipe, the fallback of the binary
+//! per-CPU pipes.
+
+use std::io::Read;
+use std::net::{TcpListener, TcpStream};
+use std::time::Duration;
+
+use tcplab::model::{TcpState, Transition, TransitionSource};
+use tcplab::trace::conns::Timeline;
+use tcplab::trace::live::{LiveEvent, LiveTrace};
+use tcplab::trace::session::{self, Flow, Options, Sink};
+use testkit::wait_for;
+
+/// One connection to `l` that the client closes first; returns the client's address.
+fn client_closes_first(l: &TcpListener) -> std::net::SocketAddr {
+    let client = TcpStream::connect(l.local_addr().unwrap()).unwrap();
+    let caddr = client.local_addr().unwrap();
+    let (mut accepted, _) = l.accept().unwrap();
+    drop(client);
+    accepted.read_to_end(&mut Vec::new()).unwrap();
+    caddr
+}
+
+#[test]
+fn live_trace_feeds_transitions_and_cleans_up_when_dropped() {
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let server = l.local_addr().unwrap();
+    let mut live = LiveTrace::start(Some(server.port())).unwrap();
+    let mut seen = Vec::new();
+    let detail = wait_for("ready", Duration::from_secs(10), || {
+        live.drain().into_iter().find_map(|e| match e {
+            LiveEvent::Ready { source, detail } => Some((source, detail)),
+            other => {
+                seen.push(other);
+                None
+            }
+        })
+    });
+    assert_eq!(
+        detail.0,
+        TransitionSource::Tracepoint,
+        "needs root: {detail:?}"
+    );
+    let instance = detail.1.strip_prefix("instance ").unwrap();
+    let instance = instance.split(',').next().unwrap().to_string();
+    let dir = std::path::Path::new("/sys/kernel/tracing/instances").join(&instance);
+    assert!(dir.is_dir(), "{instance} is live");
+
+    let caddr = client_closes_first(&l);
+    let mut client_states = Vec::new();
+    wait_for("the client's CLOSE", Duration::from_secs(10), || {
+        for e in live.drain() {
+            if let LiveEvent::Transition(t) = e {
+                if t.local == caddr {
+                    client_states.push(t.new);
+                }
+            }
+        }
+        client_states.contains(&TcpState::Close).then_some(())
+    });
+    assert_eq!(
+        client_states,
+        [
+            TcpState::Established,
+            TcpState::FinWait1,
+            TcpState::FinWait2,
+            TcpState::Close
+        ]
+    );
+    drop(live);
+    assert!(
+        !dir.exists(),
+        "{instance} removed when the LiveTrace is dropped"
+    );
+}
+
+/// A sink that hands everything to the test.
+struct Collect(std::sync::mpsc::Sender<Result<Transition, String>>);
+
+impl Sink for Collect {
+    fn ready(&mut self, _: TransitionSource, detail: &str) -> anyhow::Result<Flow> {
+        let _ = self.0.send(Err(detail.to_string()));
+        Ok(Flow::Continue)
+    }
+    fn transition(&mut self, t: &Transition, _: Option<&Timeline>) -> anyhow::Result<Flow> {
+        let _ = self.0.send(Ok(t.clone()));
+        Ok(Flow::Continue)
+    }
+    fn lost(&mut self, _: u64) {}
+    fn notice(&mut self, _: &str) {}
+}
+
+#[test]
+fn the_text_pipe_fallback_reports_the_same_lives() {
+    use std::os::fd::AsFd;
+    use TcpState::*;
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let server = l.local_addr().unwrap();
+    let (stop_rx, stop_tx) = std::os::unix::net::UnixStream::pair().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let opts = Options {
+        port: Some(server.port()),
+        text_pipe: true,
+        ..Options::default()
+    };
+    let tracer = std::thread::spawn(move || {
+        session::run(&opts, stop_rx.as_fd(), &mut Collect(tx)).map_err(|e| e.to_string())
+    });
+    let detail = rx
+        .recv_timeout(Duration::from_secs(10))
+        .unwrap()
+        .unwrap_err();
+    assert!(detail.ends_with(", text pipe"), "{detail}");
+
+    let caddr = client_closes_first(&l);
+    let (mut of_client, mut of_server) = (Vec::new(), Vec::new());
+    while of_client.last() != Some(&Close) || of_server.last() != Some(&Close) {
+        let t = rx.recv_timeout(Duration::from_secs(10)).unwrap().unwrap();
+        if t.local == caddr {
+            of_client.push(t.new);
+        } else if t.local == server && t.remote == caddr {
+            of_server.push(t.new);
+        }
+    }
+    assert_eq!(of_client, [Established, FinWait1, FinWait2, Close]);
+    assert_eq!(of_server, [SynRecv, Established, CloseWait, LastAck, Close]);
+    drop(stop_tx);
+    assert_eq!(tracer.join().unwrap(), Ok(()));
+    let name = detail
+        .trim_start_matches("instance ")
+        .split(',')
+        .next()
+        .unwrap();
+    let dir = std::path::Path::new("/sys/kernel/tracing/instances").join(name);
+    assert!(!dir.exists(), "{name} removed");
+}

@@ -1,0 +1,5 @@
+//! `tcplab trace` and the tracing behind the dashboard, against the real kernel's tracepoint.
+
+mod dashboard;
+mod kernel;
+mod live;

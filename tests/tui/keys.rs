@@ -1,0 +1,427 @@
+//! Key sequences on `App::update`: navigation, filter, sort, tree, the signal menu with its
+//! confirmation, demos, the server keys, quitting. No terminal and no processes: the effects
+//! the core asks for are the assertions.
+
+use testkit::dashboard;
+
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers, MouseButton, MouseEvent, MouseEventKind};
+use dashboard::{app, code, key, press, render, select_pid};
+use nix::errno::Errno;
+use nix::sys::signal::Signal;
+use tcplab::tui::app::{Overlay, Pane, ServerState};
+use tcplab::tui::event::{ChildKind, Reaped, SignalTarget};
+use tcplab::tui::{fake, Effect, Event};
+
+fn pids(app: &tcplab::tui::App) -> Vec<i32> {
+    app.procs
+        .rows
+        .iter()
+        .map(|r| app.snapshot.processes[r.idx].pid)
+        .collect()
+}
+
+#[test]
+fn arrows_move_and_stay_in_bounds() {
+    let mut app = app(120, 30);
+    assert_eq!(app.procs.selected, Some(1));
+    app.update(code(KeyCode::Down));
+    press(&mut app, "j");
+    assert_eq!(app.procs.selected, Some(3));
+    app.update(code(KeyCode::Up));
+    assert_eq!(app.procs.selected, Some(2));
+    app.update(code(KeyCode::End));
+    assert_eq!(app.procs.selected, Some(500));
+    app.update(code(KeyCode::Down));
+    assert_eq!(app.procs.selected, Some(500));
+    app.update(code(KeyCode::Home));
+    app.update(code(KeyCode::Up));
+    assert_eq!(app.procs.selected, Some(1));
+}
+
+#[test]
+fn selection_follows_the_process_across_refreshes_and_survives_its_exit() {
+    let mut app = app(120, 30);
+    select_pid(&mut app, 401);
+    // A process before it vanishes: the selection stays on 401.
+    let mut s = fake::sample();
+    s.processes.retain(|p| p.pid != 2);
+    app.update(Event::Snapshot(s.clone()));
+    assert_eq!(app.procs.selected, Some(401));
+    // 401 itself vanishes: the cursor stays at its position, on a process that exists.
+    s.processes.retain(|p| p.pid != 401);
+    app.update(Event::Snapshot(s));
+    assert_eq!(app.procs.selected, Some(402));
+    render(&app);
+}
+
+#[test]
+fn filter_narrows_and_escape_clears() {
+    let mut app = app(120, 30);
+    press(&mut app, "/sleep");
+    assert!(app.procs.filter.editing);
+    assert_eq!(pids(&app), vec![401]);
+    app.update(code(KeyCode::Enter));
+    assert!(!app.procs.filter.editing);
+    // Keys act normally again after Enter: `t` toggles the tree, it is not typed.
+    press(&mut app, "t");
+    assert!(app.procs.tree);
+    assert_eq!(pids(&app), vec![401]);
+    app.update(code(KeyCode::Esc));
+    assert_eq!(app.procs.rows.len(), app.snapshot.processes.len());
+}
+
+#[test]
+fn socket_filter_by_state_and_port() {
+    let mut app = app(120, 30);
+    press(&mut app, "2/time-wait");
+    app.update(code(KeyCode::Enter));
+    assert_eq!(app.socks.rows.len(), 1);
+    app.update(code(KeyCode::Esc));
+    press(&mut app, "/listen :22");
+    let rows: Vec<u16> = app
+        .socks
+        .rows
+        .iter()
+        .map(|&i| app.snapshot.sockets[i].local.port())
+        .collect();
+    assert_eq!(rows, vec![22]);
+}
+
+#[test]
+fn sort_keys_change_the_order() {
+    let mut app = app(120, 30);
+    press(&mut app, "P");
+    assert_eq!(pids(&app)[0], 402, "the busy `yes` first by CPU");
+    press(&mut app, "N");
+    assert_eq!(pids(&app)[0], 1);
+    press(&mut app, "I");
+    assert_eq!(pids(&app)[0], 500, "inverted pid order");
+    press(&mut app, ">");
+    assert_eq!(app.procs.sort.column.title(), "PPID");
+}
+
+#[test]
+fn tree_puts_children_under_parents() {
+    let mut app = app(120, 30);
+    press(&mut app, "t");
+    let order = pids(&app);
+    let at = |pid| order.iter().position(|p| *p == pid).unwrap();
+    assert!(at(200) < at(201) && at(201) < at(202) && at(203) < at(400));
+    assert!(app.procs.rows[at(203)].prefix.ends_with("└─ "));
+}
+
+#[test]
+fn harmless_signal_is_sent_at_once() {
+    let mut app = app(120, 30);
+    select_pid(&mut app, 401);
+    press(&mut app, "k");
+    // CHLD is the tenth entry; its default is to ignore.
+    for _ in 0..9 {
+        app.update(code(KeyCode::Down));
+    }
+    let fx = app.update(code(KeyCode::Enter));
+    assert_eq!(
+        fx,
+        vec![Effect::Signal {
+            target: SignalTarget::Process(401),
+            signal: Signal::SIGCHLD
+        }]
+    );
+    assert_eq!(app.overlay, Overlay::None);
+}
+
+#[test]
+fn destructive_signal_needs_confirmation() {
+    let mut app = app(120, 30);
+    select_pid(&mut app, 401);
+    press(&mut app, "k");
+    assert!(
+        app.update(code(KeyCode::Enter)).is_empty(),
+        "TERM waits for y"
+    );
+    assert!(matches!(app.overlay, Overlay::Confirm(_)));
+    // Anything but y cancels.
+    assert!(press(&mut app, "n").is_empty());
+    assert_eq!(app.overlay, Overlay::None);
+    press(&mut app, "k");
+    app.update(code(KeyCode::Enter));
+    let fx = press(&mut app, "y");
+    assert_eq!(
+        fx,
+        vec![Effect::Signal {
+            target: SignalTarget::Process(401),
+            signal: Signal::SIGTERM
+        }]
+    );
+}
+
+#[test]
+fn whole_group_option_signals_the_pgid() {
+    let mut app = app(120, 30);
+    select_pid(&mut app, 201); // a zombie in group 200
+    press(&mut app, "kg");
+    app.update(code(KeyCode::Enter));
+    let fx = press(&mut app, "y");
+    assert_eq!(
+        fx,
+        vec![Effect::Signal {
+            target: SignalTarget::Group(200),
+            signal: Signal::SIGTERM
+        }]
+    );
+}
+
+#[test]
+fn errors_come_back_in_the_status_line() {
+    let mut app = app(120, 30);
+    app.update(Event::Signalled {
+        target: SignalTarget::Process(1),
+        signal: Signal::SIGKILL,
+        result: Err(Errno::EPERM),
+    });
+    let (_, text) = app.status.clone().unwrap();
+    assert!(text.contains("EPERM"), "{text}");
+    app.update(Event::Signalled {
+        target: SignalTarget::Process(4242),
+        signal: Signal::SIGTERM,
+        result: Err(Errno::ESRCH),
+    });
+    let (_, text) = app.status.clone().unwrap();
+    assert!(text.contains("ESRCH"), "{text}");
+    assert!(render(&app).contains("ESRCH"));
+}
+
+#[test]
+fn zombie_key_spawns_the_demo_and_selects_it() {
+    let mut app = app(120, 30);
+    press(&mut app, "2");
+    let fx = press(&mut app, "z");
+    assert_eq!(
+        fx,
+        vec![Effect::SpawnDemo {
+            name: "zombie".into(),
+            args: vec![]
+        }]
+    );
+    assert_eq!(app.pane, Pane::Processes);
+    // We spawn the demo's supervisor (150, not in the table yet); its first line names the
+    // negligent parent, which is what gets selected once a refresh shows it.
+    app.update(Event::Spawned {
+        kind: ChildKind::Demo("zombie".into()),
+        pid: 150,
+    });
+    app.update(Event::ChildOutput {
+        pid: 150,
+        line: "zombie demo: parent 200, zombies 201 202 203".into(),
+    });
+    assert_ne!(app.procs.selected, Some(200));
+    app.update(Event::Snapshot(fake::sample()));
+    assert_eq!(app.procs.selected, Some(200));
+    assert!(app.pending_select.is_none());
+}
+
+#[test]
+fn orphaned_zombies_reaped_as_subreaper_are_reported() {
+    let mut app = app(120, 30);
+    app.update(Event::Spawned {
+        kind: ChildKind::Demo("zombie".into()),
+        pid: 200,
+    });
+    app.update(Event::Reaped(vec![
+        Reaped {
+            pid: 200,
+            how: "killed by TERM".into(),
+        },
+        Reaped {
+            pid: 201,
+            how: "exited 0".into(),
+        },
+        Reaped {
+            pid: 202,
+            how: "exited 0".into(),
+        },
+    ]));
+    assert!(app.children.is_empty());
+    let notes: Vec<&String> = app.notices.iter().collect();
+    assert!(notes
+        .iter()
+        .any(|n| n.contains("demo zombie (pid 200) killed by TERM")));
+    let last = notes.last().unwrap();
+    assert!(
+        last.contains("2 orphaned zombie(s) of dead parent 200") && last.contains("subreaper"),
+        "{last}"
+    );
+}
+
+#[test]
+fn quit_ends_children_except_a_detached_server() {
+    let mut app = app(120, 30);
+    app.update(Event::Spawned {
+        kind: ChildKind::Demo("zombie".into()),
+        pid: 200,
+    });
+    let fx = press(&mut app, "s");
+    assert_eq!(fx.len(), 1);
+    assert!(matches!(fx[0], Effect::StartServer { .. }));
+    app.update(Event::Spawned {
+        kind: ChildKind::Server,
+        pid: 300,
+    });
+    assert_eq!(
+        app.server.state,
+        ServerState::Running {
+            pid: 300,
+            addr: None
+        }
+    );
+    press(&mut app, "D");
+    assert!(app.server.detached);
+    let fx = press(&mut app, "q");
+    assert_eq!(fx, vec![Effect::EndChildren(vec![200]), Effect::Quit]);
+}
+
+#[test]
+fn ctrl_c_quits_even_while_typing_a_filter() {
+    let mut app = app(120, 30);
+    press(&mut app, "/abc");
+    let fx = app.update(Event::Key(KeyEvent::new(
+        KeyCode::Char('c'),
+        KeyModifiers::CONTROL,
+    )));
+    assert_eq!(fx, vec![Effect::Quit]);
+}
+
+#[test]
+fn server_keys_signal_the_master_and_load_it() {
+    let mut app = app(120, 30);
+    press(&mut app, "4mWW");
+    let fx = press(&mut app, "s");
+    assert_eq!(
+        fx,
+        vec![Effect::StartServer {
+            model: tcplab::cli::Model::Iterative,
+            workers: 3
+        }]
+    );
+    app.update(Event::Spawned {
+        kind: ChildKind::Server,
+        pid: 300,
+    });
+    let addr = "127.0.0.1:8080".parse().unwrap();
+    let fx = app.update(Event::ChildOutput {
+        pid: 300,
+        line:
+            "tcplab serve: listening on http://127.0.0.1:8080 (model iterative, 4 workers, pid 300)"
+                .into(),
+    });
+    assert_eq!(app.server.addr(), Some(addr));
+    assert!(fx.contains(&Effect::PollServerStatus(addr)));
+    let sig = |s| Effect::Signal {
+        target: SignalTarget::Process(300),
+        signal: s,
+    };
+    assert_eq!(press(&mut app, "r"), vec![sig(Signal::SIGHUP)]);
+    assert_eq!(press(&mut app, "g"), vec![sig(Signal::SIGQUIT)]);
+    assert_eq!(press(&mut app, "x"), vec![sig(Signal::SIGTERM)]);
+    assert!(matches!(
+        press(&mut app, "l")[..],
+        [Effect::Load {
+            connections: 50,
+            ..
+        }]
+    ));
+    // Ticks poll its status.
+    assert!(app
+        .update(Event::Tick)
+        .contains(&Effect::PollServerStatus(addr)));
+}
+
+#[test]
+fn pause_stops_refreshing_and_interval_steps() {
+    let mut app = app(120, 30);
+    assert_eq!(app.update(Event::Tick), vec![Effect::Refresh]);
+    press(&mut app, "p");
+    assert!(app.update(Event::Tick).is_empty());
+    press(&mut app, "p+");
+    assert_eq!(app.interval.as_millis(), 2000);
+    press(&mut app, "--");
+    assert_eq!(app.interval.as_millis(), 500);
+}
+
+#[test]
+fn mouse_click_selects_and_wheel_scrolls() {
+    let mut app = app(120, 30);
+    let (top, _) = app.table_rows();
+    let click = |row| {
+        Event::Mouse(MouseEvent {
+            kind: MouseEventKind::Down(MouseButton::Left),
+            column: 10,
+            row,
+            modifiers: KeyModifiers::NONE,
+        })
+    };
+    app.update(click(top + 4));
+    assert_eq!(app.procs.selected, Some(200));
+    app.update(Event::Mouse(MouseEvent {
+        kind: MouseEventKind::ScrollDown,
+        column: 10,
+        row: top,
+        modifiers: KeyModifiers::NONE,
+    }));
+    assert_eq!(app.procs.selected, Some(203));
+    // Clicking the tab line switches panes.
+    app.update(click(app.table_rows().0 - 3));
+    let tabs_row = app.table_rows().0 - 3;
+    let fx = app.update(Event::Mouse(MouseEvent {
+        kind: MouseEventKind::Down(MouseButton::Left),
+        column: 16,
+        row: tabs_row,
+        modifiers: KeyModifiers::NONE,
+    }));
+    // (The Sockets pane shows owners: a refresh that looks them up is asked for at once.)
+    assert_eq!(fx, vec![Effect::Refresh]);
+    assert_eq!(app.pane, Pane::Sockets);
+}
+
+#[test]
+fn help_opens_and_any_key_closes() {
+    let mut app = app(120, 30);
+    press(&mut app, "?");
+    assert_eq!(app.overlay, Overlay::Help);
+    press(&mut app, "x");
+    assert_eq!(app.overlay, Overlay::None);
+    press(&mut app, "d");
+    let fx = app.update(code(KeyCode::Enter));
+    assert!(matches!(&fx[..], [Effect::SpawnDemo { name, .. }] if name == "fork"));
+    let _ = key('a');
+}
+
+#[test]
+fn details_say_how_long_a_zombie_waits_and_who_left_it() {
+    let mut app = app(160, 30);
+    // The header names the parents that fail to reap, and the zombies left to PID 1 (the
+    // second snapshot is one second after the first).
+    let screen = render(&app);
+    assert!(screen.contains("unreaped by: 1(1) 200(3)"), "{screen}");
+    assert!(screen.contains("1 left to PID 1, oldest 41.0s"), "{screen}");
+    select_pid(&mut app, 201);
+    app.update(code(KeyCode::Enter));
+    let screen = render(&app);
+    assert!(
+        screen.contains("ZOMBIE: exited, waiting for 13.0s for parent 200"),
+        "{screen}"
+    );
+}
+
+#[test]
+fn owners_are_asked_for_only_while_a_view_shows_them() {
+    let mut app = app(120, 30);
+    assert!(!app.needs_owners(), "the Processes pane shows no owners");
+    // Opening the Sockets pane asks for a refresh at once, so owners appear without waiting.
+    assert_eq!(press(&mut app, "2"), vec![Effect::Refresh]);
+    assert!(app.needs_owners());
+    assert!(press(&mut app, "1").is_empty());
+    select_pid(&mut app, 300);
+    assert_eq!(app.update(code(KeyCode::Enter)), vec![Effect::Refresh]);
+    assert!(app.needs_owners(), "details list the process's sockets");
+}

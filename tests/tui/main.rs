@@ -1,0 +1,6 @@
+//! The dashboard: key sequences on `App::update`, snapshots of each pane on the fake machine
+//! (tests/tui/snapshots/), and the real binary in a real terminal (tmux).
+
+mod keys;
+mod snapshots;
+mod tmux;

@@ -1,0 +1,228 @@
+//! What each pane looks like on the fake machine (a zombie demo and its parent, a daemon, a
+//! socket in every state), rendered to ratatui's TestBackend and compared with insta.
+
+use testkit::dashboard;
+
+use std::time::Duration;
+
+use crossterm::event::KeyCode;
+use dashboard::{app, code, key, press, render, select_pid};
+use ratatui::style::Color;
+use tcplab::model::TcpState;
+use tcplab::tui::app::ServerState;
+use tcplab::tui::{fake, Event};
+
+#[test]
+fn processes_flat() {
+    let app = app(140, 30);
+    insta::assert_snapshot!(render(&app));
+}
+
+#[test]
+fn processes_tree() {
+    let mut app = app(140, 30);
+    press(&mut app, "t");
+    insta::assert_snapshot!(render(&app));
+}
+
+#[test]
+fn sockets_in_every_state() {
+    let mut app = app(140, 30);
+    press(&mut app, "2");
+    insta::assert_snapshot!(render(&app));
+}
+
+#[test]
+fn state_machine_with_lit_edges() {
+    let mut app = app(120, 45);
+    // One more refresh in which two connections moved on.
+    let mut next = fake::sample();
+    next.taken_at = next.taken_at.map(|t| t + Duration::from_secs(2));
+    for s in &mut next.sockets {
+        if s.state == TcpState::Established {
+            s.state = TcpState::FinWait1;
+        } else if s.state == TcpState::CloseWait {
+            s.state = TcpState::LastAck;
+        }
+    }
+    app.update(Event::Snapshot(next));
+    press(&mut app, "3");
+    insta::assert_snapshot!(render(&app));
+}
+
+#[test]
+fn lit_edges_fade_with_each_refresh_then_go_out() {
+    let mut app = app(120, 45);
+    let mut next = fake::sample();
+    for s in &mut next.sockets {
+        if s.state == TcpState::Established {
+            s.state = TcpState::FinWait1;
+        }
+    }
+    app.update(Event::Snapshot(next.clone()));
+    let edge = |app: &tcplab::tui::app::App| {
+        app.lit_edges()
+            .into_iter()
+            .find(|(a, b, _)| (*a, *b) == (TcpState::Established, TcpState::FinWait1))
+            .map(|(_, _, age)| age)
+    };
+    assert_eq!(edge(&app), Some(0), "just taken: brightest");
+    let t = app.theme;
+    assert_ne!(
+        t.lit_aged(0),
+        t.lit_aged(1),
+        "an older edge is drawn dimmer"
+    );
+    let mut ages = vec![];
+    for _ in 0..tcplab::tui::app::LIT_REFRESHES {
+        app.update(Event::Snapshot(next.clone()));
+        ages.push(edge(&app));
+    }
+    let lit = tcplab::tui::app::LIT_REFRESHES as usize - 1;
+    assert_eq!(
+        ages[..lit].iter().map(|a| a.unwrap()).collect::<Vec<_>>(),
+        (1..=lit as u64).collect::<Vec<_>>()
+    );
+    assert_eq!(ages[lit], None, "out after {} refreshes", lit + 1);
+}
+
+#[test]
+fn server_pane_running() {
+    let mut app = app(120, 30);
+    press(&mut app, "4");
+    app.server.state = ServerState::Running {
+        pid: 300,
+        addr: Some("127.0.0.1:8080".parse().unwrap()),
+    };
+    app.server.status = Some(Ok(serde_json::json!({
+        "model": "prefork",
+        "pid": 300,
+        "requests": 17,
+        "connections_open": 3,
+        "workers": [
+            {"pid": 301, "requests": 9, "connections_open": 2},
+            {"pid": 302, "requests": 8, "connections_open": 1}
+        ]
+    })));
+    app.server.log.push_back("worker 301 started".into());
+    insta::assert_snapshot!(render(&app));
+}
+
+#[test]
+fn signal_menu_on_the_zombies_parent() {
+    let mut app = app(120, 30);
+    select_pid(&mut app, 200);
+    press(&mut app, "k");
+    insta::assert_snapshot!(render(&app));
+}
+
+#[test]
+fn signal_menu_on_a_zombie() {
+    let mut app = app(120, 30);
+    select_pid(&mut app, 201);
+    press(&mut app, "k");
+    // KILL is the fifth entry.
+    for _ in 0..4 {
+        app.update(code(KeyCode::Down));
+    }
+    insta::assert_snapshot!(render(&app));
+}
+
+#[test]
+fn confirmation_for_kill() {
+    let mut app = app(100, 24);
+    select_pid(&mut app, 401);
+    press(&mut app, "k");
+    for _ in 0..4 {
+        app.update(code(KeyCode::Down));
+    }
+    app.update(code(KeyCode::Enter));
+    insta::assert_snapshot!(render(&app));
+}
+
+#[test]
+fn details_of_the_zombies_parent() {
+    let mut app = app(120, 30);
+    select_pid(&mut app, 200);
+    app.update(code(KeyCode::Enter));
+    insta::assert_snapshot!(render(&app));
+}
+
+#[test]
+fn help_overlay() {
+    let mut app = app(120, 30);
+    app.update(key('?'));
+    insta::assert_snapshot!(render(&app));
+}
+
+#[test]
+fn demo_menu() {
+    let mut app = app(100, 24);
+    app.update(key('d'));
+    insta::assert_snapshot!(render(&app));
+}
+
+#[test]
+fn tiny_terminal_every_pane() {
+    let mut app = app(40, 12);
+    let mut screens = String::new();
+    for k in ['1', '2', '3', '4'] {
+        app.update(key(k));
+        screens.push_str(&render(&app));
+    }
+    app.update(key('?'));
+    screens.push_str(&render(&app));
+    app.update(key('x'));
+    app.update(key('k'));
+    screens.push_str(&render(&app));
+    insta::assert_snapshot!(screens);
+}
+
+#[test]
+fn survives_any_size() {
+    let mut app = app(40, 12);
+    for pane in ['1', '2', '3', '4', '?'] {
+        app.update(key(pane));
+        for w in [1u16, 5, 19, 20, 33, 41, 77, 80] {
+            for h in [1u16, 2, 5, 6, 7, 12, 25] {
+                app.update(Event::Resize(w, h));
+                render(&app);
+            }
+        }
+        app.update(code(KeyCode::Esc));
+    }
+}
+
+#[test]
+fn zombies_are_red_and_no_color_is_respected() {
+    let app = app(140, 30);
+    let mut term = ratatui::Terminal::new(ratatui::backend::TestBackend::new(140, 30)).unwrap();
+    term.draw(|f| tcplab::tui::draw(f, &app)).unwrap();
+    let buf = term.backend().buffer().clone();
+    let zombie_row = (0..30)
+        .find(|&y| {
+            let line: String = (0..140).map(|x| buf[(x, y)].symbol().to_string()).collect();
+            line.contains("   201 ")
+        })
+        .expect("zombie row drawn");
+    assert_eq!(buf[(3, zombie_row)].fg, Color::Red);
+
+    let mut plain = dashboard::app(140, 30);
+    plain.theme = tcplab::tui::theme::Theme { color: false };
+    term.draw(|f| tcplab::tui::draw(f, &plain)).unwrap();
+    let buf = term.backend().buffer();
+    for y in 0..30 {
+        for x in 0..140 {
+            assert_eq!(
+                buf[(x, y)].fg,
+                Color::Reset,
+                "colour at {x},{y} with NO_COLOR"
+            );
+            assert_eq!(
+                buf[(x, y)].bg,
+                Color::Reset,
+                "colour at {x},{y} with NO_COLOR"
+            );
+        }
+    }
+}

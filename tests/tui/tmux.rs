@@ -1,0 +1,310 @@
+//! The dashboard end to end, in a real terminal (tmux) against the real binary: `z` makes real
+//! zombies whose parent is the demo, a `sleep` this test started is ended with TERM through
+//! the signal menu, and `q` gives the terminal back exactly as it was. Every wait polls with a
+//! deadline; the tmux server (its own socket) is killed whatever happens.
+
+use std::os::unix::process::ExitStatusExt;
+use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use testkit::{wait_for, Running};
+
+const DEADLINE: Duration = Duration::from_secs(20);
+
+/// A tmux server of our own (`-L`), killed on drop.
+struct Tmux {
+    socket: String,
+    dir: tempfile::TempDir,
+}
+
+impl Tmux {
+    fn start(cmd: &str) -> Tmux {
+        // tmux daemonizes its server: as a subreaper we get it back, not PID 1 (which reaps late).
+        testkit::subreaper();
+        // One server per test: tests of this file run in parallel.
+        static NEXT: AtomicUsize = AtomicUsize::new(0);
+        let tmux = Tmux {
+            socket: format!(
+                "tcplab-tui-test-{}-{}",
+                std::process::id(),
+                NEXT.fetch_add(1, Ordering::Relaxed)
+            ),
+            dir: tempfile::tempdir().unwrap(),
+        };
+        let ok = tmux
+            .cmd(&["new-session", "-d", "-x", "160", "-y", "50", cmd])
+            .status()
+            .unwrap()
+            .success();
+        assert!(ok, "tmux new-session failed");
+        tmux
+    }
+
+    /// The tmux server's pid and the pane's shell: both are orphans of this test process (a
+    /// subreaper) once the server daemonizes or dies, so they are reaped here by pid.
+    fn pids(&self) -> Vec<i32> {
+        ["#{pid}", "#{pane_pid}"]
+            .iter()
+            .filter_map(|f| self.display(f).parse().ok())
+            .collect()
+    }
+
+    fn cmd(&self, args: &[&str]) -> Command {
+        let mut c = Command::new("tmux");
+        c.arg("-L").arg(&self.socket).args(args);
+        c.stdin(Stdio::null());
+        c
+    }
+
+    fn send(&self, keys: &[&str]) {
+        let mut args = vec!["send-keys", "-t", "0"];
+        args.extend_from_slice(keys);
+        assert!(self.cmd(&args).status().unwrap().success());
+    }
+
+    fn screen(&self) -> String {
+        let out = self
+            .cmd(&["capture-pane", "-p", "-t", "0"])
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    fn display(&self, format: &str) -> String {
+        let out = self
+            .cmd(&["display", "-p", "-t", "0", format])
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    }
+
+    /// Polls the screen until `pred` holds; on timeout, fails showing the last screen.
+    fn wait_screen(&self, what: &str, pred: impl Fn(&str) -> bool) -> String {
+        let deadline = std::time::Instant::now() + DEADLINE;
+        loop {
+            let s = self.screen();
+            if pred(&s) {
+                return s;
+            }
+            if std::time::Instant::now() > deadline {
+                panic!("timed out after {DEADLINE:?} waiting for {what}; the screen:\n{s}");
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+impl Drop for Tmux {
+    fn drop(&mut self) {
+        let pids = self.pids();
+        let _ = self.cmd(&["kill-server"]).status();
+        for pid in pids {
+            testkit::reap_pid(pid, Duration::from_secs(5));
+        }
+    }
+}
+
+/// Waits until the demo's child (the negligent parent) has its 3 zombie children, read with
+/// `ps`; returns (parent, zombies).
+fn zombies_of(demo: i32) -> (i32, Vec<i32>) {
+    wait_for("zombies whose parent is the demo's child", DEADLINE, || {
+        let all = ps();
+        let parent = all.iter().find(|(_, ppid, _, _)| *ppid == demo)?.0;
+        let zombies: Vec<i32> = all
+            .iter()
+            .filter(|(_, ppid, stat, _)| *ppid == parent && stat.starts_with('Z'))
+            .map(|p| p.0)
+            .collect();
+        (zombies.len() == 3).then_some((parent, zombies))
+    })
+}
+
+/// (pid, ppid, stat, args) of every process.
+fn ps() -> Vec<(i32, i32, String, String)> {
+    let out = Command::new("ps")
+        .args(["-eo", "pid=,ppid=,stat=,args="])
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| {
+            let mut it = l.split_whitespace();
+            let pid = it.next()?.parse().ok()?;
+            let ppid = it.next()?.parse().ok()?;
+            let stat = it.next()?.to_string();
+            Some((pid, ppid, stat, it.collect::<Vec<_>>().join(" ")))
+        })
+        .collect()
+}
+
+/// Starts `tcplab tui` from a shell in a fresh tmux; the shell records the terminal's modes
+/// before and after (`stty -g`) and the exit status. Returns the tmux and the dashboard's pid.
+fn start_dashboard() -> (Tmux, i32) {
+    let bin = env!("CARGO_BIN_EXE_tcplab");
+    let tmux = Tmux::start("sh");
+    let dir = tmux.dir.path().display().to_string();
+    let script = format!(
+        "stty -g > {dir}/before; {bin} tui; echo \"exit $?\" > {dir}/status; stty -g > {dir}/after; echo TCPLAB-DONE"
+    );
+    tmux.send(&[&script, "Enter"]);
+    tmux.wait_screen("the dashboard", |s| {
+        s.contains("1 Processes") && s.contains("PID")
+    });
+    if nix::unistd::geteuid().is_root() {
+        // The tracer's "transitions from the kernel" notice takes the status line when it
+        // starts; wait for it so it does not replace a message a test is waiting for.
+        tmux.wait_screen("the kernel tracer", |s| s.contains("transitions: kernel"));
+    }
+    assert_eq!(
+        tmux.display("#{alternate_on}"),
+        "1",
+        "the dashboard uses the alternate screen"
+    );
+    let shell = tmux.display("#{pane_pid}").parse::<i32>().unwrap();
+    let tui = wait_for("the tui process", DEADLINE, || {
+        ps().into_iter()
+            .find(|(_, ppid, _, args)| *ppid == shell && args.contains(" tui"))
+            .map(|p| p.0)
+    });
+    (tmux, tui)
+}
+
+/// After the dashboard ended: the shell is back, the main screen shown, the modes as before.
+fn assert_terminal_restored(tmux: &Tmux) {
+    tmux.wait_screen("the shell after the dashboard", |s| {
+        s.contains("TCPLAB-DONE")
+    });
+    assert_eq!(
+        tmux.display("#{alternate_on}"),
+        "0",
+        "alternate screen left"
+    );
+    let read = |f: &str| std::fs::read_to_string(tmux.dir.path().join(f)).unwrap();
+    assert_eq!(read("status").trim(), "exit 0");
+    assert_eq!(
+        read("before"),
+        read("after"),
+        "terminal modes restored (stty -g)"
+    );
+}
+
+/// The demo the dashboard started (a child of `tui`), once it is there.
+fn demo_of(tui: i32) -> i32 {
+    wait_for("the demo", DEADLINE, || {
+        ps().into_iter()
+            .find(|(_, ppid, _, args)| *ppid == tui && args.contains("demo zombie"))
+            .map(|p| p.0)
+    })
+}
+
+#[test]
+fn term_restores_the_terminal_and_ends_the_demo() {
+    let (tmux, tui) = start_dashboard();
+    tmux.send(&["z"]);
+    let demo = demo_of(tui);
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(tui),
+        nix::sys::signal::Signal::SIGTERM,
+    )
+    .unwrap();
+    assert_terminal_restored(&tmux);
+    let left: Vec<_> = ps()
+        .into_iter()
+        .filter(|(pid, ppid, _, _)| *pid == demo || *ppid == demo)
+        .collect();
+    assert!(left.is_empty(), "left behind after TERM: {left:?}");
+}
+
+#[test]
+fn zombie_demo_signal_menu_and_clean_quit() {
+    testkit::subreaper();
+    let mut sleep = Running {
+        child: Command::new("sleep").arg("1000").spawn().unwrap(),
+        stderr: None,
+    };
+    let sleep_pid = sleep.pid();
+
+    let (tmux, tui) = start_dashboard();
+
+    // z: the zombie demo, as a child of the dashboard; its parent's children are zombies.
+    tmux.send(&["z"]);
+    let demo = demo_of(tui);
+    let (parent, zombies) = zombies_of(demo);
+    // The screen shows the parent, marked with its count of unreaped children.
+    tmux.wait_screen("the zombies' parent on screen", |s| {
+        s.lines()
+            .any(|l| l.split_whitespace().nth(1) == Some(&parent.to_string()) && l.contains("Z3"))
+    });
+
+    // Select our sleep with the filter, then TERM through the menu, with confirmation.
+    tmux.send(&["/"]);
+    tmux.send(&[&sleep_pid.to_string()]);
+    tmux.send(&["Enter"]);
+    // The first row (the selection) must be our sleep before anything is sent.
+    tmux.wait_screen("the sleep, filtered and selected", |s| {
+        let mut rows = s.lines().skip_while(|l| !l.contains("PPID")).skip(1);
+        rows.next().is_some_and(|first| {
+            first.split_whitespace().nth(1) == Some(sleep_pid.to_string().as_str())
+                && first.contains("sleep 1000")
+        })
+    });
+    tmux.send(&["k"]);
+    tmux.wait_screen("the signal menu", |s| {
+        s.contains("Send a signal") && s.contains("TERM")
+    });
+    tmux.send(&["Enter"]);
+    tmux.wait_screen("the confirmation", |s| {
+        s.contains(&format!("Send TERM to pid {sleep_pid} (sleep)?"))
+    });
+    tmux.send(&["y"]);
+    let status = sleep.wait_exit(DEADLINE);
+    assert_eq!(status.signal(), Some(15), "sleep ended by TERM");
+    tmux.wait_screen("the status line", |s| {
+        s.contains(&format!("sent TERM to pid {sleep_pid}"))
+    });
+
+    // q: every child ended and reaped, the terminal as it was.
+    tmux.send(&["q"]);
+    assert_terminal_restored(&tmux);
+    let left: Vec<_> = ps()
+        .into_iter()
+        .filter(|(pid, ppid, _, _)| *pid == parent || *ppid == tui || zombies.contains(pid))
+        .collect();
+    assert!(left.is_empty(), "left behind after quit: {left:?}");
+}
+
+/// The lesson of the subreaper: when the demo's supervisor dies without cleaning up, the
+/// negligent parent is adopted by the dashboard; when that parent dies, its zombies come to
+/// the dashboard too, which reaps them at once and says so.
+#[test]
+fn orphaned_zombies_come_back_to_the_dashboard_and_are_reaped() {
+    use nix::sys::signal::{kill, Signal};
+    use nix::unistd::Pid;
+    let (tmux, tui) = start_dashboard();
+    tmux.send(&["z"]);
+    let demo = demo_of(tui);
+    let (parent, zombies) = zombies_of(demo);
+    // KILL leaves the supervisor no chance to clean up: its child is orphaned, and the kernel
+    // gives it to the nearest subreaper, the dashboard.
+    kill(Pid::from_raw(demo), Signal::SIGKILL).unwrap();
+    wait_for("the parent adopted by the dashboard", DEADLINE, || {
+        ps().iter()
+            .any(|(pid, ppid, _, _)| *pid == parent && *ppid == tui)
+            .then_some(())
+    });
+    // The parent dies without reaping: its zombies are adopted and reaped by the dashboard.
+    kill(Pid::from_raw(parent), Signal::SIGTERM).unwrap();
+    wait_for("the zombies reaped", DEADLINE, || {
+        let all = ps();
+        (!all
+            .iter()
+            .any(|(pid, _, _, _)| *pid == parent || zombies.contains(pid)))
+        .then_some(())
+    });
+    tmux.wait_screen("the dashboard saying it reaped them", |s| {
+        s.contains("came back to tcplab, a child subreaper")
+    });
+    tmux.send(&["q"]);
+    assert_terminal_restored(&tmux);
+}
