@@ -217,6 +217,7 @@ mod tests {
                     clock,
                     board,
                     access_log: None,
+                    error_log: None,
                     draining: false,
                 };
                 let p = serve(&mut session, &buf, peer, &mut site, &mut out);
@@ -274,6 +275,7 @@ mod tests {
             clock: &clock,
             board: &board,
             access_log: None,
+            error_log: None,
             draining: false,
         };
         let peer = "127.0.0.1".parse().unwrap();

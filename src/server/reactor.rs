@@ -86,7 +86,6 @@ struct Reactor<'c> {
     signals: Signals,
     conns: Slab<Conn>,
     shared: Shared<'c>,
-    error_log: LogSink,
     next_id: u64,
     next_sweep: Instant,
     /// Accepting is paused until then (EMFILE backoff).
@@ -109,6 +108,7 @@ struct Shared<'c> {
     out: Vec<u8>,
     timers: BinaryHeap<Timer>,
     access_log: Option<LogSink>,
+    error_log: LogSink,
 }
 
 impl Shared<'_> {
@@ -121,6 +121,7 @@ impl Shared<'_> {
                 clock: &self.clock,
                 board: &self.board,
                 access_log: self.access_log.as_mut(),
+                error_log: Some(&mut self.error_log),
                 draining,
             },
             stats: self.board.own(),
@@ -170,8 +171,8 @@ impl<'c> Reactor<'c> {
                 out: Vec::with_capacity(SCRATCH),
                 timers: BinaryHeap::new(),
                 access_log,
+                error_log,
             },
-            error_log,
             next_id: 0,
             accept_paused_until: None,
             accept_error_logged: false,
@@ -372,13 +373,15 @@ impl<'c> Reactor<'c> {
     fn reopen_logs(&mut self) {
         if let Some(log) = &mut self.shared.access_log {
             if let Err(e) = log.reopen() {
-                self.error_log
+                self.shared
+                    .error_log
                     .error(&self.shared.clock, format_args!("access log: {e}"));
             }
         }
-        if let Err(e) = self.error_log.reopen() {
+        if let Err(e) = self.shared.error_log.reopen() {
             // The error log itself failed; the old file stays in use and says so.
-            self.error_log
+            self.shared
+                .error_log
                 .error(&self.shared.clock, format_args!("error log: {e}"));
         }
     }
@@ -439,13 +442,13 @@ impl<'c> Reactor<'c> {
     }
 
     fn flush_logs(&mut self) {
-        self.error_log.flush();
+        self.shared.error_log.flush();
         if let Some(log) = &mut self.shared.access_log {
             log.flush();
         }
     }
 
     fn log_error(&mut self, msg: std::fmt::Arguments<'_>) {
-        self.error_log.error(&self.shared.clock, msg);
+        self.shared.error_log.error(&self.shared.clock, msg);
     }
 }

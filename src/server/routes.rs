@@ -3,6 +3,7 @@
 //! with `--root`, static files. GET and HEAD only; anything else gets 405 and `Allow`.
 
 use std::net::IpAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use super::conditional::Conditions;
@@ -23,6 +24,7 @@ pub struct Site<'a> {
     pub clock: &'a Clock,
     pub board: &'a Scoreboard,
     pub access_log: Option<&'a mut LogSink>,
+    pub error_log: Option<&'a mut LogSink>,
     /// A graceful stop is under way: every answer closes its connection.
     pub draining: bool,
 }
@@ -141,7 +143,11 @@ pub fn respond(
             }
         }
     } else if let Some(root) = &site.config.root {
-        match static_files::lookup(root, path) {
+        let found = static_files::lookup(root, path);
+        if !matches!(found, Lookup::Failed(_)) {
+            OPEN_TROUBLE.store(false, Ordering::Relaxed);
+        }
+        match found {
             Lookup::File {
                 body,
                 content_type,
@@ -181,6 +187,13 @@ pub fn respond(
                 head.keep_alive = false;
                 error_page(out, &mut head, head_only, date)
             }
+            Lookup::Failed(e) => {
+                head.status = open_failed(site, &e);
+                if head.status == Status::ServiceUnavailable {
+                    head.extra = &["Retry-After: 1"];
+                }
+                error_page(out, &mut head, head_only, date)
+            }
         }
     } else {
         head.status = Status::NotFound;
@@ -209,6 +222,37 @@ fn origin_form(target: &str) -> &str {
         return target;
     };
     rest.find('/').map_or("/", |i| &rest[i..])
+}
+
+/// Set while static files cannot be opened (see [`open_failed`]); cleared by the next lookup
+/// that gets an answer from the kernel. One per process: each worker has its own.
+static OPEN_TROUBLE: AtomicBool = AtomicBool::new(false);
+
+/// The status for a file the server could not open, `e` saying why: 503 for a shortage
+/// that passes (descriptors, memory), 500 for anything else. Logged once per episode, so
+/// that a worker out of descriptors does not also fill the disk.
+fn open_failed(site: &mut Site<'_>, e: &std::io::Error) -> Status {
+    let transient = matches!(
+        e.raw_os_error(),
+        Some(libc::EMFILE | libc::ENFILE | libc::ENOMEM | libc::EAGAIN | libc::ENOBUFS)
+    );
+    let status = if transient {
+        Status::ServiceUnavailable
+    } else {
+        Status::InternalError
+    };
+    if !OPEN_TROUBLE.swap(true, Ordering::Relaxed) {
+        if let Some(log) = site.error_log.as_deref_mut() {
+            log.error(
+                site.clock,
+                format_args!(
+                    "cannot open static files: {e}; answering {} until they open again",
+                    status.code()
+                ),
+            );
+        }
+    }
+    status
 }
 
 /// Writes `head.status`'s small text page; returns the body bytes sent and how it ended.

@@ -32,6 +32,9 @@ pub enum Lookup {
     Forbidden,
     /// Undecodable percent-encoding or a NUL byte.
     BadPath,
+    /// The server could not open or examine what may well exist: out of descriptors or
+    /// memory, an I/O error. Not the client's fault, and never a 404 that a cache would keep.
+    Failed(io::Error),
 }
 
 /// An open file and how much of it is still to send.
@@ -109,11 +112,11 @@ pub fn lookup(root: &Beneath, path: &str) -> Lookup {
     let mut name = segs.last().copied().unwrap_or_default();
     let mut file = match root.open_read(&rel) {
         Ok(f) => f,
-        Err(e) => return failed(&e),
+        Err(e) => return failed(e),
     };
     let mut meta = match file.metadata() {
         Ok(m) => m,
-        Err(e) => return failed(&e),
+        Err(e) => return failed(e),
     };
     if meta.is_dir() {
         if !decoded.ends_with(b"/") {
@@ -127,7 +130,7 @@ pub fn lookup(root: &Beneath, path: &str) -> Lookup {
         (file, meta) = match root.open_read(&index).and_then(|f| Ok((f.metadata()?, f))) {
             Ok((m, f)) => (f, m),
             Err(e) if e.kind() == io::ErrorKind::NotFound => return Lookup::Forbidden,
-            Err(e) => return failed(&e),
+            Err(e) => return failed(e),
         };
         name = b"index.html";
     }
@@ -144,11 +147,21 @@ pub fn lookup(root: &Beneath, path: &str) -> Lookup {
     }
 }
 
-/// What an open that failed means for the client.
-fn failed(e: &io::Error) -> Lookup {
-    match e.kind() {
-        io::ErrorKind::PermissionDenied => Lookup::Forbidden,
-        _ => Lookup::NotFound,
+/// What an open that failed means for the client: only a path that leads nowhere (or out of
+/// the root) is 404.
+fn failed(e: io::Error) -> Lookup {
+    match e.raw_os_error() {
+        Some(
+            libc::ENOENT
+            | libc::ENOTDIR
+            | libc::ELOOP
+            | libc::EXDEV
+            | libc::ENAMETOOLONG
+            | libc::ENXIO
+            | libc::ENODEV,
+        ) => Lookup::NotFound,
+        Some(libc::EACCES | libc::EPERM) => Lookup::Forbidden,
+        _ => Lookup::Failed(e),
     }
 }
 

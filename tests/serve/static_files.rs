@@ -222,6 +222,66 @@ fn a_large_file_is_streamed_not_read_whole() {
     assert!(hwm_kib < 24 << 10, "VmHWM {hwm_kib} KiB for a 48 MiB file");
 }
 
+/// Sets the soft descriptor limit of `pid` (util-linux prlimit).
+fn set_nofile(pid: i32, soft: u64) {
+    let st = Command::new("prlimit")
+        .args(["--pid", &pid.to_string(), &format!("--nofile={soft}:")])
+        .status()
+        .unwrap();
+    assert!(st.success(), "prlimit --nofile={soft}");
+}
+
+/// A worker out of descriptors cannot open a file that exists: that is 503 with Retry-After
+/// (never 404, which a cache would keep), and one line in the error log per episode.
+#[test]
+fn out_of_descriptors_is_503_logged_once_per_episode() {
+    let (top, root) = site();
+    let log = top.path().join("error.log");
+    let [flag, dir] = root_flag(&root);
+    let log_arg = log.to_str().unwrap();
+    let (server, addr) = serve(&[flag, dir, "--workers", "1", "--error-log", log_arg]);
+    let worker = worker_of(&server);
+    let mut c = Client::connect(addr);
+    assert_eq!(c.get("/style.css").status, 200);
+    // The lowest free descriptor number: a limit there leaves the worker none to open.
+    let fds: Vec<u64> = std::fs::read_dir(format!("/proc/{worker}/fd"))
+        .unwrap()
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
+        .collect();
+    let lowest_free = (0..).find(|n| !fds.contains(n)).unwrap();
+    let limits = std::fs::read_to_string(format!("/proc/{worker}/limits")).unwrap();
+    let soft: u64 = limits
+        .lines()
+        .find_map(|l| l.strip_prefix("Max open files"))
+        .and_then(|v| v.split_whitespace().next()?.parse().ok())
+        .unwrap();
+    let logged = || {
+        let text = std::fs::read_to_string(&log).unwrap_or_default();
+        text.lines()
+            .filter(|l| l.contains("Too many open files"))
+            .count()
+    };
+    for episode in 1..=2 {
+        set_nofile(worker, lowest_free);
+        for _ in 0..3 {
+            let r = c.get("/style.css");
+            assert_eq!(r.status, 503, "episode {episode}: {}", r.text());
+            assert_eq!(r.header("retry-after"), Some("1"));
+        }
+        set_nofile(worker, soft);
+        assert_eq!(c.get("/style.css").status, 200);
+        common::wait_for("the log line", std::time::Duration::from_secs(10), || {
+            (logged() >= episode).then_some(())
+        });
+        assert_eq!(
+            logged(),
+            episode,
+            "{}",
+            std::fs::read_to_string(&log).unwrap()
+        );
+    }
+}
+
 /// 2026-01-01 00:00:00 UTC, a Thursday: the mtime of the files below, safely in the past.
 const MTIME: u64 = 1_767_225_600;
 const LAST_MODIFIED: &str = "Thu, 01 Jan 2026 00:00:00 GMT";

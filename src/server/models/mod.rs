@@ -74,6 +74,7 @@ impl Worker {
                 clock: &self.clock,
                 board: &self.board,
                 access_log: self.access_log.as_mut(),
+                error_log: Some(&mut self.error_log),
                 draining: self.intents.draining(),
             },
             stats: self.board.own(),
