@@ -270,7 +270,7 @@ fn out_of_descriptors_is_503_logged_once_per_episode() {
         }
         set_nofile(worker, soft);
         assert_eq!(c.get("/style.css").status, 200);
-        common::wait_for("the log line", std::time::Duration::from_secs(10), || {
+        testkit::wait_for("the log line", std::time::Duration::from_secs(10), || {
             (logged() >= episode).then_some(())
         });
         assert_eq!(
