@@ -46,10 +46,9 @@ impl App {
         }
         match self.overlay.clone() {
             Overlay::None => self.on_key_normal(key),
+            // "Any key closes", q and Esc included: q here must not end the dashboard and
+            // every demo and server it started.
             Overlay::Help | Overlay::Details(_) => {
-                if matches!(key.code, KeyCode::Char('q')) {
-                    return self.quit();
-                }
                 if matches!(key.code, KeyCode::Char('k') | KeyCode::F(9)) {
                     if let Overlay::Details(pid) = self.overlay {
                         self.overlay = Overlay::SignalMenu(SignalMenu {

@@ -425,3 +425,23 @@ fn owners_are_asked_for_only_while_a_view_shows_them() {
     assert_eq!(app.update(code(KeyCode::Enter)), vec![Effect::Refresh]);
     assert!(app.needs_owners(), "details list the process's sockets");
 }
+
+#[test]
+fn q_and_esc_in_help_or_details_close_the_overlay_not_the_dashboard() {
+    let mut app = app(120, 30);
+    for close in [key('q'), code(KeyCode::Esc)] {
+        press(&mut app, "?");
+        assert_eq!(app.overlay, Overlay::Help);
+        assert_eq!(app.update(close.clone()), vec![]);
+        assert_eq!(app.overlay, Overlay::None);
+        assert!(!app.quitting);
+
+        app.update(code(KeyCode::Enter));
+        assert!(matches!(app.overlay, Overlay::Details(_)));
+        assert_eq!(app.update(close), vec![]);
+        assert_eq!(app.overlay, Overlay::None);
+        assert!(!app.quitting);
+    }
+    // Outside an overlay q still quits.
+    assert_eq!(press(&mut app, "q"), vec![Effect::Quit]);
+}

@@ -308,3 +308,23 @@ fn orphaned_zombies_come_back_to_the_dashboard_and_are_reaped() {
     tmux.send(&["q"]);
     assert_terminal_restored(&tmux);
 }
+
+/// `q` in an overlay that says "any key closes" closes the overlay: the dashboard and the demo
+/// it started keep running.
+#[test]
+fn q_in_help_closes_help_and_leaves_the_dashboard_running() {
+    let (tmux, tui) = start_dashboard();
+    tmux.send(&["z"]);
+    let demo = demo_of(tui);
+    tmux.send(&["?"]);
+    tmux.wait_screen("the help", |s| s.contains("Help"));
+    tmux.send(&["q"]);
+    tmux.wait_screen("the help closed", |s| {
+        !s.contains("Help ·") && s.contains("1 Processes")
+    });
+    let alive = |pid: i32| ps().iter().any(|p| p.0 == pid && !p.2.starts_with('Z'));
+    assert!(alive(tui), "the dashboard still runs");
+    assert!(alive(demo), "its demo still runs");
+    tmux.send(&["q"]);
+    assert_terminal_restored(&tmux);
+}
