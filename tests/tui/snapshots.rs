@@ -32,10 +32,8 @@ fn sockets_in_every_state() {
     insta::assert_snapshot!(render(&app));
 }
 
-#[test]
-fn state_machine_with_lit_edges() {
-    let mut app = app(120, 45);
-    // One more refresh in which two connections moved on.
+/// The fake machine after one more refresh in which two connections moved on.
+fn with_two_transitions(mut app: tcplab::tui::App) -> tcplab::tui::App {
     let mut next = fake::sample();
     next.taken_at = next.taken_at.map(|t| t + Duration::from_secs(2));
     for s in &mut next.sockets {
@@ -46,8 +44,43 @@ fn state_machine_with_lit_edges() {
         }
     }
     app.update(Event::Snapshot(next));
+    app
+}
+
+#[test]
+fn state_machine_with_lit_edges() {
+    let mut app = with_two_transitions(app(120, 45));
     press(&mut app, "3");
     insta::assert_snapshot!(render(&app));
+}
+
+/// The lessons on handshake and teardown need the diagram and the log together at 80×24.
+#[test]
+fn state_machine_at_80x24_has_a_diagram_and_the_log() {
+    for h in [24, 30] {
+        let mut app = with_two_transitions(app(80, h));
+        press(&mut app, "3");
+        let screen = render(&app);
+        for lane in [
+            "CLOSE 1 ─▶ LISTEN 2 ─▶ SYN_RECV 2 ─▶ ESTABLISHED 0",
+            "FIN_WAIT1 2 ─▶ FIN_WAIT2 1 ─▶ TIME_WAIT 1 ─▶ CLOSE",
+            "└─▶ CLOSING 1 ─▶ TIME_WAIT",
+            "ESTABLISHED ─▶ CLOSE_WAIT 0 ─▶ LAST_ACK 2 ─▶ CLOSE",
+        ] {
+            assert!(
+                screen.contains(lane),
+                "{lane:?} missing at 80x{h}:\n{screen}"
+            );
+        }
+        assert!(screen.contains("Recent transitions"), "{screen}");
+        assert!(
+            screen.contains("ESTAB→FIN-WAIT-1"),
+            "the log at 80x{h}:\n{screen}"
+        );
+        if h == 24 {
+            insta::assert_snapshot!(screen);
+        }
+    }
 }
 
 #[test]

@@ -10,6 +10,7 @@ mod processes;
 mod server;
 mod signal_menu;
 mod sockets;
+mod state_lanes;
 mod state_machine;
 
 use ratatui::layout::Rect;

@@ -1,6 +1,7 @@
 //! Pane 3, State machine: the RFC 793 diagram as boxes and arrows, each state with its live
 //! count, each edge lit for a few refreshes after a socket took it; beside it, the transition
-//! log. Smaller terminals get the counts as a list. `/` restricts to a port or a pid.
+//! log. Smaller terminals (80×24) get the compact diagram of `state_lanes.rs` above the log,
+//! tiny ones the counts as a list. `/` restricts to a port or a pid.
 
 use std::time::UNIX_EPOCH;
 
@@ -12,7 +13,7 @@ use ratatui::widgets::Paragraph;
 use ratatui::Frame;
 
 use super::header::short_state;
-use super::pane_block;
+use super::{pane_block, state_lanes};
 use crate::model::counts::StateCounts;
 use crate::model::{TcpState, TransitionSource};
 use crate::tui::app::{App, MachineFilter};
@@ -21,6 +22,8 @@ const BOX_W: u16 = 19;
 /// The diagram's size in cells.
 pub const DIAGRAM_W: u16 = 77;
 pub const DIAGRAM_H: u16 = 23;
+/// Log lines the full diagram leaves at least, else the compact one is drawn.
+const MIN_LOG_LINES: u16 = 8;
 
 /// Where each state's box sits (top-left corner).
 const BOXES: [(TcpState, &str, u16, u16); 11] = [
@@ -246,16 +249,20 @@ fn draw_edge(canvas: &mut Canvas, e: &Edge, style: Style) {
     }
 }
 
-fn diagram(app: &App, counts: &StateCounts) -> Canvas {
-    let t = app.theme;
-    let lit: Vec<(TcpState, TcpState, u64)> = app
-        .lit_edges()
+/// The diagram's edges taken recently, with their age in refreshes.
+fn diagram_lit(app: &App) -> Vec<(TcpState, TcpState, u64)> {
+    app.lit_edges()
         .into_iter()
         .map(|(a, b, age)| {
             let (a, b) = diagram_edge(a, b);
             (a, b, age)
         })
-        .collect();
+        .collect()
+}
+
+fn diagram(app: &App, counts: &StateCounts) -> Canvas {
+    let t = app.theme;
+    let lit = diagram_lit(app);
     let mut c = Canvas::new();
     for e in EDGES.iter().chain([&TIME_WAIT_EXIT]) {
         let style = match lit.iter().find(|(a, b, _)| (*a, *b) == (e.from, e.to)) {
@@ -393,11 +400,20 @@ pub fn draw(frame: &mut Frame, app: &App, area: Rect) {
     let inner = block.inner(area);
     frame.render_widget(block, area);
     let counts = app.machine_counts();
-    if inner.width >= DIAGRAM_W && inner.height >= DIAGRAM_H {
+    let log_header = || {
+        Line::from(vec![
+            Span::styled("Recent transitions", t.title()),
+            Span::styled("  ↑↓: a connection's life", t.dim()),
+        ])
+    };
+    // The full diagram when the log still gets room beside or below it; else the compact
+    // one, which leaves the log most of the pane (80×24 shows both).
+    let beside = inner.width >= DIAGRAM_W + 2 + 64 && inner.height >= DIAGRAM_H;
+    let below = inner.width >= DIAGRAM_W && inner.height >= DIAGRAM_H + MIN_LOG_LINES;
+    if beside || below {
         let d = Rect::new(inner.x, inner.y, DIAGRAM_W, DIAGRAM_H);
         diagram(app, &counts).blit(frame.buffer_mut(), d);
-        // The log goes beside the diagram when there is room, else below it.
-        let log_area = if inner.width >= DIAGRAM_W + 2 + 64 {
+        let log_area = if beside {
             Rect::new(
                 d.right() + 2,
                 inner.y,
@@ -407,18 +423,22 @@ pub fn draw(frame: &mut Frame, app: &App, area: Rect) {
         } else {
             Rect::new(inner.x, d.bottom(), inner.width, inner.height - DIAGRAM_H)
         };
-        if log_area.height > 0 {
-            let mut lines = timeline_lines(app, log_area.width as usize);
-            lines.push(Line::from(vec![
-                Span::styled("Recent transitions", t.title()),
-                Span::styled("  ↑↓: a connection's life", t.dim()),
-            ]));
-            lines.extend(log_lines(app, log_area.height as usize));
-            frame.render_widget(Paragraph::new(lines), log_area);
-        }
+        let mut lines = timeline_lines(app, log_area.width as usize);
+        lines.push(log_header());
+        lines.extend(log_lines(app, log_area.height as usize));
+        frame.render_widget(Paragraph::new(lines), log_area);
         return;
     }
-    // Too small for the diagram: the counts in diagram order, then the log.
+    if inner.width >= state_lanes::MIN_WIDTH && inner.height >= state_lanes::HEIGHT + 3 {
+        let lit = diagram_lit(app);
+        let mut lines = state_lanes::lines(t, &counts, &lit, inner.width as usize);
+        lines.extend(timeline_lines(app, inner.width as usize));
+        lines.push(log_header());
+        lines.extend(log_lines(app, inner.height as usize));
+        frame.render_widget(Paragraph::new(lines), inner);
+        return;
+    }
+    // Too small for either diagram: the counts in diagram order, then the log.
     let mut lines: Vec<Line> = BOXES
         .iter()
         .map(|(st, name, _, _)| {
@@ -427,10 +447,6 @@ pub fn draw(frame: &mut Frame, app: &App, area: Rect) {
             Line::from(Span::styled(format!("{name:<12}{n:>6}"), style))
         })
         .collect();
-    lines.push(Line::from(Span::styled(
-        "(enlarge for the diagram)",
-        t.dim(),
-    )));
     lines.extend(timeline_lines(app, inner.width as usize));
     lines.extend(log_lines(app, inner.height as usize));
     frame.render_widget(Paragraph::new(lines), inner);
