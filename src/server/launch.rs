@@ -15,8 +15,9 @@ use anyhow::Context;
 
 use super::config::Config;
 use super::daemon::{self, ReadyReport};
+use super::intents::Intents;
 use super::master::{self, MasterConfig, WorkerEnv};
-use super::models::{self, intents::Intents, Worker};
+use super::models::{self, Table};
 use super::pidfile::{self, PidFile};
 use super::stats::Scoreboard;
 use super::worker_table::WorkerTable;
@@ -177,16 +178,19 @@ fn serve(started: Started, plan: &Plan, config: Config) -> anyhow::Result<i32> {
     } = started;
     let code = match how {
         How::Single(intents) => {
-            let mut worker = Worker::new(config, Scoreboard::single(), intents)?;
-            worker.board.own().claim();
+            let mut conns = Table::open(config, Scoreboard::single())?;
+            conns.board().own().claim();
             match plan.model {
-                Model::Select => {
-                    models::multiplex::run(&listener, &mut worker, &mut models::select::Select)
-                }
+                Model::Select => models::multiplex::run(
+                    &listener,
+                    &mut conns,
+                    &intents,
+                    &mut models::select::Select,
+                ),
                 Model::Poll => {
-                    models::multiplex::run(&listener, &mut worker, &mut models::poll::Poll)
+                    models::multiplex::run(&listener, &mut conns, &intents, &mut models::poll::Poll)
                 }
-                _ => models::blocking::run(&listener, &mut worker),
+                _ => models::blocking::run(&listener, &mut conns, &intents),
             }
         }
         How::Master(signals) => {
@@ -229,24 +233,6 @@ fn worker_main(model: Model, reuseport: bool, config: &Config, env: WorkerEnv) -
     } else {
         env.listener
     };
-    if model == Model::Reactor {
-        let signals = match signal_hook_mio::v1_0::Signals::new(super::reactor::HANDLED_SIGNALS) {
-            Ok(s) => s,
-            Err(e) => return fail("cannot install signal handling", &e),
-        };
-        if let Err(e) = master::unblock_worker_signals() {
-            return fail("cannot unblock signals", &e);
-        }
-        let listener = match listener.try_clone() {
-            Ok(l) => l,
-            Err(e) => return fail("cannot use the listener", &e),
-        };
-        // The reactor claims its slot (= ready) once its loop is set up.
-        return match super::reactor::run_with_signals(listener, config, env.scoreboard, signals) {
-            Ok(_) => 0,
-            Err(e) => fail("reactor", &format!("{e:#}")),
-        };
-    }
     let intents = match Intents::install() {
         Ok(i) => i,
         Err(e) => return fail("cannot install signal handlers", &e),
@@ -254,12 +240,23 @@ fn worker_main(model: Model, reuseport: bool, config: &Config, env: WorkerEnv) -
     if let Err(e) = master::unblock_worker_signals() {
         return fail("cannot unblock signals", &e);
     }
-    let mut worker = match Worker::new(config.clone(), env.scoreboard, intents) {
-        Ok(w) => w,
-        Err(e) => return fail("cannot open the logs", &e),
+    if model == Model::Reactor {
+        let listener = match listener.try_clone() {
+            Ok(l) => l,
+            Err(e) => return fail("cannot use the listener", &e),
+        };
+        // The reactor claims its slot (= ready) once its loop is set up.
+        return match super::reactor::run(listener, config, env.scoreboard, intents) {
+            Ok(_) => 0,
+            Err(e) => fail("reactor", &format!("{e:#}")),
+        };
+    }
+    let mut conns = match Table::open(config.clone(), env.scoreboard) {
+        Ok(c) => c,
+        Err(e) => return fail("cannot open the logs", &format!("{e:#}")),
     };
-    worker.board.own().claim(); // ready
-    models::blocking::run(listener, &mut worker)
+    conns.board().own().claim(); // ready
+    models::blocking::run(listener, &mut conns, &intents)
 }
 
 /// `--reuseport`: this worker's own socket on the master's address. The master's socket then

@@ -5,8 +5,10 @@
 //! (bytes in, answers out, for one connection); static files are [`static_files`] (finding
 //! and streaming), [`conditional`] (validators, preconditions), [`entity_tag`] (ETags and
 //! their comparisons), [`ranges`] (`Range`) and [`file_answer`] (200, 206, 304, 412 or 416).
-//! The reactor model is [`reactor`] (the mio loop) and [`conn`] (one connection's state
-//! machine). [`stats`] are the counters `/status` shows, laid out to live in memory shared
+//! Every model's loop shares [`connections`] (the connection table: timers, sweep, drain,
+//! close, logs) over [`conn`] (one connection's state machine), and takes signals as
+//! [`intents`]; each keeps only its way of waiting: [`reactor`] (epoll through mio) and the
+//! [`models`] before it. [`stats`] are the counters `/status` shows, laid out to live in memory shared
 //! between processes.
 //!
 //! Processes: [`launch`] turns the flags into a running server (daemon or not, pid file, one
@@ -17,6 +19,7 @@ pub mod body;
 pub mod conditional;
 pub mod config;
 pub mod conn;
+pub mod connections;
 pub mod control;
 pub mod daemon;
 pub mod date;
@@ -24,6 +27,7 @@ pub mod entity_tag;
 pub mod exchange;
 pub mod file_answer;
 pub mod http;
+pub mod intents;
 pub mod launch;
 pub mod logs;
 pub mod master;

@@ -17,92 +17,90 @@ use std::time::Duration;
 use nix::sys::socket::{setsockopt, sockopt};
 use nix::sys::time::TimeVal;
 
-use crate::server::conn::{Conn, Drive};
+use crate::server::connections::{Cause, Stopped};
+use crate::server::intents::Intents;
 
-use super::Worker;
+use super::Table;
 
 /// How often a blocked call comes back to look at the signal flags.
 const CHECK_FLAGS: Duration = Duration::from_millis(100);
 
 /// Accepts and serves one connection at a time until TERM/INT/QUIT. Returns the exit code.
-pub fn run(listener: &TcpListener, w: &mut Worker) -> i32 {
+pub fn run(listener: &TcpListener, conns: &mut Table, intents: &Intents) -> i32 {
     let tick = TimeVal::new(0, CHECK_FLAGS.as_micros() as i64);
     if let Err(e) = setsockopt(listener, sockopt::ReceiveTimeout, &tick) {
-        w.error(format_args!("cannot set an accept timeout: {e}"));
+        conns.log_error(format_args!("cannot set an accept timeout: {e}"));
+        conns.flush_logs();
         return 1;
     }
-    let mut id = 0;
     loop {
-        w.housekeeping();
-        if w.intents.draining() {
-            return 0;
+        if take_intents(conns, intents).is_some() || conns.draining() {
+            break;
         }
+        conns.flush_logs();
         match listener.accept() {
             Ok((stream, peer)) => {
-                id += 1;
-                serve(stream, id, peer.ip(), w);
+                if serve(stream, peer.ip(), conns, intents).is_some() {
+                    break;
+                }
             }
             Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::Interrupted) => {}
             Err(e) => {
                 // EMFILE/ENFILE and friends: say so, breathe, keep going.
-                w.error(format_args!("accept: {e}"));
+                conns.log_error(format_args!("accept: {e}"));
                 std::thread::sleep(CHECK_FLAGS);
             }
         }
     }
+    conns.close_all();
+    0
 }
 
-/// Answers every request on one connection, blocking, until it closes.
-fn serve(stream: TcpStream, id: u64, peer: std::net::IpAddr, w: &mut Worker) {
+/// Acts on the signals that came; Some when the process must stop now.
+fn take_intents(conns: &mut Table, intents: &Intents) -> Option<Stopped> {
+    intents.take().find_map(|intent| conns.on_intent(intent))
+}
+
+/// Answers every request on one connection, blocking, until it closes. Some when a signal
+/// or the end of a drain says the process must stop.
+fn serve(
+    stream: TcpStream,
+    peer: std::net::IpAddr,
+    conns: &mut Table,
+    intents: &Intents,
+) -> Option<Stopped> {
     let tick = TimeVal::new(0, CHECK_FLAGS.as_micros() as i64);
     if setsockopt(&stream, sockopt::ReceiveTimeout, &tick).is_err()
         || stream
-            .set_write_timeout(Some(w.config.header_timeout))
+            .set_write_timeout(Some(conns.config().header_timeout))
             .is_err()
     {
-        return;
+        return None;
     }
     let _ = stream.set_nodelay(true);
-    w.clock.tick();
-    let mut conn = Conn::new(stream, id, peer, w.clock.now, &w.config);
-    w.board.own().opened();
-    w.timers.clear();
+    conns.tick();
+    let slot = conns.insert(stream, peer);
     loop {
-        w.clock.tick();
-        if w.intents.stop_now() {
-            break;
+        // The clock, a due /sleep timer (it answers), the deadline (it cuts).
+        conns.tick();
+        if let Some(stopped) = take_intents(conns, intents).or_else(|| conns.drained()) {
+            conns.close(slot);
+            return Some(stopped);
         }
-        // A timer is due only while the connection waits on a /sleep: block right here.
-        let wake = match w.timers.peek() {
-            Some(Reverse((due, _, _))) if *due > w.clock.now => {
-                std::thread::sleep((*due - w.clock.now).min(CHECK_FLAGS));
-                continue;
-            }
-            Some(_) => {
-                w.timers.pop();
-                true
-            }
-            None => {
-                conn.mark_readable();
-                false
-            }
-        };
-        let mut io = w.io(0);
-        let result = if wake {
-            conn.wake(&mut io)
-        } else {
-            conn.drive(&mut io)
-        };
-        if result == Drive::Close || (io.site.draining && conn.is_idle()) {
-            break;
+        if conns.get_mut(slot).is_none() {
+            // Closed: a timer it left behind must not hold up the next client.
+            conns.clear_timers();
+            return None;
         }
-        if w.clock.now >= conn.deadline && w.timers.is_empty() {
-            conn.time_out(&mut w.io(0));
-            break;
+        // A timer is pending only while the connection waits on a /sleep: block right here.
+        if let Some(Reverse((due, _, _))) = conns.timers().peek() {
+            std::thread::sleep(due.saturating_duration_since(conns.now()).min(CHECK_FLAGS));
+            continue;
         }
-        w.housekeeping();
+        if let Some(conn) = conns.get_mut(slot) {
+            conn.mark_readable();
+        }
+        conns.drive(slot, Cause::Ready);
+        conns.flush_logs();
     }
-    w.timers.clear();
-    w.board.own().closed();
-    w.housekeeping();
 }

@@ -7,12 +7,12 @@ use std::time::Duration;
 
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 
-use super::multiplex::{Demultiplexer, Interest, Readiness};
+use super::multiplex::{Demultiplexer, Interest, Readiness, Unwatchable};
 
 pub struct Poll;
 
 impl Demultiplexer for Poll {
-    fn admits(&self, _fd: RawFd) -> Result<(), String> {
+    fn admits(&self, _fd: RawFd) -> Result<(), Unwatchable> {
         Ok(())
     }
 

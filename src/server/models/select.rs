@@ -9,18 +9,19 @@ use std::time::Duration;
 use nix::sys::select::{select, FdSet, FD_SETSIZE};
 use nix::sys::time::{TimeVal, TimeValLike};
 
-use super::multiplex::{Demultiplexer, Interest, Readiness};
+use super::multiplex::{Demultiplexer, Interest, Readiness, Unwatchable};
 
 pub struct Select;
 
 impl Demultiplexer for Select {
-    fn admits(&self, fd: RawFd) -> Result<(), String> {
+    fn admits(&self, fd: RawFd) -> Result<(), Unwatchable> {
         if usize::try_from(fd).is_ok_and(|fd| fd < FD_SETSIZE) {
             Ok(())
         } else {
-            Err(format!(
-                "descriptor {fd} is at or past FD_SETSIZE ({FD_SETSIZE}); select(2) cannot watch it"
-            ))
+            Err(Unwatchable {
+                fd,
+                limit: FD_SETSIZE,
+            })
         }
     }
 
@@ -61,7 +62,7 @@ mod tests {
     fn refuses_descriptors_past_fd_setsize() {
         assert!(Select.admits(0).is_ok());
         assert!(Select.admits(FD_SETSIZE as RawFd - 1).is_ok());
-        let err = Select.admits(FD_SETSIZE as RawFd).unwrap_err();
+        let err = Select.admits(FD_SETSIZE as RawFd).unwrap_err().to_string();
         assert!(err.contains("FD_SETSIZE (1024)"), "{err}");
         assert!(Select.admits(-1).is_err());
     }
