@@ -304,11 +304,15 @@ fn net_and_ps_agree_with_ss_and_ps() {
                 "{key} of {pid}"
             );
         }
-        assert_eq!(
-            v["state"].as_str().unwrap(),
-            &theirs[5][..1],
-            "state of {pid}"
-        );
+        // This test process runs and sleeps as its other test threads do, so its state may
+        // change between the two reads; the holder (asleep) and the zombie cannot.
+        if pid != me {
+            assert_eq!(
+                v["state"].as_str().unwrap(),
+                &theirs[5][..1],
+                "state of {pid}"
+            );
+        }
         let tty = v["tty"].as_str().unwrap_or("?");
         assert_eq!(tty, theirs[6], "tty of {pid}");
         assert_eq!(

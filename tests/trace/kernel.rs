@@ -1,6 +1,7 @@
 //! `tcplab trace` against the real kernel: real connections on a port of our own, in known
 //! patterns, and the exact state sequences the kernel's tracepoint reports for both ends.
-//! Needs root (CI runs as root); the unprivileged fallback is tested with setpriv.
+//! Needs root (CI runs as root; without it each test says so and skips); the unprivileged
+//! fallback is tested with setpriv.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
@@ -216,6 +217,9 @@ impl Traced {
 
 #[test]
 fn client_closes_first() {
+    if testkit::skip_without(testkit::Need::Root) {
+        return;
+    }
     let mut t = traced_connection();
     let mut client = t.client.take().unwrap();
     client.write_all(b"hi").unwrap();
@@ -260,6 +264,9 @@ fn client_closes_first() {
 
 #[test]
 fn server_closes_first() {
+    if testkit::skip_without(testkit::Need::Root) {
+        return;
+    }
     let mut t = traced_connection();
     drop(t.accepted.take());
     let mut client = t.client.take().unwrap();
@@ -274,6 +281,9 @@ fn server_closes_first() {
 
 #[test]
 fn reset_by_linger_zero() {
+    if testkit::skip_without(testkit::Need::Root) {
+        return;
+    }
     let mut t = traced_connection();
     let client = t.client.take().unwrap();
     let linger = libc::linger {
@@ -298,6 +308,9 @@ fn reset_by_linger_zero() {
 
 #[test]
 fn refused_connection() {
+    if testkit::skip_without(testkit::Need::Root) {
+        return;
+    }
     // A bound socket that does not listen keeps the port ours and answers SYN with RST.
     let (l, _, _) = listener();
     let addr = l.local_addr().unwrap();
@@ -340,6 +353,9 @@ fn bound_not_listening(addr: SocketAddr) -> std::os::fd::OwnedFd {
 
 #[test]
 fn timeline_and_count_exit_by_themselves() {
+    if testkit::skip_without(testkit::Need::Root) {
+        return;
+    }
     let (l, server, port) = listener();
     let t = start_tracer(&[
         "trace",
@@ -404,6 +420,9 @@ fn timeline_and_count_exit_by_themselves() {
 
 #[test]
 fn duration_ends_it_and_text_says_kernel() {
+    if testkit::skip_without(testkit::Need::Root) {
+        return;
+    }
     let started = Instant::now();
     let t = start_tracer(&["trace", "--duration", "300ms", "--port", "9"]);
     t.require_kernel();
@@ -421,6 +440,9 @@ fn duration_ends_it_and_text_says_kernel() {
 
 #[test]
 fn stale_instance_of_a_dead_run_is_removed() {
+    if testkit::skip_without(testkit::Need::Root) {
+        return;
+    }
     // A pid that surely is dead: a child we started and reaped.
     let mut child = std::process::Command::new("true").spawn().unwrap();
     let pid = child.id();
@@ -450,6 +472,9 @@ fn bad_flags_are_one_line_errors() {
 
 #[test]
 fn unprivileged_user_gets_the_sampled_fallback() {
+    if testkit::skip_without(testkit::Need::Root) {
+        return;
+    }
     let (l, server, port) = listener();
     // The checkout may sit where nobody cannot reach (/root): run a copy nobody can.
     let dir = tempfile::tempdir().unwrap();
@@ -489,6 +514,9 @@ fn unprivileged_user_gets_the_sampled_fallback() {
 
 #[test]
 fn closing_when_the_fin_waits_behind_data() {
+    if testkit::skip_without(testkit::Need::Root) {
+        return;
+    }
     // A simultaneous close on one end, made deterministic on loopback: the client's FIN waits
     // behind data the server's full receive buffer will not take, so the server's FIN reaches
     // a client that has closed but whose FIN is still unsent: FIN_WAIT1 → CLOSING.

@@ -24,6 +24,9 @@ fn client_closes_first(l: &TcpListener) -> std::net::SocketAddr {
 
 #[test]
 fn live_trace_feeds_transitions_and_cleans_up_when_dropped() {
+    if testkit::skip_without(testkit::Need::Root) {
+        return;
+    }
     let l = TcpListener::bind("127.0.0.1:0").unwrap();
     let server = l.local_addr().unwrap();
     let mut live = LiveTrace::start(Some(server.port())).unwrap();
@@ -93,6 +96,9 @@ impl Sink for Collect {
 
 #[test]
 fn the_text_pipe_fallback_reports_the_same_lives() {
+    if testkit::skip_without(testkit::Need::Root) {
+        return;
+    }
     use std::os::fd::AsFd;
     use TcpState::*;
     let l = TcpListener::bind("127.0.0.1:0").unwrap();

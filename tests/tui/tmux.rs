@@ -200,6 +200,9 @@ fn demo_of(tui: i32) -> i32 {
 
 #[test]
 fn term_restores_the_terminal_and_ends_the_demo() {
+    if testkit::skip_without(testkit::Need::Tmux) {
+        return;
+    }
     let (tmux, tui) = start_dashboard();
     tmux.send(&["z"]);
     let demo = demo_of(tui);
@@ -218,6 +221,9 @@ fn term_restores_the_terminal_and_ends_the_demo() {
 
 #[test]
 fn zombie_demo_signal_menu_and_clean_quit() {
+    if testkit::skip_without(testkit::Need::Tmux) {
+        return;
+    }
     testkit::subreaper();
     let mut sleep = Running {
         child: Command::new("sleep").arg("1000").spawn().unwrap(),
@@ -279,6 +285,9 @@ fn zombie_demo_signal_menu_and_clean_quit() {
 /// the dashboard too, which reaps them at once and says so.
 #[test]
 fn orphaned_zombies_come_back_to_the_dashboard_and_are_reaped() {
+    if testkit::skip_without(testkit::Need::Tmux) {
+        return;
+    }
     use nix::sys::signal::{kill, Signal};
     use nix::unistd::Pid;
     let (tmux, tui) = start_dashboard();

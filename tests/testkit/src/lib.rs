@@ -6,8 +6,11 @@ pub mod dashboard;
 pub mod demo;
 pub mod http;
 pub mod inspect;
+pub mod needs;
 pub mod server_procs;
 pub mod ss;
+
+pub use needs::{skip_without, Need};
 
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
