@@ -197,6 +197,30 @@ pub struct NetArgs {
     /// JSON output (schema in the README)
     #[arg(long)]
     pub json: bool,
+    /// Inside each connection, like `ss -ti`: rtt, cwnd, ssthresh, mss, retransmits, bytes,
+    /// segments, delivery and pacing rate, congestion control (the kernel's tcp_info)
+    #[arg(long, conflicts_with = "summary")]
+    pub info: bool,
+    /// Throughput: sample the kernel's byte counters twice and print bytes per second sent and
+    /// received, per socket (sockets present in both samples only)
+    #[arg(long, conflicts_with_all = ["summary", "info"])]
+    pub rate: bool,
+    /// With --rate: time between the two samples, 10ms to 1h
+    #[arg(long, value_parser = parse_rate_interval, default_value = "1s", requires = "rate")]
+    pub interval: Duration,
+    /// With --rate: one line per owning process (a socket held by several processes counts
+    /// in full for each of them, and the SHARED column says how many)
+    #[arg(long, requires = "rate", conflicts_with = "no_owners")]
+    pub by_process: bool,
+}
+
+/// `net --rate --interval`: long enough to measure, short enough to wait for.
+fn parse_rate_interval(s: &str) -> Result<Duration, String> {
+    let d = parse_duration(s)?;
+    if d < Duration::from_millis(10) || d > Duration::from_secs(3600) {
+        return Err(format!("`{s}` is outside 10ms to 1h"));
+    }
+    Ok(d)
 }
 
 #[derive(Debug, Args)]

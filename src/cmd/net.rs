@@ -7,27 +7,64 @@ use std::process::ExitCode;
 
 use crate::cli::NetArgs;
 use crate::kernel::owners::OwnerIndex;
-use crate::kernel::sockets::SocketScanner;
+use crate::kernel::sockets::{ScanDetail, ScanOptions, SocketScanner, SplitPolicy};
 use crate::model::counts::StateCounts;
-use crate::model::{Socket, TcpState, TimerKind};
+use crate::model::{Owner, Socket, TcpState, TimerKind};
 
-pub fn run(args: NetArgs) -> anyhow::Result<ExitCode> {
-    let mut states = Vec::new();
-    for s in &args.states {
-        match TcpState::parse(s) {
-            Some(st) => states.push(st),
-            None => {
-                eprintln!(
-                    "tcplab net: unknown TCP state `{s}`; expected one of {}",
-                    TcpState::ALL.map(|s| s.kernel_name()).join(", ")
-                );
-                return Ok(ExitCode::from(2));
+/// Which sockets the command line asks for (`--state`, `--listen`, `--port`).
+pub struct SocketFilter {
+    states: Vec<TcpState>,
+    port: Option<u16>,
+}
+
+impl SocketFilter {
+    /// The filter, or a one-line usage error for an unknown state name.
+    pub fn of(args: &NetArgs) -> Result<SocketFilter, String> {
+        let mut states = Vec::new();
+        for s in &args.states {
+            match TcpState::parse(s) {
+                Some(st) => states.push(st),
+                None => {
+                    return Err(format!(
+                        "unknown TCP state `{s}`; expected one of {}",
+                        TcpState::ALL.map(|s| s.kernel_name()).join(", ")
+                    ))
+                }
             }
         }
+        if args.listen {
+            states.push(TcpState::Listen);
+        }
+        Ok(SocketFilter {
+            states,
+            port: args.port,
+        })
     }
-    if args.listen {
-        states.push(TcpState::Listen);
+
+    pub fn keeps(&self, s: &Socket) -> bool {
+        (self.states.is_empty() || self.states.contains(&s.state))
+            && self
+                .port
+                .is_none_or(|p| s.local.port() == p || s.remote.port() == p)
     }
+}
+
+pub fn run(args: NetArgs) -> anyhow::Result<ExitCode> {
+    let filter = match SocketFilter::of(&args) {
+        Ok(f) => f,
+        Err(e) => {
+            eprintln!("tcplab net: {e}");
+            return Ok(ExitCode::from(2));
+        }
+    };
+    if args.rate {
+        return super::net_rate::run(&args, &filter);
+    }
+    let detail = if args.info {
+        ScanDetail::TcpInfo
+    } else {
+        ScanDetail::Basic
+    };
     // The kernel's socket dump and the walk of every process's descriptors are independent:
     // run them at once (the walk is most of the command's time with thousands of sockets).
     let want_owners = !args.no_owners && !args.summary;
@@ -40,11 +77,15 @@ pub fn run(args: NetArgs) -> anyhow::Result<ExitCode> {
         });
         // With owners, the walk is the longer task and both cores are busy with it: a split
         // dump would only add its second walk of the hash table.
-        let mut scanner = if want_owners {
-            SocketScanner::unsplit()
-        } else {
-            SocketScanner::new()
-        };
+        let mut scanner = SocketScanner::with(ScanOptions {
+            detail,
+            split: if want_owners {
+                SplitPolicy::Never
+            } else {
+                SplitPolicy::Auto
+            },
+            ..ScanOptions::default()
+        });
         let scan = scanner.scan();
         let index = walk.map(|h| {
             h.join()
@@ -56,14 +97,10 @@ pub fn run(args: NetArgs) -> anyhow::Result<ExitCode> {
     let mut sockets: Vec<Socket> = scan
         .sockets
         .into_iter()
-        .filter(|s| states.is_empty() || states.contains(&s.state))
-        .filter(|s| {
-            args.port
-                .is_none_or(|p| s.local.port() == p || s.remote.port() == p)
-        })
+        .filter(|s| filter.keeps(s))
         .collect();
     if scan.from_procfs {
-        eprintln!("tcplab net: netlink sock_diag unavailable; read /proc/net/tcp instead (no listen backlog)");
+        eprintln!("tcplab net: netlink sock_diag unavailable; read /proc/net/tcp instead (no listen backlog, no tcp_info)");
     }
 
     if args.summary {
@@ -90,7 +127,7 @@ pub fn run(args: NetArgs) -> anyhow::Result<ExitCode> {
         .map_err(|e| anyhow::anyhow!("cannot list /proc: {e}"))?;
     let done = if args.json {
         // Owners straight from the index: no list per socket to build and free.
-        print_json(&sockets, index.as_ref())
+        print_json(&sockets, index.as_ref(), detail)
     } else {
         if let Some(index) = &index {
             index.fill(&mut sockets);
@@ -113,7 +150,7 @@ pub fn json(sockets: &[Socket]) -> anyhow::Result<String> {
     let mut out = String::with_capacity(sockets.len() * 200 + 4);
     out.push_str("[\n");
     for (i, s) in sockets.iter().enumerate() {
-        json_object(&mut out, s, None)?;
+        json_object(&mut out, s, None, ScanDetail::Basic)?;
         out.push_str(if i + 1 < sockets.len() { ",\n" } else { "\n" });
     }
     out.push_str("]\n");
@@ -122,7 +159,11 @@ pub fn json(sockets: &[Socket]) -> anyhow::Result<String> {
 
 /// Streams the same JSON to stdout in chunks of whole lines, so 18,000 sockets need neither a
 /// multi-megabyte buffer nor the page faults of filling one; stops quietly if the reader left.
-fn print_json(sockets: &[Socket], index: Option<&OwnerIndex>) -> anyhow::Result<ExitCode> {
+fn print_json(
+    sockets: &[Socket],
+    index: Option<&OwnerIndex>,
+    detail: ScanDetail,
+) -> anyhow::Result<ExitCode> {
     const CHUNK: usize = 64 * 1024;
     // Lines are joined with '\n' inside a chunk; print_line ends each chunk's last line.
     let mut buf = String::with_capacity(CHUNK + 1024);
@@ -131,7 +172,7 @@ fn print_json(sockets: &[Socket], index: Option<&OwnerIndex>) -> anyhow::Result<
         if !buf.is_empty() {
             buf.push('\n');
         }
-        json_object(&mut buf, s, index)?;
+        json_object(&mut buf, s, index, detail)?;
         if i + 1 < sockets.len() {
             buf.push(',');
         }
@@ -150,9 +191,28 @@ fn print_json(sockets: &[Socket], index: Option<&OwnerIndex>) -> anyhow::Result<
     Ok(ExitCode::SUCCESS)
 }
 
-/// One socket's object, appended to `out`.
-fn json_object(out: &mut String, s: &Socket, index: Option<&OwnerIndex>) -> anyhow::Result<()> {
-    out.push_str("{\"state\":\"");
+/// One socket's object, appended to `out`; with `info` (null where the kernel gave none) when
+/// the scan asked for it.
+fn json_object(
+    out: &mut String,
+    s: &Socket,
+    index: Option<&OwnerIndex>,
+    detail: ScanDetail,
+) -> anyhow::Result<()> {
+    out.push('{');
+    json_fields(out, s, index, detail)?;
+    out.push('}');
+    Ok(())
+}
+
+/// The members of a socket's object, without the braces (`net --rate` adds its own).
+pub(super) fn json_fields(
+    out: &mut String,
+    s: &Socket,
+    index: Option<&OwnerIndex>,
+    detail: ScanDetail,
+) -> anyhow::Result<()> {
+    out.push_str("\"state\":\"");
     out.push_str(s.state.kernel_name());
     out.push_str("\",\"local\":\"");
     push_addr(out, &s.local);
@@ -202,12 +262,18 @@ fn json_object(out: &mut String, s: &Socket, index: Option<&OwnerIndex>) -> anyh
             out.push(']');
         }
     }
-    out.push('}');
+    if detail == ScanDetail::TcpInfo {
+        out.push_str(",\"info\":");
+        match &s.info {
+            Some(info) => super::net_info::push_json(out, info),
+            None => out.push_str("null"),
+        }
+    }
     Ok(())
 }
 
 /// Decimal digits without the `fmt` machinery.
-fn push_u64(out: &mut String, n: u64) {
+pub(super) fn push_u64(out: &mut String, n: u64) {
     for &d in crate::units::decimal(n, &mut [0u8; 20]) {
         out.push(d as char);
     }
@@ -215,7 +281,7 @@ fn push_u64(out: &mut String, n: u64) {
 
 /// `text` as a JSON string, quotes included, escaped as serde_json does (no allocation: one
 /// owner per socket at tens of thousands of sockets).
-fn push_json_string(out: &mut String, text: &str) {
+pub(super) fn push_json_string(out: &mut String, text: &str) {
     out.push('"');
     for c in text.chars() {
         match c {
@@ -264,6 +330,19 @@ pub fn timer_name(kind: TimerKind) -> &'static str {
     }
 }
 
+/// A socket's holders in the table: `comm[pid]:fd,...`, `-` for none, `?` for unknown.
+pub(super) fn owners_text(owners: Option<&[Owner]>) -> String {
+    match owners {
+        None => "?".to_string(),
+        Some([]) => "-".to_string(),
+        Some(o) => o
+            .iter()
+            .map(|o| format!("{}[{}]:{}", o.comm, o.pid, o.fd))
+            .collect::<Vec<_>>()
+            .join(","),
+    }
+}
+
 fn table(sockets: &[Socket]) -> String {
     let mut out = String::with_capacity(sockets.len() * 120 + 100);
     let _ = writeln!(
@@ -280,15 +359,7 @@ fn table(sockets: &[Socket]) -> String {
                 crate::units::format_duration(s.timer.expires_in)
             ),
         };
-        let owners = match &s.owners {
-            None => "?".to_string(),
-            Some(o) if o.is_empty() => "-".to_string(),
-            Some(o) => o
-                .iter()
-                .map(|o| format!("{}[{}]:{}", o.comm, o.pid, o.fd))
-                .collect::<Vec<_>>()
-                .join(","),
-        };
+        let owners = owners_text(s.owners.as_deref());
         let _ = writeln!(
             out,
             "{:<12} {:>7} {:>7} {:<45} {:<45} {:<16} {}",
@@ -300,6 +371,9 @@ fn table(sockets: &[Socket]) -> String {
             timer,
             owners
         );
+        if let Some(info) = &s.info {
+            let _ = writeln!(out, "    {}", super::net_info::text(info));
+        }
     }
     out
 }
@@ -307,7 +381,7 @@ fn table(sockets: &[Socket]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{Owner, Timer};
+    use crate::model::Timer;
     use std::time::Duration;
 
     #[test]
@@ -347,6 +421,7 @@ mod tests {
                 fd: 7,
                 comm: "we \"ird\\".into(),
             }]),
+            info: None,
         };
         let unknown = Socket {
             owners: None,

@@ -14,7 +14,9 @@ use netlink_sys::protocols::NETLINK_SOCK_DIAG;
 
 use super::dump_split::{self, Half, Split};
 use super::parse::net_tcp::parse_net_tcp;
+pub use super::parse::sock_diag::ScanDetail;
 use super::parse::sock_diag::{parse_datagram, Dump, DumpError, TCPDIAG_GETSOCK};
+use super::parse::tcp_info::EXT_INFO_AND_CONG;
 use crate::model::Socket;
 
 /// One scan's sockets and where they came from.
@@ -25,29 +27,76 @@ pub struct TcpScan {
     pub from_procfs: bool,
 }
 
+/// How a [`SocketScanner`] reads the kernel. `Default` is what most callers want: netlink,
+/// split when it pays, no `tcp_info`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct ScanOptions {
+    pub detail: ScanDetail,
+    pub source: ScanSource,
+    pub split: SplitPolicy,
+}
+
+/// Where sockets are read from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ScanSource {
+    /// A netlink sock_diag dump; /proc/net/tcp{,6} when netlink cannot be used.
+    #[default]
+    Netlink,
+    /// /proc/net/tcp{,6} only (tests, and comparing the two sources). No listen backlog, no
+    /// `tcp_info`.
+    Procfs,
+}
+
+/// Whether a large dump may run as two half dumps at once (see `dump_split`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum SplitPolicy {
+    /// Split from `SPLIT_MIN` sockets on, on two cores or more.
+    #[default]
+    Auto,
+    /// Never: for callers whose other threads already keep every core busy, and for tests
+    /// that compare a split scan with a whole one.
+    Never,
+}
+
+/// The request the kernel answers with every socket.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum DumpRequest {
+    /// The older `TCPDIAG_GETSOCK`: both families in one walk of the hash table.
+    Combined,
+    /// One `SOCK_DIAG_BY_FAMILY` dump per family, for kernels that refuse the combined one.
+    PerFamily,
+}
+
 /// Scans TCP sockets repeatedly, keeping the netlink socket and the buffers between scans.
 pub struct SocketScanner {
+    options: ScanOptions,
     netlink: Option<netlink_sys::Socket>,
-    /// Set when no netlink sock_diag socket can be opened (or for tests); scans read /proc.
-    /// A dump that fails half-way falls back for that scan only and reopens next time.
-    netlink_broken: bool,
-    /// Set once the kernel refused the combined IPv4+IPv6 dump.
-    no_combined_dump: bool,
+    /// Starts as the options say; becomes `Procfs` when no netlink sock_diag socket can be
+    /// opened. A dump that fails half-way falls back for that scan only and reopens next time.
+    source: ScanSource,
+    /// Becomes `PerFamily` once the kernel refused the combined dump.
+    request: DumpRequest,
     buf: Vec<u8>,
     seq: u32,
     clk_tck: u64,
-    /// The last scan's count, to size the next vector in one allocation.
-    last_len: usize,
+    /// The last scan's count, to size the next vector in one allocation; None before the
+    /// first scan.
+    last_len: Option<usize>,
     /// The second netlink socket and buffer of a split dump (see `dump_split`).
     second: Option<(netlink_sys::Socket, Vec<u8>)>,
     /// Where the next scan splits its dump in two; None: one dump (few sockets, one core,
     /// no combined dump, or the last split failed).
     split: Option<Split>,
-    split_allowed: bool,
-    /// A scan has run: the next split can come from its sockets.
-    scanned: bool,
-    /// The last scan ran as two half dumps.
-    last_split: bool,
+    /// Starts as the options say (`Never` on one core); becomes `Never` when a split failed.
+    split_policy: SplitPolicy,
+    /// How the last scan ran.
+    last_shape: DumpShape,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum DumpShape {
+    Whole,
+    Split,
 }
 
 /// Below this many sockets one dump is quick enough that a second thread is not worth it.
@@ -63,30 +112,57 @@ impl Default for SocketScanner {
 }
 
 impl SocketScanner {
+    /// Netlink, split when it pays, no `tcp_info`: the cheap scan.
     pub fn new() -> SocketScanner {
+        SocketScanner::with(ScanOptions::default())
+    }
+
+    pub fn with(options: ScanOptions) -> SocketScanner {
+        let one_core = std::thread::available_parallelism().map_or(true, |n| n.get() < 2);
         SocketScanner {
+            options,
             netlink: None,
-            netlink_broken: false,
-            no_combined_dump: false,
+            source: options.source,
+            request: DumpRequest::Combined,
             buf: vec![0; RECV_BUF],
             seq: 0,
             clk_tck: super::clock_ticks(),
-            last_len: 0,
+            last_len: None,
             second: None,
             split: None,
-            scanned: false,
-            split_allowed: std::thread::available_parallelism().is_ok_and(|n| n.get() >= 2),
-            last_split: false,
+            split_policy: if one_core {
+                SplitPolicy::Never
+            } else {
+                options.split
+            },
+            last_shape: DumpShape::Whole,
         }
     }
 
-    /// Never splits the dump: for callers whose other threads already keep every core busy,
-    /// and for tests that compare a split scan with a whole one.
+    /// Never splits the dump (`SplitPolicy::Never`).
     pub fn unsplit() -> SocketScanner {
-        SocketScanner {
-            split_allowed: false,
-            ..SocketScanner::new()
-        }
+        SocketScanner::with(ScanOptions {
+            split: SplitPolicy::Never,
+            ..ScanOptions::default()
+        })
+    }
+
+    /// Forces the /proc/net/tcp fallback (`ScanSource::Procfs`).
+    pub fn procfs_only() -> SocketScanner {
+        SocketScanner::with(ScanOptions {
+            source: ScanSource::Procfs,
+            ..ScanOptions::default()
+        })
+    }
+
+    pub fn options(&self) -> ScanOptions {
+        self.options
+    }
+
+    /// Asks for `tcp_info` from the next scan on, or stops asking: the dashboard wants it only
+    /// while a view shows it.
+    pub fn set_detail(&mut self, detail: ScanDetail) {
+        self.options.detail = detail;
     }
 
     /// True when the next scan will try two half dumps at once.
@@ -103,49 +179,38 @@ impl SocketScanner {
     /// True when the last scan ran as two half dumps (a split that failed fell back whole, and
     /// the scanner does not split again).
     pub fn last_split(&self) -> bool {
-        self.last_split
+        self.last_shape == DumpShape::Split
     }
 
-    /// Forces the /proc/net/tcp fallback (for tests and for comparing the two sources).
-    pub fn procfs_only() -> SocketScanner {
-        SocketScanner {
-            netlink_broken: true,
-            ..SocketScanner::new()
-        }
-    }
-
-    /// Netlink with one dump per family (the newer request), as kernels without the combined
-    /// dump get; for tests that compare the two.
-    pub fn per_family() -> SocketScanner {
-        SocketScanner {
-            no_combined_dump: true,
-            ..SocketScanner::new()
-        }
+    /// Whether a dump of `count` sockets should be split.
+    fn splits(&self, count: usize) -> bool {
+        self.split_policy == SplitPolicy::Auto
+            && self.request == DumpRequest::Combined
+            && count >= SPLIT_MIN
     }
 
     /// Every TCP socket now. Netlink first; /proc/net/tcp{,6} when netlink cannot be used.
     pub fn scan(&mut self) -> anyhow::Result<TcpScan> {
-        let expected = if self.scanned {
-            self.last_len
-        } else {
-            // A first scan has no sockets to take a median of, nor a count to size for; the
-            // kernel's counters (one small read) give the count, and a split at the middle of
-            // the ephemeral port range when there are enough sockets for it to pay.
-            self.scanned = true;
-            let count = dump_split::tcp_socket_count();
-            if self.split_allowed && !self.no_combined_dump && count >= SPLIT_MIN {
-                self.split = Some(Split::Crossed(dump_split::ephemeral_middle()));
+        let expected = match self.last_len {
+            Some(len) => len,
+            None => {
+                // A first scan has no sockets to take a median of, nor a count to size for;
+                // the kernel's counters (one small read) give the count, and a split at the
+                // middle of the ephemeral port range when there are enough sockets to pay.
+                let count = dump_split::tcp_socket_count();
+                if self.splits(count) {
+                    self.split = Some(Split::Crossed(dump_split::ephemeral_middle()));
+                }
+                count
             }
-            count
         };
         let mut sockets = Vec::with_capacity(expected + expected / 8 + 16);
-        if !self.netlink_broken {
+        if self.source == ScanSource::Netlink {
             match self.dump_netlink(&mut sockets) {
                 Ok(()) => {
-                    self.last_len = sockets.len();
-                    self.split = (self.split_allowed
-                        && !self.no_combined_dump
-                        && sockets.len() >= SPLIT_MIN)
+                    self.last_len = Some(sockets.len());
+                    self.split = self
+                        .splits(sockets.len())
                         .then(|| {
                             let pairs = sockets.iter().map(|s| (s.local.port(), s.remote.port()));
                             dump_split::median_pivot(pairs.collect()).map(Split::Pivot)
@@ -157,7 +222,7 @@ impl SocketScanner {
                     });
                 }
                 Err(DumpFailure::Unavailable) => {
-                    self.netlink_broken = true;
+                    self.source = ScanSource::Procfs;
                     sockets.clear();
                 }
                 Err(DumpFailure::Failed) => {
@@ -180,7 +245,7 @@ impl SocketScanner {
             parse_net_tcp(&text, self.clk_tck, &mut sockets)
                 .with_context(|| format!("in {path}"))?;
         }
-        self.last_len = sockets.len();
+        self.last_len = Some(sockets.len());
         Ok(TcpScan {
             sockets,
             from_procfs: true,
@@ -189,11 +254,11 @@ impl SocketScanner {
 
     fn dump_netlink(&mut self, out: &mut Vec<Socket>) -> Result<(), DumpFailure> {
         self.ensure_open()?;
-        self.last_split = false;
+        self.last_shape = DumpShape::Whole;
         if let Some(split) = self.split {
             match self.split_dump(split, out) {
                 Ok(()) => {
-                    self.last_split = true;
+                    self.last_shape = DumpShape::Split;
                     return Ok(());
                 }
                 Err(_) => {
@@ -204,16 +269,17 @@ impl SocketScanner {
                     self.netlink = None;
                     self.second = None;
                     self.split = None;
-                    self.split_allowed = false;
+                    self.split_policy = SplitPolicy::Never;
                     self.ensure_open()?;
                 }
             }
         }
         // Both families share one hash table; the older request walks it once for both, the
         // per-family one twice (see bench/RESULTS.md). Kernels without it get two dumps.
-        if !self.no_combined_dump {
+        let ext = self.ext();
+        if self.request == DumpRequest::Combined {
             self.seq = self.seq.wrapping_add(1);
-            match self.run_dump(&combined_request(self.seq), out) {
+            match self.run_dump(&combined_request(self.seq, ext), out) {
                 Ok(()) => return Ok(()),
                 Err(e) => {
                     out.clear();
@@ -224,14 +290,14 @@ impl SocketScanner {
                     if !refused {
                         return Err(DumpFailure::Failed);
                     }
-                    self.no_combined_dump = true;
+                    self.request = DumpRequest::PerFamily;
                     self.ensure_open()?;
                 }
             }
         }
         for family in [AF_INET, AF_INET6] {
             self.seq = self.seq.wrapping_add(1);
-            self.run_dump(&dump_request(family, self.seq), out)
+            self.run_dump(&dump_request(family, self.seq, ext), out)
                 .map_err(|_| DumpFailure::Failed)?;
         }
         Ok(())
@@ -246,11 +312,20 @@ impl SocketScanner {
 
     fn run_dump(&mut self, request: &[u8], out: &mut Vec<Socket>) -> anyhow::Result<()> {
         let sock = self.netlink.as_ref().expect("opened by dump_netlink");
-        run_dump(sock, &mut self.buf, request, out)
+        run_dump(sock, &mut self.buf, request, self.options.detail, out)
+    }
+
+    /// The request's `idiag_ext`: which attributes the kernel adds to each socket.
+    fn ext(&self) -> u8 {
+        match self.options.detail {
+            ScanDetail::Basic => 0,
+            ScanDetail::TcpInfo => EXT_INFO_AND_CONG,
+        }
     }
 
     /// Two half dumps at once, one on a second thread and netlink socket (see `dump_split`).
     fn split_dump(&mut self, split: Split, out: &mut Vec<Socket>) -> anyhow::Result<()> {
+        let (ext, detail) = (self.ext(), self.options.detail);
         if self.second.is_none() {
             self.second = Some((open_netlink()?, vec![0; RECV_BUF]));
         }
@@ -259,14 +334,15 @@ impl SocketScanner {
         self.seq = self.seq.wrapping_add(2);
         let low = filtered_request(
             self.seq.wrapping_sub(1),
+            ext,
             dump_split::filter_attr(Half::First, split),
         );
-        let high = filtered_request(self.seq, dump_split::filter_attr(Half::Second, split));
+        let high = filtered_request(self.seq, ext, dump_split::filter_attr(Half::Second, split));
         let mut high_half = Vec::with_capacity(out.capacity() / 2 + 16);
         let buf = &mut self.buf;
         let (low_done, high_done) = std::thread::scope(|scope| {
-            let other = scope.spawn(|| run_dump(second, second_buf, &high, &mut high_half));
-            let low_done = run_dump(first, buf, &low, out);
+            let other = scope.spawn(|| run_dump(second, second_buf, &high, detail, &mut high_half));
+            let low_done = run_dump(first, buf, &low, detail, out);
             let high_done = other
                 .join()
                 .unwrap_or_else(|_| Err(anyhow::anyhow!("the second dump panicked")));
@@ -291,6 +367,7 @@ fn run_dump(
     sock: &netlink_sys::Socket,
     buf: &mut [u8],
     request: &[u8],
+    detail: ScanDetail,
     out: &mut Vec<Socket>,
 ) -> anyhow::Result<()> {
     sock.send(request, 0)?;
@@ -303,7 +380,7 @@ fn run_dump(
         if n > buf.len() {
             anyhow::bail!("sock_diag datagram larger than {} bytes", buf.len());
         }
-        if parse_datagram(&buf[..n], out)? == Dump::Done {
+        if parse_datagram(&buf[..n], detail, out)? == Dump::Done {
             return Ok(());
         }
     }
@@ -318,7 +395,7 @@ enum DumpFailure {
 }
 
 /// The bytes of a `SOCK_DIAG_BY_FAMILY` dump request for every TCP state of one family.
-fn dump_request(family: u8, seq: u32) -> Vec<u8> {
+fn dump_request(family: u8, seq: u32, ext: u8) -> Vec<u8> {
     let mut header = NetlinkHeader::default();
     header.flags = NLM_F_REQUEST | NLM_F_DUMP;
     header.sequence_number = seq;
@@ -332,7 +409,7 @@ fn dump_request(family: u8, seq: u32) -> Vec<u8> {
         SockDiagMessage::InetRequest(InetRequest {
             family,
             protocol: IPPROTO_TCP,
-            extensions: ExtensionFlags::empty(),
+            extensions: ExtensionFlags::from_bits_retain(ext),
             // Every state bit, NEW_SYN_RECV (12) included, which the crate's flags do not name.
             states: StateFlags::from_bits_retain(0x1ffe),
             socket_id,
@@ -347,12 +424,12 @@ fn dump_request(family: u8, seq: u32) -> Vec<u8> {
 
 /// A `TCPDIAG_GETSOCK` dump request (`struct inet_diag_req`): the kernel answers it for every
 /// family in one walk of the TCP tables. Built by hand: the crate only speaks the newer request.
-fn combined_request(seq: u32) -> Vec<u8> {
-    filtered_request(seq, Vec::new())
+fn combined_request(seq: u32, ext: u8) -> Vec<u8> {
+    filtered_request(seq, ext, Vec::new())
 }
 
 /// The same request followed by a request attribute (a filter), or by nothing.
-fn filtered_request(seq: u32, attr: Vec<u8>) -> Vec<u8> {
+fn filtered_request(seq: u32, ext: u8, attr: Vec<u8>) -> Vec<u8> {
     let len = 16 + 60 + attr.len();
     let mut buf = Vec::with_capacity(len);
     buf.extend_from_slice(&(len as u32).to_ne_bytes());
@@ -360,8 +437,8 @@ fn filtered_request(seq: u32, attr: Vec<u8>) -> Vec<u8> {
     buf.extend_from_slice(&(NLM_F_REQUEST | NLM_F_DUMP).to_ne_bytes());
     buf.extend_from_slice(&seq.to_ne_bytes());
     buf.extend_from_slice(&0u32.to_ne_bytes()); // port id: the kernel fills it
-                                                // family (ignored: the compat path dumps all), src_len, dst_len, ext (no attributes)
-    buf.extend_from_slice(&[AF_INET, 0, 0, 0]);
+                                                // family (ignored: the compat path dumps all), src_len, dst_len, ext (attributes wanted)
+    buf.extend_from_slice(&[AF_INET, 0, 0, ext]);
     buf.extend_from_slice(&[0u8; 48]); // inet_diag_sockid: no filter
     buf.extend_from_slice(&0x1ffeu32.to_ne_bytes()); // every state
     buf.extend_from_slice(&0u32.to_ne_bytes()); // dbs

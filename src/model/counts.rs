@@ -68,6 +68,7 @@ mod tests {
             uid: 0,
             timer: Timer::default(),
             owners: None,
+            info: None,
         }
     }
 

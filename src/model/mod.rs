@@ -3,9 +3,11 @@
 
 pub mod counts;
 pub mod process;
+pub mod rates;
 pub mod sessions;
 pub mod signals;
 pub mod socket;
+pub mod tcp_info;
 pub mod tcp_state;
 pub mod transition;
 pub mod tree;
@@ -14,6 +16,7 @@ pub mod zombies;
 pub use process::{ProcState, Process};
 pub use signals::{SignalMasks, SignalSet};
 pub use socket::{Owner, Socket, Timer, TimerKind};
+pub use tcp_info::TcpInfo;
 pub use tcp_state::TcpState;
 pub use transition::{Transition, TransitionSource};
 

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use serde::Serialize;
 
-use super::TcpState;
+use super::{TcpInfo, TcpState};
 
 /// A process that holds the socket in one of its descriptors. After fork, a socket has
 /// several holders, and every one of them matters.
@@ -59,4 +59,8 @@ pub struct Socket {
     /// Every (pid, fd) holding the inode; None when owners were not looked up or could not be
     /// (another user's process and we are not root). TIME_WAIT sockets have no owner: Some([]).
     pub owners: Option<Vec<Owner>>,
+    /// What the kernel knows inside the connection, when the scan asked for it
+    /// (`ScanDetail::TcpInfo`) and the kernel gave it (not for TIME_WAIT or SYN_RECV, nor from
+    /// /proc/net/tcp). Boxed: the plain scan carries only the empty pointer.
+    pub info: Option<Box<TcpInfo>>,
 }

@@ -84,6 +84,7 @@ mod tests {
             uid: 0,
             timer: Default::default(),
             owners: None,
+            info: None,
         }
     }
 

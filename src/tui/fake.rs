@@ -89,6 +89,7 @@ fn socket(state: TcpState, local: &str, remote: &str, owner: Option<(i32, i32, &
                 .into_iter()
                 .collect(),
         ),
+        info: None,
     }
 }
 

@@ -5,5 +5,6 @@ mod churn;
 mod commands;
 mod diff;
 mod handshake;
+mod info;
 mod parsers;
 mod unprivileged;

@@ -3,31 +3,11 @@
 //! guessed as "nobody".
 
 use std::net::{TcpListener, TcpStream};
-use std::process::{Command, Output};
+use std::process::Output;
+
+use testkit::inspect::as_nobody;
 
 use serde_json::Value;
-
-/// Runs the binary as uid/gid 65534 when this test runs as root; otherwise as the current
-/// (already unprivileged) user.
-fn as_nobody(args: &[&str]) -> Output {
-    let bin = env!("CARGO_BIN_EXE_tcplab");
-    if nix::unistd::geteuid().is_root() {
-        Command::new("setpriv")
-            .args([
-                "--reuid",
-                "65534",
-                "--regid",
-                "65534",
-                "--clear-groups",
-                bin,
-            ])
-            .args(args)
-            .output()
-            .expect("run setpriv")
-    } else {
-        Command::new(bin).args(args).output().expect("run tcplab")
-    }
-}
 
 fn json_ok(out: &Output) -> Vec<Value> {
     let err = String::from_utf8_lossy(&out.stderr);

@@ -8,6 +8,7 @@ pub mod net_tcp;
 pub mod sock_diag;
 pub mod stat;
 pub mod status;
+pub mod tcp_info;
 
 /// Text that does not have the shape the kernel gives it.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -55,6 +55,7 @@ pub fn parse_line(line: &[u8], clk_tck: u64) -> Result<Socket, ParseError> {
             retransmits: retrans as u32,
         },
         owners: None,
+        info: None,
     })
 }
 

@@ -1,9 +1,10 @@
 //! The answer to a netlink `SOCK_DIAG_BY_FAMILY` dump, read straight from the received bytes.
 //!
 //! Each `inet_diag_msg` is a fixed 72-byte record holding everything `tcplab net` shows (state,
-//! addresses, queues, timer, uid, inode), so no attributes are requested and none are decoded;
-//! reading the record in place avoids building a message object per socket, which matters at
-//! tens of thousands of sockets (see bench/RESULTS.md).
+//! addresses, queues, timer, uid, inode); reading it in place avoids building a message object
+//! per socket, which matters at tens of thousands of sockets (see bench/RESULTS.md). The
+//! attributes after it are decoded only for a scan that asked for `tcp_info`
+//! ([`ScanDetail::TcpInfo`]); the plain scan never walks them.
 
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV6};
 use std::time::Duration;
@@ -11,6 +12,7 @@ use std::time::Duration;
 use crate::model::{Socket, TcpState, Timer};
 
 use super::net_tcp::timer_kind;
+use super::tcp_info::parse_attributes;
 use super::ParseError;
 
 const NLMSG_HDRLEN: usize = 16;
@@ -22,6 +24,16 @@ pub const TCPDIAG_GETSOCK: u16 = 18;
 const INET_DIAG_MSG_LEN: usize = 72;
 const AF_INET: u8 = 2;
 const AF_INET6: u8 = 10;
+
+/// How much of each socket a scan asks the kernel for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ScanDetail {
+    /// The 72-byte record only: state, addresses, queues, timer, uid, inode.
+    #[default]
+    Basic,
+    /// Also `tcp_info` and the congestion control's name (`ss -ti`).
+    TcpInfo,
+}
 
 /// Where a dump stands after one received datagram.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -41,7 +53,11 @@ pub enum DumpError {
 }
 
 /// Parses one received datagram (several netlink messages), appending sockets to `out`.
-pub fn parse_datagram(buf: &[u8], out: &mut Vec<Socket>) -> Result<Dump, DumpError> {
+pub fn parse_datagram(
+    buf: &[u8],
+    detail: ScanDetail,
+    out: &mut Vec<Socket>,
+) -> Result<Dump, DumpError> {
     let err = |d: &str| ParseError::new("sock_diag message", d);
     let mut off = 0;
     while off + NLMSG_HDRLEN <= buf.len() {
@@ -62,7 +78,10 @@ pub fn parse_datagram(buf: &[u8], out: &mut Vec<Socket>) -> Result<Dump, DumpErr
                 }
             }
             SOCK_DIAG_BY_FAMILY | TCPDIAG_GETSOCK => {
-                if let Some(sock) = parse_inet_diag_msg(payload)? {
+                if let Some(mut sock) = parse_inet_diag_msg(payload)? {
+                    if detail == ScanDetail::TcpInfo {
+                        sock.info = parse_attributes(&payload[INET_DIAG_MSG_LEN..]).map(Box::new);
+                    }
                     out.push(sock);
                 }
             }
@@ -106,6 +125,7 @@ pub fn parse_inet_diag_msg(p: &[u8]) -> Result<Option<Socket>, ParseError> {
             retransmits: p[3] as u32,
         },
         owners: None,
+        info: None,
     }))
 }
 

@@ -1,6 +1,7 @@
 //! Helpers for the inspector's tests.
 
 use std::os::fd::AsRawFd;
+use std::process::{Command, Output};
 
 use tcplab::model::Snapshot;
 
@@ -25,4 +26,26 @@ pub fn inode_of(fd: &impl AsRawFd) -> u64 {
         .trim_end_matches(']')
         .parse()
         .unwrap()
+}
+
+/// Runs the binary as uid/gid 65534 when this test runs as root; otherwise as the current
+/// (already unprivileged) user.
+pub fn as_nobody(args: &[&str]) -> Output {
+    let bin = crate::bin();
+    if nix::unistd::geteuid().is_root() {
+        Command::new("setpriv")
+            .args([
+                "--reuid",
+                "65534",
+                "--regid",
+                "65534",
+                "--clear-groups",
+            ])
+            .arg(bin)
+            .args(args)
+            .output()
+            .expect("run setpriv")
+    } else {
+        Command::new(bin).args(args).output().expect("run tcplab")
+    }
 }

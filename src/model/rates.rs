@@ -1,0 +1,224 @@
+//! Throughput from two samples of the kernel's per-socket byte counters (`tcp_info`'s
+//! bytes_acked and bytes_received): per socket, and summed per owning process — what nethogs
+//! measures with packet capture, here from counters any user may read.
+//!
+//! Only sockets present in both samples have a rate: a connection that opened and closed
+//! between them is not seen at all, and one that opened between them starts counting at the
+//! next sample.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use super::{Socket, TcpState};
+
+/// Bytes per second in each direction.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct Throughput {
+    /// Bytes sent and acknowledged by the peer, per second.
+    pub send: f64,
+    /// Bytes received, per second.
+    pub recv: f64,
+}
+
+impl Throughput {
+    pub fn total(&self) -> f64 {
+        self.send + self.recv
+    }
+}
+
+impl std::ops::AddAssign for Throughput {
+    fn add_assign(&mut self, other: Throughput) {
+        self.send += other.send;
+        self.recv += other.recv;
+    }
+}
+
+/// One sample's counters, kept between refreshes (the dashboard) or between the two scans of
+/// `net --rate`, keyed by inode.
+#[derive(Debug, Clone, Default)]
+pub struct Counters {
+    by_inode: HashMap<u64, (SocketAddr, SocketAddr, u64, u64)>,
+}
+
+impl Counters {
+    /// The counters of every connection that carries `tcp_info` (listeners move no bytes).
+    pub fn of(sockets: &[Socket]) -> Counters {
+        let by_inode = sockets
+            .iter()
+            .filter(|s| s.inode != 0 && s.state != TcpState::Listen)
+            .filter_map(|s| {
+                let info = s.info.as_ref()?;
+                Some((
+                    s.inode,
+                    (s.local, s.remote, info.bytes_acked, info.bytes_received),
+                ))
+            })
+            .collect();
+        Counters { by_inode }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.by_inode.is_empty()
+    }
+
+    /// Each socket's throughput since this sample, `elapsed` ago (None: not in this sample, or
+    /// counters that went backwards, i.e. another socket reusing the inode).
+    pub fn rates(&self, now: &[Socket], elapsed: Duration) -> Vec<Option<Throughput>> {
+        let secs = elapsed.as_secs_f64();
+        now.iter()
+            .map(|s| {
+                let info = s.info.as_ref()?;
+                let &(local, remote, acked, received) = self.by_inode.get(&s.inode)?;
+                if secs <= 0.0 || local != s.local || remote != s.remote {
+                    return None;
+                }
+                let sent = info.bytes_acked.checked_sub(acked)?;
+                let got = info.bytes_received.checked_sub(received)?;
+                Some(Throughput {
+                    send: sent as f64 / secs,
+                    recv: got as f64 / secs,
+                })
+            })
+            .collect()
+    }
+}
+
+/// One process's share: the sum over every socket it holds.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ProcessRate {
+    pub pid: i32,
+    pub comm: String,
+    pub sockets: usize,
+    /// Of those, sockets other processes hold too: their throughput is counted in full for
+    /// each holder, so the per-process rows may add up to more than the machine moved.
+    pub shared: usize,
+    pub rate: Throughput,
+}
+
+/// Per-process sums of per-socket rates (`rates` index-aligned with `sockets`, whose owners
+/// are filled), busiest first; and the sum over sockets whose owners are unknown (another
+/// user's, when not root) with their count.
+pub fn by_process(
+    sockets: &[Socket],
+    rates: &[Option<Throughput>],
+) -> (Vec<ProcessRate>, Throughput, usize) {
+    let mut procs: HashMap<i32, ProcessRate> = HashMap::new();
+    let mut unknown = Throughput::default();
+    let mut unknown_count = 0;
+    for (s, rate) in sockets.iter().zip(rates) {
+        let Some(rate) = *rate else { continue };
+        let Some(owners) = &s.owners else {
+            unknown += rate;
+            unknown_count += 1;
+            continue;
+        };
+        // A process holding the socket in two descriptors counts it once.
+        let mut pids: Vec<(i32, &str)> = owners.iter().map(|o| (o.pid, o.comm.as_str())).collect();
+        pids.sort_unstable();
+        pids.dedup_by_key(|p| p.0);
+        let shared = pids.len() > 1;
+        for (pid, comm) in pids {
+            let entry = procs.entry(pid).or_insert_with(|| ProcessRate {
+                pid,
+                comm: comm.to_string(),
+                sockets: 0,
+                shared: 0,
+                rate: Throughput::default(),
+            });
+            entry.sockets += 1;
+            entry.shared += shared as usize;
+            entry.rate += rate;
+        }
+    }
+    let mut list: Vec<ProcessRate> = procs.into_values().collect();
+    list.sort_by(|a, b| {
+        b.rate
+            .total()
+            .total_cmp(&a.rate.total())
+            .then(a.pid.cmp(&b.pid))
+    });
+    (list, unknown, unknown_count)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{Owner, TcpInfo, Timer};
+
+    fn sock(inode: u64, port: u16, acked: u64, received: u64, owners: &[(i32, i32)]) -> Socket {
+        Socket {
+            state: TcpState::Established,
+            local: format!("127.0.0.1:{port}").parse().unwrap(),
+            remote: "127.0.0.1:80".parse().unwrap(),
+            recv_q: 0,
+            send_q: 0,
+            inode,
+            uid: 0,
+            timer: Timer::default(),
+            owners: (!owners.is_empty()).then(|| {
+                owners
+                    .iter()
+                    .map(|&(pid, fd)| Owner {
+                        pid,
+                        fd,
+                        comm: format!("p{pid}"),
+                    })
+                    .collect()
+            }),
+            info: Some(Box::new(TcpInfo {
+                bytes_acked: acked,
+                bytes_received: received,
+                ..TcpInfo::default()
+            })),
+        }
+    }
+
+    #[test]
+    fn rates_come_from_counter_deltas_of_the_same_socket() {
+        let before = [sock(1, 1000, 100, 0, &[]), sock(2, 1001, 0, 0, &[])];
+        let after = [
+            sock(1, 1000, 2100, 500, &[]),
+            // Same inode, another connection: no rate.
+            sock(2, 1002, 50, 0, &[]),
+            // New since the first sample: no rate yet.
+            sock(3, 1003, 9999, 0, &[]),
+        ];
+        let rates = Counters::of(&before).rates(&after, Duration::from_millis(500));
+        assert_eq!(
+            rates[0],
+            Some(Throughput {
+                send: 4000.0,
+                recv: 1000.0
+            })
+        );
+        assert_eq!(rates[1], None);
+        assert_eq!(rates[2], None);
+        // Counters that went backwards belong to another socket.
+        let back = Counters::of(&after).rates(&before, Duration::from_secs(1));
+        assert_eq!(back[0], None);
+    }
+
+    #[test]
+    fn a_shared_socket_counts_in_full_for_each_holder_once() {
+        let sockets = [
+            sock(1, 1000, 0, 0, &[(10, 3), (10, 4), (11, 3)]),
+            sock(2, 1001, 0, 0, &[(10, 5)]),
+            sock(3, 1002, 0, 0, &[]),
+        ];
+        let r = |send| Some(Throughput { send, recv: 1.0 });
+        let (procs, unknown, unknown_count) = by_process(&sockets, &[r(100.0), r(10.0), r(1.0)]);
+        assert_eq!(procs.len(), 2);
+        assert_eq!(
+            (procs[0].pid, procs[0].sockets, procs[0].shared),
+            (10, 2, 1)
+        );
+        assert_eq!(procs[0].rate.send, 110.0);
+        assert_eq!(
+            (procs[1].pid, procs[1].sockets, procs[1].shared),
+            (11, 1, 1)
+        );
+        assert_eq!(procs[1].rate.send, 100.0);
+        assert_eq!((unknown.send, unknown_count), (1.0, 1));
+    }
+}
