@@ -398,6 +398,7 @@ impl<S: Stream> Conn<S> {
         if self.is_reading_head() && self.wpos == self.wbuf.len() {
             routes::refuse(
                 super::response::Status::RequestTimeout,
+                super::http::is_head_request(&self.rbuf),
                 self.peer,
                 &mut io.site,
                 io.out,

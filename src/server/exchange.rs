@@ -12,7 +12,7 @@ use std::net::IpAddr;
 
 use super::body::BodyDecoder;
 use super::conditional::OwnedConditions;
-use super::http::{parse_head, Method};
+use super::http::{is_head_request, parse_head, Method};
 use super::routes::{self, Answered, Deferred, Request, Site};
 
 /// Stop answering and let the caller write once this much output is waiting, so a client
@@ -84,7 +84,8 @@ pub fn serve(
                 .decode(&input[pos..], site.config.limits.max_body)
             {
                 Err(e) => {
-                    routes::refuse(e.status(), peer, site, out);
+                    let head_only = pending.request.method == Method::Head;
+                    routes::refuse(e.status(), head_only, peer, site, out);
                     return done(input.len(), requests, Next::Close);
                 }
                 Ok(d) => {
@@ -112,7 +113,8 @@ pub fn serve(
             Ok(Some(head)) => head,
             Ok(None) => return done(pos, requests, Next::NeedMore),
             Err(e) => {
-                routes::refuse(e.status(), peer, site, out);
+                let head_only = is_head_request(&input[pos..]);
+                routes::refuse(e.status(), head_only, peer, site, out);
                 return done(input.len(), requests, Next::Close);
             }
         };

@@ -89,6 +89,14 @@ pub struct Head<'b> {
 /// Headers httparse fills without initialising them first; more than this go on the heap.
 const STACK_HEADERS: usize = 128;
 
+/// Whether the (perhaps incomplete or invalid) head in `buf` is a HEAD request: an answer
+/// refusing it must then have no body either. Empty lines before it are skipped, as a
+/// request line is found.
+pub fn is_head_request(buf: &[u8]) -> bool {
+    let start = buf.iter().position(|&b| b != b'\r' && b != b'\n');
+    start.is_some_and(|i| buf[i..].starts_with(b"HEAD "))
+}
+
 /// Parses the head at the start of `buf`. `Ok(None)`: incomplete, wait for more bytes.
 pub fn parse_head<'b>(buf: &'b [u8], limits: &Limits) -> Result<Option<Head<'b>>, HttpError> {
     let Some(len) = head_end(buf, limits)? else {

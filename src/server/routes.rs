@@ -164,9 +164,9 @@ pub fn respond(
                 head.status = status;
                 (sent, answered)
             }
-            Lookup::AddSlash => {
+            Lookup::AddSlash(to) => {
                 head.status = Status::MovedPermanently;
-                let location = format!("Location: {path}/");
+                let location = format!("Location: {to}");
                 let extra = [location.as_str()];
                 let mut with_location = ResponseHead {
                     extra: &extra,
@@ -275,8 +275,15 @@ fn error_page(
 }
 
 /// Answers a request that could not be parsed (or whose body broke a rule), then the
-/// connection closes.
-pub fn refuse(status: Status, peer: IpAddr, site: &mut Site<'_>, out: &mut Vec<u8>) {
+/// connection closes. `head_only`: it was (or began as) a HEAD, which gets no body whatever
+/// the status.
+pub fn refuse(
+    status: Status,
+    head_only: bool,
+    peer: IpAddr,
+    site: &mut Site<'_>,
+    out: &mut Vec<u8>,
+) {
     site.board.own().add_requests(1);
     let mut head = ResponseHead {
         status,
@@ -287,7 +294,7 @@ pub fn refuse(status: Status, peer: IpAddr, site: &mut Site<'_>, out: &mut Vec<u
         extra: &[],
         file: None,
     };
-    let (sent, _) = error_page(out, &mut head, false, site.clock.http_date());
+    let (sent, _) = error_page(out, &mut head, head_only, site.clock.http_date());
     if let Some(log) = site.access_log.as_deref_mut() {
         log.access(
             site.clock,

@@ -7,6 +7,7 @@
 //! with a seek ([`FileBody::narrow`]).
 
 use std::ffi::OsStr;
+use std::fmt::Write;
 use std::fs::File;
 use std::io::{self, Read, Seek, SeekFrom};
 use std::os::unix::ffi::OsStrExt;
@@ -26,7 +27,9 @@ pub enum Lookup {
         modified: i64,
     },
     /// A directory asked for without its trailing slash: relative links inside it need one.
-    AddSlash,
+    /// The `Location` to send, built from the normalised path (percent-encoded, one leading
+    /// `/`), so that `//evil.com` can never become a redirect to another host.
+    AddSlash(String),
     NotFound,
     /// A directory without index.html (no listings), or a file the server may not read.
     Forbidden,
@@ -108,6 +111,8 @@ pub fn lookup(root: &Beneath, path: &str) -> Lookup {
             s => segs.push(s),
         }
     }
+    // `/file.txt/` and `/file.txt/.` name a directory: a file there is 404, as in nginx.
+    let wants_dir = matches!(decoded.rsplit(|&b| b == b'/').next(), Some(b"" | b"."));
     let rel = segs.join(&b'/');
     let mut name = segs.last().copied().unwrap_or_default();
     let mut file = match root.open_read(&rel) {
@@ -119,8 +124,13 @@ pub fn lookup(root: &Beneath, path: &str) -> Lookup {
         Err(e) => return failed(e),
     };
     if meta.is_dir() {
-        if !decoded.ends_with(b"/") {
-            return Lookup::AddSlash;
+        if !wants_dir {
+            let mut location = String::from("/");
+            for seg in &segs {
+                percent_encode(seg, &mut location);
+                location.push('/');
+            }
+            return Lookup::AddSlash(location);
         }
         let index = if rel.is_empty() {
             b"index.html".to_vec()
@@ -133,6 +143,8 @@ pub fn lookup(root: &Beneath, path: &str) -> Lookup {
             Err(e) => return failed(e),
         };
         name = b"index.html";
+    } else if wants_dir {
+        return Lookup::NotFound;
     }
     if !meta.is_file() {
         return Lookup::NotFound;
@@ -182,6 +194,18 @@ pub fn percent_decode(s: &[u8]) -> Option<Vec<u8>> {
         }
     }
     Some(out)
+}
+
+/// Appends `seg` to `out`, every byte but the unreserved and a few safe sub-delimiters as
+/// `%XX` (so a name with `/`, `?`, `#`, control bytes or UTF-8 stays one path segment).
+pub fn percent_encode(seg: &[u8], out: &mut String) {
+    for &b in seg {
+        if b.is_ascii_alphanumeric() || b"-._~!$&'()*+,;=:@".contains(&b) {
+            out.push(b as char);
+        } else {
+            let _ = write!(out, "%{b:02X}");
+        }
+    }
 }
 
 /// Content type by extension; unknown types are sent as bytes.
@@ -249,7 +273,7 @@ mod tests {
     fn serves_files_inside_and_nothing_outside() {
         let (_top, root) = tree();
         assert_eq!(kind(lookup(&root, "/")), "11 text/html; charset=utf-8");
-        assert_eq!(kind(lookup(&root, "/sub")), "AddSlash");
+        assert_eq!(kind(lookup(&root, "/sub")), "AddSlash(\"/sub/\")");
         assert_eq!(kind(lookup(&root, "/sub/")), "Forbidden");
         assert_eq!(
             kind(lookup(&root, "/sub/a%20b.txt")),

@@ -2,6 +2,7 @@
 //! workers, the daemon and its pid file, the I/O models, and operating it.
 
 mod daemon;
+mod hostile;
 mod http;
 mod limits;
 mod master;
