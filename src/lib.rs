@@ -16,6 +16,7 @@ pub mod cli;
 pub mod cmd;
 pub mod demo;
 pub mod kernel;
+pub mod metrics;
 pub mod model;
 pub mod server;
 pub mod trace;

@@ -151,6 +151,7 @@ struct OwnedRequest {
     keep_alive: bool,
     referer: Option<Vec<u8>>,
     user_agent: Option<Vec<u8>>,
+    accept: Option<Vec<u8>>,
     conditions: OwnedConditions,
 }
 
@@ -164,6 +165,7 @@ impl OwnedRequest {
             keep_alive: h.keep_alive,
             referer: h.referer.map(<[u8]>::to_vec),
             user_agent: h.user_agent.map(<[u8]>::to_vec),
+            accept: h.accept.map(<[u8]>::to_vec),
             conditions: OwnedConditions::from_conditions(&h.conditions),
         }
     }
@@ -177,6 +179,7 @@ impl OwnedRequest {
             keep_alive: self.keep_alive,
             referer: self.referer.as_deref(),
             user_agent: self.user_agent.as_deref(),
+            accept: self.accept.as_deref(),
             conditions: self.conditions.view(),
         }
     }

@@ -143,6 +143,7 @@ pub fn parse_head<'b>(buf: &'b [u8], limits: &Limits) -> Result<Option<Head<'b>>
     let mut expect_continue = false;
     let mut referer = None;
     let mut user_agent = None;
+    let mut accept = None;
     let mut conditions = Conditions::default();
     for h in req.headers.iter() {
         let name = h.name.as_bytes();
@@ -177,6 +178,8 @@ pub fn parse_head<'b>(buf: &'b [u8], limits: &Limits) -> Result<Option<Head<'b>>
             referer = Some(h.value);
         } else if name.eq_ignore_ascii_case(b"user-agent") {
             user_agent = Some(h.value);
+        } else if name.eq_ignore_ascii_case(b"accept") {
+            accept = Some(h.value);
         } else if name.eq_ignore_ascii_case(b"if-match") {
             conditions.if_match.add(h.value);
         } else if name.eq_ignore_ascii_case(b"if-unmodified-since") {
@@ -223,6 +226,7 @@ pub fn parse_head<'b>(buf: &'b [u8], limits: &Limits) -> Result<Option<Head<'b>>
             keep_alive,
             referer,
             user_agent,
+            accept,
             conditions,
         },
         framing,

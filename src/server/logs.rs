@@ -171,6 +171,7 @@ mod tests {
             keep_alive: true,
             referer: None,
             user_agent: Some(b"curl/8\n"),
+            accept: None,
             conditions: Default::default(),
         };
         log.access(

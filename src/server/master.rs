@@ -269,6 +269,7 @@ impl<F: Fn(WorkerEnv) -> i32> Master<'_, F> {
                 log(format_args!("worker {pid} {how}"));
                 continue;
             }
+            self.table.totals().bump_respawns();
             let lived = worker.started.elapsed();
             if lived < HEALTHY_LIFETIME {
                 self.backoff = (self.backoff * 2).clamp(FIRST_BACKOFF, MAX_BACKOFF);
@@ -326,6 +327,7 @@ impl<F: Fn(WorkerEnv) -> i32> Master<'_, F> {
             return;
         }
         self.generation += 1;
+        self.table.totals().bump_reloads();
         self.reload_deadline = Some(Instant::now() + RELOAD_READY_TIMEOUT);
         log(format_args!(
             "HUP: starting {} fresh workers (generation {})",

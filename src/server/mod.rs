@@ -8,8 +8,8 @@
 //! Every model's loop shares [`connections`] (the connection table: timers, sweep, drain,
 //! close, logs) over [`conn`] (one connection's state machine), and takes signals as
 //! [`intents`]; each keeps only its way of waiting: [`reactor`] (epoll through mio) and the
-//! [`models`] before it. [`stats`] are the counters `/status` shows, laid out to live in memory shared
-//! between processes.
+//! [`models`] before it. [`stats`] are the counters `/status` shows, laid out to live in memory
+//! shared between processes; [`metrics`] shows the same counters to Prometheus (`/metrics`).
 //!
 //! Processes: [`launch`] turns the flags into a running server (daemon or not, pid file, one
 //! process or a [`master`] with forked workers sharing a [`worker_table`]); [`daemon`] detaches,
@@ -31,6 +31,7 @@ pub mod intents;
 pub mod launch;
 pub mod logs;
 pub mod master;
+pub mod metrics;
 pub mod models;
 pub mod pidfile;
 pub mod ranges;

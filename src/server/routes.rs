@@ -1,5 +1,5 @@
 //! What the server answers: `/` (the tutorial's `hello!world`), `/status` (JSON counters of
-//! every worker), `/sleep?ms=N` (an answer after N ms, from a timer in the caller's loop) and,
+//! every worker), `/metrics` (the same counters for Prometheus), `/sleep?ms=N` (an answer after N ms, from a timer in the caller's loop) and,
 //! with `--root`, static files. GET and HEAD only; anything else gets 405 and `Allow`.
 
 use std::net::IpAddr;
@@ -39,6 +39,8 @@ pub struct Request<'a> {
     pub keep_alive: bool,
     pub referer: Option<&'a [u8]>,
     pub user_agent: Option<&'a [u8]>,
+    /// `Accept`, read only by `/metrics` (which exposition format).
+    pub accept: Option<&'a [u8]>,
     /// Preconditions and Range, read only for static files.
     pub conditions: Conditions<'a>,
 }
@@ -115,6 +117,13 @@ pub fn respond(
         head.content_type = "application/json";
         head.content_length = body.len() as u64;
         let sent = write_full(out, &head, &body, head_only, date);
+        (sent, Answered::Done { keep_alive })
+    } else if path == "/metrics" {
+        let format = crate::metrics::exposition::Format::negotiate(req.accept);
+        let body = super::metrics::page(site.board, site.config, format);
+        head.content_type = format.content_type();
+        head.content_length = body.len() as u64;
+        let sent = write_full(out, &head, body.as_bytes(), head_only, date);
         (sent, Answered::Done { keep_alive })
     } else if path == "/sleep" {
         let ms = query
@@ -285,6 +294,7 @@ pub fn refuse(
     out: &mut Vec<u8>,
 ) {
     site.board.own().add_requests(1);
+    site.board.own().answered(status.code());
     let mut head = ResponseHead {
         status,
         content_type: "text/plain",
@@ -329,7 +339,9 @@ pub fn finish_sleep(s: &Sleep, clock: &Clock, draining: bool, out: &mut Vec<u8>)
     keep_alive
 }
 
+/// Counts the response by its status class and writes the access log line.
 fn log(site: &mut Site<'_>, peer: IpAddr, req: &Request<'_>, status: Status, sent: u64) {
+    site.board.own().answered(status.code());
     if let Some(log) = site.access_log.as_deref_mut() {
         log.access(
             site.clock,

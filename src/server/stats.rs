@@ -2,8 +2,13 @@
 //! renders every slot in use. A slot is `#[repr(C)]` and all atomics, so a master can place
 //! one slot per worker in a MAP_SHARED anonymous mapping made before fork; each worker is the
 //! only writer of its own slot, so updates are a plain load and store, not a locked add.
+//!
+//! `/metrics` wants counters of the whole server that survive workers: a worker's slot keeps its
+//! counters after the worker exits, and before the master hands the slot to a new worker it
+//! folds them into [`ServerTotals`] (under a sequence lock, so a reader never sees them twice
+//! or not at all). The totals are the retired sum plus every slot.
 
-use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::atomic::{fence, AtomicU64, Ordering, Ordering::Relaxed};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 /// One worker's counters. All zero means "slot not in use".
@@ -19,10 +24,12 @@ pub struct Stats {
     pub requests: AtomicU64,
     pub bytes_in: AtomicU64,
     pub bytes_out: AtomicU64,
+    /// Responses by status class: 1xx at index 0 to 5xx at index 4.
+    pub responses: [AtomicU64; 5],
 }
 
 /// A copy of one slot, read at one moment.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
 pub struct StatsView {
     pub pid: u64,
     pub started_unix_ms: u64,
@@ -31,6 +38,9 @@ pub struct StatsView {
     pub requests: u64,
     pub bytes_in: u64,
     pub bytes_out: u64,
+    /// Responses by status class (1xx..5xx); not part of `/status`.
+    #[serde(skip)]
+    pub responses: [u64; 5],
 }
 
 /// Single-writer add: only the owning worker writes its slot.
@@ -48,18 +58,31 @@ impl Stats {
             requests: AtomicU64::new(0),
             bytes_in: AtomicU64::new(0),
             bytes_out: AtomicU64::new(0),
+            responses: [const { AtomicU64::new(0) }; 5],
         }
     }
 
     /// Takes the slot for the calling process: zeroes the counters, stamps pid and start time.
     pub fn claim(&self) {
         self.connections_open.store(0, Relaxed);
-        self.connections_total.store(0, Relaxed);
-        self.requests.store(0, Relaxed);
-        self.bytes_in.store(0, Relaxed);
-        self.bytes_out.store(0, Relaxed);
+        self.zero_counters();
         self.started_unix_ms.store(unix_ms(), Relaxed);
         self.pid.store(u64::from(std::process::id()), Relaxed);
+    }
+
+    /// Zeroes what only grows (the counters, not the gauges or the slot's identity).
+    fn zero_counters(&self) {
+        for c in [
+            &self.connections_total,
+            &self.requests,
+            &self.bytes_in,
+            &self.bytes_out,
+        ]
+        .into_iter()
+        .chain(&self.responses)
+        {
+            c.store(0, Relaxed);
+        }
     }
 
     /// Frees the slot (a worker exiting, or a master clearing a dead worker's slot).
@@ -94,6 +117,12 @@ impl Stats {
         bump(&self.bytes_out, n);
     }
 
+    /// One response sent with status `code` (counted by class; nonsense codes as 5xx).
+    pub fn answered(&self, code: u16) {
+        let class = usize::from(code / 100).clamp(1, 5) - 1;
+        bump(&self.responses[class], 1);
+    }
+
     pub fn view(&self) -> StatsView {
         StatsView {
             pid: self.pid.load(Relaxed),
@@ -103,7 +132,72 @@ impl Stats {
             requests: self.requests.load(Relaxed),
             bytes_in: self.bytes_in.load(Relaxed),
             bytes_out: self.bytes_out.load(Relaxed),
+            responses: std::array::from_fn(|i| self.responses[i].load(Relaxed)),
         }
+    }
+}
+
+impl StatsView {
+    /// Adds the counters (not the gauges, pid or start time) of `other`.
+    fn add_counters(&mut self, other: &StatsView) {
+        self.connections_total += other.connections_total;
+        self.requests += other.requests;
+        self.bytes_in += other.bytes_in;
+        self.bytes_out += other.bytes_out;
+        for (a, b) in self.responses.iter_mut().zip(other.responses) {
+            *a += b;
+        }
+    }
+}
+
+/// Counters of the whole server that outlive its workers; written by the master only.
+#[repr(C)]
+#[derive(Debug, Default)]
+pub struct ServerTotals {
+    /// Odd while the master folds a slot into `retired`: readers retry.
+    seq: AtomicU64,
+    /// The counters of every worker whose slot was handed to another worker since start.
+    retired: Stats,
+    /// HUPs that started a new generation of workers.
+    pub reloads: AtomicU64,
+    /// Workers that died unexpectedly and were replaced.
+    pub respawns: AtomicU64,
+}
+
+impl ServerTotals {
+    pub const fn new() -> ServerTotals {
+        ServerTotals {
+            seq: AtomicU64::new(0),
+            retired: Stats::new(),
+            reloads: AtomicU64::new(0),
+            respawns: AtomicU64::new(0),
+        }
+    }
+
+    /// Moves a dead worker's counters from its slot into the retired sum, before the slot is
+    /// reused. The caller must be the only writer (the master, after reaping the slot's worker).
+    pub fn fold(&self, slot: &Stats) {
+        self.seq.fetch_add(1, Relaxed);
+        fence(Ordering::Release);
+        let v = slot.view();
+        let r = &self.retired;
+        bump(&r.connections_total, v.connections_total);
+        bump(&r.requests, v.requests);
+        bump(&r.bytes_in, v.bytes_in);
+        bump(&r.bytes_out, v.bytes_out);
+        for (a, b) in r.responses.iter().zip(v.responses) {
+            bump(a, b);
+        }
+        slot.zero_counters();
+        self.seq.fetch_add(1, Ordering::Release);
+    }
+
+    pub fn bump_reloads(&self) {
+        bump(&self.reloads, 1);
+    }
+
+    pub fn bump_respawns(&self) {
+        bump(&self.respawns, 1);
     }
 }
 
@@ -111,19 +205,25 @@ impl Stats {
 #[derive(Debug, Clone, Copy)]
 pub struct Scoreboard {
     slots: &'static [Stats],
+    totals: &'static ServerTotals,
     own: usize,
 }
 
 impl Scoreboard {
-    /// A scoreboard over `slots` (e.g. a shared mapping made before fork), writing to `own`.
-    pub fn new(slots: &'static [Stats], own: usize) -> Scoreboard {
+    /// A scoreboard over `slots` and `totals` (e.g. a shared mapping made before fork),
+    /// writing to `own`.
+    pub fn new(slots: &'static [Stats], totals: &'static ServerTotals, own: usize) -> Scoreboard {
         assert!(own < slots.len(), "slot {own} of {}", slots.len());
-        Scoreboard { slots, own }
+        Scoreboard { slots, totals, own }
     }
 
     /// One slot of process-private memory: a single-process server.
     pub fn single() -> Scoreboard {
-        Scoreboard::new(Box::leak(Box::new([Stats::new()])), 0)
+        Scoreboard::new(
+            Box::leak(Box::new([Stats::new()])),
+            Box::leak(Box::new(ServerTotals::new())),
+            0,
+        )
     }
 
     pub fn own(&self) -> &'static Stats {
@@ -133,6 +233,44 @@ impl Scoreboard {
     /// Slots whose worker is alive.
     pub fn in_use(&self) -> impl Iterator<Item = StatsView> + '_ {
         self.slots.iter().filter(|s| s.in_use()).map(Stats::view)
+    }
+
+    /// Slots whose worker is alive, with their index (the `worker` label of `/metrics`).
+    pub fn in_use_indexed(&self) -> impl Iterator<Item = (usize, StatsView)> + '_ {
+        self.slots
+            .iter()
+            .enumerate()
+            .filter(|(_, s)| s.in_use())
+            .map(|(i, s)| (i, s.view()))
+    }
+
+    /// Counters of the whole server since it started, whichever workers counted them; the
+    /// gauge `connections_open` is the live workers' sum.
+    pub fn totals(&self) -> StatsView {
+        loop {
+            let before = self.totals.seq.load(Ordering::Acquire);
+            if before % 2 == 1 {
+                std::hint::spin_loop();
+                continue;
+            }
+            let mut sum = self.totals.retired.view();
+            sum.connections_open = 0;
+            for slot in self.slots {
+                let v = slot.view();
+                sum.add_counters(&v);
+                if v.pid != 0 {
+                    sum.connections_open += v.connections_open;
+                }
+            }
+            fence(Ordering::Acquire);
+            if self.totals.seq.load(Relaxed) == before {
+                return sum;
+            }
+        }
+    }
+
+    pub fn server_totals(&self) -> &'static ServerTotals {
+        self.totals
     }
 }
 

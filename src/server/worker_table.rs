@@ -13,7 +13,7 @@ use std::sync::atomic::{AtomicI32, AtomicU32, AtomicU64, Ordering};
 use nix::sys::mman::{mmap_anonymous, MapFlags, ProtFlags};
 use nix::unistd::Pid;
 
-use super::stats::{unix_ms, Scoreboard, Stats};
+use super::stats::{unix_ms, Scoreboard, ServerTotals, Stats};
 
 /// More workers than anyone runs on one machine; TTIN stops growing past it.
 pub const MAX_WORKERS: usize = 256;
@@ -31,6 +31,7 @@ struct Table {
     master_started_ms: AtomicU64,
     stats: [Stats; MAX_WORKERS],
     control: [Control; MAX_WORKERS],
+    totals: ServerTotals,
 }
 
 /// A shared table that lives as long as the process (and its forked children).
@@ -77,6 +78,9 @@ impl WorkerTable {
     /// all are taken.
     pub fn claim(&self, generation: u32, taken: &dyn Fn(usize) -> bool) -> Option<usize> {
         let index = (0..MAX_WORKERS).find(|&i| !taken(i))?;
+        // The slot's last worker is reaped: its counters move to the server's totals, so
+        // `/metrics` keeps counting them after its slot starts over.
+        self.table.totals.fold(&self.table.stats[index]);
         self.table.control[index]
             .generation
             .store(generation, Ordering::Relaxed);
@@ -119,7 +123,12 @@ impl WorkerTable {
 
     /// The reactor's view of the table, writing to slot `own`.
     pub fn scoreboard(&self, own: usize) -> Scoreboard {
-        Scoreboard::new(&self.table.stats, own)
+        Scoreboard::new(&self.table.stats, &self.table.totals, own)
+    }
+
+    /// The counters of the whole server (reloads, respawns, retired workers' counts).
+    pub fn totals(&self) -> &'static ServerTotals {
+        &self.table.totals
     }
 }
 
@@ -152,5 +161,37 @@ mod tests {
         assert_eq!(table.scoreboard(b).in_use().count(), 1);
         assert_eq!(table.claim(2, &|i| i == b), Some(a));
         assert_eq!(table.control(a).generation.load(Ordering::Relaxed), 2);
+    }
+
+    #[test]
+    fn a_reused_slot_keeps_its_old_counts_in_the_totals() {
+        let table = WorkerTable::new().unwrap();
+        let none = |_: usize| false;
+        let a = table.claim(1, &none).unwrap();
+        let board = table.scoreboard(a);
+        board.own().claim();
+        board.own().opened();
+        board.own().add_requests(3);
+        board.own().answered(200);
+        board.own().answered(404);
+        board.own().add_bytes_out(10);
+        let before = board.totals();
+        assert_eq!((before.requests, before.connections_open), (3, 1));
+        assert_eq!(before.responses, [0, 1, 0, 1, 0]);
+        // The worker exits and is reaped; its counts stay until the slot is reused...
+        board.own().release();
+        table.release(a, Pid::from_raw(std::process::id() as i32));
+        let after_exit = board.totals();
+        assert_eq!(after_exit.connections_open, 0);
+        assert_eq!(after_exit.requests, 3);
+        // ... and after: the slot starts over, the server's totals do not.
+        assert_eq!(table.claim(2, &none), Some(a));
+        board.own().claim();
+        board.own().add_requests(1);
+        let reused = board.totals();
+        assert_eq!(reused.requests, 4);
+        assert_eq!(reused.bytes_out, 10);
+        assert_eq!(reused.responses, [0, 1, 0, 1, 0]);
+        assert_eq!(board.own().view().requests, 1);
     }
 }
