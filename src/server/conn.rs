@@ -134,9 +134,8 @@ impl<S: Stream> Conn<S> {
         }
     }
 
-    /// Between requests with nothing queued: a graceful stop may close it at once. A
-    /// connection that has not had its first answer is not idle: its request may be in flight
-    /// (a worker retiring during a reload must not drop a client it just accepted).
+    /// Between keep-alive requests with nothing queued (what a drain reports). A connection
+    /// that has not had its first answer is not idle: its request may be in flight.
     pub fn is_idle(&self) -> bool {
         self.phase == Phase::Open
             && self.answered_any

@@ -175,8 +175,9 @@ impl<S: Stream> Connections<S> {
             Cause::Ready => conn.drive(&mut io),
             Cause::TimerFired => conn.wake(&mut io),
         };
-        let close = result == Drive::Close || (io.site.draining && conn.is_idle());
-        if close {
+        // Draining, an idle connection stays open (see the module's note): its next answer
+        // says Connection: close, and the connection ends after it.
+        if result == Drive::Close {
             self.close(slot);
         }
     }
@@ -251,18 +252,11 @@ impl<S: Stream> Connections<S> {
             return;
         }
         self.draining_until = Some(self.shared.clock.now + self.shared.config.shutdown_timeout);
-        let idle: Vec<usize> = self
-            .slab
-            .iter()
-            .filter(|(_, c)| c.is_idle())
-            .map(|(slot, _)| slot)
-            .collect();
-        for slot in idle {
-            self.close(slot);
-        }
-        let busy = self.slab.len();
+        let open = self.slab.len();
+        let idle = self.slab.iter().filter(|(_, c)| c.is_idle()).count();
         self.log_error(format_args!(
-            "graceful stop: listener closed, finishing {busy} busy connections"
+            "graceful stop: listener closed, finishing {open} connections \
+             ({idle} idle: each closes after its next answer or at its keep-alive timeout)"
         ));
     }
 

@@ -134,6 +134,102 @@ fn reload_under_load_fails_no_request_and_brings_new_workers() {
     }
 }
 
+/// A keep-alive client that sends its next request as soon as the last answer is read, as
+/// wrk does; it reconnects after `Connection: close` (and after a failure, which it counts).
+struct BackToBack {
+    addr: std::net::SocketAddr,
+    ok: Arc<AtomicU64>,
+    told_to_close: Arc<AtomicU64>,
+}
+
+impl BackToBack {
+    fn run(&self, stop: &AtomicBool) -> Vec<String> {
+        use std::io::Write;
+        let mut failures = Vec::new();
+        let mut c = testkit::http::Client::connect(self.addr);
+        while !stop.load(Ordering::Relaxed) {
+            let answer = c
+                .stream
+                .write_all(b"GET / HTTP/1.1\r\nHost: t\r\n\r\n")
+                .ok()
+                .and_then(|()| c.try_response(false));
+            match answer {
+                Some(r) if r.status == 200 && r.body == b"hello!world" => {
+                    self.ok.fetch_add(1, Ordering::Relaxed);
+                    if r.header("connection") == Some("close") {
+                        self.told_to_close.fetch_add(1, Ordering::Relaxed);
+                        c = testkit::http::Client::connect(self.addr);
+                    }
+                }
+                other => {
+                    failures.push(format!("{other:?}"));
+                    c = testkit::http::Client::connect(self.addr);
+                }
+            }
+        }
+        failures
+    }
+}
+
+#[test]
+fn reload_loses_no_request_of_keep_alive_clients_sending_back_to_back() {
+    // prefork serves one connection per worker at a time: as many clients as workers.
+    for (model, clients) in [("reactor", 8), ("prefork", 2)] {
+        let dir = tempfile::tempdir().unwrap();
+        let pf = dir.path().join("s.pid");
+        let (mut server, addr) = start(model, 2, &["--pid-file", pf.to_str().unwrap()]);
+        let old = procs::wait_workers(server.pid(), 2);
+        let stop = Arc::new(AtomicBool::new(false));
+        let client = Arc::new(BackToBack {
+            addr,
+            ok: Arc::new(AtomicU64::new(0)),
+            told_to_close: Arc::new(AtomicU64::new(0)),
+        });
+        let load: Vec<_> = (0..clients)
+            .map(|_| {
+                let (stop, client) = (stop.clone(), client.clone());
+                std::thread::spawn(move || client.run(&stop))
+            })
+            .collect();
+        testkit::wait_for("load to flow", Duration::from_secs(5), || {
+            (client.ok.load(Ordering::Relaxed) > 200).then_some(())
+        });
+        let out = tcplab()
+            .args(["reload", "--pid-file", pf.to_str().unwrap()])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        // Every old worker retires: it answers each client once more, with Connection: close.
+        testkit::wait_for("old workers to go", Duration::from_secs(10), || {
+            let now = procs::workers(server.pid());
+            (now.len() == 2 && now.iter().all(|p| !old.contains(p))).then_some(())
+        });
+        let before = client.ok.load(Ordering::Relaxed);
+        testkit::wait_for("load on the new workers", Duration::from_secs(5), || {
+            (client.ok.load(Ordering::Relaxed) > before + 200).then_some(())
+        });
+        stop.store(true, Ordering::Relaxed);
+        let failures: Vec<String> = load.into_iter().flat_map(|t| t.join().unwrap()).collect();
+        assert!(
+            failures.is_empty(),
+            "{model}: {} of {} requests failed: {:?}",
+            failures.len(),
+            client.ok.load(Ordering::Relaxed),
+            &failures[..failures.len().min(5)]
+        );
+        assert!(client.told_to_close.load(Ordering::Relaxed) >= 1, "{model}");
+        for p in old {
+            procs::assert_gone(p);
+        }
+        server.signal(Signal::SIGTERM);
+        assert!(server.wait_exit(Duration::from_secs(10)).success());
+    }
+}
+
 #[test]
 fn a_killed_worker_is_respawned_and_ttin_ttou_resize_the_pool() {
     for model in MASTER_MODELS {

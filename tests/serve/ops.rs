@@ -3,7 +3,6 @@
 
 use testkit::http;
 
-use std::net::TcpStream;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
@@ -18,30 +17,58 @@ fn read(path: &Path) -> String {
 }
 
 #[test]
-fn quit_finishes_what_is_in_flight_and_closes_the_rest() {
-    let (mut server, addr) = serve(&["--shutdown-timeout", "30s"]);
-    let mut idle = Client::connect(addr);
-    assert_eq!(idle.get("/").status, 200);
-    let mut busy = Client::connect(addr);
-    busy.send(b"GET /sleep?ms=3000 HTTP/1.1\r\nHost: t\r\n\r\n");
-    // The sleep has been taken in (the server counts it) before QUIT is sent.
-    wait_for("the sleep request counted", DEADLINE, || {
-        let s: serde_json::Value = serde_json::from_slice(&http::get(addr, "/status").body).ok()?;
-        (s["requests"].as_u64()? >= 2).then_some(())
-    });
-    server.signal(Signal::SIGQUIT);
-    // The idle keep-alive connection is closed without an answer.
-    assert!(idle.read_to_close().is_empty());
-    // No new connections: the listener is closed.
-    wait_for("the listener closed", DEADLINE, || {
-        TcpStream::connect(addr).is_err().then_some(())
-    });
-    // The request in flight is answered, and told the connection ends.
-    let r = busy.response();
-    assert_eq!(r.text(), "slept 3000 ms\n");
-    assert_eq!(r.header("connection"), Some("close"));
-    assert!(busy.read_to_close().is_empty());
-    assert!(server.wait_exit(DEADLINE).success());
+fn quit_finishes_what_is_in_flight_and_answers_idle_clients_once_more() {
+    for model in ["reactor", "select", "poll"] {
+        let dir = tempfile::tempdir().unwrap();
+        let errors = dir.path().join("error.log");
+        let (mut server, addr) = serve(&[
+            "--error-log",
+            errors.to_str().unwrap(),
+            "--model",
+            model,
+            "--workers",
+            "1",
+            "--shutdown-timeout",
+            "30s",
+            "--keepalive-timeout",
+            "2s",
+        ]);
+        let mut idle = Client::connect(addr);
+        assert_eq!(idle.get("/").status, 200);
+        let mut returning = Client::connect(addr);
+        assert_eq!(returning.get("/").status, 200);
+        let mut busy = Client::connect(addr);
+        busy.send(b"GET /sleep?ms=3000 HTTP/1.1\r\nHost: t\r\n\r\n");
+        // The sleep has been taken in (the server counts it) before QUIT is sent.
+        wait_for("the sleep request counted", DEADLINE, || {
+            let s: serde_json::Value =
+                serde_json::from_slice(&http::get(addr, "/status").body).ok()?;
+            (s["requests"].as_u64()? >= 3).then_some(())
+        });
+        let quit_at = Instant::now();
+        server.signal(Signal::SIGQUIT);
+        wait_for("the drain to begin", DEADLINE, || {
+            read(&errors).contains("graceful stop").then_some(())
+        });
+        // An idle keep-alive client that sends again is answered, told the connection ends,
+        // and the connection ends: its request did not race a close.
+        let r = returning.get("/");
+        assert_eq!(
+            (r.status, r.header("connection")),
+            (200, Some("close")),
+            "{model}"
+        );
+        assert!(returning.read_to_close().is_empty(), "{model}");
+        // The request in flight is answered, and told the connection ends.
+        let r = busy.response();
+        assert_eq!(r.text(), "slept 3000 ms\n");
+        assert_eq!(r.header("connection"), Some("close"));
+        assert!(busy.read_to_close().is_empty());
+        // One that stays idle is closed at its keep-alive timeout, not at the shutdown timeout.
+        assert!(idle.read_to_close().is_empty(), "{model}");
+        assert!(server.wait_exit(DEADLINE).success(), "{model}");
+        assert!(quit_at.elapsed() < Duration::from_secs(20), "{model}");
+    }
 }
 
 #[test]

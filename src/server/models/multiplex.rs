@@ -13,6 +13,8 @@ use std::net::TcpListener;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
 use std::time::Duration;
 
+use nix::sys::socket::Shutdown;
+
 use crate::server::connections::{Cause, Stopped};
 use crate::server::intents::Intents;
 
@@ -90,10 +92,16 @@ fn serve(
     let mut signalled = true; // a signal may have come before the loop: look once
     loop {
         if std::mem::take(&mut signalled) {
+            let was_draining = conns.draining();
             for intent in intents.take() {
                 if let Some(stopped) = conns.on_intent(intent) {
                     return Ok(stopped);
                 }
+            }
+            if conns.draining() && !was_draining {
+                // The one process stops listening (as a retiring reactor worker closes its
+                // listener): new clients are refused now rather than queued until the exit.
+                let _ = nix::sys::socket::shutdown(listener.as_raw_fd(), Shutdown::Read);
             }
         }
         conns.flush_logs();
