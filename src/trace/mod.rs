@@ -44,11 +44,8 @@ pub fn run(args: TraceArgs) -> anyhow::Result<ExitCode> {
         signal_hook::low_level::pipe::register(sig, stop_tx.try_clone()?)?;
     }
     let opts = Options {
-        port: args.port,
         deadline: args.duration.map(|d| Instant::now() + d),
-        sampled_only: false,
-        follow_time_wait: true,
-        text_pipe: false,
+        ..Options::following(args.port)
     };
     let mut printer = Printer {
         json: args.json,

@@ -10,8 +10,33 @@ use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::time::SystemTime;
 
-use super::conns::Observed;
-use crate::model::{Socket, TcpState};
+use super::conns::{Observed, Timeline, Tracker};
+use crate::model::{Socket, TcpState, Transition};
+
+/// Socket-list differences made transitions: the sampler's diff, each completed by the tracker
+/// (time in the old state, owner, the whole life at CLOSE) exactly as the kernel's events are.
+/// The one account of a socket's life that `tcplab trace` gives when sampling and the
+/// dashboard gives between refreshes. `owner` names the holder of a socket the tracker knows
+/// none for yet.
+pub fn transitions(
+    sampler: &mut Sampler,
+    tracker: &mut Tracker,
+    rows: &[Socket],
+    clock: f64,
+    ts: SystemTime,
+    mut owner: impl FnMut(&Observed, &Tracker) -> Option<(i32, String)>,
+) -> Vec<(Transition, Option<Timeline>)> {
+    sampler
+        .diff(rows, clock, ts)
+        .into_iter()
+        .map(|mut o| {
+            if o.new != TcpState::Close && !tracker.knows_owner(o.local, o.remote) {
+                o.owner = owner(&o, tracker);
+            }
+            tracker.observe(o)
+        })
+        .collect()
+}
 
 /// Remembers the last list and reports what changed since.
 #[derive(Debug, Default)]

@@ -14,7 +14,7 @@ use nix::time::{clock_gettime, ClockId};
 
 use super::conns::{Observed, Timeline, Tracker};
 use super::owners::{OwnerLookup, ProcOwners};
-use super::sampled::Sampler;
+use super::sampled::{self, Sampler};
 use super::time_wait::{Found, TimeWaitThread};
 use crate::kernel::sockets::SocketScanner;
 use crate::kernel::trace_line::{self, Context, StateChange, TraceLine};
@@ -48,6 +48,19 @@ pub struct Options {
     pub follow_time_wait: bool,
     /// Read the text pipe even when the binary per-CPU pipes would do (tests, comparisons).
     pub text_pipe: bool,
+}
+
+impl Options {
+    /// What `tcplab trace` and the dashboard both follow, so they give one account of a
+    /// socket's life: the kernel's transitions on `port` (all when None) and, since the
+    /// tracepoint cannot show it, TIME_WAIT found by sampling.
+    pub fn following(port: Option<u16>) -> Options {
+        Options {
+            port,
+            follow_time_wait: true,
+            ..Options::default()
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -439,11 +452,15 @@ fn run_sampled(
             next = Instant::now() + SAMPLE_INTERVAL;
         }
         let scan = scanner.scan()?;
-        for mut o in sampler.diff(&scan.sockets, mono_now(), SystemTime::now()) {
-            if o.new != TcpState::Close && !tracker.knows_owner(o.local, o.remote) {
-                o.owner = find_owner(&mut owners, &tracker, &o);
-            }
-            let (t, tl) = tracker.observe(o);
+        let found = sampled::transitions(
+            &mut sampler,
+            &mut tracker,
+            &scan.sockets,
+            mono_now(),
+            SystemTime::now(),
+            |o, tracker| find_owner(&mut owners, tracker, o),
+        );
+        for (t, tl) in found {
             if sink.transition(&t, tl.as_ref())? == Flow::Stop {
                 sink.flush()?;
                 return Ok(());

@@ -1,12 +1,14 @@
 //! The transitions the dashboard has seen, and where they come from: the kernel's tracepoint
-//! (fed by the runtime) or the sampler's diff between two refreshes.
+//! (fed by the runtime, through the same session as `tcplab trace`) or the differences between
+//! two refreshes, made transitions by the same function as `trace`'s sampled fallback.
 
 use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
 
-use super::sampler::Sampler;
 use super::state::{MachineFilter, SeenTransition};
 use crate::model::{Snapshot, TcpState, Transition, TransitionSource};
+use crate::trace::conns::Tracker;
+use crate::trace::sampled::{self, Sampler};
 
 /// How many transitions the log keeps.
 pub const TRANSITION_LOG: usize = 200;
@@ -18,6 +20,7 @@ pub struct TransitionLog {
     pub source: TransitionSource,
     pub seen: VecDeque<SeenTransition>,
     sampler: Sampler,
+    tracker: Tracker,
 }
 
 impl TransitionLog {
@@ -26,6 +29,7 @@ impl TransitionLog {
             source,
             seen: VecDeque::new(),
             sampler: Sampler::default(),
+            tracker: Tracker::new(),
         }
     }
 
@@ -36,6 +40,7 @@ impl TransitionLog {
         // snapshot would invent transitions; on to the tracepoint, its map of every socket
         // (megabytes at tens of thousands) is not needed any more.
         self.sampler = Sampler::default();
+        self.tracker = Tracker::new();
         self.source = source;
     }
 
@@ -43,22 +48,39 @@ impl TransitionLog {
         matches!(self.source, TransitionSource::Sampled { .. })
     }
 
-    /// The transitions between the last snapshot and `s`, with each owner's command name.
+    /// The transitions between the last snapshot and `s`, each with its owner (from the
+    /// snapshot's sockets) and the time it spent in the old state.
     pub fn sample(&mut self, s: &Snapshot) -> Vec<Transition> {
         let ts = s.taken_at.unwrap_or(std::time::UNIX_EPOCH);
-        let mut found = self.sampler.diff(&s.sockets, ts);
-        let comm_of: HashMap<i32, &str> = found
-            .iter()
-            .filter_map(|t| t.pid)
-            .filter_map(|pid| {
-                let p = s.processes.iter().find(|p| p.pid == pid)?;
-                Some((pid, p.comm.as_str()))
-            })
-            .collect();
-        for t in &mut found {
-            t.comm = t.pid.and_then(|p| comm_of.get(&p)).map(|c| c.to_string());
-        }
-        found
+        let clock = ts
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default()
+            .as_secs_f64();
+        // Owners by connection, built on the first transition that needs one.
+        let mut owners: Option<HashMap<(SocketAddr, SocketAddr), (i32, String)>> = None;
+        let owner_of = |o: &crate::trace::conns::Observed, _: &Tracker| {
+            let map = owners.get_or_insert_with(|| {
+                s.sockets
+                    .iter()
+                    .filter_map(|k| {
+                        let first = k.owners.as_deref()?.first()?;
+                        Some(((k.local, k.remote), (first.pid, first.comm.clone())))
+                    })
+                    .collect()
+            });
+            map.get(&(o.local, o.remote)).cloned()
+        };
+        sampled::transitions(
+            &mut self.sampler,
+            &mut self.tracker,
+            &s.sockets,
+            clock,
+            ts,
+            owner_of,
+        )
+        .into_iter()
+        .map(|(t, _)| t)
+        .collect()
     }
 
     pub fn push(&mut self, list: Vec<Transition>, refresh: u64) {

@@ -3,7 +3,7 @@
 //! - [`app`]: the state and `App::update(Event) -> Vec<Effect>`, single-threaded and free of
 //!   I/O; [`panes`] holds one state per pane with the keys that act on it, [`keys`] the keys
 //!   the dashboard takes before any pane, [`log`] the transitions seen, [`views`] the rows,
-//!   [`predict`] what a signal would do, [`sampler`] transitions inferred between refreshes.
+//!   [`predict`] what a signal would do.
 //! - [`render`]: drawing, a pure function of `&App`, one file per pane and overlay.
 //! - [`term`] and [`runtime`]: the terminal (setup, restore on quit, panic and TERM/HUP) and
 //!   the loop that turns effects into system calls and their results back into events.
@@ -21,7 +21,6 @@ pub mod predict;
 mod probe;
 pub mod render;
 mod runtime;
-pub mod sampler;
 pub mod state;
 mod term;
 pub mod theme;

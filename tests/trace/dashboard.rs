@@ -67,3 +67,72 @@ fn arrows_pick_a_connection_and_its_life_is_shown() {
     app.update(code(KeyCode::Esc));
     assert!(!render(&app).contains("Life of"));
 }
+
+/// Between refreshes the dashboard makes transitions with the function `tcplab trace` uses
+/// when it samples: a socket that appears comes from CLOSE with its owner, and each carries the
+/// time spent in the state it left.
+#[test]
+fn sampled_transitions_are_the_same_account_as_trace() {
+    use tcplab::tui::fake;
+    use TcpState::*;
+    let mut app = app(120, 45);
+    let base = fake::sample();
+    let at = |ms: u64| base.taken_at.map(|t| t + Duration::from_millis(ms));
+    let fw2 = base
+        .sockets
+        .iter()
+        .position(|s| s.state == FinWait2)
+        .unwrap();
+    let pair = (base.sockets[fw2].local, base.sockets[fw2].remote);
+    let owned = base
+        .sockets
+        .iter()
+        .find(|s| s.state == Established && s.owners.as_ref().is_some_and(|o| !o.is_empty()))
+        .unwrap()
+        .clone();
+
+    let mut next = base.clone();
+    next.taken_at = at(2_000);
+    next.sockets[fw2].state = TimeWait;
+    let mut new = owned.clone();
+    new.remote.set_port(new.remote.port() + 1000);
+    next.sockets.push(new.clone());
+    app.update(Event::Snapshot(next.clone()));
+    let mut gone = next;
+    gone.taken_at = at(3_500);
+    gone.sockets.retain(|s| (s.local, s.remote) != pair);
+    app.update(Event::Snapshot(gone));
+
+    let seen: Vec<_> = app
+        .log
+        .seen
+        .iter()
+        .map(|t| &t.transition)
+        .map(|t| ((t.local, t.remote), t.old, t.new, t.in_old, t.pid))
+        .collect();
+    let owner = owned.owners.as_ref().unwrap()[0].pid;
+    assert!(
+        seen.contains(&(
+            (new.local, new.remote),
+            Close,
+            Established,
+            None,
+            Some(owner)
+        )),
+        "{seen:?}"
+    );
+    assert!(
+        seen.contains(&(pair, FinWait2, TimeWait, None, None)),
+        "{seen:?}"
+    );
+    assert!(
+        seen.contains(&(
+            pair,
+            TimeWait,
+            Close,
+            Some(Duration::from_millis(1_500)),
+            None
+        )),
+        "{seen:?}"
+    );
+}

@@ -52,23 +52,30 @@ fn live_trace_feeds_transitions_and_cleans_up_when_dropped() {
 
     let caddr = client_closes_first(&l);
     let mut client_states = Vec::new();
-    wait_for("the client's CLOSE", Duration::from_secs(10), || {
+    // The client closed first: after the kernel's FIN_WAIT2 -> CLOSE (the full socket handed
+    // to a timewait one), the edge into TIME_WAIT, found by sampling as `tcplab trace` does.
+    wait_for("the client's TIME_WAIT", Duration::from_secs(10), || {
         for e in live.drain() {
             if let LiveEvent::Transition(t) = e {
                 if t.local == caddr {
-                    client_states.push(t.new);
+                    client_states.push((t.old, t.new));
                 }
             }
         }
-        client_states.contains(&TcpState::Close).then_some(())
+        client_states
+            .iter()
+            .any(|(_, new)| *new == TcpState::TimeWait)
+            .then_some(())
     });
+    use TcpState::*;
     assert_eq!(
         client_states,
         [
-            TcpState::Established,
-            TcpState::FinWait1,
-            TcpState::FinWait2,
-            TcpState::Close
+            (SynSent, Established),
+            (Established, FinWait1),
+            (FinWait1, FinWait2),
+            (FinWait2, Close),
+            (FinWait2, TimeWait)
         ]
     );
     drop(live);
