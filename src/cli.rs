@@ -345,6 +345,40 @@ pub enum Demo {
     /// Shown safely: no descriptor past FD_SETSIZE ever goes to select(); the soft
     /// RLIMIT_NOFILE is raised (up to the hard limit) only if needed.
     SelectLimit(NetDemo),
+    /// congestion: a sender and a receiver in two network namespaces over a shaped link
+    ///
+    /// A veth pair joins two private network namespaces; the sender's end is shaped by a tbf
+    /// qdisc (a rate and a short queue), so the queue drops packets: watch the congestion
+    /// window grow in slow start, fall at each loss and recover, and the retransmissions add
+    /// up. Needs root (namespaces, tc); removes its namespaces on every exit.
+    Congestion(CongestionDemo),
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct CongestionDemo {
+    /// Rate of the shaped link, in Mbit/s
+    #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(u32).range(1..=10000))]
+    pub rate_mbit: u32,
+    /// The qdisc's queue: packets beyond it are dropped (2KiB to 16MiB)
+    #[arg(long, value_parser = parse_queue, default_value = "30KiB")]
+    pub queue: u64,
+    /// The sender stops after this long and the connection stays open, its counters still
+    /// (default: it sends until the demo stops)
+    #[arg(long, value_parser = parse_duration)]
+    pub send: Option<Duration>,
+    /// Congestion control for the connection, e.g. cubic, reno, bbr (default: the kernel's)
+    #[arg(long)]
+    pub congestion: Option<String>,
+    #[command(flatten)]
+    pub common: DemoCommon,
+}
+
+fn parse_queue(s: &str) -> Result<u64, String> {
+    let n = parse_size(s)?;
+    if !(2048..=16 << 20).contains(&n) {
+        return Err(format!("`{s}` is outside 2KiB to 16MiB"));
+    }
+    Ok(n)
 }
 
 #[derive(Debug, Args)]

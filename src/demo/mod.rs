@@ -9,6 +9,7 @@
 
 mod backlog;
 mod close_wait;
+mod congestion;
 mod daemon;
 pub mod focus;
 mod fork;
@@ -49,6 +50,7 @@ pub fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
             net,
         } => shared_accept::run(workers, connections, net),
         Demo::SelectLimit(net) => select_limit::run(net),
+        Demo::Congestion(args) => congestion::run(args),
     }
 }
 

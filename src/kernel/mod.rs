@@ -13,6 +13,7 @@ mod fd_walk;
 pub mod fork;
 pub mod host;
 pub mod live;
+pub mod netns;
 pub mod owners;
 pub mod parse;
 pub mod processes;

@@ -12,14 +12,12 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 
 use testkit::inspect::as_nobody;
+use testkit::ss::{info_pair, parse_info, still, SsInfo};
 use testkit::{tcplab, wait_for, Running};
 
 const DEADLINE: Duration = Duration::from_secs(20);
 
-/// ss's info line as key -> value; flags (`app_limited`, `ts`, the congestion name) map to "".
-type SsInfo = BTreeMap<String, String>;
-
-/// `ss -tinH` for sockets on `port`: (local, remote) -> (state line's first word, info).
+/// `ss -tinH` for sockets on `port`.
 fn ss_info(port: u16) -> BTreeMap<(String, String), (String, SsInfo)> {
     let out = Command::new("ss")
         .args([
@@ -35,36 +33,7 @@ fn ss_info(port: u16) -> BTreeMap<(String, String), (String, SsInfo)> {
         "ss: {}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let text = String::from_utf8_lossy(&out.stdout).to_string();
-    let mut result = BTreeMap::new();
-    let mut current: Option<(String, String, String)> = None;
-    for line in text.lines() {
-        if !line.starts_with(char::is_whitespace) {
-            let f: Vec<&str> = line.split_whitespace().collect();
-            current = Some((f[0].to_string(), f[3].to_string(), f[4].to_string()));
-            let (state, local, remote) = current.clone().unwrap();
-            result.insert((local, remote), (state, SsInfo::new()));
-            continue;
-        }
-        let Some((_, local, remote)) = &current else {
-            continue;
-        };
-        let info = &mut result.get_mut(&(local.clone(), remote.clone())).unwrap().1;
-        let mut tokens = line.split_whitespace();
-        while let Some(t) = tokens.next() {
-            if matches!(t, "pacing_rate" | "delivery_rate" | "send") {
-                let v = tokens.next().unwrap_or_default();
-                info.insert(t.to_string(), v.to_string());
-            } else if t.contains(":(") {
-                // bbr:(bw:...,mrtt:...): the algorithm's own state; not in tcp_info.
-            } else if let Some((k, v)) = t.split_once(':') {
-                info.insert(k.to_string(), v.to_string());
-            } else {
-                info.insert(t.to_string(), String::new());
-            }
-        }
-    }
-    result
+    parse_info(&String::from_utf8_lossy(&out.stdout))
 }
 
 /// How one ss key compares with one of ours.
@@ -136,13 +105,7 @@ fn compare(ours: &Value, ss: &SsInfo) -> Vec<String> {
         }
     }
     // rtt:A/B and retrans:A/B.
-    let pair = |key: &str| -> (f64, f64) {
-        ss.get(key).map_or((0.0, 0.0), |v| {
-            let (a, b) = v.split_once('/').unwrap();
-            (a.parse().unwrap(), b.parse().unwrap())
-        })
-    };
-    let (rtt, rttvar) = pair("rtt");
+    let (rtt, rttvar) = info_pair(ss, "rtt");
     if (num(&ours["rtt_ms"]) - rtt).abs() > 0.001
         || (num(&ours["rttvar_ms"]) - rttvar).abs() > 0.001
     {
@@ -151,7 +114,7 @@ fn compare(ours: &Value, ss: &SsInfo) -> Vec<String> {
             ours["rtt_ms"], ours["rttvar_ms"]
         ));
     }
-    let (retrans, total) = pair("retrans");
+    let (retrans, total) = info_pair(ss, "retrans");
     if num(&ours["retrans"]) != retrans || num(&ours["total_retrans"]) != total {
         diffs.push(format!(
             "retrans: ss {retrans}/{total} ours {}/{}",
@@ -174,15 +137,6 @@ fn compare(ours: &Value, ss: &SsInfo) -> Vec<String> {
         diffs.push(format!("congestion {cong} not in ss's line {ss:?}"));
     }
     diffs
-}
-
-/// The fields that move with the clock alone, left out of "did this socket move".
-fn still(info: &SsInfo) -> SsInfo {
-    let mut info = info.clone();
-    for k in ["lastsnd", "lastrcv", "lastack", "busy"] {
-        info.remove(k);
-    }
-    info
 }
 
 fn run_json(out: Output) -> Vec<Value> {

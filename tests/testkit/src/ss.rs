@@ -58,3 +58,63 @@ fn ss_addr(a: &str) -> String {
         None => a.to_string(),
     }
 }
+
+/// One socket's info line of `ss -ti` as key -> value; flags (`app_limited`, `ts`, the
+/// congestion control's name) map to "".
+pub type SsInfo = std::collections::BTreeMap<String, String>;
+
+/// The output of `ss -tinH`: (local, remote) -> (ss's state word, the socket's info line).
+pub fn parse_info(
+    text: &str,
+) -> std::collections::BTreeMap<(String, String), (String, SsInfo)> {
+    let mut result = std::collections::BTreeMap::new();
+    let mut current: Option<(String, String)> = None;
+    for line in text.lines() {
+        if !line.starts_with(char::is_whitespace) {
+            let f: Vec<&str> = line.split_whitespace().collect();
+            if f.len() < 5 {
+                continue;
+            }
+            let key = (f[3].to_string(), f[4].to_string());
+            result.insert(key.clone(), (f[0].to_string(), SsInfo::new()));
+            current = Some(key);
+            continue;
+        }
+        let Some(key) = &current else {
+            continue;
+        };
+        let info = &mut result.get_mut(key).unwrap().1;
+        let mut tokens = line.split_whitespace();
+        while let Some(t) = tokens.next() {
+            if matches!(t, "pacing_rate" | "delivery_rate" | "send") {
+                let v = tokens.next().unwrap_or_default();
+                info.insert(t.to_string(), v.to_string());
+            } else if t.contains(":(") {
+                // bbr:(bw:...,mrtt:...): the algorithm's own state; not in tcp_info.
+            } else if let Some((k, v)) = t.split_once(':') {
+                info.insert(k.to_string(), v.to_string());
+            } else {
+                info.insert(t.to_string(), String::new());
+            }
+        }
+    }
+    result
+}
+
+/// `retrans:A/B`-style pairs of an info line; (0, 0) when ss left it out (both zero).
+pub fn info_pair(info: &SsInfo, key: &str) -> (f64, f64) {
+    info.get(key).map_or((0.0, 0.0), |v| {
+        let (a, b) = v.split_once('/').expect("A/B");
+        (a.parse().unwrap(), b.parse().unwrap())
+    })
+}
+
+/// An info line without the fields that move with the clock alone (`lastsnd`, `lastrcv`,
+/// `lastack`, `busy`): equal before and after a read means the socket did not move.
+pub fn still(info: &SsInfo) -> SsInfo {
+    let mut info = info.clone();
+    for k in ["lastsnd", "lastrcv", "lastack", "busy"] {
+        info.remove(k);
+    }
+    info
+}
