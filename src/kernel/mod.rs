@@ -9,6 +9,7 @@
 pub mod beneath;
 mod dump_split;
 pub mod family;
+pub mod faults;
 mod fd_walk;
 pub mod fork;
 pub mod host;

@@ -157,6 +157,9 @@ fn start(plan: &Plan, config: &mut Config) -> anyhow::Result<Started> {
     if let Some(pf) = pidfile.as_mut() {
         pf.commit(me)?;
     }
+    // `kill -SEGV` must kill the master or a worker (forked ones inherit this) at once, not
+    // be swallowed by the runtime's stack-overflow handler.
+    crate::kernel::faults::die_of_sent_faults().context("SIGSEGV and SIGBUS")?;
     let how = match plan.model {
         Model::Reactor | Model::Prefork => How::Master(master::prepare()?),
         Model::Iterative | Model::Select | Model::Poll => How::Single(Intents::install()?),

@@ -267,6 +267,43 @@ fn a_killed_worker_is_respawned_and_ttin_ttou_resize_the_pool() {
     }
 }
 
+/// `kill -SEGV` kills like any crash (Rust's runtime once swallowed the first one): a worker
+/// dies of it and the master forks another; the master itself dies of it too.
+#[test]
+fn a_sent_segv_kills_a_worker_and_the_master() {
+    use std::os::unix::process::ExitStatusExt;
+    for model in MASTER_MODELS {
+        let (mut server, addr) = start(model, 1, &[]);
+        let master = server.pid();
+        let before = procs::wait_workers(master, 1);
+        // No core files from these deaths (workers forked later inherit the master's limit).
+        for pid in [master, before[0]] {
+            let st = std::process::Command::new("prlimit")
+                .args(["--pid", &pid.to_string(), "--core=0:0"])
+                .status()
+                .unwrap();
+            assert!(st.success());
+        }
+        let segv = |pid: i32| {
+            nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), Signal::SIGSEGV).unwrap()
+        };
+        segv(before[0]);
+        let after = testkit::wait_for("a replacement worker", Duration::from_secs(10), || {
+            let now = procs::workers(master);
+            (now.len() == 1 && now[0] != before[0]).then_some(now)
+        });
+        procs::assert_gone(before[0]);
+        assert_eq!(procs::get(addr, "/").unwrap().0, 200);
+        let said = procs::stderr_so_far(&mut server);
+        assert!(said.contains("killed by SIGSEGV"), "{model}: {said}");
+        segv(master);
+        let status = server.wait_exit(Duration::from_secs(10));
+        assert_eq!(status.signal(), Some(libc::SIGSEGV), "{model}: {status:?}");
+        // Its worker follows it (parent-death signal) and comes back to us to be reaped.
+        procs::reap(after[0]);
+    }
+}
+
 #[test]
 fn a_sigkilled_master_leaves_no_worker_serving() {
     for model in MASTER_MODELS {
