@@ -7,7 +7,22 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
-use crate::units::{parse_duration, parse_size};
+use crate::server::worker_table::MAX_WORKERS;
+use crate::units::{parse_count, parse_duration, parse_duration_at_least, parse_size, UnitError};
+
+/// The dashboard's shortest refresh interval: below it, reading every process and socket is
+/// most of what the machine does.
+pub const MIN_INTERVAL: Duration = Duration::from_millis(50);
+
+fn refresh_interval(s: &str) -> Result<Duration, UnitError> {
+    parse_duration_at_least(s, MIN_INTERVAL)
+}
+
+/// A command line that parses but asks for what cannot be (an unknown TCP state): `lib::run`
+/// prints it as `tcplab <command>: why` and exits 2, like the errors clap finds itself.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct UsageError(pub String);
 
 /// See the TCP state machine and the Unix process lifecycle on a real kernel.
 ///
@@ -49,10 +64,56 @@ pub enum Command {
     Man,
 }
 
+/// The subcommand a command line names (its first word that is not a flag), if it names one.
+pub fn typed_command(mut args: impl Iterator<Item = std::ffi::OsString>) -> Option<String> {
+    use clap::CommandFactory;
+    let word = args.find(|a| !a.to_string_lossy().starts_with('-'))?;
+    let word = word.to_string_lossy();
+    Cli::command()
+        .get_subcommands()
+        .any(|c| c.get_name() == word)
+        .then(|| word.into_owned())
+}
+
+/// clap's report of a rejected command line as one line: its message and its tips, without
+/// the usage and the pointer to --help that follow.
+pub fn one_line(e: &clap::Error) -> String {
+    let text = e.to_string();
+    let mut paragraphs = text.split("\n\n");
+    let first = paragraphs.next().unwrap_or_default();
+    let first = first.strip_prefix("error: ").unwrap_or(first);
+    let mut line = first.split_whitespace().collect::<Vec<_>>().join(" ");
+    for tip in paragraphs.filter(|p| p.trim_start().starts_with("tip:")) {
+        line.push_str("; ");
+        line.push_str(&tip.split_whitespace().collect::<Vec<_>>().join(" "));
+    }
+    line
+}
+
+impl Command {
+    /// The subcommand as typed, for the `tcplab <command>:` prefix of its messages.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Command::Tui(_) => "tui",
+            Command::Serve(_) => "serve",
+            Command::Stop(_) => "stop",
+            Command::Reload(_) => "reload",
+            Command::Reopen(_) => "reopen",
+            Command::Status(_) => "status",
+            Command::Ps(_) => "ps",
+            Command::Net(_) => "net",
+            Command::Trace(_) => "trace",
+            Command::Demo(_) => "demo",
+            Command::Completions(_) => "completions",
+            Command::Man => "man",
+        }
+    }
+}
+
 #[derive(Debug, Args)]
 pub struct TuiArgs {
-    /// Refresh interval, e.g. 500ms, 2s
-    #[arg(long, value_parser = parse_duration, default_value = "1s")]
+    /// Refresh interval, e.g. 500ms, 2s; at least 50ms
+    #[arg(long, value_parser = refresh_interval, default_value = "1s")]
     pub interval: Duration,
 }
 
@@ -97,8 +158,8 @@ pub struct ServeArgs {
     /// Server design
     #[arg(long, value_enum, default_value_t = Model::Reactor)]
     pub model: Model,
-    /// Worker processes (default: the number of CPUs)
-    #[arg(long)]
+    /// Worker processes, 1 to 256 (default: the number of CPUs)
+    #[arg(long, value_parser = parse_count::<usize, 1, { MAX_WORKERS as u64 }>)]
     pub workers: Option<usize>,
     /// Address to listen on; port 0 picks a free port (the ready line tells which)
     #[arg(long, default_value = "127.0.0.1:8080")]
@@ -128,10 +189,10 @@ pub struct ServeArgs {
     #[arg(long, value_parser = parse_size, default_value = "16KiB")]
     pub max_header_size: u64,
     /// Most header fields accepted
-    #[arg(long, default_value_t = 100)]
+    #[arg(long, value_parser = parse_count::<usize, 1, { u64::MAX }>, default_value_t = 100)]
     pub max_headers: usize,
     /// Most connections open at once per process; past it, stop accepting until one closes
-    #[arg(long, default_value_t = 10_000)]
+    #[arg(long, value_parser = parse_count::<usize, 1, { u64::MAX }>, default_value_t = 10_000)]
     pub max_connections: usize,
     /// Time a client has to send a whole request head (slowloris protection)
     #[arg(long, value_parser = parse_duration, default_value = "10s")]
@@ -232,7 +293,7 @@ pub struct TraceArgs {
     #[arg(long)]
     pub json: bool,
     /// Exit after this many lines: transitions, or finished connections with --timeline
-    #[arg(long)]
+    #[arg(long, value_parser = parse_count::<u64, 1, { u64::MAX }>)]
     pub count: Option<u64>,
     /// Exit after this long, e.g. 10s
     #[arg(long, value_parser = parse_duration)]
@@ -281,8 +342,8 @@ pub enum Demo {
     Fork(DemoCommon),
     /// zombie: children exit and their parent never reaps them
     Zombie {
-        /// Number of zombie children
-        #[arg(long, default_value_t = 3)]
+        /// Number of zombie children, 1 to 1000
+        #[arg(long, value_parser = parse_count::<usize, 1, 1000>, default_value_t = 3)]
         count: usize,
         #[command(flatten)]
         common: DemoCommon,
@@ -309,8 +370,8 @@ pub enum Demo {
     /// The classic leak: CLOSE_WAIT stays until the application calls close(), here when the
     /// demo ends.
     CloseWait {
-        /// Connections left in CLOSE_WAIT
-        #[arg(long, default_value_t = 3)]
+        /// Connections left in CLOSE_WAIT, 1 to 10000
+        #[arg(long, value_parser = parse_count::<usize, 1, 10_000>, default_value_t = 3)]
         count: usize,
         #[command(flatten)]
         net: NetDemo,
@@ -320,19 +381,19 @@ pub enum Demo {
     /// Linux queues backlog + 1 finished handshakes; then it drops SYNs and later clients sit
     /// in SYN_SENT, retransmitting.
     Backlog {
-        /// The listen() backlog; Linux queues backlog + 1 connections
-        #[arg(long, default_value_t = 1)]
+        /// The listen() backlog, at most 4096; Linux queues backlog + 1 connections
+        #[arg(long, value_parser = parse_count::<u32, 0, 4096>, default_value_t = 1)]
         backlog: u32,
-        /// Connections the client attempts, one every 200ms
-        #[arg(long, default_value_t = 6)]
+        /// Connections the client attempts, one every 200ms; 1 to 1000
+        #[arg(long, value_parser = parse_count::<usize, 1, 1000>, default_value_t = 6)]
         clients: usize,
         #[command(flatten)]
         net: NetDemo,
     },
     /// shared-accept: forked children blocking in accept on one listener
     SharedAccept {
-        /// Children blocking in accept
-        #[arg(long, default_value_t = 3)]
+        /// Children blocking in accept, 1 to 64
+        #[arg(long, value_parser = parse_count::<usize, 1, 64>, default_value_t = 3)]
         workers: usize,
         /// Connections the demo makes itself, one every 300ms, to show who takes each
         #[arg(long, default_value_t = 6)]

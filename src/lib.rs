@@ -27,7 +27,29 @@ use std::process::ExitCode;
 
 use cli::{Cli, Command};
 
-/// Runs one parsed command line; the binary's whole job is to call this.
+/// Parses this process's command line and runs it: the binary's whole job. A command line clap
+/// rejects is a usage error like any other: one line, exit 2 (help and version print as usual).
+pub fn main() -> ExitCode {
+    use clap::error::ErrorKind;
+    use clap::Parser;
+    match Cli::try_parse() {
+        Ok(cli) => run(cli),
+        Err(e) => match e.kind() {
+            ErrorKind::DisplayHelp
+            | ErrorKind::DisplayVersion
+            | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => {
+                let _ = e.print();
+                ExitCode::from(u8::try_from(e.exit_code()).unwrap_or(2))
+            }
+            _ => fail(
+                cli::typed_command(std::env::args_os().skip(1)).as_deref(),
+                &cli::UsageError(cli::one_line(&e)).into(),
+            ),
+        },
+    }
+}
+
+/// Runs one parsed command line.
 pub fn run(cli: Cli) -> ExitCode {
     let command = match cli.command {
         Some(c) => c,
@@ -43,6 +65,7 @@ pub fn run(cli: Cli) -> ExitCode {
             }
         }
     };
+    let name = command.name();
     let result = match command {
         Command::Tui(args) => tui::run(args),
         Command::Serve(args) => server::run(args),
@@ -59,9 +82,21 @@ pub fn run(cli: Cli) -> ExitCode {
     };
     match result {
         Ok(code) => code,
-        Err(err) => {
-            eprintln!("tcplab: {err:#}");
-            ExitCode::FAILURE
-        }
+        Err(err) => fail(Some(name), &err),
+    }
+}
+
+/// The one place a command's error is printed: `tcplab <command>: why`, one line. A usage
+/// error (the command line asks for what cannot be) exits 2, as clap's own errors do; any other
+/// failure exits 1.
+fn fail(command: Option<&str>, err: &anyhow::Error) -> ExitCode {
+    match command {
+        Some(command) => eprintln!("tcplab {command}: {err:#}"),
+        None => eprintln!("tcplab: {err:#}"),
+    }
+    if err.chain().any(|e| e.is::<cli::UsageError>()) {
+        ExitCode::from(2)
+    } else {
+        ExitCode::FAILURE
     }
 }

@@ -1,7 +1,5 @@
 use std::process::ExitCode;
 
-use clap::Parser;
-
 fn main() -> ExitCode {
-    tcplab::run(tcplab::cli::Cli::parse())
+    tcplab::main()
 }

@@ -2,18 +2,45 @@
 
 use std::time::Duration;
 
+/// A value on the command line that is not what its flag takes. The message names the value and
+/// what to write instead; clap puts the flag in front of it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum UnitError {
+    #[error("`{0}` is not a duration: write e.g. 500ms, 6s or 2m")]
+    NotADuration(String),
+    #[error("`{0}` is not a size: write e.g. 4096, 16KiB or 1MiB")]
+    NotASize(String),
+    #[error("`{0}` is not a whole number")]
+    NotANumber(String),
+    #[error("{given} is too small: at least {least}")]
+    TooSmall { given: String, least: String },
+    #[error("{given} is too large: at most {most}")]
+    TooLarge { given: String, most: String },
+}
+
 /// Parses `500ms`, `6s`, `2m`, `1h` (and combinations humantime accepts, like `1m30s`).
-pub fn parse_duration(s: &str) -> Result<Duration, String> {
-    humantime::parse_duration(s.trim())
-        .map_err(|_| format!("`{s}` is not a duration: write e.g. 500ms, 6s or 2m"))
+pub fn parse_duration(s: &str) -> Result<Duration, UnitError> {
+    humantime::parse_duration(s.trim()).map_err(|_| UnitError::NotADuration(s.to_string()))
+}
+
+/// Parses a duration of at least `least`.
+pub fn parse_duration_at_least(s: &str, least: Duration) -> Result<Duration, UnitError> {
+    let d = parse_duration(s)?;
+    if d < least {
+        return Err(UnitError::TooSmall {
+            given: s.trim().to_string(),
+            least: format_duration(least),
+        });
+    }
+    Ok(d)
 }
 
 /// Parses `4096`, `16KiB`, `1MiB`, `2GiB` (also `16K`, `1M`, `16KB` as binary units).
-pub fn parse_size(s: &str) -> Result<u64, String> {
+pub fn parse_size(s: &str) -> Result<u64, UnitError> {
     let t = s.trim();
     let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
     let (num, unit) = t.split_at(split);
-    let bad = || format!("`{s}` is not a size: write e.g. 4096, 16KiB or 1MiB");
+    let bad = || UnitError::NotASize(s.to_string());
     let n: u64 = num.parse().map_err(|_| bad())?;
     let mult: u64 = match unit.trim().to_ascii_lowercase().as_str() {
         "" | "b" => 1,
@@ -23,6 +50,33 @@ pub fn parse_size(s: &str) -> Result<u64, String> {
         _ => return Err(bad()),
     };
     n.checked_mul(mult).ok_or_else(bad)
+}
+
+/// Parses a whole number in `LEAST..=MOST`, as the count flags take (`--count`, `--workers`):
+/// `value_parser = parse_count::<usize, 1, 1000>`.
+pub fn parse_count<T: TryFrom<u64>, const LEAST: u64, const MOST: u64>(
+    s: &str,
+) -> Result<T, UnitError> {
+    let n: u64 = s
+        .trim()
+        .parse()
+        .map_err(|_| UnitError::NotANumber(s.to_string()))?;
+    if n < LEAST {
+        return Err(UnitError::TooSmall {
+            given: n.to_string(),
+            least: LEAST.to_string(),
+        });
+    }
+    if n > MOST {
+        return Err(UnitError::TooLarge {
+            given: n.to_string(),
+            most: MOST.to_string(),
+        });
+    }
+    T::try_from(n).map_err(|_| UnitError::TooLarge {
+        given: n.to_string(),
+        most: MOST.to_string(),
+    })
 }
 
 /// Renders a duration the way the commands accept it back: `850ms`, `12.3s`, `2m05s`.
@@ -89,6 +143,32 @@ mod tests {
         assert!(parse_size("1.5MiB").is_err());
         assert!(parse_size("lots").is_err());
         assert!(parse_size("99999999999999GiB").is_err());
+    }
+
+    #[test]
+    fn bounded() {
+        assert_eq!(parse_count::<usize, 1, 1000>("3"), Ok(3));
+        assert_eq!(
+            parse_count::<usize, 1, 1000>("0").unwrap_err().to_string(),
+            "0 is too small: at least 1"
+        );
+        assert_eq!(
+            parse_count::<u64, 1, 10>("11").unwrap_err().to_string(),
+            "11 is too large: at most 10"
+        );
+        assert!(parse_count::<u8, 0, 1000>("300").is_err());
+        assert!(parse_count::<u64, 1, 10>("-1").is_err());
+        let least = Duration::from_millis(50);
+        assert_eq!(
+            parse_duration_at_least("10ms", least)
+                .unwrap_err()
+                .to_string(),
+            "10ms is too small: at least 50ms"
+        );
+        assert_eq!(
+            parse_duration_at_least("1s", least),
+            Ok(Duration::from_secs(1))
+        );
     }
 
     #[test]

@@ -74,3 +74,60 @@ fn bad_size_is_one_clear_line() {
     assert!(err.contains("`lots` is not a size"), "{err}");
     assert!(!err.contains("panicked"));
 }
+
+/// Values out of range are usage errors, found by the command line itself before anything
+/// starts: exit 2 and the flag with its bound, like every other bad flag.
+#[test]
+fn values_out_of_range_exit_2_naming_the_bound() {
+    for (args, flag, bound) in [
+        (&["trace", "--count", "0"][..], "--count", "at least 1"),
+        (
+            &["tui", "--interval", "10ms"],
+            "--interval",
+            "at least 50ms",
+        ),
+        (&["demo", "zombie", "--count", "0"], "--count", "at least 1"),
+        (&["serve", "--workers", "0"], "--workers", "at least 1"),
+        (
+            &["serve", "--workers", "100000"],
+            "--workers",
+            "at most 256",
+        ),
+        (
+            &["demo", "backlog", "--backlog", "5000"],
+            "--backlog",
+            "at most 4096",
+        ),
+        (
+            &["serve", "--max-connections", "0"],
+            "--max-connections",
+            "at least 1",
+        ),
+    ] {
+        let out = tcplab().args(args).output().unwrap();
+        let err = String::from_utf8(out.stderr).unwrap();
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+        assert_eq!(err.lines().count(), 1, "{args:?}: {err}");
+        assert!(
+            err.starts_with(&format!("tcplab {}: ", args[0])),
+            "{args:?}: {err}"
+        );
+        assert!(err.contains(flag) && err.contains(bound), "{args:?}: {err}");
+        assert!(!err.contains("panicked"), "{args:?}: {err}");
+    }
+}
+
+/// A failure that is not the command line's fault is one line with the command's name, exit 1.
+#[test]
+fn a_failure_is_one_line_naming_the_command() {
+    let busy = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = busy.local_addr().unwrap().to_string();
+    let out = tcplab()
+        .args(["serve", "--model", "iterative", "--listen", &addr])
+        .output()
+        .unwrap();
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(err.starts_with("tcplab serve: cannot listen on"), "{err}");
+}

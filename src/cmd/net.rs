@@ -5,7 +5,7 @@ use std::fmt::Write as _;
 use std::net::SocketAddr;
 use std::process::ExitCode;
 
-use crate::cli::NetArgs;
+use crate::cli::{NetArgs, UsageError};
 use crate::kernel::owners::OwnerIndex;
 use crate::kernel::sockets::{ScanDetail, ScanOptions, SocketScanner, SplitPolicy};
 use crate::model::counts::StateCounts;
@@ -19,16 +19,16 @@ pub struct SocketFilter {
 
 impl SocketFilter {
     /// The filter, or a one-line usage error for an unknown state name.
-    pub fn of(args: &NetArgs) -> Result<SocketFilter, String> {
+    pub fn of(args: &NetArgs) -> Result<SocketFilter, UsageError> {
         let mut states = Vec::new();
         for s in &args.states {
             match TcpState::parse(s) {
                 Some(st) => states.push(st),
                 None => {
-                    return Err(format!(
+                    return Err(UsageError(format!(
                         "unknown TCP state `{s}`; expected one of {}",
                         TcpState::ALL.map(|s| s.kernel_name()).join(", ")
-                    ))
+                    )))
                 }
             }
         }
@@ -50,13 +50,7 @@ impl SocketFilter {
 }
 
 pub fn run(args: NetArgs) -> anyhow::Result<ExitCode> {
-    let filter = match SocketFilter::of(&args) {
-        Ok(f) => f,
-        Err(e) => {
-            eprintln!("tcplab net: {e}");
-            return Ok(ExitCode::from(2));
-        }
-    };
+    let filter = SocketFilter::of(&args)?;
     if args.rate {
         return super::net_rate::run(&args, &filter);
     }

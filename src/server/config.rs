@@ -43,11 +43,6 @@ impl Config {
         let usize_of = |v: u64, flag: &str| {
             usize::try_from(v).with_context(|| format!("{flag} {v}: too large"))
         };
-        anyhow::ensure!(
-            args.max_connections > 0,
-            "--max-connections must be at least 1"
-        );
-        anyhow::ensure!(args.max_headers > 0, "--max-headers must be at least 1");
         Ok(Config {
             limits: Limits {
                 max_request_line: usize_of(args.max_request_line, "--max-request-line")?,

@@ -23,18 +23,8 @@ use super::stats::Scoreboard;
 use super::worker_table::WorkerTable;
 use crate::cli::{Model, ServeArgs};
 
-/// Every failure is one line, `tcplab serve: why`, and exit status 1.
+/// Every failure is one line, `tcplab serve: why` (printed by `lib::run`), and exit status 1.
 pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
-    match launch(args) {
-        Ok(code) => Ok(code),
-        Err(e) => {
-            eprintln!("tcplab serve: {e:#}");
-            Ok(ExitCode::FAILURE)
-        }
-    }
-}
-
-fn launch(args: ServeArgs) -> anyhow::Result<ExitCode> {
     let mut config = Config::from_args(&args)?;
     // The daemon changes directory to /: make every path the user gave absolute first.
     config.access_log = config.access_log.map(|p| absolute(&p));
@@ -48,14 +38,12 @@ fn launch(args: ServeArgs) -> anyhow::Result<ExitCode> {
         (None, false) => None,
     };
     let workers = match args.model {
+        // clap keeps --workers within 1..=MAX_WORKERS.
         Model::Reactor | Model::Prefork => match args.workers {
-            Some(0) => anyhow::bail!("--workers must be at least 1"),
-            Some(n) if n > super::worker_table::MAX_WORKERS => anyhow::bail!(
-                "--workers {n}: at most {} workers",
-                super::worker_table::MAX_WORKERS
-            ),
             Some(n) => n,
-            None => std::thread::available_parallelism().map_or(1, |n| n.get()),
+            None => std::thread::available_parallelism()
+                .map_or(1, |n| n.get())
+                .min(super::worker_table::MAX_WORKERS),
         },
         // One-process models: the flag does not apply.
         _ => 1,

@@ -30,9 +30,6 @@ use conns::Timeline;
 use session::{Flow, Options, Sink};
 
 pub fn run(args: TraceArgs) -> anyhow::Result<ExitCode> {
-    if args.count == Some(0) {
-        anyhow::bail!("--count must be at least 1");
-    }
     // Signals only write a byte to this pipe; the loop sees it in poll(2) and stops cleanly,
     // removing the tracefs instance. Registered before the instance exists.
     let (stop_rx, stop_tx) = UnixStream::pair()?;

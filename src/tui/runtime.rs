@@ -210,12 +210,6 @@ fn translate(e: CtEvent) -> Option<Event> {
 }
 
 pub fn run(args: TuiArgs) -> anyhow::Result<ExitCode> {
-    if args.interval < Duration::from_millis(50) {
-        anyhow::bail!(
-            "--interval must be at least 50ms, not {}",
-            crate::units::format_duration(args.interval)
-        );
-    }
     if !std::io::stdout().is_terminal() || !std::io::stdin().is_terminal() {
         anyhow::bail!(
             "the dashboard needs a terminal on stdin and stdout (in scripts use `tcplab ps` or `tcplab net`)"

@@ -460,14 +460,23 @@ fn stale_instance_of_a_dead_run_is_removed() {
 #[test]
 fn bad_flags_are_one_line_errors() {
     let out = tcplab().args(["trace", "--count", "0"]).output().unwrap();
-    assert!(!out.status.success());
+    assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(err.trim(), "tcplab: --count must be at least 1");
+    assert_eq!(
+        err.trim(),
+        "tcplab trace: invalid value '0' for '--count <COUNT>': 0 is too small: at least 1"
+    );
     let out = tcplab()
         .args(["trace", "--port", "70000"])
         .output()
         .unwrap();
-    assert!(!out.status.success());
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(
+        err.starts_with("tcplab trace: invalid value '70000'"),
+        "{err}"
+    );
 }
 
 #[test]
