@@ -8,14 +8,14 @@ use std::time::Duration;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::server::worker_table::MAX_WORKERS;
-use crate::units::{parse_count, parse_duration, parse_duration_at_least, parse_size, UnitError};
+use crate::units::{parse_count, parse_duration, parse_duration_within, parse_size, UnitError};
 
 /// The dashboard's shortest refresh interval: below it, reading every process and socket is
 /// most of what the machine does.
 pub const MIN_INTERVAL: Duration = Duration::from_millis(50);
 
 fn refresh_interval(s: &str) -> Result<Duration, UnitError> {
-    parse_duration_at_least(s, MIN_INTERVAL)
+    parse_duration_within(s, MIN_INTERVAL, Duration::MAX)
 }
 
 /// A command line that parses but asks for what cannot be (an unknown TCP state): `lib::run`
@@ -276,12 +276,8 @@ pub struct NetArgs {
 }
 
 /// `net --rate --interval`: long enough to measure, short enough to wait for.
-fn parse_rate_interval(s: &str) -> Result<Duration, String> {
-    let d = parse_duration(s)?;
-    if d < Duration::from_millis(10) || d > Duration::from_secs(3600) {
-        return Err(format!("`{s}` is outside 10ms to 1h"));
-    }
-    Ok(d)
+fn parse_rate_interval(s: &str) -> Result<Duration, UnitError> {
+    parse_duration_within(s, Duration::from_millis(10), Duration::from_secs(3600))
 }
 
 #[derive(Debug, Args)]

@@ -23,13 +23,23 @@ pub fn parse_duration(s: &str) -> Result<Duration, UnitError> {
     humantime::parse_duration(s.trim()).map_err(|_| UnitError::NotADuration(s.to_string()))
 }
 
-/// Parses a duration of at least `least`.
-pub fn parse_duration_at_least(s: &str, least: Duration) -> Result<Duration, UnitError> {
+/// Parses a duration within `least..=most` (`Duration::MAX`: no upper bound).
+pub fn parse_duration_within(
+    s: &str,
+    least: Duration,
+    most: Duration,
+) -> Result<Duration, UnitError> {
     let d = parse_duration(s)?;
     if d < least {
         return Err(UnitError::TooSmall {
             given: s.trim().to_string(),
             least: format_duration(least),
+        });
+    }
+    if d > most {
+        return Err(UnitError::TooLarge {
+            given: s.trim().to_string(),
+            most: format_duration(most),
         });
     }
     Ok(d)
@@ -158,15 +168,21 @@ mod tests {
         );
         assert!(parse_count::<u8, 0, 1000>("300").is_err());
         assert!(parse_count::<u64, 1, 10>("-1").is_err());
-        let least = Duration::from_millis(50);
+        let (least, most) = (Duration::from_millis(50), Duration::from_secs(3600));
         assert_eq!(
-            parse_duration_at_least("10ms", least)
+            parse_duration_within("10ms", least, most)
                 .unwrap_err()
                 .to_string(),
             "10ms is too small: at least 50ms"
         );
         assert_eq!(
-            parse_duration_at_least("1s", least),
+            parse_duration_within("2h", least, most)
+                .unwrap_err()
+                .to_string(),
+            "2h is too large: at most 60m00s"
+        );
+        assert_eq!(
+            parse_duration_within("1s", least, Duration::MAX),
             Ok(Duration::from_secs(1))
         );
     }
