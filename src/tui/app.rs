@@ -191,6 +191,10 @@ impl App {
                 self.server.status = Some(s);
                 vec![]
             }
+            Event::ServerProbe(local) => {
+                self.server.probe_opened(local);
+                vec![]
+            }
             Event::LoadDone { opened, error } => {
                 let text = match error {
                     None => format!(
@@ -256,7 +260,12 @@ impl App {
         fx
     }
 
-    fn on_snapshot(&mut self, s: Snapshot) {
+    fn on_snapshot(&mut self, mut s: Snapshot) {
+        // The dashboard's own /status connection is not what the person watches.
+        if !self.server.probes.is_empty() {
+            s.sockets
+                .retain(|k| !self.server.is_probe(k.local, k.remote));
+        }
         let elapsed = match (self.snapshot.taken_at, s.taken_at) {
             (Some(a), Some(b)) => b.duration_since(a).ok(),
             _ => None,
@@ -309,7 +318,10 @@ impl App {
         self.recompute_rows();
     }
 
-    fn push_transitions(&mut self, list: Vec<Transition>) {
+    fn push_transitions(&mut self, mut list: Vec<Transition>) {
+        if self.server.addr().is_some() {
+            list.retain(|t| !self.server.takes_probe_transition(t));
+        }
         self.log.push(list, self.refreshes);
     }
 

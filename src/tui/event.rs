@@ -102,6 +102,9 @@ pub enum Event {
     },
     /// The answer of the server's `/status`, or why there is none.
     ServerStatus(Result<serde_json::Value, String>),
+    /// The dashboard's own `/status` connection opened, from this local address: its
+    /// sockets and transitions are the dashboard's probing, not what the person watches.
+    ServerProbe(SocketAddr),
     /// The tracer is live from the kernel tracepoint (`detail` names its tracefs instance).
     TraceReady {
         source: TransitionSource,

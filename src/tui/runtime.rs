@@ -15,7 +15,7 @@ use nix::unistd::Pid;
 use super::app::{App, StatusKind};
 use super::children::{end_and_reap, reap_now, Children};
 use super::event::{ChildKind, Effect, Event, Reaped};
-use super::probe::{self, Load};
+use super::probe::{Load, News, StatusPoller};
 use super::term::{self, StopSignals};
 use super::theme::Theme;
 use crate::cli::TuiArgs;
@@ -35,9 +35,8 @@ struct Runtime {
     source: LiveSource,
     children: Children,
     load: Load,
-    /// A `/status` request in flight on its own thread, so a busy server never stalls the
-    /// screen; one at a time.
-    status: Option<std::thread::JoinHandle<Result<serde_json::Value, String>>>,
+    /// `/status` over one kept-alive connection, on its own thread.
+    status: StatusPoller,
     /// The kernel tracepoint feed; None when it is not available (not root, no tracefs) or
     /// would only sample, which the snapshots already do at no extra cost.
     trace: Option<LiveTrace>,
@@ -100,9 +99,7 @@ impl Runtime {
                 }]
             }
             Effect::PollServerStatus(addr) => {
-                if self.status.is_none() {
-                    self.status = Some(std::thread::spawn(move || probe::status(addr)));
-                }
+                self.status.request(addr);
                 vec![]
             }
             Effect::Load { addr, connections } => {
@@ -150,14 +147,12 @@ impl Runtime {
             ));
         }
         self.load.close_due(Instant::now());
-        if self.status.as_ref().is_some_and(|h| h.is_finished()) {
-            if let Some(handle) = self.status.take() {
-                let answer = handle
-                    .join()
-                    .unwrap_or_else(|_| Err("the /status request failed".to_string()));
-                events.push(Event::ServerStatus(answer));
-            }
-        }
+        // Before the tracer's news: the dashboard learns its own connection before the
+        // transitions that show it, and hides them.
+        events.extend(self.status.news().into_iter().map(|n| match n {
+            News::Connected(local) => Event::ServerProbe(local),
+            News::Answer(answer) => Event::ServerStatus(answer),
+        }));
         events.extend(self.trace_events());
         events
     }
@@ -232,7 +227,7 @@ pub fn run(args: TuiArgs) -> anyhow::Result<ExitCode> {
         source: LiveSource::new(),
         children: Children::default(),
         load: Load::default(),
-        status: None,
+        status: StatusPoller::start().context("cannot start the /status thread")?,
         trace: LiveTrace::start(None).ok(),
     };
     let outcome = event_loop(&mut terminal, &mut app, &mut rt, &stop);

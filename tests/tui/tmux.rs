@@ -337,3 +337,59 @@ fn q_in_help_closes_help_and_leaves_the_dashboard_running() {
     tmux.send(&["q"]);
     assert_terminal_restored(&tmux);
 }
+
+/// The server's address as the dashboard's status line gives it when the server is ready.
+fn server_addr(tmux: &Tmux) -> std::net::SocketAddr {
+    let screen = tmux.wait_screen("the server ready", |s| {
+        s.contains("server listening on http://")
+    });
+    let rest = screen.split("server listening on http://").nth(1).unwrap();
+    rest.split_whitespace().next().unwrap().parse().unwrap()
+}
+
+/// TIME_WAIT sockets with `port` at either end, read with `ss`.
+fn time_waits_on(port: u16) -> Vec<String> {
+    let out = Command::new("ss")
+        .args(["-Htan", "state", "time-wait"])
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter(|l| l.contains(&format!(":{port} ")))
+        .map(str::to_string)
+        .collect()
+}
+
+/// The dashboard polls its server's /status at every refresh, over one kept-alive
+/// connection: no TIME_WAIT on the server's port over 10 s, and nothing of it in the log.
+#[test]
+fn polling_the_server_adds_no_time_wait_and_no_log_line() {
+    let (tmux, _tui) = start_dashboard();
+    tmux.send(&["s"]);
+    let addr = server_addr(&tmux);
+    // The Server pane shows answers of /status (so the polling does happen).
+    tmux.wait_screen("a /status answer", |s| s.contains("requests"));
+    let until = std::time::Instant::now() + Duration::from_secs(10);
+    while std::time::Instant::now() < until {
+        let tw = time_waits_on(addr.port());
+        assert!(tw.is_empty(), "the dashboard's polling left: {tw:?}");
+        std::thread::sleep(Duration::from_millis(250));
+    }
+    // The State machine pane, restricted to the server's port, shows no transition.
+    tmux.send(&["3", "/"]);
+    tmux.send(&[&addr.port().to_string(), "Enter"]);
+    let screen = tmux.wait_screen("the filtered log", |s| {
+        s.contains(&format!("State machine · port {}", addr.port()))
+    });
+    // The server's own listen may show; no connection to it does.
+    let polled: Vec<&str> = screen
+        .lines()
+        .filter(|l| l.contains(&format!(":{} ", addr.port())) && !l.contains("→LISTEN"))
+        .collect();
+    assert!(
+        polled.is_empty(),
+        "the polling shows in the log: {polled:?}"
+    );
+    tmux.send(&["q"]);
+    assert_terminal_restored(&tmux);
+}

@@ -35,6 +35,11 @@ pub struct ServerView {
     /// Left running when the dashboard quits.
     pub detached: bool,
     pub last_load: Option<String>,
+    /// Local addresses of the dashboard's own `/status` connections, newest last.
+    pub probes: Vec<SocketAddr>,
+    /// Connects of ours whose first transition (CLOSE→SYN_SENT, before the kernel picks the
+    /// port) is still to come.
+    pub probe_connects: usize,
 }
 
 impl ServerView {
@@ -63,7 +68,47 @@ impl Default for ServerView {
             log: VecDeque::new(),
             detached: false,
             last_load: None,
+            probes: Vec::new(),
+            probe_connects: 0,
         }
+    }
+}
+
+/// How many of the dashboard's own `/status` connections are remembered (and hidden).
+const PROBES_KEPT: usize = 8;
+
+impl ServerView {
+    /// The dashboard's own `/status` connection opened from `local`.
+    pub fn probe_opened(&mut self, local: SocketAddr) {
+        self.probes.push(local);
+        if self.probes.len() > PROBES_KEPT {
+            self.probes.remove(0);
+        }
+        self.probe_connects += 1;
+    }
+
+    /// Whether the connection (local, remote) is the dashboard's own `/status` polling.
+    pub fn is_probe(&self, local: SocketAddr, remote: SocketAddr) -> bool {
+        let Some(server) = self.addr() else {
+            return false;
+        };
+        self.probes
+            .iter()
+            .any(|&p| (local, remote) == (p, server) || (local, remote) == (server, p))
+    }
+
+    /// Whether a transition is the dashboard's own probing, counting off the connects whose
+    /// first transition has no port yet.
+    pub fn takes_probe_transition(&mut self, t: &crate::model::Transition) -> bool {
+        use crate::model::TcpState;
+        let connecting = t.local.port() == 0
+            && (t.old, t.new) == (TcpState::Close, TcpState::SynSent)
+            && Some(t.remote) == self.addr();
+        if connecting && self.probe_connects > 0 {
+            self.probe_connects -= 1;
+            return true;
+        }
+        self.is_probe(t.local, t.remote)
     }
 }
 

@@ -79,7 +79,13 @@ pub fn draw(frame: &mut Frame, app: &App, area: Rect) {
             if let Some(l) = &s.last_load {
                 lines.push(Line::from(Span::styled(l.clone(), t.dim())));
             }
-            lines.push(Line::from(Span::styled("/status", t.title())));
+            lines.push(Line::from(vec![
+                Span::styled("/status", t.title()),
+                Span::styled(
+                    "  polled over one kept-alive connection, hidden from counts and log",
+                    t.dim(),
+                ),
+            ]));
             match &s.status {
                 None => lines.push(Line::from(Span::styled("(not polled yet)", t.dim()))),
                 Some(Err(e)) => lines.push(Line::from(Span::styled(fit(e, w), t.danger()))),
