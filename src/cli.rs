@@ -58,6 +58,8 @@ pub enum Command {
     Trace(TraceArgs),
     /// Run one lesson of the tutorial as a live demo
     Demo(DemoArgs),
+    /// Walk through the tutorial's lessons, each step checked against the live kernel
+    Learn(LearnArgs),
     /// Print a shell completion script
     Completions(CompletionsArgs),
     /// Print the man page (roff)
@@ -436,6 +438,46 @@ fn parse_queue(s: &str) -> Result<u64, String> {
         return Err(format!("`{s}` is outside 2KiB to 16MiB"));
     }
     Ok(n)
+}
+
+#[derive(Debug, Args)]
+#[command(args_conflicts_with_subcommands = true)]
+pub struct LearnArgs {
+    #[command(subcommand)]
+    pub command: Option<LearnCommand>,
+    /// The lesson to open: its number or name (default: the first not done)
+    pub lesson: Option<String>,
+    /// Language of the lessons (default: from LC_ALL, LC_MESSAGES or LANG; zh_* is Chinese)
+    #[arg(long, value_enum, global = true)]
+    pub lang: Option<crate::learn::lang::Lang>,
+    /// Forget the progress (of LESSON if one is named, else of every lesson) first
+    #[arg(long)]
+    pub reset: bool,
+    /// Port the lessons' commands use (default: one that is free now)
+    #[arg(long)]
+    pub port: Option<u16>,
+    /// How often the checks look at the kernel
+    #[arg(long, value_parser = parse_duration, default_value = "500ms")]
+    pub interval: Duration,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum LearnCommand {
+    /// Grade an exercise: run its check against the program listening on --port; exit 0 when it
+    /// holds, 1 (with what was seen) when not
+    Check(LearnCheckArgs),
+    /// List the lessons and how far you got in each
+    List,
+}
+
+#[derive(Debug, Args)]
+pub struct LearnCheckArgs {
+    /// The exercise
+    #[arg(value_enum)]
+    pub exercise: crate::learn::exercise::Exercise,
+    /// The port the program under test listens on
+    #[arg(long)]
+    pub port: u16,
 }
 
 #[derive(Debug, Args)]

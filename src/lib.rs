@@ -11,11 +11,13 @@
 //! - [`trace`]: `tcplab trace`: live state transitions.
 //! - [`tui`]: `tcplab tui`: the dashboard.
 //! - [`demo`]: one demo per lesson of the tutorial.
+//! - [`learn`]: `tcplab learn`: the lessons, each step checked against the kernel.
 
 pub mod cli;
 pub mod cmd;
 pub mod demo;
 pub mod kernel;
+pub mod learn;
 pub mod metrics;
 pub mod model;
 pub mod server;
@@ -77,6 +79,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Net(args) => cmd::net::run(args),
         Command::Trace(args) => trace::run(args),
         Command::Demo(args) => demo::run(args),
+        Command::Learn(args) => learn::run(args),
         Command::Completions(args) => cmd::docs::completions(args),
         Command::Man => cmd::docs::man(),
     };

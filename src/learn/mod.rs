@@ -1,0 +1,98 @@
+//! `tcplab learn`: the tutorial's lessons, walked through on this machine, each step checked
+//! against the live kernel.
+//!
+//! - [`lesson`]: a lesson file's format and parser; [`catalog`]: the lessons built in.
+//! - [`check`]: the facts a step waits for, evaluated on a snapshot and transitions.
+//! - [`watch`]: the live source and tracer the checks read.
+//! - [`session`]: the open lesson, the next step, progress ([`progress`]) saved as steps pass.
+//! - [`exercise`]: `tcplab learn check`, the exercises graded from a shell.
+//! - [`walk`]: the lesson in a plain terminal, step by step.
+
+pub mod catalog;
+pub mod check;
+pub mod exercise;
+pub mod lang;
+pub mod lesson;
+pub mod progress;
+pub mod session;
+pub mod walk;
+pub mod watch;
+
+use std::process::ExitCode;
+
+use crate::cli::{LearnArgs, LearnCommand};
+use lang::Lang;
+use progress::{LessonState, Progress};
+
+fn env_lang(asked: Option<Lang>) -> Lang {
+    Lang::choose(asked, |k| std::env::var(k).ok())
+}
+
+pub fn run(args: LearnArgs) -> anyhow::Result<ExitCode> {
+    let lang = env_lang(args.lang);
+    match args.command {
+        Some(LearnCommand::Check(c)) => return exercise::run(c.exercise, c.port, lang),
+        Some(LearnCommand::List) => return list(lang),
+        None => {}
+    }
+    let path = progress::path(|k| std::env::var_os(k))?;
+    if let Some(name) = &args.lesson {
+        if catalog::find(&catalog::lessons(lang), name).is_none() {
+            eprintln!("tcplab: no lesson `{name}`: `tcplab learn list` shows them");
+            return Ok(ExitCode::from(2));
+        }
+    }
+    if args.reset {
+        let mut p = Progress::load(&path).unwrap_or_default();
+        match &args.lesson {
+            Some(name) => {
+                let lessons = catalog::lessons(lang);
+                if let Some(l) = catalog::find(&lessons, name) {
+                    p.lessons.remove(&l.id);
+                }
+            }
+            None => p = Progress::default(),
+        }
+        p.save(&path)?;
+    }
+    let port = match args.port {
+        Some(p) => p,
+        None => free_port()?,
+    };
+    let mut session = session::Session::new(lang, port, path)?;
+    if let Some(name) = &args.lesson {
+        session.open_lesson(name);
+    }
+    walk::run(session, args.interval)
+}
+
+/// A port no one listens on now, for the lesson's commands (`{port}`).
+fn free_port() -> anyhow::Result<u16> {
+    let l = std::net::TcpListener::bind("127.0.0.1:0")?;
+    Ok(l.local_addr()?.port())
+}
+
+/// `tcplab learn list`: every lesson with its state.
+fn list(lang: Lang) -> anyhow::Result<ExitCode> {
+    let path = progress::path(|k| std::env::var_os(k))?;
+    let progress = Progress::load(&path)?;
+    let mut out = String::new();
+    for l in catalog::lessons(lang) {
+        out.push_str(&format!(
+            "{:>2}  {:<20} {:<12} {}\n",
+            l.number,
+            l.id,
+            state_name(progress.state(&l), lang),
+            l.title
+        ));
+    }
+    crate::cmd::output::print(&out)
+}
+
+pub fn state_name(state: LessonState, lang: Lang) -> &'static str {
+    match state {
+        LessonState::NotStarted => lang.pick("not started", "未开始"),
+        LessonState::InProgress => lang.pick("in progress", "进行中"),
+        LessonState::Done => lang.pick("done", "完成"),
+    }
+}

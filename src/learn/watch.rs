@@ -1,0 +1,130 @@
+//! The checks' eyes: one live source (processes, sockets, owners) and, for checks that read
+//! transitions, a tracer on the lesson's port (the kernel tracepoint, or sampling when that is
+//! not possible, and then said).
+
+use std::time::{Duration, Instant};
+
+use super::check::{Check, Context, Memory, Observation, Tracing, Verdict};
+use super::lang::Lang;
+use crate::kernel::live::LiveSource;
+use crate::model::{Snapshot, SnapshotSource, Transition};
+use crate::trace::live::{LiveEvent, LiveTrace};
+
+/// Transitions kept at most (the oldest go first).
+const KEEP: usize = 10_000;
+
+pub struct Watcher {
+    pub port: u16,
+    pub lang: Lang,
+    source: LiveSource,
+    trace: Option<LiveTrace>,
+    pub tracing: Tracing,
+    transitions: Vec<Transition>,
+    /// Things the tracer said that are not transitions (lost events, failures).
+    pub notices: Vec<String>,
+}
+
+impl Watcher {
+    pub fn new(port: u16, lang: Lang) -> Watcher {
+        Watcher {
+            port,
+            lang,
+            source: LiveSource::new(),
+            trace: None,
+            tracing: Tracing::None,
+            transitions: Vec::new(),
+            notices: Vec::new(),
+        }
+    }
+
+    /// Starts the tracer on the port (once); checks that read transitions need it.
+    pub fn start_tracing(&mut self) -> std::io::Result<()> {
+        if self.trace.is_none() {
+            self.trace = Some(LiveTrace::start(Some(self.port))?);
+        }
+        Ok(())
+    }
+
+    /// Waits until the tracer is live (or has failed), at most `timeout`.
+    pub fn wait_tracing(&mut self, timeout: Duration) -> bool {
+        let deadline = Instant::now() + timeout;
+        while self.tracing == Tracing::None && self.trace.is_some() {
+            self.drain();
+            if Instant::now() > deadline {
+                return false;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        self.tracing != Tracing::None
+    }
+
+    /// Forgets the transitions seen so far: a step's check counts only what happens after it
+    /// began.
+    pub fn forget_transitions(&mut self) {
+        self.drain();
+        self.transitions.clear();
+    }
+
+    fn drain(&mut self) {
+        let Some(trace) = self.trace.as_mut() else {
+            return;
+        };
+        for ev in trace.drain() {
+            match ev {
+                LiveEvent::Ready { source, detail } => {
+                    self.tracing = Tracing::from_source(source, &detail)
+                }
+                LiveEvent::Transition(t) => self.transitions.push(t),
+                LiveEvent::Lost(n) => self.notices.push(format!("{n} transitions lost")),
+                LiveEvent::Notice(n) => self.notices.push(n),
+                LiveEvent::Failed(e) => {
+                    self.notices.push(e.clone());
+                    self.tracing = Tracing::Sampled {
+                        interval: Duration::ZERO,
+                        why: e,
+                    };
+                }
+            }
+        }
+        if self.transitions.len() > KEEP {
+            let extra = self.transitions.len() - KEEP;
+            self.transitions.drain(..extra);
+        }
+    }
+
+    /// A fresh snapshot, and the tracer's news.
+    pub fn snapshot(&mut self) -> anyhow::Result<Snapshot> {
+        self.drain();
+        self.source.snapshot()
+    }
+
+    /// Evaluates `check` on `snap` and the transitions seen since the step began.
+    pub fn evaluate(&self, check: &Check, snap: &Snapshot, memory: &mut Memory) -> Verdict {
+        let obs = Observation {
+            snap,
+            transitions: &self.transitions,
+            tracing: &self.tracing,
+        };
+        let mut cx = Context {
+            port: self.port,
+            lang: self.lang,
+            memory,
+        };
+        check.evaluate(&obs, &mut cx)
+    }
+
+    /// Takes snapshots until `check` passes or `timeout` ends; the last verdict.
+    pub fn until(&mut self, check: &Check, memory: &mut Memory, timeout: Duration) -> Verdict {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let verdict = match self.snapshot() {
+                Ok(snap) => self.evaluate(check, &snap, memory),
+                Err(e) => Verdict::Cannot(format!("{e:#}")),
+            };
+            if verdict.passed() || Instant::now() > deadline {
+                return verdict;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}

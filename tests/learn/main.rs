@@ -1,0 +1,13 @@
+//! `tcplab learn`: every kind of check against the real kernel (the lesson's action done here,
+//! the check passes; the state absent, it does not), and `tcplab learn check` on small exercise
+//! programs (tests/learn/*.py): a correct forking server, one that leaks zombies, one that never
+//! closes, a daemon.
+
+#[path = "../common/mod.rs"]
+mod common;
+#[path = "../common/demo.rs"]
+mod demo;
+
+mod checks;
+mod exercises;
+mod walk;
