@@ -12,8 +12,8 @@ use tcplab::learn::check::{Check, Memory, Tracing, Verdict};
 use tcplab::learn::lang::Lang;
 use tcplab::learn::watch::Watcher;
 
-use crate::common::{serve, subreaper, Running};
-use crate::demo::{numbers_after, Demo};
+use testkit::demo::{numbers_after, Demo};
+use testkit::{serve, subreaper, Running};
 
 const T: Duration = Duration::from_secs(15);
 

@@ -4,7 +4,7 @@ use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use crate::common::{reap_pid, subreaper, tcplab, Running};
+use testkit::{reap_pid, subreaper, tcplab, Running};
 
 const EXERCISES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/learn");
 
@@ -47,7 +47,7 @@ fn grade(exercise: &str, port: i32) -> (i32, String) {
 
 /// Ends a leaky server and reaps the zombies it leaves to this subreaper.
 fn end_and_reap(mut server: Running) {
-    let kids = crate::common::children_of(server.pid());
+    let kids = testkit::children_of(server.pid());
     drop(server.child.kill());
     let _ = server.child.wait();
     for k in kids {

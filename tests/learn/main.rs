@@ -3,11 +3,6 @@
 //! programs (tests/learn/*.py): a correct forking server, one that leaks zombies, one that never
 //! closes, a daemon.
 
-#[path = "../common/mod.rs"]
-mod common;
-#[path = "../common/demo.rs"]
-mod demo;
-
 mod checks;
 mod exercises;
 mod walk;

@@ -5,8 +5,8 @@ use std::time::Duration;
 
 use nix::sys::signal::Signal;
 
-use crate::common::{subreaper, tcplab};
-use crate::demo::{numbers_after, Demo};
+use testkit::demo::{numbers_after, Demo};
+use testkit::{subreaper, tcplab};
 
 const T: Duration = Duration::from_secs(20);
 
