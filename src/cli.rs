@@ -106,6 +106,7 @@ impl Command {
             Command::Net(_) => "net",
             Command::Trace(_) => "trace",
             Command::Demo(_) => "demo",
+            Command::Learn(_) => "learn",
             Command::Completions(_) => "completions",
             Command::Man => "man",
         }
@@ -433,7 +434,7 @@ pub struct CongestionDemo {
 }
 
 fn parse_queue(s: &str) -> Result<u64, String> {
-    let n = parse_size(s)?;
+    let n = parse_size(s).map_err(|e| e.to_string())?;
     if !(2048..=16 << 20).contains(&n) {
         return Err(format!("`{s}` is outside 2KiB to 16MiB"));
     }
