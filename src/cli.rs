@@ -8,7 +8,9 @@ use std::time::Duration;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::server::worker_table::MAX_WORKERS;
-use crate::units::{parse_count, parse_duration, parse_duration_within, parse_size, UnitError};
+use crate::units::{
+    parse_count, parse_duration, parse_duration_within, parse_size, parse_size_within, UnitError,
+};
 
 /// The dashboard's shortest refresh interval: below it, reading every process and socket is
 /// most of what the machine does.
@@ -433,12 +435,8 @@ pub struct CongestionDemo {
     pub common: DemoCommon,
 }
 
-fn parse_queue(s: &str) -> Result<u64, String> {
-    let n = parse_size(s).map_err(|e| e.to_string())?;
-    if !(2048..=16 << 20).contains(&n) {
-        return Err(format!("`{s}` is outside 2KiB to 16MiB"));
-    }
-    Ok(n)
+fn parse_queue(s: &str) -> Result<u64, UnitError> {
+    parse_size_within(s, 2048, 16 << 20)
 }
 
 #[derive(Debug, Args)]

@@ -62,6 +62,24 @@ pub fn parse_size(s: &str) -> Result<u64, UnitError> {
     n.checked_mul(mult).ok_or_else(bad)
 }
 
+/// Parses a size within `least..=most` bytes.
+pub fn parse_size_within(s: &str, least: u64, most: u64) -> Result<u64, UnitError> {
+    let n = parse_size(s)?;
+    if n < least {
+        return Err(UnitError::TooSmall {
+            given: s.trim().to_string(),
+            least: format_size(least),
+        });
+    }
+    if n > most {
+        return Err(UnitError::TooLarge {
+            given: s.trim().to_string(),
+            most: format_size(most),
+        });
+    }
+    Ok(n)
+}
+
 /// Parses a whole number in `LEAST..=MOST`, as the count flags take (`--count`, `--workers`):
 /// `value_parser = parse_count::<usize, 1, 1000>`.
 pub fn parse_count<T: TryFrom<u64>, const LEAST: u64, const MOST: u64>(
