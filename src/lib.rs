@@ -21,6 +21,7 @@ pub mod learn;
 pub mod metrics;
 pub mod model;
 pub mod server;
+pub mod text;
 pub mod trace;
 pub mod tui;
 pub mod units;

@@ -10,6 +10,7 @@ use crate::kernel::owners::OwnerIndex;
 use crate::kernel::sockets::{ScanDetail, ScanOptions, SocketScanner, SplitPolicy};
 use crate::model::counts::StateCounts;
 use crate::model::{Owner, Socket, TcpState, TimerKind};
+use crate::text::printable;
 
 /// Which sockets the command line asks for (`--state`, `--listen`, `--port`).
 pub struct SocketFilter {
@@ -331,7 +332,7 @@ pub(super) fn owners_text(owners: Option<&[Owner]>) -> String {
         Some([]) => "-".to_string(),
         Some(o) => o
             .iter()
-            .map(|o| format!("{}[{}]:{}", o.comm, o.pid, o.fd))
+            .map(|o| format!("{}[{}]:{}", printable(&o.comm), o.pid, o.fd))
             .collect::<Vec<_>>()
             .join(","),
     }

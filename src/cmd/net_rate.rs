@@ -11,6 +11,7 @@ use crate::kernel::owners::OwnerIndex;
 use crate::kernel::sockets::{ScanDetail, ScanOptions, SocketScanner, TcpScan};
 use crate::model::rates::{by_process, Counters, ProcessRate, Throughput};
 use crate::model::Socket;
+use crate::text::printable;
 use crate::units::format_size;
 
 use super::net::{json_fields, owners_text, push_json_string, push_u64, SocketFilter};
@@ -135,7 +136,7 @@ fn process_table(procs: &[ProcessRate], unknown: Throughput, unknown_count: usiz
             out,
             "{:>8} {:<16} {:>7} {:>6} {:>11} {:>11}",
             p.pid,
-            p.comm,
+            printable(&p.comm),
             p.sockets,
             p.shared,
             per_second(p.rate.send),

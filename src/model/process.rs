@@ -128,11 +128,13 @@ impl Process {
         self.pid == 2 || self.ppid == 2
     }
 
-    /// The command line joined by spaces, or `[comm]` the way ps shows what has none.
+    /// The command line joined by spaces, or `[comm]` the way ps shows what has none; made
+    /// [`printable`](crate::text::printable) (this is for text output, not JSON).
     pub fn command(&self) -> String {
+        use crate::text::printable;
         match &self.cmdline {
-            Some(args) if !args.is_empty() => args.join(" "),
-            _ => format!("[{}]", self.comm),
+            Some(args) if !args.is_empty() => printable(&args.join(" ")).into_owned(),
+            _ => format!("[{}]", printable(&self.comm)),
         }
     }
 }

@@ -5,6 +5,8 @@ use std::time::{Duration, SystemTime};
 
 use serde_json::{json, Value};
 
+use crate::text::printable;
+
 use super::conns::{Step, Timeline};
 use crate::model::{Transition, TransitionSource};
 
@@ -38,7 +40,7 @@ pub fn text_line(t: &Transition, source: TransitionSource) -> String {
         "{:<15} {:<7} {:<15} {:<22} {:<22} {:<28} {}{}",
         time_of_day(t.ts),
         t.pid.map_or("-".to_string(), |p| p.to_string()),
-        t.comm.as_deref().unwrap_or("-"),
+        printable(t.comm.as_deref().unwrap_or("-")),
         t.local.to_string(),
         t.remote.to_string(),
         states,
@@ -54,7 +56,7 @@ pub fn timeline_line(tl: &Timeline, source: TransitionSource) -> String {
         tl.local,
         tl.remote,
         tl.pid.map_or("-".to_string(), |p| p.to_string()),
-        tl.comm.as_deref().unwrap_or("-"),
+        printable(tl.comm.as_deref().unwrap_or("-")),
         life(&tl.steps, true),
         sampled_mark(source),
     )

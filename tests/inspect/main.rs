@@ -5,6 +5,7 @@ mod churn;
 mod commands;
 mod diff;
 mod handshake;
+mod hostile_names;
 mod info;
 mod parsers;
 mod unprivileged;

@@ -4,6 +4,8 @@
 
 use std::net::SocketAddr;
 
+use crate::text::printable;
+
 use super::*;
 
 impl App {
@@ -67,7 +69,7 @@ impl App {
         let name = short_name(signal);
         let who = match target {
             SignalTarget::Process(pid) => match self.process(pid) {
-                Some(p) => format!("pid {pid} ({})", p.comm),
+                Some(p) => format!("pid {pid} ({})", printable(&p.comm)),
                 None => format!("pid {pid}"),
             },
             group => group.to_string(),
@@ -107,7 +109,7 @@ impl App {
             } else {
                 let was = match self.process(r.pid) {
                     Some(p) if p.is_zombie() => format!("zombie of {}", p.ppid),
-                    Some(p) => format!("{} of {}", p.comm, p.ppid),
+                    Some(p) => format!("{} of {}", printable(&p.comm), p.ppid),
                     None => "process".to_string(),
                 };
                 adopted.push((r.pid, was));

@@ -9,6 +9,7 @@ use ratatui::Frame;
 use super::header::short_state;
 use super::overlay_block;
 use crate::model::SignalSet;
+use crate::text::printable;
 use crate::tui::app::App;
 use crate::tui::layout::centered;
 use crate::tui::views::stat_string;
@@ -109,7 +110,7 @@ pub fn draw(frame: &mut Frame, app: &App, pid: i32, area: Rect) {
                 .map(|c| {
                     format!(
                         "{}({}{})",
-                        c.comm,
+                        printable(&c.comm),
                         c.pid,
                         if c.is_zombie() { " Z" } else { "" }
                     )

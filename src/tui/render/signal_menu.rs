@@ -8,6 +8,7 @@ use ratatui::widgets::{Paragraph, Wrap};
 use ratatui::Frame;
 
 use super::{fit, overlay_block};
+use crate::text::printable;
 use crate::tui::app::{App, Confirm, SignalMenu};
 use crate::tui::layout::centered;
 use crate::tui::predict::{menu_signals, predict, short_name};
@@ -30,7 +31,7 @@ pub fn draw_menu(frame: &mut Frame, app: &App, menu: &SignalMenu, area: Rect) {
         format!("pid {} only", p.pid)
     };
     let mut lines = vec![Line::from(vec![
-        Span::styled(format!("{} {}", p.pid, p.comm), t.title()),
+        Span::styled(format!("{} {}", p.pid, printable(&p.comm)), t.title()),
         Span::raw(format!(" · to: {target}")),
     ])];
     if p.masks.is_none() && !p.is_zombie() {
@@ -75,7 +76,7 @@ pub fn draw_confirm(frame: &mut Frame, app: &App, c: &Confirm, area: Rect) {
     frame.render_widget(block, rect);
     let who = app
         .process(c.pid)
-        .map_or(String::new(), |p| format!(" ({})", p.comm));
+        .map_or(String::new(), |p| format!(" ({})", printable(&p.comm)));
     let lines = vec![
         Line::from(Span::styled(
             format!("Send {} to {}{who}?", short_name(c.signal), c.target),

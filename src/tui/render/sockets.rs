@@ -10,6 +10,7 @@ use ratatui::Frame;
 use super::header::short_state;
 use super::{fit, pane_block};
 use crate::model::{Socket, TcpState, TimerKind};
+use crate::text::printable;
 use crate::tui::app::App;
 use crate::tui::views::SockColumn;
 use crate::units::format_duration;
@@ -143,7 +144,7 @@ pub fn owners(s: &Socket) -> String {
         Some(o) if o.is_empty() => "-".into(),
         Some(o) => o
             .iter()
-            .map(|o| format!("{}({}/{})", o.comm, o.pid, o.fd))
+            .map(|o| format!("{}({}/{})", printable(&o.comm), o.pid, o.fd))
             .collect::<Vec<_>>()
             .join(" "),
     }

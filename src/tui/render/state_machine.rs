@@ -16,6 +16,7 @@ use super::header::short_state;
 use super::{pane_block, state_lanes};
 use crate::model::counts::StateCounts;
 use crate::model::{TcpState, TransitionSource};
+use crate::text::printable;
 use crate::tui::app::{App, MachineFilter};
 
 const BOX_W: u16 = 19;
@@ -358,7 +359,7 @@ fn log_lines(app: &App, max: usize) -> Vec<Line<'static>> {
         .map(|st| {
             let tr = &st.transition;
             let who = match (&tr.comm, tr.pid) {
-                (Some(c), Some(p)) => format!(" {c}({p})"),
+                (Some(c), Some(p)) => format!(" {}({p})", printable(c)),
                 _ => String::new(),
             };
             let picked = app.machine.selected == Some((tr.local, tr.remote));
