@@ -121,6 +121,22 @@ pub fn remove_stale(root: &Path) -> Vec<String> {
 
 /// The kernel-side filter: TCP only (the tracepoint also fires for SCTP and MPTCP), and the
 /// port on either end when one is asked for.
+/// The process a thread belonged to, as tracing recorded it when the thread made an event
+/// (`record-tgid` fills `saved_tgids`, `TID TGID` lines): still known after the thread exited,
+/// when /proc can no longer say.
+pub fn saved_tgid(tid: i32) -> Option<i32> {
+    let root = tracefs_root().ok()?;
+    let text = std::fs::read_to_string(root.join("saved_tgids")).ok()?;
+    parse_saved_tgid(&text, tid)
+}
+
+fn parse_saved_tgid(text: &str, tid: i32) -> Option<i32> {
+    text.lines().find_map(|l| {
+        let (t, g) = l.split_once(' ')?;
+        (t.parse() == Ok(tid)).then(|| g.trim().parse().ok())?
+    })
+}
+
 pub fn filter(port: Option<u16>) -> String {
     match port {
         None => "protocol == 6".to_string(),
@@ -433,6 +449,15 @@ pub fn parse_lost_stats(stats: &str) -> u64 {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn saved_tgids_name_the_process_of_a_thread() {
+        let text = "12 12\n4242 4200\n4200 4200\n";
+        assert_eq!(parse_saved_tgid(text, 4242), Some(4200));
+        assert_eq!(parse_saved_tgid(text, 12), Some(12));
+        assert_eq!(parse_saved_tgid(text, 99), None);
+    }
+
     use super::*;
 
     #[test]

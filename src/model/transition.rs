@@ -21,6 +21,9 @@ pub struct Transition {
     /// often whoever was on the CPU in softirq); None when unknown or the socket is gone.
     pub pid: Option<i32>,
     pub comm: Option<String>,
+    /// The thread that made the change (process context on the tracepoint); `pid` is its
+    /// process. None when sampled or made in softirq.
+    pub tid: Option<i32>,
 }
 
 /// Where transitions come from; every output says which.

@@ -29,6 +29,8 @@ pub struct Observed {
     pub new: TcpState,
     /// The process that made the change, when it surely owns the socket (process context).
     pub owner: Option<(i32, String)>,
+    /// The thread that made the change (process context).
+    pub tid: Option<i32>,
 }
 
 /// One state of a finished connection's life and how long it lasted (None: not seen whole).
@@ -140,6 +142,7 @@ impl Tracker {
             in_old,
             pid: owner.as_ref().map(|(p, _)| *p),
             comm: owner.as_ref().map(|(_, c)| c.clone()),
+            tid: o.tid,
         };
         let mut s = sock.take().unwrap_or_else(|| Sock {
             state: o.old,
@@ -251,6 +254,7 @@ mod tests {
             old,
             new,
             owner: None,
+            tid: None,
         }
     }
 

@@ -103,6 +103,7 @@ pub fn json_line(t: &Transition, source: TransitionSource) -> String {
         .comm
         .as_ref()
         .map_or("null".to_string(), |c| json!(c).to_string());
+    let tid = t.tid.map_or("null".to_string(), |p| p.to_string());
     let source = match source {
         TransitionSource::Tracepoint => r#""source":"kernel""#.to_string(),
         TransitionSource::Sampled { interval } => format!(
@@ -111,7 +112,7 @@ pub fn json_line(t: &Transition, source: TransitionSource) -> String {
         ),
     };
     format!(
-        r#"{{"ts":"{}","local":"{}","remote":"{}","old":"{}","new":"{}","ms_in_old":{ms_in_old},"pid":{pid},"comm":{comm},{source}}}"#,
+        r#"{{"ts":"{}","local":"{}","remote":"{}","old":"{}","new":"{}","ms_in_old":{ms_in_old},"pid":{pid},"tid":{tid},"comm":{comm},{source}}}"#,
         rfc3339(t.ts),
         t.local,
         t.remote,
@@ -196,6 +197,7 @@ mod tests {
             in_old: Some(Duration::from_micros(331)),
             pid: Some(42),
             comm: Some("curl".into()),
+            tid: None,
         }
     }
 

@@ -73,6 +73,7 @@ impl Sampler {
             old,
             new,
             owner: None,
+            tid: None,
         };
         let mut out = Vec::new();
         for (key, &old) in &last {

@@ -384,6 +384,7 @@ impl KernelReader {
             old: c.old,
             new: c.new,
             owner,
+            tid: matches!(c.context, Context::Process).then_some(c.tid),
         };
         // A socket going to CLOSE is gone from every list: no lookup.
         if o.owner.is_none()
@@ -526,7 +527,12 @@ impl Tasks {
         if self.known.len() > 4096 {
             self.known.retain(|_, (_, _, at)| at.elapsed() < TASK_TTL);
         }
-        let pid = tgid.or_else(|| tgid_of(tid)).unwrap_or(tid);
+        // The thread may have exited by now (a short-lived one): what tracing recorded of it
+        // at event time still knows its process.
+        let pid = tgid
+            .or_else(|| tgid_of(tid))
+            .or_else(|| tracefs::saved_tgid(tid))
+            .unwrap_or(tid);
         // A short-lived process may be gone already; the kernel remembers recent names.
         let name = std::fs::read_to_string(format!("/proc/{pid}/comm"))
             .map(|c| c.trim_end().to_string())

@@ -109,6 +109,7 @@ impl TimeWaits {
                 in_old: Some(Duration::from_secs_f64((clock - w.entered_clock).max(0.0))),
                 pid: w.pid,
                 comm: w.comm,
+                tid: None,
             });
         }
         out
@@ -240,6 +241,7 @@ mod tests {
             in_old: Some(Duration::from_millis(1)),
             pid: Some(7),
             comm: Some("curl".into()),
+            tid: None,
         }
     }
 

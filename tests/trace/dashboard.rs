@@ -27,6 +27,7 @@ fn tr(
         in_old: in_old_us.map(Duration::from_micros),
         pid: Some(42),
         comm: Some("curl".into()),
+        tid: None,
     }
 }
 

@@ -148,3 +148,58 @@ fn the_text_pipe_fallback_reports_the_same_lives() {
     let dir = std::path::Path::new("/sys/kernel/tracing/instances").join(name);
     assert!(!dir.exists(), "{name} removed");
 }
+
+/// Connections made from threads that are gone by the time the events are read: each is the
+/// process's (the kernel recorded the thread's process at event time), with the thread's id
+/// kept as `tid`.
+#[test]
+fn transitions_of_exited_threads_name_their_process() {
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let server = l.local_addr().unwrap();
+    let mut live = LiveTrace::start(Some(server.port())).unwrap();
+    wait_for("ready", Duration::from_secs(10), || {
+        live.drain()
+            .into_iter()
+            .any(|e| matches!(e, LiveEvent::Ready { .. }))
+            .then_some(())
+    });
+    let accepting = std::thread::spawn(move || {
+        for _ in 0..20 {
+            let (mut s, _) = l.accept().unwrap();
+            s.read_to_end(&mut Vec::new()).unwrap();
+        }
+    });
+    let mut clients = Vec::new();
+    let mut tids = Vec::new();
+    for _ in 0..20 {
+        let (addr, tid) = std::thread::spawn(move || {
+            let c = TcpStream::connect(server).unwrap();
+            (c.local_addr().unwrap(), nix::unistd::gettid().as_raw())
+        })
+        .join()
+        .unwrap();
+        clients.push(addr);
+        tids.push(tid);
+    }
+    accepting.join().unwrap();
+    let pid = std::process::id() as i32;
+    let mut closes = Vec::new();
+    wait_for("every client's close", Duration::from_secs(10), || {
+        for e in live.drain() {
+            if let LiveEvent::Transition(t) = e {
+                if t.new == TcpState::FinWait1 && clients.contains(&t.local) {
+                    closes.push((t.pid, t.tid));
+                }
+            }
+        }
+        (closes.len() == clients.len()).then_some(())
+    });
+    for (got_pid, got_tid) in closes {
+        assert_eq!(got_pid, Some(pid), "the process, not a thread");
+        let tid = got_tid.expect("the thread id is kept");
+        assert!(
+            tids.contains(&tid),
+            "{tid} is one of the client threads {tids:?}"
+        );
+    }
+}
