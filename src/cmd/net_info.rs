@@ -5,7 +5,6 @@
 use std::fmt::Write as _;
 
 use crate::model::tcp_info::{FieldValue, TcpInfo};
-use crate::units::format_size;
 
 use super::net::{push_json_string, push_u64};
 
@@ -50,15 +49,16 @@ pub fn text(info: &TcpInfo) -> String {
             FieldValue::Flag(true) => name.to_string(),
             FieldValue::Flag(false) | FieldValue::Unknown => continue,
             FieldValue::Count(0) | FieldValue::Bytes(0) if !always_shown(name) => continue,
-            FieldValue::Count(n) | FieldValue::Bytes(n) => format!("{name}:{n}"),
-            FieldValue::Rate(n) => format!("{name}:{}/s", format_size(n)),
+            FieldValue::Count(_) | FieldValue::Bytes(_) | FieldValue::Rate(_) => {
+                format!("{name}:{value}")
+            }
             // rtt and its variation together, as ss prints them.
             FieldValue::Millis(ms) if name == "rtt_ms" => match rttvar {
                 Some(FieldValue::Millis(var)) => format!("rtt:{ms}/{var}ms"),
                 _ => format!("rtt:{ms}ms"),
             },
             FieldValue::Millis(_) if name == "rttvar_ms" => continue,
-            FieldValue::Millis(ms) => format!("{}:{ms}ms", name.trim_end_matches("_ms")),
+            FieldValue::Millis(_) => format!("{}:{value}", name.trim_end_matches("_ms")),
         };
         if !out.is_empty() {
             out.push(' ');

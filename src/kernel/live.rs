@@ -54,6 +54,12 @@ impl LiveSource {
         }
     }
 
+    /// Asks the kernel for each socket's `tcp_info` from the next refresh on, or stops: the
+    /// dashboard wants it only while a view shows it.
+    pub fn set_socket_detail(&mut self, detail: super::sockets::ScanDetail) {
+        self.sockets.set_detail(detail);
+    }
+
     /// Sockets only (no processes, no owners): the cheap scan for sampling.
     pub fn sockets_only(&mut self) -> anyhow::Result<TcpScan> {
         self.sockets.scan()

@@ -200,6 +200,20 @@ pub enum FieldValue<'a> {
     Unknown,
 }
 
+impl fmt::Display for FieldValue<'_> {
+    /// As a person reads it: `0.033ms`, `2.3MiB/s`, `1448`, `yes`; `-` when unknown.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            FieldValue::Count(n) | FieldValue::Bytes(n) => write!(f, "{n}"),
+            FieldValue::Millis(ms) => write!(f, "{ms}ms"),
+            FieldValue::Rate(n) => write!(f, "{}/s", crate::units::format_size(*n)),
+            FieldValue::Text(t) => f.write_str(t),
+            FieldValue::Flag(b) => f.write_str(if *b { "yes" } else { "no" }),
+            FieldValue::Unknown => f.write_str("-"),
+        }
+    }
+}
+
 impl TcpInfo {
     /// Every field under its JSON name (`net --info --json`, the README's schema), in the order
     /// `ss -ti` prints them; the one list the JSON, the text and the dashboard's detail view

@@ -13,6 +13,7 @@ use super::log::TransitionLog;
 use super::panes::{MachinePane, PaneState, ProcessesPane, SocketsPane, World};
 use super::predict::short_name;
 use super::theme::Theme;
+use super::traffic::Traffic;
 use super::views::{self, Relations};
 use crate::demo::focus::Focus;
 use crate::model::counts::StateCounts;
@@ -52,6 +53,8 @@ pub struct App {
     pub sock_counts: StateCounts,
     /// The transitions seen, and where they come from.
     pub log: TransitionLog,
+    /// Bytes per second per socket and per process, while a view shows them.
+    pub traffic: Traffic,
 
     // One state per pane (`panes/`).
     pub procs: ProcessesPane,
@@ -92,6 +95,7 @@ impl App {
             init_zombies: Vec::new(),
             sock_counts: StateCounts::default(),
             log: TransitionLog::new(TransitionSource::Sampled { interval }),
+            traffic: Traffic::default(),
             procs: ProcessesPane::default(),
             socks: SocketsPane::default(),
             machine: MachinePane::default(),
@@ -107,14 +111,12 @@ impl App {
 
     /// The one way the dashboard changes.
     pub fn update(&mut self, event: Event) -> Vec<Effect> {
-        let needed_owners = self.needs_owners();
+        let needed = (self.needs_owners(), self.needs_info());
         let mut effects = self.handle(event);
-        // A view that shows owners just opened: refresh now rather than at the next tick.
-        if !needed_owners
-            && self.needs_owners()
-            && !self.quitting
-            && !effects.contains(&Effect::Refresh)
-        {
+        // A view that shows owners or rates just opened: refresh now rather than at the next
+        // tick.
+        let opened = (!needed.0 && self.needs_owners()) || (!needed.1 && self.needs_info());
+        if opened && !self.quitting && !effects.contains(&Effect::Refresh) {
             effects.push(Effect::Refresh);
         }
         effects
@@ -123,7 +125,21 @@ impl App {
     /// Whether what is on screen shows socket owners (the Sockets and State-machine panes,
     /// process details); the runtime looks them up only then.
     pub fn needs_owners(&self) -> bool {
-        self.pane_state(self.pane).shows_owners() || matches!(self.overlay, Overlay::Details(_))
+        self.pane_state(self.pane).shows_owners()
+            || matches!(self.overlay, Overlay::Details(_))
+            || (self.pane == Pane::Processes && views::shows_process_traffic(self.size.0))
+    }
+
+    /// Whether what is on screen shows `tcp_info` or rates (the Sockets pane's RTT..↓ columns,
+    /// the Processes pane's NET columns, a connection's detail); the runtime asks the kernel
+    /// for it only then, so a dashboard without them costs what it did before.
+    pub fn needs_info(&self) -> bool {
+        matches!(self.overlay, Overlay::Connection)
+            || match self.pane {
+                Pane::Sockets => views::shows_socket_traffic(self.size.0),
+                Pane::Processes => views::shows_process_traffic(self.size.0),
+                _ => false,
+            }
     }
 
     fn handle(&mut self, event: Event) -> Vec<Effect> {
@@ -294,6 +310,7 @@ impl App {
         self.proc_counts = views::process_counts(&s.processes);
         self.init_zombies = crate::model::zombies::zombies_of_init(&s);
         self.sock_counts = StateCounts::of(&s.sockets);
+        self.traffic.update(&s);
         self.snapshot = s;
         self.source_error = None;
         if let Some(kind) = self.pending_select.clone() {
@@ -332,6 +349,7 @@ impl App {
             cpu: &self.cpu,
             relations: &self.relations,
             log: &self.log,
+            traffic: &self.traffic,
             page: page_rows(self.size),
         }
     }
@@ -348,6 +366,7 @@ impl App {
             cpu: &self.cpu,
             relations: &self.relations,
             log: &self.log,
+            traffic: &self.traffic,
             page: page_rows(self.size),
         };
         let state: &mut dyn PaneState = match pane {

@@ -318,3 +318,39 @@ pub fn sample() -> Snapshot {
         subreapers: vec![1],
     }
 }
+
+/// `sample()` as a refresh `step` seconds later that asked for `tcp_info`: every connection
+/// carries one whose counters grow with `step` (so two of them give rates), the listeners
+/// their congestion control only, as the kernel gives them.
+pub fn sample_with_info(step: u64) -> Snapshot {
+    use crate::model::tcp_info::{CaState, Congestion, TcpInfo, INFINITE_SSTHRESH};
+    let mut snap = sample();
+    snap.taken_at = snap.taken_at.map(|t| t + Duration::from_secs(step));
+    for (i, s) in snap.sockets.iter_mut().enumerate() {
+        let n = i as u64 + 1;
+        s.info = match s.state {
+            TcpState::TimeWait | TcpState::SynRecv | TcpState::NewSynRecv => None,
+            TcpState::Listen => Some(Box::new(TcpInfo {
+                listener: true,
+                congestion: Congestion::new(b"cubic"),
+                ..TcpInfo::default()
+            })),
+            _ => Some(Box::new(TcpInfo {
+                congestion: Congestion::new(b"cubic"),
+                ca_state: Some(CaState::Open),
+                rtt_us: 250 * n as u32 + 40 * step as u32,
+                rttvar_us: 120,
+                snd_cwnd: 10 + (step as u32 * 3) % 17,
+                snd_ssthresh: if step > 2 { 14 } else { INFINITE_SSTHRESH },
+                snd_mss: 1448,
+                total_retrans: step as u32 / 2,
+                // Faster each refresh, so the detail view's graph rises.
+                bytes_acked: step * n * 300_000 + step * step * 40_000,
+                bytes_received: step * 20_000,
+                pacing_rate: u64::MAX,
+                ..TcpInfo::default()
+            })),
+        };
+    }
+    snap
+}

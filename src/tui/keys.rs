@@ -48,8 +48,15 @@ impl App {
             Overlay::None => self.on_key_normal(key),
             // "Any key closes", q and Esc included: q here must not end the dashboard and
             // every demo and server it started.
-            Overlay::Help | Overlay::Details(_) => {
+            Overlay::Help | Overlay::Details(_) | Overlay::Connection => {
                 if matches!(key.code, KeyCode::Char('k') | KeyCode::F(9)) {
+                    if let Overlay::Connection = self.overlay {
+                        // The signal menu for the connection's (first) holder.
+                        self.traffic.unfollow();
+                        self.overlay = Overlay::None;
+                        self.open_signal_menu();
+                        return vec![];
+                    }
                     if let Overlay::Details(pid) = self.overlay {
                         self.overlay = Overlay::SignalMenu(SignalMenu {
                             pid,
@@ -60,6 +67,7 @@ impl App {
                     }
                 }
                 self.overlay = Overlay::None;
+                self.traffic.unfollow();
                 vec![]
             }
             Overlay::SignalMenu(menu) => self.on_key_signal_menu(key, menu),
@@ -165,6 +173,13 @@ impl App {
             KeyCode::Home => self.move_cursor(isize::MIN / 2),
             KeyCode::End => self.move_cursor(isize::MAX / 2),
             KeyCode::Char('k') | KeyCode::F(9) => self.open_signal_menu(),
+            KeyCode::Enter if self.pane == Pane::Sockets => {
+                // A connection's detail; its graphs start with this refresh.
+                if let Some(sock) = self.selected_socket().cloned() {
+                    self.traffic.follow(&sock);
+                    self.overlay = Overlay::Connection;
+                }
+            }
             KeyCode::Enter => {
                 if let Some(pid) = self.target_pid() {
                     self.overlay = Overlay::Details(pid);

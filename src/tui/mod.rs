@@ -7,6 +7,7 @@
 //! - [`render`]: drawing, a pure function of `&App`, one file per pane and overlay.
 //! - [`term`] and [`runtime`]: the terminal (setup, restore on quit, panic and TERM/HUP) and
 //!   the loop that turns effects into system calls and their results back into events.
+//! - [`traffic`]: throughput per socket and per process, and the open connection's history.
 //! - [`fake`]: a fixed snapshot source for tests.
 
 pub mod app;
@@ -24,6 +25,7 @@ mod runtime;
 pub mod state;
 mod term;
 pub mod theme;
+pub mod traffic;
 pub mod views;
 
 use std::process::ExitCode;

@@ -2,6 +2,7 @@
 //! events, draw when something changed. All I/O of the dashboard happens here (and in the
 //! helpers it calls: `children`, `probe`, the live source); the core stays pure.
 
+use crate::kernel::sockets::ScanDetail;
 use std::collections::VecDeque;
 use std::io::IsTerminal;
 use std::process::ExitCode;
@@ -287,6 +288,12 @@ fn event_loop(
                     // Owners cost most of a refresh on a busy machine: read them only while
                     // something on screen shows them.
                     rt.source.set_owner_lookup(app.needs_owners());
+                    // tcp_info likewise, only while rates or a connection are on screen.
+                    rt.source.set_socket_detail(if app.needs_info() {
+                        ScanDetail::TcpInfo
+                    } else {
+                        ScanDetail::Basic
+                    });
                 }
                 // Ending children takes a moment: show that we are on it (if the terminal is
                 // still there: after a hangup it is not, and the children must end anyway).

@@ -50,7 +50,11 @@ pub enum Overlay {
     Details(i32),
     SignalMenu(SignalMenu),
     Confirm(Confirm),
-    DemoMenu { selected: usize },
+    DemoMenu {
+        selected: usize,
+    },
+    /// One connection's detail: graphs and its whole `tcp_info` (`App::traffic.history`).
+    Connection,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

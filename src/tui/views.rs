@@ -5,6 +5,7 @@
 use std::cmp::Ordering;
 use std::collections::HashMap;
 
+use crate::model::rates::Throughput;
 use crate::model::zombies::unreaped_children;
 use crate::model::{sessions, tree, ProcState, Process, Snapshot, Socket, TcpState};
 
@@ -21,11 +22,14 @@ pub enum ProcColumn {
     User,
     Cpu,
     Rss,
+    /// TCP bytes per second sent (acknowledged) and received over the process's sockets.
+    NetUp,
+    NetDown,
     Command,
 }
 
 impl ProcColumn {
-    pub const ALL: [ProcColumn; 11] = [
+    pub const ALL: [ProcColumn; 13] = [
         ProcColumn::Pid,
         ProcColumn::Ppid,
         ProcColumn::Pgid,
@@ -36,6 +40,8 @@ impl ProcColumn {
         ProcColumn::User,
         ProcColumn::Cpu,
         ProcColumn::Rss,
+        ProcColumn::NetUp,
+        ProcColumn::NetDown,
         ProcColumn::Command,
     ];
 
@@ -51,6 +57,8 @@ impl ProcColumn {
             ProcColumn::User => "USER",
             ProcColumn::Cpu => "CPU%",
             ProcColumn::Rss => "RSS",
+            ProcColumn::NetUp => "NET↑",
+            ProcColumn::NetDown => "NET↓",
             ProcColumn::Command => "COMMAND",
         }
     }
@@ -64,17 +72,31 @@ pub enum SockColumn {
     Remote,
     RecvQ,
     SendQ,
+    /// Smoothed round-trip time (`tcp_info`), ms.
+    Rtt,
+    /// Congestion window, segments.
+    Cwnd,
+    /// Retransmitted segments: unacknowledged now / over the connection's life.
+    Retr,
+    /// Bytes per second sent (acknowledged) and received since the last refresh.
+    Up,
+    Down,
     Timer,
     Owners,
 }
 
 impl SockColumn {
-    pub const ALL: [SockColumn; 7] = [
+    pub const ALL: [SockColumn; 12] = [
         SockColumn::State,
         SockColumn::Local,
         SockColumn::Remote,
         SockColumn::RecvQ,
         SockColumn::SendQ,
+        SockColumn::Rtt,
+        SockColumn::Cwnd,
+        SockColumn::Retr,
+        SockColumn::Up,
+        SockColumn::Down,
         SockColumn::Timer,
         SockColumn::Owners,
     ];
@@ -86,10 +108,30 @@ impl SockColumn {
             SockColumn::Remote => "REMOTE",
             SockColumn::RecvQ => "RECV-Q",
             SockColumn::SendQ => "SEND-Q",
+            SockColumn::Rtt => "RTT",
+            SockColumn::Cwnd => "CWND",
+            SockColumn::Retr => "RETR",
+            SockColumn::Up => "↑/s",
+            SockColumn::Down => "↓/s",
             SockColumn::Timer => "TIMER",
             SockColumn::Owners => "OWNERS",
         }
     }
+}
+
+/// From this width on, the Sockets pane shows RTT, CWND, RETR and the rates (and the kernel
+/// is asked for `tcp_info`).
+pub const SOCKET_TRAFFIC_WIDTH: u16 = 150;
+/// From this width on, the Processes pane shows NET↑ and NET↓ (and owners and `tcp_info`
+/// are read).
+pub const PROCESS_TRAFFIC_WIDTH: u16 = 150;
+
+pub fn shows_socket_traffic(width: u16) -> bool {
+    width >= SOCKET_TRAFFIC_WIDTH
+}
+
+pub fn shows_process_traffic(width: u16) -> bool {
+    width >= PROCESS_TRAFFIC_WIDTH
 }
 
 /// A sort order: a column and a direction.
@@ -173,7 +215,14 @@ pub struct ProcRow {
     pub prefix: String,
 }
 
-fn proc_cmp(a: &Process, b: &Process, col: ProcColumn, cpu: &HashMap<i32, f32>) -> Ordering {
+fn proc_cmp(
+    a: &Process,
+    b: &Process,
+    col: ProcColumn,
+    cpu: &HashMap<i32, f32>,
+    net: &HashMap<i32, Throughput>,
+) -> Ordering {
+    let rate = |p: &Process, f: fn(&Throughput) -> f64| net.get(&p.pid).map_or(0.0, f);
     let by = match col {
         ProcColumn::Pid => a.pid.cmp(&b.pid),
         ProcColumn::Ppid => a.ppid.cmp(&b.ppid),
@@ -188,6 +237,8 @@ fn proc_cmp(a: &Process, b: &Process, col: ProcColumn, cpu: &HashMap<i32, f32>) 
             x.unwrap_or(&0.0).total_cmp(y.unwrap_or(&0.0))
         }
         ProcColumn::Rss => a.rss_bytes.cmp(&b.rss_bytes),
+        ProcColumn::NetUp => rate(a, |r| r.send).total_cmp(&rate(b, |r| r.send)),
+        ProcColumn::NetDown => rate(a, |r| r.recv).total_cmp(&rate(b, |r| r.recv)),
         ProcColumn::Command => a.command().cmp(&b.command()),
     };
     by.then(a.pid.cmp(&b.pid))
@@ -214,12 +265,13 @@ pub fn proc_matches(p: &Process, filter: &str) -> bool {
 pub fn process_rows(
     processes: &[Process],
     cpu: &HashMap<i32, f32>,
+    net: &HashMap<i32, Throughput>,
     sort: Sort<ProcColumn>,
     filter: &str,
     tree_view: bool,
 ) -> Vec<ProcRow> {
     let order = |a: &usize, b: &usize| {
-        let o = proc_cmp(&processes[*a], &processes[*b], sort.column, cpu);
+        let o = proc_cmp(&processes[*a], &processes[*b], sort.column, cpu, net);
         if sort.descending {
             o.reverse()
         } else {
@@ -312,26 +364,46 @@ fn owners_key(s: &Socket) -> (Option<i32>, String) {
     }
 }
 
-fn sock_cmp(a: &Socket, b: &Socket, col: SockColumn) -> Ordering {
+fn sock_cmp(
+    (a, ra): (&Socket, Option<Throughput>),
+    (b, rb): (&Socket, Option<Throughput>),
+    col: SockColumn,
+) -> Ordering {
+    let info = |s: &Socket, f: fn(&crate::model::TcpInfo) -> u64| s.info.as_deref().map(f);
+    let rate = |r: Option<Throughput>, f: fn(&Throughput) -> f64| r.map_or(-1.0, |r| f(&r));
     let by = match col {
         SockColumn::State => (a.state as u8).cmp(&(b.state as u8)),
         SockColumn::Local => a.local.cmp(&b.local),
         SockColumn::Remote => a.remote.cmp(&b.remote),
         SockColumn::RecvQ => a.recv_q.cmp(&b.recv_q),
         SockColumn::SendQ => a.send_q.cmp(&b.send_q),
+        SockColumn::Rtt => info(a, |i| i.rtt_us as u64).cmp(&info(b, |i| i.rtt_us as u64)),
+        SockColumn::Cwnd => info(a, |i| i.snd_cwnd as u64).cmp(&info(b, |i| i.snd_cwnd as u64)),
+        SockColumn::Retr => {
+            info(a, |i| i.total_retrans as u64).cmp(&info(b, |i| i.total_retrans as u64))
+        }
+        SockColumn::Up => rate(ra, |r| r.send).total_cmp(&rate(rb, |r| r.send)),
+        SockColumn::Down => rate(ra, |r| r.recv).total_cmp(&rate(rb, |r| r.recv)),
         SockColumn::Timer => a.timer.expires_in.cmp(&b.timer.expires_in),
         SockColumn::Owners => owners_key(a).cmp(&owners_key(b)),
     };
     by.then(a.local.cmp(&b.local)).then(a.remote.cmp(&b.remote))
 }
 
-/// Indices of the sockets the Sockets pane shows, filtered and sorted.
-pub fn socket_rows(sockets: &[Socket], sort: Sort<SockColumn>, filter: &SockFilter) -> Vec<usize> {
+/// Indices of the sockets the Sockets pane shows, filtered and sorted; `rates` index-aligned
+/// with `sockets`, or empty when unknown.
+pub fn socket_rows(
+    sockets: &[Socket],
+    rates: &[Option<Throughput>],
+    sort: Sort<SockColumn>,
+    filter: &SockFilter,
+) -> Vec<usize> {
     let mut idx: Vec<usize> = (0..sockets.len())
         .filter(|&i| filter.matches(&sockets[i]))
         .collect();
+    let rate = |i: usize| rates.get(i).copied().flatten();
     idx.sort_by(|&a, &b| {
-        let o = sock_cmp(&sockets[a], &sockets[b], sort.column);
+        let o = sock_cmp((&sockets[a], rate(a)), (&sockets[b], rate(b)), sort.column);
         if sort.descending {
             o.reverse()
         } else {

@@ -445,3 +445,29 @@ fn q_and_esc_in_help_or_details_close_the_overlay_not_the_dashboard() {
     // Outside an overlay q still quits.
     assert_eq!(press(&mut app, "q"), vec![Effect::Quit]);
 }
+
+#[test]
+fn tcp_info_is_asked_for_only_while_a_view_shows_it() {
+    // Narrow: no rate columns anywhere, so the scan stays the plain one.
+    let mut narrow = app(80, 24);
+    assert!(!narrow.needs_info());
+    press(&mut narrow, "2");
+    assert!(!narrow.needs_info(), "no RTT/rate columns at 80 columns");
+    // Enter on a connection opens its detail: tcp_info now, at once.
+    assert_eq!(narrow.update(code(KeyCode::Enter)), vec![Effect::Refresh]);
+    assert_eq!(narrow.overlay, Overlay::Connection);
+    assert!(narrow.needs_info());
+    narrow.update(code(KeyCode::Esc));
+    assert_eq!(narrow.overlay, Overlay::None);
+    assert!(!narrow.needs_info() && narrow.traffic.history.is_none());
+    // Wide: the Sockets pane's and the Processes pane's rate columns are on screen.
+    let mut wide = app(160, 40);
+    assert!(
+        wide.needs_info() && wide.needs_owners(),
+        "NET columns need owners"
+    );
+    press(&mut wide, "3");
+    assert!(!wide.needs_info());
+    press(&mut wide, "2");
+    assert!(wide.needs_info());
+}

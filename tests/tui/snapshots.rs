@@ -259,3 +259,56 @@ fn zombies_are_red_and_no_color_is_respected() {
         }
     }
 }
+
+/// The fake machine refreshed twice with `tcp_info`, a second apart: rates known.
+fn with_traffic(w: u16, h: u16) -> tcplab::tui::App {
+    let mut app = app(w, h);
+    for step in 1..=2 {
+        app.update(Event::Snapshot(fake::sample_with_info(step)));
+    }
+    app
+}
+
+#[test]
+fn sockets_with_rtt_cwnd_retransmits_and_rates() {
+    let mut app = with_traffic(160, 30);
+    press(&mut app, "2");
+    assert!(app.needs_info());
+    insta::assert_snapshot!(render(&app));
+}
+
+#[test]
+fn processes_with_net_columns() {
+    let app = with_traffic(160, 30);
+    assert!(app.needs_info() && app.needs_owners());
+    insta::assert_snapshot!(render(&app));
+}
+
+/// Enter on the established connection: its graphs over a few refreshes and its tcp_info.
+fn connection_detail(w: u16, h: u16) -> String {
+    let mut app = with_traffic(w, h);
+    press(&mut app, "2");
+    let at = app
+        .socks
+        .rows
+        .iter()
+        .position(|&i| app.snapshot.sockets[i].state == TcpState::Established)
+        .unwrap();
+    app.socks.cursor.at = at;
+    app.update(code(KeyCode::Enter));
+    assert!(app.needs_info());
+    for step in 3..=12 {
+        app.update(Event::Snapshot(fake::sample_with_info(step)));
+    }
+    render(&app)
+}
+
+#[test]
+fn connection_detail_at_160x40() {
+    insta::assert_snapshot!(connection_detail(160, 40));
+}
+
+#[test]
+fn connection_detail_at_80x24() {
+    insta::assert_snapshot!(connection_detail(80, 24));
+}

@@ -18,6 +18,7 @@ use crossterm::event::{KeyCode, KeyEvent};
 use super::event::Effect;
 use super::log::TransitionLog;
 use super::state::{Filter, StatusKind};
+use super::traffic::Traffic;
 use super::views::{Relations, Sort};
 use crate::model::Snapshot;
 
@@ -32,6 +33,7 @@ pub struct World<'a> {
     pub cpu: &'a HashMap<i32, f32>,
     pub relations: &'a Relations,
     pub log: &'a TransitionLog,
+    pub traffic: &'a Traffic,
     /// Table rows the pane has on screen now (a page for PageUp/PageDown).
     pub page: usize,
 }

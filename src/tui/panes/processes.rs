@@ -65,6 +65,7 @@ impl PaneState for ProcessesPane {
         self.rows = views::process_rows(
             processes,
             world.cpu,
+            &world.traffic.processes,
             self.sort,
             &self.filter.text,
             self.tree,

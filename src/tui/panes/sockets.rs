@@ -57,7 +57,12 @@ impl PaneState for SocketsPane {
 
     fn refresh(&mut self, world: &World) {
         let filter = SockFilter::parse(&self.filter.text);
-        self.rows = views::socket_rows(&world.snapshot.sockets, self.sort, &filter);
+        self.rows = views::socket_rows(
+            &world.snapshot.sockets,
+            &world.traffic.sockets,
+            self.sort,
+            &filter,
+        );
         self.cursor.clamp(self.rows.len());
     }
 

@@ -28,7 +28,7 @@ pub const KEYS: [(&str, &str); 24] = [
     ("t, F5", "tree view"),
     (
         "Enter",
-        "details: command line, ids, children, sockets, signal masks",
+        "details: process ids, sockets, masks; socket graphs, tcp_info",
     ),
     (
         "k, F9",

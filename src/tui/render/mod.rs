@@ -2,6 +2,7 @@
 //! nothing here changes state or performs I/O, so a `TestBackend` shows exactly what a person
 //! would see.
 
+mod connection;
 mod demo_menu;
 mod details;
 mod header;
@@ -55,6 +56,7 @@ pub fn draw(frame: &mut Frame, app: &App) {
         Overlay::SignalMenu(menu) => signal_menu::draw_menu(frame, app, menu, area),
         Overlay::Confirm(c) => signal_menu::draw_confirm(frame, app, c, area),
         Overlay::DemoMenu { selected } => demo_menu::draw(frame, app, *selected, area),
+        Overlay::Connection => connection::draw(frame, app, area),
     }
 }
 

@@ -10,7 +10,8 @@ use ratatui::Frame;
 use super::{fit, pane_block};
 use crate::model::{ProcState, Process};
 use crate::tui::app::App;
-use crate::tui::views::{marks, stat_string, ProcColumn};
+use crate::tui::traffic::rate_text;
+use crate::tui::views::{marks, shows_process_traffic, stat_string, ProcColumn};
 use crate::units::format_size;
 
 /// Columns shown at a width: everything on a wide terminal, the essentials on a narrow one.
@@ -27,10 +28,16 @@ fn columns(width: u16) -> Vec<(ProcColumn, u16)> {
         (User, 8),
         (Cpu, 5),
         (Rss, 9),
+        (NetUp, 9),
+        (NetDown, 9),
         (Command, 0),
     ];
-    let keep: &[ProcColumn] = if width >= 100 {
+    let keep: &[ProcColumn] = if shows_process_traffic(width) {
         &ProcColumn::ALL
+    } else if width >= 100 {
+        &[
+            Pid, Ppid, Pgid, Sid, Tty, Tpgid, Stat, User, Cpu, Rss, Command,
+        ]
     } else if width >= 70 {
         &[Pid, Ppid, Pgid, Sid, Stat, User, Cpu, Command]
     } else {
@@ -131,7 +138,7 @@ fn cell_aligned(text: String, c: ProcColumn) -> Cell<'static> {
     use ProcColumn::*;
     let line = Line::from(text);
     Cell::from(match c {
-        Pid | Ppid | Pgid | Sid | Tpgid | Cpu | Rss => line.right_aligned(),
+        Pid | Ppid | Pgid | Sid | Tpgid | Cpu | Rss | NetUp | NetDown => line.right_aligned(),
         _ => line,
     })
 }
@@ -181,6 +188,8 @@ fn cell(app: &App, p: &Process, c: ProcColumn) -> String {
                 format_size(p.rss_bytes)
             }
         }
+        ProcColumn::NetUp => rate_text(app.traffic.processes.get(&p.pid).map(|r| r.send)),
+        ProcColumn::NetDown => rate_text(app.traffic.processes.get(&p.pid).map(|r| r.recv)),
         ProcColumn::Command => p.command(),
     }
 }

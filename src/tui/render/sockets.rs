@@ -12,7 +12,8 @@ use super::{fit, pane_block};
 use crate::model::{Socket, TcpState, TimerKind};
 use crate::text::printable;
 use crate::tui::app::App;
-use crate::tui::views::SockColumn;
+use crate::tui::traffic::{rate_text, rtt_text};
+use crate::tui::views::{shows_socket_traffic, SockColumn};
 use crate::units::format_duration;
 
 fn columns(width: u16) -> Vec<(SockColumn, u16)> {
@@ -23,11 +24,18 @@ fn columns(width: u16) -> Vec<(SockColumn, u16)> {
         (Remote, 22),
         (RecvQ, 6),
         (SendQ, 6),
+        (Rtt, 6),
+        (Cwnd, 5),
+        (Retr, 8),
+        (Up, 9),
+        (Down, 9),
         (Timer, 12),
         (Owners, 0),
     ];
-    let keep: &[SockColumn] = if width >= 100 {
+    let keep: &[SockColumn] = if shows_socket_traffic(width) {
         &SockColumn::ALL
+    } else if width >= 100 {
+        &[State, Local, Remote, RecvQ, SendQ, Timer, Owners]
     } else if width >= 64 {
         &[State, Local, Remote, Owners]
     } else {
@@ -56,33 +64,41 @@ pub fn draw(frame: &mut Frame, app: &App, area: Rect) {
     let owners_width =
         area.width
             .saturating_sub(cols.iter().map(|(_, w)| w + 1).sum::<u16>() + 2) as usize;
-    let body = app
-        .socks
-        .rows
-        .iter()
-        .enumerate()
-        .skip(app.socks.cursor.offset)
-        .take(rows)
-        .map(|(i, &idx)| {
-            let s = &app.snapshot.sockets[idx];
-            let style = if i == app.socks.cursor.at {
-                t.selected()
-            } else {
-                state_style(app, s.state)
-            };
-            Row::new(cols.iter().map(|(c, _)| {
-                Cell::from(match c {
-                    SockColumn::State => short_state(s.state).to_string(),
-                    SockColumn::Local => s.local.to_string(),
-                    SockColumn::Remote => s.remote.to_string(),
-                    SockColumn::RecvQ => s.recv_q.to_string(),
-                    SockColumn::SendQ => s.send_q.to_string(),
-                    SockColumn::Timer => timer(s),
-                    SockColumn::Owners => fit(&owners(s), owners_width),
-                })
-            }))
-            .style(style)
-        });
+    let body =
+        app.socks
+            .rows
+            .iter()
+            .enumerate()
+            .skip(app.socks.cursor.offset)
+            .take(rows)
+            .map(|(i, &idx)| {
+                let s = &app.snapshot.sockets[idx];
+                let info = s.info.as_deref().filter(|i| !i.listener);
+                let rate = app.traffic.socket(idx);
+                let style = if i == app.socks.cursor.at {
+                    t.selected()
+                } else {
+                    state_style(app, s.state)
+                };
+                Row::new(cols.iter().map(|(c, _)| {
+                    Cell::from(match c {
+                        SockColumn::State => short_state(s.state).to_string(),
+                        SockColumn::Local => s.local.to_string(),
+                        SockColumn::Remote => s.remote.to_string(),
+                        SockColumn::RecvQ => s.recv_q.to_string(),
+                        SockColumn::SendQ => s.send_q.to_string(),
+                        SockColumn::Rtt => rtt_text(info),
+                        SockColumn::Cwnd => info.map_or("-".into(), |i| i.snd_cwnd.to_string()),
+                        SockColumn::Retr => info
+                            .map_or("-".into(), |i| format!("{}/{}", i.retrans, i.total_retrans)),
+                        SockColumn::Up => rate_text(rate.map(|r| r.send)),
+                        SockColumn::Down => rate_text(rate.map(|r| r.recv)),
+                        SockColumn::Timer => timer(s),
+                        SockColumn::Owners => fit(&owners(s), owners_width),
+                    })
+                }))
+                .style(style)
+            });
     let widths: Vec<Constraint> = cols
         .iter()
         .map(|(c, w)| match c {

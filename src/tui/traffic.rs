@@ -1,0 +1,149 @@
+//! Throughput in the dashboard: per socket and per process from two refreshes' byte counters
+//! (`model::rates`, the same arithmetic as `tcplab net --rate`), and the recent history of the
+//! connection whose detail view is open (its graphs).
+//!
+//! Everything here is empty while no snapshot carries `tcp_info`: the runtime asks the kernel
+//! for it only while a view shows rates (`App::needs_info`).
+
+use std::collections::{HashMap, VecDeque};
+use std::net::SocketAddr;
+use std::time::SystemTime;
+
+use crate::model::rates::{by_process, Counters, Throughput};
+use crate::model::tcp_info::us_as_ms;
+use crate::model::{Snapshot, Socket, TcpInfo};
+
+/// Samples kept for the detail view's graphs: ten minutes at the default 1 s refresh.
+pub const HISTORY: usize = 600;
+
+#[derive(Debug, Default)]
+pub struct Traffic {
+    /// The previous refresh's counters and when it was taken.
+    prev: Option<(Counters, SystemTime)>,
+    /// Index-aligned with the snapshot's sockets; empty while no rates are known.
+    pub sockets: Vec<Option<Throughput>>,
+    /// pid -> the sum over the sockets it holds (a shared socket counts for each holder).
+    pub processes: HashMap<i32, Throughput>,
+    /// The connection whose detail view is open, and what it did since.
+    pub history: Option<ConnHistory>,
+}
+
+/// One connection's samples, oldest first.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ConnHistory {
+    pub local: SocketAddr,
+    pub remote: SocketAddr,
+    pub samples: VecDeque<ConnSample>,
+    /// When the first sample was taken: the graphs' zero.
+    since: Option<SystemTime>,
+    /// The connection as last seen (None once it is gone).
+    pub last: Option<Socket>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ConnSample {
+    /// Seconds since the view opened.
+    pub secs: f64,
+    /// Bytes per second; None for the first sample.
+    pub rate: Option<Throughput>,
+    pub cwnd: u32,
+    pub rtt_ms: Option<f64>,
+    pub total_retrans: u32,
+}
+
+impl Traffic {
+    /// Rates from this snapshot against the previous one; the open connection's next sample.
+    pub fn update(&mut self, snap: &Snapshot) {
+        if !snap.sockets.iter().any(|s| s.info.is_some()) {
+            self.prev = None;
+            self.sockets.clear();
+            self.processes.clear();
+            return;
+        }
+        let elapsed = match (&self.prev, snap.taken_at) {
+            (Some((_, before)), Some(now)) => now.duration_since(*before).ok(),
+            _ => None,
+        };
+        self.sockets = match (&self.prev, elapsed) {
+            (Some((counters, _)), Some(dt)) => counters.rates(&snap.sockets, dt),
+            _ => vec![None; snap.sockets.len()],
+        };
+        self.processes = if snap.owners_partial && snap.sockets.iter().all(|s| s.owners.is_none()) {
+            HashMap::new()
+        } else {
+            by_process(&snap.sockets, &self.sockets)
+                .0
+                .into_iter()
+                .map(|p| (p.pid, p.rate))
+                .collect()
+        };
+        self.prev = snap.taken_at.map(|at| (Counters::of(&snap.sockets), at));
+        if let Some(h) = &mut self.history {
+            let found = snap
+                .sockets
+                .iter()
+                .position(|s| s.local == h.local && s.remote == h.remote && s.info.is_some());
+            h.last = found.map(|i| snap.sockets[i].clone());
+            if let (Some(i), Some(at)) = (found, snap.taken_at) {
+                let info = snap.sockets[i].info.as_deref().expect("found with info");
+                let since = *h.since.get_or_insert(at);
+                h.samples.push_back(sample(
+                    at.duration_since(since).unwrap_or_default().as_secs_f64(),
+                    self.sockets.get(i).copied().flatten(),
+                    info,
+                ));
+                while h.samples.len() > HISTORY {
+                    h.samples.pop_front();
+                }
+            }
+        }
+    }
+
+    /// Starts recording one connection (its detail view opened).
+    pub fn follow(&mut self, socket: &Socket) {
+        self.history = Some(ConnHistory {
+            local: socket.local,
+            remote: socket.remote,
+            samples: VecDeque::new(),
+            since: None,
+            last: Some(socket.clone()),
+        });
+    }
+
+    pub fn unfollow(&mut self) {
+        self.history = None;
+    }
+
+    /// The rate of the `i`-th socket of the snapshot, when known.
+    pub fn socket(&self, i: usize) -> Option<Throughput> {
+        self.sockets.get(i).copied().flatten()
+    }
+}
+
+fn sample(secs: f64, rate: Option<Throughput>, info: &TcpInfo) -> ConnSample {
+    ConnSample {
+        secs,
+        rate,
+        cwnd: info.snd_cwnd,
+        rtt_ms: info.rtt_us().map(us_as_ms),
+        total_retrans: info.total_retrans,
+    }
+}
+
+/// A rate in a table cell: `1.2MiB`, `512B`, `-` when unknown.
+pub fn rate_text(bytes_per_s: Option<f64>) -> String {
+    match bytes_per_s {
+        Some(r) => crate::units::format_size(r.round() as u64),
+        None => "-".into(),
+    }
+}
+
+/// An rtt in a table cell: `0.03`, `8.2`, `215` (ms); `-` before the first sample.
+pub fn rtt_text(info: Option<&TcpInfo>) -> String {
+    match info.and_then(|i| i.rtt_us()) {
+        Some(us) if us < 10_000 => format!("{:.2}", us_as_ms(us)),
+        Some(us) if us < 100_000 => format!("{:.1}", us_as_ms(us)),
+        Some(us) => format!("{:.0}", us_as_ms(us)),
+        None => "-".into(),
+    }
+}
