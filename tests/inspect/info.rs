@@ -238,10 +238,16 @@ fn info_agrees_with_ss_as_root_and_as_nobody() {
     agree_with_ss(port, || as_nobody(&args));
     // A TIME_WAIT socket has no tcp_info: null, not zeros.
     let (client, server) = conns.into_iter().next().unwrap();
-    // The client closes first: its end waits in TIME_WAIT.
+    // The client closes first: its end waits in TIME_WAIT. shutdown, not drop: another test
+    // of this binary that forks meanwhile holds copies of these descriptors, and a close
+    // would send nothing while the copy lives.
     let tw_local = client.local_addr().unwrap().to_string();
-    drop(client);
-    drop(server);
+    client.shutdown(std::net::Shutdown::Both).unwrap();
+    wait_for("the server to read the client's FIN", DEADLINE, || {
+        let mut buf = [0u8; 1];
+        (matches!((&server).read(&mut buf), Ok(0))).then_some(())
+    });
+    server.shutdown(std::net::Shutdown::Both).unwrap();
     wait_for("a TIME_WAIT socket", DEADLINE, || {
         let socks = run_json(tcplab().args(args).output().unwrap());
         socks
@@ -249,6 +255,7 @@ fn info_agrees_with_ss_as_root_and_as_nobody() {
             .find(|s| s["state"] == "TIME_WAIT" && s["local"] == tw_local.as_str())
             .map(|s| assert!(s["info"].is_null(), "{s}"))
     });
+    drop((client, server));
     // Without --info the JSON stays as it was: no `info` key.
     let plain = run_json(
         tcplab()
