@@ -35,7 +35,12 @@ fn pid_file_path(args: &ControlArgs) -> PathBuf {
 /// Why the pid file does not lead to a running server, as one sentence.
 enum NotRunning {
     Missing(PathBuf),
-    Stale(PathBuf, String),
+    /// Left over (it names a pid that is no server) or unusable (no pid in it at all).
+    Stale {
+        path: PathBuf,
+        why: String,
+        has_pid: bool,
+    },
 }
 
 impl std::fmt::Display for NotRunning {
@@ -46,9 +51,10 @@ impl std::fmt::Display for NotRunning {
                 "no tcplab server is running: there is no pid file {}",
                 path.display()
             ),
-            NotRunning::Stale(path, why) => write!(
+            NotRunning::Stale { path, why, has_pid } => write!(
                 f,
-                "stale pid file {}: {why}; nothing was signalled (remove the file if you are sure)",
+                "{} pid file {}: {why}; nothing was signalled (remove the file if you are sure)",
+                if *has_pid { "stale" } else { "unusable" },
                 path.display()
             ),
         }
@@ -59,7 +65,17 @@ fn find_server(path: &Path) -> anyhow::Result<Result<Pid, NotRunning>> {
     match pidfile::inspect(path) {
         Ok(Liveness::Running(pid)) => Ok(Ok(pid)),
         Ok(Liveness::Missing) => Ok(Err(NotRunning::Missing(path.to_path_buf()))),
-        Ok(Liveness::Stale { why, .. }) => Ok(Err(NotRunning::Stale(path.to_path_buf(), why))),
+        Ok(Liveness::Stale { why, pid }) => Ok(Err(NotRunning::Stale {
+            path: path.to_path_buf(),
+            why,
+            has_pid: pid.is_some(),
+        })),
+        Ok(Liveness::Worker { pid, master }) => bail!(
+            "pid file {} names {pid}, a worker of the tcplab server {master}, not the server \
+             itself; nothing was signalled (write {master} into the file if that server is \
+             the one meant)",
+            path.display()
+        ),
         Err(pidfile::PidFileError::Io { source, .. })
             if source.kind() == std::io::ErrorKind::PermissionDenied =>
         {

@@ -33,17 +33,21 @@ pub enum Liveness {
     Missing,
     /// The file is locked by a live tcplab server with this pid.
     Running(Pid),
-    /// The file is left over; `why` says how we know. Never signal its pid.
+    /// The file is left over, or garbage; `why` says how we know. Never signal its pid.
     Stale { pid: Option<Pid>, why: String },
+    /// The file names a worker of the server whose master is `master` (someone edited it):
+    /// signalling the worker would only make the master fork another. Refuse.
+    Worker { pid: Pid, master: Pid },
 }
 
 #[derive(Debug, thiserror::Error)]
 pub enum PidFileError {
     #[error("another tcplab server (pid {pid}) is already running with pid file {path}")]
     AlreadyRunning { pid: String, path: PathBuf },
-    #[error("cannot use pid file {path}: {source}")]
+    #[error("cannot use pid file {path}")]
     Io {
         path: PathBuf,
+        #[source]
         source: std::io::Error,
     },
     #[error(
@@ -190,9 +194,10 @@ fn tmp_path(path: &Path, pid: Pid) -> PathBuf {
 
 fn read_pid_text(file: &mut File) -> Option<String> {
     use std::io::Seek;
-    let mut text = String::new();
+    let mut bytes = Vec::new();
     file.rewind().ok()?;
-    file.take(64).read_to_string(&mut text).ok()?;
+    file.take(64).read_to_end(&mut bytes).ok()?;
+    let text = String::from_utf8_lossy(&bytes);
     let text = text.trim();
     (!text.is_empty()).then(|| text.to_string())
 }
@@ -216,7 +221,7 @@ fn judge_unlocked(pid: Pid) -> Judgement {
         ProcessKind::Other(what) => {
             Judgement::Stale(format!("process {pid} is `{what}`, not a tcplab server"))
         }
-        ProcessKind::TcplabServer => Judgement::Server,
+        ProcessKind::TcplabServer | ProcessKind::TcplabWorker(_) => Judgement::Server,
     }
 }
 
@@ -226,16 +231,36 @@ pub fn inspect(path: &Path) -> Result<Liveness, PidFileError> {
         path: path.to_path_buf(),
         source,
     };
-    let file = match File::open(path) {
+    // Non-blocking: a FIFO put in its place must not hang the command.
+    let file = match OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK | libc::O_CLOEXEC)
+        .open(path)
+    {
         Ok(f) => f,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Liveness::Missing),
         Err(e) => return Err(io(e)),
     };
-    let text = {
-        let mut s = String::new();
-        (&file).take(64).read_to_string(&mut s).map_err(io)?;
-        s
-    };
+    let kind = file.metadata().map_err(io)?.file_type();
+    if !kind.is_file() {
+        use std::os::unix::fs::FileTypeExt;
+        let what = if kind.is_dir() {
+            "a directory"
+        } else if kind.is_fifo() {
+            "a FIFO"
+        } else if kind.is_socket() {
+            "a socket"
+        } else {
+            "a device"
+        };
+        return Ok(Liveness::Stale {
+            pid: None,
+            why: format!("it is {what}, not a file"),
+        });
+    }
+    let mut bytes = Vec::new();
+    (&file).take(64).read_to_end(&mut bytes).map_err(io)?;
+    let text = String::from_utf8_lossy(&bytes);
     let Some(pid) = parse_pid(&text) else {
         return Ok(Liveness::Stale {
             pid: None,
@@ -257,6 +282,7 @@ pub fn inspect(path: &Path) -> Result<Liveness, PidFileError> {
             pid: Some(pid),
             why: format!("process {pid} is `{what}`, not a tcplab server"),
         },
+        (_, ProcessKind::TcplabWorker(master)) => Liveness::Worker { pid, master },
         (true, ProcessKind::TcplabServer) => Liveness::Running(pid),
         (false, ProcessKind::TcplabServer) => Liveness::Stale {
             pid: Some(pid),
@@ -271,29 +297,41 @@ pub enum ProcessKind {
     Gone,
     /// A live process that is not `tcplab serve`; holds its command name.
     Other(String),
+    /// A server's master, or a one-process server.
     TcplabServer,
+    /// A worker: a `tcplab serve` process whose parent, its master, is one too.
+    TcplabWorker(Pid),
 }
 
-/// What the process `pid` is, from /proc: its state (a zombie counts as gone) and its
-/// command line (`.../tcplab serve ...`; workers share their master's).
+/// What the process `pid` is, from /proc: its state (a zombie counts as gone), its command
+/// line (`.../tcplab serve ...`; workers share their master's) and, to tell a worker from its
+/// master, its parent's.
 pub fn process_kind(pid: Pid) -> ProcessKind {
-    let dir = PathBuf::from(format!("/proc/{pid}"));
-    let Ok(stat) = std::fs::read_to_string(dir.join("stat")) else {
+    let Some((ppid, cmdline)) = live_process(pid) else {
         return ProcessKind::Gone;
     };
-    // The state letter follows the last ')' (the command name may hold spaces and parens).
-    let state = stat
-        .rsplit_once(')')
-        .and_then(|(_, rest)| rest.trim_start().chars().next());
-    if matches!(state, Some('Z') | Some('X') | None) {
-        return ProcessKind::Gone;
+    if !is_tcplab_serve(&cmdline) {
+        let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default();
+        return ProcessKind::Other(comm.trim().to_string());
     }
-    let cmdline = std::fs::read(dir.join("cmdline")).unwrap_or_default();
-    if is_tcplab_serve(&cmdline) {
-        return ProcessKind::TcplabServer;
+    match live_process(ppid) {
+        Some((_, parent)) if is_tcplab_serve(&parent) => ProcessKind::TcplabWorker(ppid),
+        _ => ProcessKind::TcplabServer,
     }
-    let comm = std::fs::read_to_string(dir.join("comm")).unwrap_or_default();
-    ProcessKind::Other(comm.trim().to_string())
+}
+
+/// The parent and command line of `pid`, unless it is gone (or only a zombie).
+fn live_process(pid: Pid) -> Option<(Pid, Vec<u8>)> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // State and ppid follow the last ')' (the command name may hold spaces and parens).
+    let mut rest = stat.rsplit_once(')')?.1.split_whitespace();
+    let state = rest.next()?;
+    if state == "Z" || state == "X" {
+        return None;
+    }
+    let ppid = Pid::from_raw(rest.next()?.parse().ok()?);
+    let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+    Some((ppid, cmdline))
 }
 
 /// True for a NUL-separated argv whose program is `tcplab` and whose subcommand is `serve`.

@@ -98,3 +98,97 @@ fn head_gets_no_body_whatever_the_status() {
     let answer = raw(addr, b"GET / HTTP/1.1\r\n\r\n");
     assert!(String::from_utf8_lossy(&answer).ends_with("\r\n\r\n400 bad request\n"));
 }
+
+/// Runs `tcplab ARGS` to its exit, killing it (and failing) if it takes more than 10 s.
+fn tcplab_within(args: &[&str]) -> (Option<i32>, String) {
+    use std::io::Read;
+    let mut child = testkit::tcplab()
+        .args(args)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let status = loop {
+        if let Some(st) = child.try_wait().unwrap() {
+            break st;
+        }
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("tcplab {args:?} hung");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    };
+    let mut err = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut err)
+        .unwrap();
+    (status.code(), err)
+}
+
+/// A pid file that is a directory, a FIFO, binary or empty is an unusable pid file, said once
+/// in one line: `status` exits 3 (nothing running), the other commands 1, and none hangs.
+#[test]
+fn garbage_pid_files_are_unusable_said_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let as_dir = dir.path().join("dir.pid");
+    std::fs::create_dir(&as_dir).unwrap();
+    let fifo = dir.path().join("fifo.pid");
+    nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::from_bits_truncate(0o644)).unwrap();
+    let binary = dir.path().join("binary.pid");
+    std::fs::write(&binary, b"\xff\xfe12\n").unwrap();
+    let empty = dir.path().join("empty.pid");
+    std::fs::write(&empty, b"").unwrap();
+    for path in [&as_dir, &fifo, &binary, &empty] {
+        let p = path.to_str().unwrap();
+        for (cmd, code) in [("status", 3), ("stop", 1), ("reload", 1)] {
+            let (got, err) = tcplab_within(&[cmd, "--pid-file", p]);
+            assert_eq!(got, Some(code), "{cmd} {p}: {err}");
+            assert_eq!(err.lines().count(), 1, "{cmd} {p}: {err}");
+            assert!(err.contains(&format!("unusable pid file {p}: ")), "{err}");
+            // No part of the message twice (as "Is a directory: Is a directory").
+            let parts: Vec<&str> = err.trim().split(": ").collect();
+            let mut unique = parts.clone();
+            unique.dedup();
+            assert_eq!(parts, unique, "{cmd} {p}: {err}");
+        }
+    }
+}
+
+/// A pid file that names a worker (tampered with, or edited by hand) is refused by every
+/// control command in one sentence: signalling the worker would only make the master fork
+/// another, and `stop` would say "stopped" of a server still serving.
+#[test]
+fn a_pid_file_naming_a_worker_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let pf = dir.path().join("t.pid");
+    let pfs = pf.to_str().unwrap();
+    let (server, addr) = serve(&["--workers", "2", "--pid-file", pfs]);
+    let master = server.pid();
+    let workers = testkit::server_procs::wait_workers(master, 2);
+    // Rewritten in place, so the master's lock on the file stays held.
+    std::fs::write(&pf, format!("{}\n", workers[0])).unwrap();
+    for cmd in ["stop", "reload", "reopen", "status"] {
+        let (code, err) = tcplab_within(&[cmd, "--pid-file", pfs]);
+        assert_eq!(code, Some(1), "{cmd}: {err}");
+        assert_eq!(err.lines().count(), 1, "{cmd}: {err}");
+        assert!(
+            err.contains(&format!("a worker of the tcplab server {master}")),
+            "{cmd}: {err}"
+        );
+    }
+    assert_eq!(
+        testkit::server_procs::workers(master),
+        workers,
+        "a worker was signalled"
+    );
+    assert_eq!(get(addr, "/").status, 200);
+    // The master itself is still what the commands accept.
+    std::fs::write(&pf, format!("{master}\n")).unwrap();
+    let (code, err) = tcplab_within(&["status", "--pid-file", pfs]);
+    assert_eq!(code, Some(0), "{err}");
+}
