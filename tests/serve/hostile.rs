@@ -3,10 +3,9 @@
 
 use testkit::http;
 
-use std::io::Write;
 use std::net::SocketAddr;
 
-use http::{get, Client};
+use http::{exchange, get};
 use testkit::serve;
 
 /// A root with `evil.com/`, `docs/`, `a dir/` and `file.txt`, and the server on it.
@@ -20,14 +19,6 @@ fn served() -> (tempfile::TempDir, testkit::Running, SocketAddr) {
     std::fs::write(root.join("docs/index.html"), "docs\n").unwrap();
     let (server, addr) = serve(&["--root", root.to_str().unwrap()]);
     (top, server, addr)
-}
-
-/// Sends `request` raw on a fresh connection and reads until the server closes.
-fn raw(addr: SocketAddr, request: &[u8]) -> Vec<u8> {
-    let mut c = Client::connect(addr);
-    // A server that refuses early may close before the whole request is written.
-    let _ = c.stream.write_all(request);
-    c.read_to_close()
 }
 
 #[test]
@@ -85,7 +76,7 @@ fn head_gets_no_body_whatever_the_status() {
         ),
     ];
     for (request, status) in cases {
-        let answer = raw(addr, request);
+        let answer = exchange(addr, request);
         let text = String::from_utf8_lossy(&answer);
         assert!(text.starts_with(&format!("HTTP/1.1 {status} ")), "{text}");
         assert!(text.contains("Content-Length: "), "{text}");
@@ -95,7 +86,7 @@ fn head_gets_no_body_whatever_the_status() {
         );
     }
     // A GET refused the same way still gets its page.
-    let answer = raw(addr, b"GET / HTTP/1.1\r\n\r\n");
+    let answer = exchange(addr, b"GET / HTTP/1.1\r\n\r\n");
     assert!(String::from_utf8_lossy(&answer).ends_with("\r\n\r\n400 bad request\n"));
 }
 

@@ -2,10 +2,13 @@
 //! workers, the daemon and its pid file, the I/O models, and operating it.
 
 mod daemon;
+mod fuzz;
 mod hostile;
 mod http;
 mod limits;
 mod master;
 mod models;
 mod ops;
+mod smuggling;
 mod static_files;
+mod traversal;

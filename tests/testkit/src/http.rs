@@ -163,3 +163,14 @@ pub fn refused(addr: SocketAddr, request: &[u8]) -> Response {
     assert_eq!(r.header("connection"), Some("close"), "{r:?}");
     r
 }
+
+/// Sends `bytes` on a fresh connection, half-closes it (so a server waiting for more sees the
+/// end), and returns everything the server sent until it closed: for answers to requests
+/// that may not parse.
+pub fn exchange(addr: SocketAddr, bytes: &[u8]) -> Vec<u8> {
+    let mut c = Client::connect(addr);
+    // A server that refuses early may close before the whole request is written.
+    let _ = c.stream.write_all(bytes);
+    let _ = c.stream.shutdown(std::net::Shutdown::Write);
+    c.read_to_close()
+}
