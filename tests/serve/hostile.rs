@@ -5,7 +5,7 @@ use testkit::http;
 
 use std::net::SocketAddr;
 
-use http::{exchange, get};
+use http::{exchange, get, Client};
 use testkit::serve;
 
 /// A root with `evil.com/`, `docs/`, `a dir/` and `file.txt`, and the server on it.
@@ -85,9 +85,22 @@ fn head_gets_no_body_whatever_the_status() {
             "a body after the head: {text:?}"
         );
     }
+    // A HEAD whose head never ends hears 408, without a body either.
+    let (_slow, slow_addr) = serve(&["--header-timeout", "300ms"]);
+    let answer = exchange_open(slow_addr, b"HEAD / HTTP/1.1\r\nHost: t\r\n");
+    let text = String::from_utf8_lossy(&answer);
+    assert!(text.starts_with("HTTP/1.1 408 "), "{text}");
+    assert!(text.ends_with("\r\n\r\n"), "a body after the head: {text:?}");
     // A GET refused the same way still gets its page.
     let answer = exchange(addr, b"GET / HTTP/1.1\r\n\r\n");
     assert!(String::from_utf8_lossy(&answer).ends_with("\r\n\r\n400 bad request\n"));
+}
+
+/// Sends `bytes` without closing our side and reads until the server closes.
+fn exchange_open(addr: SocketAddr, bytes: &[u8]) -> Vec<u8> {
+    let mut c = Client::connect(addr);
+    c.send(bytes);
+    c.read_to_close()
 }
 
 /// Runs `tcplab ARGS` to its exit, killing it (and failing) if it takes more than 10 s.
