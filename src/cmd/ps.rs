@@ -1,7 +1,7 @@
 //! `tcplab ps`: every process with the job-control ids of `ps -axj` (plus tty and tpgid), marks
 //! for zombies, their parents, session leaders and daemons; as a tree, or as JSON.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::process::ExitCode;
 use std::time::SystemTime;
@@ -11,9 +11,8 @@ use serde::Serialize;
 use crate::cli::PsArgs;
 use crate::kernel::live::known_subreapers;
 use crate::kernel::processes::ProcessScanner;
-use crate::model::sessions::{daemons, is_foreground};
+use crate::model::sessions::{is_foreground, roles, Roles};
 use crate::model::tree::tree_rows;
-use crate::model::zombies::unreaped_children;
 use crate::model::{Process, Snapshot};
 
 pub fn run(args: PsArgs) -> anyhow::Result<ExitCode> {
@@ -27,7 +26,8 @@ pub fn run(args: PsArgs) -> anyhow::Result<ExitCode> {
         subreapers,
         ..Default::default()
     };
-    let procs = select(&snap.processes, args.zombies);
+    let roles = roles(&snap);
+    let procs = select(&snap.processes, &roles, args.zombies);
     let order: Vec<(usize, String)> = if args.tree {
         tree_rows(&procs)
             .into_iter()
@@ -45,23 +45,19 @@ pub fn run(args: PsArgs) -> anyhow::Result<ExitCode> {
         s.push('\n');
         s
     } else {
-        table(&procs, &order, &snap)
+        table(&procs, &order, &roles)
     };
     super::output::print(&text)
 }
 
 /// All processes, or with `zombies_only` the zombies and their parents, in pid order.
-fn select(all: &[Process], zombies_only: bool) -> Vec<Process> {
+fn select(all: &[Process], roles: &HashMap<i32, Roles>, zombies_only: bool) -> Vec<Process> {
     if !zombies_only {
         return all.to_vec();
     }
-    let parents: HashSet<i32> = all
-        .iter()
-        .filter(|p| p.is_zombie())
-        .map(|p| p.ppid)
-        .collect();
+    let zombie_parent = |pid| roles.get(&pid).is_some_and(Roles::is_zombie_parent);
     all.iter()
-        .filter(|p| p.is_zombie() || parents.contains(&p.pid))
+        .filter(|p| p.is_zombie() || zombie_parent(p.pid))
         .cloned()
         .collect()
 }
@@ -116,9 +112,29 @@ pub fn stat_column(p: &Process) -> String {
     s
 }
 
-fn table(procs: &[Process], order: &[(usize, String)], snap: &Snapshot) -> String {
-    let unreaped: HashMap<i32, usize> = unreaped_children(&snap.processes);
-    let daemons: HashSet<i32> = daemons(snap).into_iter().collect();
+/// ps's MARK column: `zombie`, `unreaped=N` (a zombie parent), then `daemon` or else `leader`
+/// (of its session).
+fn mark_column(p: &Process, roles: Roles) -> String {
+    let mut marks: Vec<String> = Vec::new();
+    if p.is_zombie() {
+        marks.push("zombie".into());
+    }
+    if roles.is_zombie_parent() {
+        marks.push(format!("unreaped={}", roles.unreaped_children));
+    }
+    if roles.daemon {
+        marks.push("daemon".into());
+    } else if roles.session_leader {
+        marks.push("leader".into());
+    }
+    if marks.is_empty() {
+        "-".to_string()
+    } else {
+        marks.join(",")
+    }
+}
+
+fn table(procs: &[Process], order: &[(usize, String)], roles: &HashMap<i32, Roles>) -> String {
     let mut out = String::with_capacity(procs.len() * 100);
     let _ = writeln!(
         out,
@@ -127,18 +143,6 @@ fn table(procs: &[Process], order: &[(usize, String)], snap: &Snapshot) -> Strin
     );
     for (i, prefix) in order {
         let p = &procs[*i];
-        let mut marks: Vec<String> = Vec::new();
-        if p.is_zombie() {
-            marks.push("zombie".into());
-        }
-        if let Some(n) = unreaped.get(&p.pid) {
-            marks.push(format!("unreaped={n}"));
-        }
-        if daemons.contains(&p.pid) {
-            marks.push("daemon".into());
-        } else if p.is_session_leader() && p.pid > 0 {
-            marks.push("leader".into());
-        }
         let secs = p.cpu_time.as_secs();
         let _ = writeln!(
             out,
@@ -152,11 +156,7 @@ fn table(procs: &[Process], order: &[(usize, String)], snap: &Snapshot) -> Strin
             stat_column(p),
             p.uid.map_or_else(|| "?".to_string(), |u| u.to_string()),
             format!("{}:{:02}", secs / 60, secs % 60),
-            if marks.is_empty() {
-                "-".to_string()
-            } else {
-                marks.join(",")
-            },
+            mark_column(p, roles.get(&p.pid).copied().unwrap_or_default()),
             prefix,
             p.command(),
         );

@@ -115,12 +115,14 @@ impl Process {
         self.state == ProcState::Zombie
     }
 
+    /// It started its session (setsid): pid == sid. Kernel threads (session 0) lead nothing.
     pub fn is_session_leader(&self) -> bool {
-        self.pid == self.sid
+        self.sid > 0 && self.pid == self.sid
     }
 
+    /// It started its process group (setpgid): pid == pgid.
     pub fn is_group_leader(&self) -> bool {
-        self.pid == self.pgid
+        self.pgid > 0 && self.pid == self.pgid
     }
 
     /// Kernel threads have no command line and are children of kthreadd (pid 2) or pid 2 itself.

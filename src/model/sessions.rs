@@ -1,7 +1,8 @@
 //! Sessions, process groups, terminals and daemons: the job-control view of `ps -axj`.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
+use super::zombies::unreaped_children;
 use super::{Process, Snapshot};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -31,24 +32,52 @@ pub fn is_foreground(p: &Process) -> bool {
     p.tty_nr != 0 && p.tpgid == p.pgid
 }
 
-/// A daemon: no controlling terminal, a session of its own (not init's), and adopted by PID 1
-/// or a known subreaper: what fork, setsid, fork again leaves behind (the grandchild is *not*
-/// its session's leader; that is the point of the second fork). Kernel threads are not daemons.
-/// With the whole process list, prefer [`daemons`], which also checks the parent's session and
-/// recognises adoption by a subreaper this program cannot see.
-pub fn is_daemon(p: &Process, subreapers: &[i32]) -> bool {
-    p.tty_nr == 0
-        && !p.is_kernel_thread()
-        && p.pid != 1
-        && p.sid > 1
-        && (p.ppid == 1 || subreapers.contains(&p.ppid))
+/// What a process is to the others, from one snapshot: the one definition behind `ps`'s MARK
+/// column, the dashboard's marks and its details.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Roles {
+    /// It started its session (pid == sid).
+    pub session_leader: bool,
+    /// It started its process group (pid == pgid).
+    pub group_leader: bool,
+    /// A daemon; see [`daemons`].
+    pub daemon: bool,
+    /// Its children that exited and are not reaped yet: a zombie parent when non-zero.
+    pub unreaped_children: usize,
 }
 
-/// Pids of every daemon in the snapshot. Besides [`is_daemon`]'s rule, the process's session
-/// must differ from its parent's, and a parent that is not a known subreaper still counts as
-/// adoptive when the process's session leader is gone while the parent sits in another session:
-/// a process is born in its parent's session, so it was re-parented (the kernel does not publish
-/// which processes are subreapers).
+impl Roles {
+    pub fn is_zombie_parent(&self) -> bool {
+        self.unreaped_children > 0
+    }
+}
+
+/// The roles of every process in the snapshot, by pid.
+pub fn roles(snap: &Snapshot) -> HashMap<i32, Roles> {
+    let daemons: HashSet<i32> = daemons(snap).into_iter().collect();
+    let unreaped = unreaped_children(&snap.processes);
+    snap.processes
+        .iter()
+        .map(|p| {
+            let roles = Roles {
+                session_leader: p.is_session_leader(),
+                group_leader: p.is_group_leader(),
+                daemon: daemons.contains(&p.pid),
+                unreaped_children: unreaped.get(&p.pid).copied().unwrap_or(0),
+            };
+            (p.pid, roles)
+        })
+        .collect()
+}
+
+/// Pids of every daemon in the snapshot: what fork, setsid, fork again leaves behind. No
+/// controlling terminal; in a session and process group that setsid made (pgid == sid: a
+/// background job `cmd &` left by a shell that exited has a group of its own in the shell's
+/// session, and is no daemon); not init's session, nor its parent's; and adopted — by PID 1 or
+/// a known subreaper, or, since the kernel does not publish which processes are subreapers, by
+/// a parent in another session while its own session's leader is gone (a process is born in
+/// its parent's session, so it was re-parented). The grandchild of the double fork is *not*
+/// its session's leader; that is the point of the second fork. Kernel threads are not daemons.
 pub fn daemons(snap: &Snapshot) -> Vec<i32> {
     let mut subreapers = snap.subreapers.clone();
     if !subreapers.contains(&1) {
@@ -58,6 +87,7 @@ pub fn daemons(snap: &Snapshot) -> Vec<i32> {
     snap.processes
         .iter()
         .filter(|p| p.tty_nr == 0 && !p.is_kernel_thread() && p.pid != 1 && p.sid > 1)
+        .filter(|p| p.pgid == p.sid)
         .filter(|p| {
             sid_of
                 .get(&p.ppid)
@@ -153,6 +183,7 @@ mod tests {
             p(600, 1, 599, 599, 0, -1),   // double-forked: session 599's leader exited
             p(700, 100, 699, 699, 0, -1), // the same under the shell, an unknown subreaper
             p(800, 1, 1, 1, 0, -1),       // in init's own session: not a daemon
+            p(900, 1, 900, 850, 0, -1),   // `cmd &` of shell 850, which exited: not a daemon
         ]
     }
 
@@ -164,8 +195,29 @@ mod tests {
             ..Default::default()
         };
         assert_eq!(daemons(&snap), [300, 500, 600, 700]);
-        assert!(is_daemon(&snap.processes[9], &snap.subreapers));
-        assert!(!is_daemon(&snap.processes[11], &snap.subreapers));
+    }
+
+    #[test]
+    fn roles_agree_with_the_daemon_rule_and_lead_nothing_in_session_0() {
+        let mut processes = shell_and_job();
+        processes.push(Process {
+            state: crate::model::ProcState::Zombie,
+            ..p(1000, 300, 300, 300, 0, -1)
+        });
+        let snap = Snapshot {
+            processes,
+            subreapers: vec![1, 77],
+            ..Default::default()
+        };
+        let roles = roles(&snap);
+        let daemon = roles[&300];
+        assert!(daemon.daemon && daemon.session_leader && daemon.group_leader);
+        assert_eq!(daemon.unreaped_children, 1);
+        assert!(daemon.is_zombie_parent());
+        assert!(roles[&600].daemon && !roles[&600].session_leader);
+        assert!(!roles[&900].daemon && roles[&900].group_leader);
+        assert_eq!(roles[&3], Roles::default(), "a kernel thread");
+        assert!(roles[&100].session_leader && !roles[&100].daemon);
     }
 
     #[test]

@@ -6,8 +6,9 @@ use std::cmp::Ordering;
 use std::collections::HashMap;
 
 use crate::model::rates::Throughput;
+use crate::model::sessions::{self, Roles};
 use crate::model::zombies::unreaped_children;
-use crate::model::{sessions, tree, ProcState, Process, Snapshot, Socket, TcpState};
+use crate::model::{tree, ProcState, Process, Snapshot, Socket, TcpState};
 
 /// Columns of the Processes pane, in screen order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -150,17 +151,13 @@ pub struct Relations {
     pub index: HashMap<i32, usize>,
     /// pid -> children's pids, ascending.
     pub children: HashMap<i32, Vec<i32>>,
-    /// PID 1 and the known child subreapers: who adopts orphans (daemons' parents).
-    pub subreapers: Vec<i32>,
+    /// pid -> its roles (leader, daemon, zombie parent): the same definition as `tcplab ps`.
+    pub roles: HashMap<i32, Roles>,
 }
 
 impl Relations {
     pub fn new(snapshot: &Snapshot) -> Relations {
         let processes = &snapshot.processes;
-        let mut subreapers = snapshot.subreapers.clone();
-        if !subreapers.contains(&1) {
-            subreapers.push(1);
-        }
         Relations {
             zombie_children: unreaped_children(processes),
             index: processes
@@ -172,13 +169,13 @@ impl Relations {
                 .into_iter()
                 .map(|(ppid, kids)| (ppid, kids.into_iter().map(|i| processes[i].pid).collect()))
                 .collect(),
-            subreapers,
+            roles: sessions::roles(snapshot),
         }
     }
 
-    /// A daemon: no terminal, its own session, adopted by PID 1 or a subreaper.
-    pub fn is_daemon(&self, p: &Process) -> bool {
-        sessions::is_daemon(p, &self.subreapers)
+    /// The roles of `p` (none if it is not in the snapshot).
+    pub fn roles_of(&self, p: &Process) -> Roles {
+        self.roles.get(&p.pid).copied().unwrap_or_default()
     }
 }
 
@@ -190,17 +187,18 @@ pub fn stat_string(p: &Process) -> String {
 /// Short role marks: `L` session leader, `G` group leader, `D` daemon, `Z3` parent of three
 /// unreaped zombies.
 pub fn marks(p: &Process, rel: &Relations) -> String {
+    let roles = rel.roles_of(p);
     let mut m = String::new();
-    if let Some(n) = rel.zombie_children.get(&p.pid) {
-        m.push_str(&format!("Z{n} "));
+    if roles.is_zombie_parent() {
+        m.push_str(&format!("Z{} ", roles.unreaped_children));
     }
-    if rel.is_daemon(p) {
+    if roles.daemon {
         m.push_str("D ");
     }
-    if p.is_session_leader() {
+    if roles.session_leader {
         m.push('L');
     }
-    if p.is_group_leader() {
+    if roles.group_leader {
         m.push('G');
     }
     m.trim_end().to_string()

@@ -197,3 +197,17 @@ fn signal_masks_in_proc_match_what_the_demo_says() {
     d.stop(Signal::SIGTERM);
     assert!(d.rest(T).contains("received SIGTERM: exiting"));
 }
+
+/// The daemon demo's daemon is a daemon to `tcplab ps` and to the dashboard alike.
+#[test]
+fn daemon_demo_daemon_is_marked_by_ps_and_the_dashboard() {
+    subreaper();
+    let mut d = Demo::start(&["daemon"]);
+    let line = d.line_with("daemon demo: daemon", T);
+    let daemon = numbers_after(&line, "daemon demo: daemon")[0];
+    assert_eq!(testkit::ps_mark(daemon).as_deref(), Some("daemon"));
+    let app = testkit::dashboard::live_app();
+    let marks = testkit::dashboard::marks_of(&app, daemon).expect("the daemon is listed");
+    assert!(marks.contains('D'), "dashboard marks {marks:?}");
+    d.stop(Signal::SIGTERM);
+}

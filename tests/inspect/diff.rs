@@ -147,6 +147,20 @@ fn fork_zombie() -> Pid {
 /// fork, setsid, fork again, first child exits: the grandchild, in a session whose leader is
 /// gone and with no terminal, is re-parented to this test (a subreaper). Returns its pid.
 fn fork_daemon() -> Pid {
+    fork_twice(|| {})
+}
+
+/// What a job `cmd &` of a shell that exited looks like: the same, except that the grandchild
+/// leads a process group of its own within the gone leader's session (job control).
+fn fork_left_job() -> Pid {
+    fork_twice(|| {
+        let _ = nix::unistd::setpgid(Pid::from_raw(0), Pid::from_raw(0));
+    })
+}
+
+/// fork, setsid, fork again (the grandchild runs `grandchild`, which must be async-signal-safe,
+/// then waits to be killed), first child exits. Returns the grandchild's pid.
+fn fork_twice(grandchild: fn()) -> Pid {
     let (r, w) = nix::unistd::pipe().expect("pipe");
     // SAFETY: both children call only async-signal-safe functions (setsid, fork, write, pause,
     // _exit), so forking a multi-threaded test process is sound.
@@ -154,9 +168,12 @@ fn fork_daemon() -> Pid {
         ForkResult::Child => {
             let _ = nix::unistd::setsid();
             match unsafe { fork() } {
-                Ok(ForkResult::Child) => loop {
-                    nix::unistd::pause();
-                },
+                Ok(ForkResult::Child) => {
+                    grandchild();
+                    loop {
+                        nix::unistd::pause();
+                    }
+                }
                 Ok(ForkResult::Parent { child }) => {
                     let _ = nix::unistd::write(&w, &child.as_raw().to_ne_bytes());
                     unsafe { nix::libc::_exit(0) }
@@ -376,4 +393,23 @@ fn net_and_ps_agree_with_ss_and_ps() {
         "zombie reaped"
     );
     drop((pairs, cw_server, listener));
+}
+
+/// One definition of a daemon for `tcplab ps` and the dashboard: the double-forked process is
+/// one in both; a job left by a shell that exited (its own group in the gone leader's session)
+/// is one in neither.
+#[test]
+fn ps_and_the_dashboard_agree_on_daemons() {
+    testkit::subreaper();
+    let daemon = fork_daemon();
+    let job = fork_left_job();
+    let _children = Children(vec![daemon, job]);
+    let (daemon, job) = (daemon.as_raw(), job.as_raw());
+    assert_eq!(testkit::ps_mark(daemon).as_deref(), Some("daemon"));
+    assert_eq!(testkit::ps_mark(job).as_deref(), Some("-"));
+    let app = testkit::dashboard::live_app();
+    let marks = |pid| testkit::dashboard::marks_of(&app, pid).expect("listed");
+    assert!(marks(daemon).contains('D'), "{}", marks(daemon));
+    assert!(!marks(job).contains('D'), "{}", marks(job));
+    assert_eq!(marks(job), "G");
 }

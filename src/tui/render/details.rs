@@ -66,15 +66,16 @@ pub fn draw(frame: &mut Frame, app: &App, pid: i32, area: Rect) {
                 .map_or("? (not readable)".to_string(), |n| n.to_string())
         )),
     ];
+    let role = app.relations.roles_of(p);
     let mut roles = Vec::new();
-    if p.is_session_leader() {
+    if role.session_leader {
         roles.push("session leader".to_string());
     }
-    if p.is_group_leader() {
+    if role.group_leader {
         roles.push("process group leader".to_string());
     }
-    if app.relations.is_daemon(p) {
-        roles.push("daemon (no terminal, adopted by init)".to_string());
+    if role.daemon {
+        roles.push("daemon (no terminal, its own session, adopted)".to_string());
     }
     if p.is_zombie() {
         let waited = match (app.snapshot.taken_at, p.zombie_since) {
@@ -89,8 +90,11 @@ pub fn draw(frame: &mut Frame, app: &App, pid: i32, area: Rect) {
             p.ppid
         ));
     }
-    if let Some(n) = app.relations.zombie_children.get(&p.pid) {
-        roles.push(format!("parent of {n} unreaped zombie(s)"));
+    if role.is_zombie_parent() {
+        roles.push(format!(
+            "parent of {} unreaped zombie(s)",
+            role.unreaped_children
+        ));
     }
     if !roles.is_empty() {
         let style = if p.is_zombie() {

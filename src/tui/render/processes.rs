@@ -153,7 +153,7 @@ fn row_style(app: &App, p: &Process) -> Style {
         t.warn()
     } else if p.is_kernel_thread() {
         t.dim()
-    } else if app.relations.is_daemon(p) {
+    } else if app.relations.roles_of(p).daemon {
         t.good()
     } else {
         Style::new()

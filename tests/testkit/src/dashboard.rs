@@ -60,3 +60,20 @@ pub fn select_pid(app: &mut App, pid: i32) {
     }
     assert_eq!(app.procs.selected, Some(pid), "pid {pid} not in the list");
 }
+
+/// An app that has seen one real snapshot of this machine, as the dashboard takes it.
+pub fn live_app() -> App {
+    use tcplab::model::SnapshotSource;
+    let mut app = App::new(Duration::from_secs(1), (120, 40), Theme { color: false });
+    let snap = tcplab::kernel::live::LiveSource::new()
+        .snapshot()
+        .expect("a snapshot of this machine");
+    app.update(Event::Snapshot(snap));
+    app
+}
+
+/// The Processes pane's marks of `pid` (`D` daemon, `L` leader, ...), if the app lists it.
+pub fn marks_of(app: &App, pid: i32) -> Option<String> {
+    let p = app.snapshot.processes.iter().find(|p| p.pid == pid)?;
+    Some(tcplab::tui::views::marks(p, &app.relations))
+}

@@ -219,3 +219,16 @@ pub fn read_ready_line(reader: &mut impl BufRead) -> SocketAddr {
         seen.push_str(&line);
     }
 }
+
+/// The MARK column of `pid` in `tcplab ps` (`daemon`, `leader`, `zombie,unreaped=2`, `-`).
+pub fn ps_mark(pid: i32) -> Option<String> {
+    let out = tcplab().arg("ps").output().expect("run tcplab ps");
+    assert!(out.status.success(), "tcplab ps failed");
+    // PPID PID PGID SID TTY TPGID STAT UID TIME MARK COMMAND
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .skip(1)
+        .map(|l| l.split_whitespace().collect::<Vec<_>>())
+        .find(|f| f.get(1) == Some(&pid.to_string().as_str()))
+        .and_then(|f| f.get(9).map(|m| m.to_string()))
+}
