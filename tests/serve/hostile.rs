@@ -90,7 +90,10 @@ fn head_gets_no_body_whatever_the_status() {
     let answer = exchange_open(slow_addr, b"HEAD / HTTP/1.1\r\nHost: t\r\n");
     let text = String::from_utf8_lossy(&answer);
     assert!(text.starts_with("HTTP/1.1 408 "), "{text}");
-    assert!(text.ends_with("\r\n\r\n"), "a body after the head: {text:?}");
+    assert!(
+        text.ends_with("\r\n\r\n"),
+        "a body after the head: {text:?}"
+    );
     // A GET refused the same way still gets its page.
     let answer = exchange(addr, b"GET / HTTP/1.1\r\n\r\n");
     assert!(String::from_utf8_lossy(&answer).ends_with("\r\n\r\n400 bad request\n"));
