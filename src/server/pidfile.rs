@@ -238,8 +238,18 @@ pub fn inspect(path: &Path) -> Result<Liveness, PidFileError> {
         .open(path)
     {
         Ok(f) => f,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Liveness::Missing),
-        Err(e) => return Err(io(e)),
+        Err(e) => {
+            let why = match e.raw_os_error() {
+                Some(libc::ENOENT | libc::ENOTDIR) => return Ok(Liveness::Missing),
+                Some(libc::ENXIO) => "it is a socket, not a file",
+                Some(libc::ELOOP) => "it is a loop of symlinks",
+                _ => return Err(io(e)),
+            };
+            return Ok(Liveness::Stale {
+                pid: None,
+                why: why.to_string(),
+            });
+        }
     };
     let kind = file.metadata().map_err(io)?.file_type();
     if !kind.is_file() {

@@ -299,6 +299,31 @@ mod tests {
     }
 
     #[test]
+    fn a_redirect_location_is_one_local_path_percent_encoded() {
+        let (_top, root) = tree();
+        let base = root.path().to_path_buf();
+        for name in ["evil.com", "a b", "new\r\nline", "q?#", "名前", "%2e"] {
+            std::fs::create_dir(base.join(name)).unwrap();
+        }
+        for (path, location) in [
+            ("//evil.com", "/evil.com/"),
+            ("/%2F%2Fevil.com", "/evil.com/"),
+            ("/a%20b", "/a%20b/"),
+            ("/new%0D%0Aline", "/new%0D%0Aline/"),
+            ("/q%3F%23", "/q%3F%23/"),
+            ("/%E5%90%8D%E5%89%8D", "/%E5%90%8D%E5%89%8D/"),
+            ("/%252e", "/%252e/"),
+            ("/sub/./", "Forbidden"),
+        ] {
+            let got = match lookup(&root, path) {
+                Lookup::AddSlash(to) => to,
+                other => kind(other),
+            };
+            assert_eq!(got, location, "{path}");
+        }
+    }
+
+    #[test]
     fn streams_in_chunks() {
         let (_top, root) = tree();
         let Lookup::File { mut body, .. } = lookup(&root, "/index.html") else {

@@ -137,8 +137,8 @@ fn tcplab_within(args: &[&str]) -> (Option<i32>, String) {
     (status.code(), err)
 }
 
-/// A pid file that is a directory, a FIFO, binary or empty is an unusable pid file, said once
-/// in one line: `status` exits 3 (nothing running), the other commands 1, and none hangs.
+/// A pid file that is a directory, a FIFO, a socket, a device, a symlink loop, binary, empty
+/// or pid 0 is an unusable pid file, said once in one line: `status` exits 3 (nothing running), the other commands 1, and none hangs.
 #[test]
 fn garbage_pid_files_are_unusable_said_once() {
     let dir = tempfile::tempdir().unwrap();
@@ -150,7 +150,17 @@ fn garbage_pid_files_are_unusable_said_once() {
     std::fs::write(&binary, b"\xff\xfe12\n").unwrap();
     let empty = dir.path().join("empty.pid");
     std::fs::write(&empty, b"").unwrap();
-    for path in [&as_dir, &fifo, &binary, &empty] {
+    let socket = dir.path().join("socket.pid");
+    let _listening = std::os::unix::net::UnixListener::bind(&socket).unwrap();
+    let looped = dir.path().join("loop.pid");
+    std::os::unix::fs::symlink("loop.pid", &looped).unwrap();
+    let device = dir.path().join("device.pid");
+    std::os::unix::fs::symlink("/dev/zero", &device).unwrap();
+    let zero = dir.path().join("zero.pid");
+    std::fs::write(&zero, b"0\n").unwrap();
+    for path in [
+        &as_dir, &fifo, &binary, &empty, &socket, &looped, &device, &zero,
+    ] {
         let p = path.to_str().unwrap();
         for (cmd, code) in [("status", 3), ("stop", 1), ("reload", 1)] {
             let (got, err) = tcplab_within(&[cmd, "--pid-file", p]);
