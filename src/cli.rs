@@ -58,6 +58,8 @@ pub enum Command {
     Net(NetArgs),
     /// Print TCP state transitions live, from the kernel's tracepoint
     Trace(TraceArgs),
+    /// Prometheus exporter of the inspector's view: sockets, accept queues, zombies, transitions
+    Metrics(MetricsArgs),
     /// Run one lesson of the tutorial as a live demo
     Demo(DemoArgs),
     /// Walk through the tutorial's lessons, each step checked against the live kernel
@@ -107,6 +109,7 @@ impl Command {
             Command::Ps(_) => "ps",
             Command::Net(_) => "net",
             Command::Trace(_) => "trace",
+            Command::Metrics(_) => "metrics",
             Command::Demo(_) => "demo",
             Command::Learn(_) => "learn",
             Command::Completions(_) => "completions",
@@ -283,6 +286,25 @@ pub struct NetArgs {
 /// `net --rate --interval`: long enough to measure, short enough to wait for.
 fn parse_rate_interval(s: &str) -> Result<Duration, UnitError> {
     parse_duration_within(s, Duration::from_millis(10), Duration::from_secs(3600))
+}
+
+#[derive(Debug, Args)]
+pub struct MetricsArgs {
+    /// Address to answer scrapes on (GET /metrics)
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:9814")]
+    pub listen: std::net::SocketAddr,
+    /// Break sockets down by state for this local port; repeatable (default: every listening port)
+    #[arg(long = "port", value_name = "P")]
+    pub ports: Vec<u16>,
+    /// Break down at most this many ports; the ones with the most sockets are kept
+    #[arg(long, value_name = "N", default_value_t = 50)]
+    pub max_ports: usize,
+    /// List at most this many parents of zombies; the ones with the most are kept
+    #[arg(long, value_name = "N", default_value_t = 20)]
+    pub max_parents: usize,
+    /// Do not count transitions from the kernel tracepoint, even as root
+    #[arg(long)]
+    pub no_transitions: bool,
 }
 
 #[derive(Debug, Args)]

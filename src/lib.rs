@@ -9,6 +9,7 @@
 //!   or as JSON.
 //! - [`server`]: `tcplab serve`: HTTP parsing, connections, the reactor, master and workers.
 //! - [`trace`]: `tcplab trace`: live state transitions.
+//! - [`metrics`]: Prometheus: the exposition `serve` and `tcplab metrics` share, the exporter.
 //! - [`tui`]: `tcplab tui`: the dashboard.
 //! - [`demo`]: one demo per lesson of the tutorial.
 //! - [`learn`]: `tcplab learn`: the lessons, each step checked against the kernel.
@@ -79,6 +80,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Ps(args) => cmd::ps::run(args),
         Command::Net(args) => cmd::net::run(args),
         Command::Trace(args) => trace::run(args),
+        Command::Metrics(args) => metrics::exporter::run(args),
         Command::Demo(args) => demo::run(args),
         Command::Learn(args) => learn::run(args),
         Command::Completions(args) => cmd::docs::completions(args),

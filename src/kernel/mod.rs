@@ -15,6 +15,7 @@ pub mod fork;
 pub mod host;
 pub mod live;
 pub mod netns;
+pub mod netstat;
 pub mod owners;
 pub mod parse;
 pub mod processes;

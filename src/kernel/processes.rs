@@ -8,8 +8,8 @@ use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::time::{Duration, SystemTime};
 
-use super::parse::stat::parse_stat;
-use super::parse::status::parse_status;
+use super::parse::stat::{parse_stat, Stat};
+use super::parse::status::{parse_status, Status};
 use super::users::UserNames;
 use super::{clock_ticks, page_size, read_into, ticks_to_duration, tty, ProcRead};
 use crate::model::{ProcState, Process};
@@ -53,11 +53,21 @@ impl ProcessScanner {
 
     /// Every process now, in pid order.
     pub fn scan(&mut self) -> std::io::Result<Vec<Process>> {
+        self.scan_with(true)
+    }
+
+    /// Every process now, from /proc/PID/stat alone (a third of the reads): ids, state, comm,
+    /// times and zombie ages are filled; uid, user, cmdline, masks and fd_count are None.
+    pub fn scan_stat_only(&mut self) -> std::io::Result<Vec<Process>> {
+        self.scan_with(false)
+    }
+
+    fn scan_with(&mut self, full: bool) -> std::io::Result<Vec<Process>> {
         let pids = list_pids()?;
         let now = SystemTime::now();
         let mut out = Vec::with_capacity(pids.len());
         for pid in pids {
-            match self.read_process(pid) {
+            match self.read_process(pid, full) {
                 Ok(p) => out.push(p),
                 Err(ProcRead::Vanished) | Err(ProcRead::Denied) => {}
                 // An unexpected error on one process must not hide all the others.
@@ -77,11 +87,14 @@ impl ProcessScanner {
     }
 
     /// Reads one process; Vanished if it exited meanwhile.
-    fn read_process(&mut self, pid: i32) -> Result<Process, ProcRead> {
+    fn read_process(&mut self, pid: i32, full: bool) -> Result<Process, ProcRead> {
         self.set_path(pid, "stat");
         read_into(&self.path, &mut self.buf)?;
         // A half-written or foreign stat line is treated like a process that vanished.
         let st = parse_stat(&self.buf).map_err(|_| ProcRead::Vanished)?;
+        if !full {
+            return Ok(self.process_of(st, None, None, None));
+        }
 
         self.set_path(pid, "status");
         let status = match read_into(&self.path, &mut self.buf) {
@@ -104,9 +117,19 @@ impl ProcessScanner {
             None
         };
 
+        Ok(self.process_of(st, status, cmdline, fd_count))
+    }
+
+    fn process_of(
+        &mut self,
+        st: Stat,
+        status: Option<Status>,
+        cmdline: Option<Vec<String>>,
+        fd_count: Option<usize>,
+    ) -> Process {
         let uid = status.as_ref().map(|s| s.uid);
         let user = uid.and_then(|u| self.users.name(u));
-        Ok(Process {
+        Process {
             pid: st.pid,
             ppid: st.ppid,
             pgid: st.pgid,
@@ -126,7 +149,7 @@ impl ProcessScanner {
             masks: status.map(|s| s.masks),
             fd_count,
             zombie_since: None,
-        })
+        }
     }
 
     fn set_path(&mut self, pid: i32, file: &str) {

@@ -114,6 +114,21 @@ impl Exposition {
         self.register(name, help, unit, Ordered(rows));
     }
 
+    /// A gauge of fractional values with labels, in the rows' order.
+    pub fn gauges_f64(
+        &mut self,
+        name: &str,
+        help: &str,
+        unit: Option<Unit>,
+        rows: Vec<(Labels, f64)>,
+    ) {
+        let rows = rows
+            .into_iter()
+            .map(|(l, v)| (l, ConstGauge::new(v)))
+            .collect();
+        self.register(name, help, unit, Ordered(rows));
+    }
+
     /// An info metric: `NAME_info{labels} 1`.
     pub fn info(&mut self, name: &str, help: &str, labels: Labels) {
         self.registry.register(name, help, Info::new(labels));

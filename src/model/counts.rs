@@ -18,6 +18,11 @@ impl StateCounts {
         c
     }
 
+    /// One more socket in `state`.
+    pub fn add(&mut self, state: TcpState) {
+        self.0[state as usize] += 1;
+    }
+
     pub fn get(&self, state: TcpState) -> usize {
         self.0[state as usize]
     }

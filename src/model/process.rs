@@ -34,6 +34,22 @@ impl ProcState {
         }
     }
 
+    /// A name in snake_case, for labels (`running`, `disk_sleep`, ...; `other` for letters
+    /// this version does not know).
+    pub fn name(self) -> &'static str {
+        match self {
+            ProcState::Running => "running",
+            ProcState::Sleeping => "sleeping",
+            ProcState::DiskSleep => "disk_sleep",
+            ProcState::Zombie => "zombie",
+            ProcState::Stopped => "stopped",
+            ProcState::TracingStop => "tracing_stop",
+            ProcState::Dead => "dead",
+            ProcState::Idle => "idle",
+            ProcState::Other(_) => "other",
+        }
+    }
+
     pub fn letter(self) -> char {
         match self {
             ProcState::Running => 'R',

@@ -19,7 +19,6 @@ pub mod session;
 pub mod time_wait;
 
 use std::os::fd::AsFd;
-use std::os::unix::net::UnixStream;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
@@ -30,16 +29,8 @@ use conns::Timeline;
 use session::{Flow, Options, Sink};
 
 pub fn run(args: TraceArgs) -> anyhow::Result<ExitCode> {
-    // Signals only write a byte to this pipe; the loop sees it in poll(2) and stops cleanly,
-    // removing the tracefs instance. Registered before the instance exists.
-    let (stop_rx, stop_tx) = UnixStream::pair()?;
-    for sig in [
-        signal_hook::consts::SIGINT,
-        signal_hook::consts::SIGTERM,
-        signal_hook::consts::SIGHUP,
-    ] {
-        signal_hook::low_level::pipe::register(sig, stop_tx.try_clone()?)?;
-    }
+    // Registered before the tracefs instance exists, so a signal always removes it.
+    let stop_rx = crate::kernel::signals::stop_on_signals()?;
     let opts = Options {
         deadline: args.duration.map(|d| Instant::now() + d),
         ..Options::following(args.port)

@@ -48,6 +48,11 @@ pub struct Options {
     pub follow_time_wait: bool,
     /// Read the text pipe even when the binary per-CPU pipes would do (tests, comparisons).
     pub text_pipe: bool,
+    /// Never sample: without the tracepoint, `run` fails with the reason (the exporter says
+    /// "no source" rather than report sampled counts as the kernel's).
+    pub tracepoint_only: bool,
+    /// Never read /proc to name a transition's owner (the exporter only counts).
+    pub no_owners: bool,
 }
 
 impl Options {
@@ -98,6 +103,7 @@ pub fn run(opts: &Options, stop: BorrowedFd, sink: &mut dyn Sink) -> anyhow::Res
     } else {
         match start_kernel(opts.port, opts.text_pipe, sink) {
             Ok(instance) => return run_kernel(instance, opts, stop, sink),
+            Err(e) if opts.tracepoint_only => anyhow::bail!("no kernel tracepoint: {e}"),
             Err(e) => e.to_string(),
         }
     };
@@ -168,6 +174,7 @@ fn run_kernel(
         time_wait: (opts.follow_time_wait && instance.on_mono_clock())
             .then(|| TimeWaitThread::spawn(opts.port).ok())
             .flatten(),
+        no_owners: opts.no_owners,
         ..KernelReader::default()
     };
     let result = reader.pump(&mut instance, opts, stop, sink);
@@ -194,6 +201,7 @@ struct KernelReader {
     lost_inline: u64,
     lost_reported: u64,
     bad_lines: u64,
+    no_owners: bool,
 }
 
 impl KernelReader {
@@ -388,6 +396,7 @@ impl KernelReader {
         };
         // A socket going to CLOSE is gone from every list: no lookup.
         if o.owner.is_none()
+            && !self.no_owners
             && o.new != TcpState::Close
             && !self.tracker.knows_owner(o.local, o.remote)
         {

@@ -5,6 +5,7 @@
 //! that like a process that vanished half-way (skip it) rather than guessing.
 
 pub mod net_tcp;
+pub mod netstat;
 pub mod sock_diag;
 pub mod stat;
 pub mod status;

@@ -184,15 +184,22 @@ pub fn reap_pid(pid: i32, timeout: Duration) {
 /// Starts `tcplab serve --listen 127.0.0.1:0 <extra>` and returns it with the address from its
 /// ready line (`tcplab serve: listening on http://IP:PORT (...)`).
 pub fn serve(extra: &[&str]) -> (Running, SocketAddr) {
+    let mut args = vec!["serve", "--listen", "127.0.0.1:0"];
+    args.extend_from_slice(extra);
+    start_listening(&args)
+}
+
+/// Starts `tcplab <args>` (a command that prints a `listening on http://IP:PORT` line, as
+/// `serve` and `metrics` do) and returns it with that address.
+pub fn start_listening(args: &[&str]) -> (Running, SocketAddr) {
     subreaper();
     let child = tcplab()
-        .args(["serve", "--listen", "127.0.0.1:0"])
-        .args(extra)
+        .args(args)
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
-        .expect("spawn tcplab serve");
+        .unwrap_or_else(|e| panic!("spawn tcplab {args:?}: {e}"));
     let mut running = Running {
         child,
         stderr: None,
