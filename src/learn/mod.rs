@@ -6,7 +6,8 @@
 //! - [`watch`]: the live source and tracer the checks read.
 //! - [`session`]: the open lesson, the next step, progress ([`progress`]) saved as steps pass.
 //! - [`exercise`]: `tcplab learn check`, the exercises graded from a shell.
-//! - [`walk`]: the lesson in a plain terminal, step by step.
+//! - [`walk`]: the lesson in a plain terminal, step by step; [`view`]: what the dashboard's
+//!   lesson panel shows.
 
 pub mod catalog;
 pub mod check;
@@ -15,6 +16,7 @@ pub mod lang;
 pub mod lesson;
 pub mod progress;
 pub mod session;
+pub mod view;
 pub mod walk;
 pub mod watch;
 
@@ -63,7 +65,12 @@ pub fn run(args: LearnArgs) -> anyhow::Result<ExitCode> {
     if let Some(name) = &args.lesson {
         session.open_lesson(name);
     }
-    walk::run(session, args.interval)
+    use std::io::IsTerminal;
+    if std::io::stdout().is_terminal() && std::io::stdin().is_terminal() {
+        crate::tui::run_learning(session, args.interval)
+    } else {
+        walk::run(session, args.interval)
+    }
 }
 
 /// A port no one listens on now, for the lesson's commands (`{port}`).

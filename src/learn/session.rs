@@ -21,6 +21,8 @@ pub struct Session {
     pub open: usize,
     /// The open step's last verdict.
     pub verdict: Option<Verdict>,
+    /// What each step's check saw when it passed in this run, by step id.
+    pub passed: std::collections::BTreeMap<String, String>,
 }
 
 /// What a tick changed.
@@ -45,6 +47,7 @@ impl Session {
             watcher: Watcher::new(port, lang),
             open,
             verdict: None,
+            passed: Default::default(),
         };
         s.opened();
         Ok(s)
@@ -163,6 +166,7 @@ impl Session {
 
     /// Checks the open step against `snap`; saves progress when it passes.
     pub fn tick_with(&mut self, snap: &Snapshot) -> anyhow::Result<Option<Change>> {
+        self.watcher.drain();
         let Some(i) = self.next_step() else {
             self.verdict = None;
             return Ok(None);
@@ -176,6 +180,8 @@ impl Session {
             let p = self.progress.lessons.entry(id).or_default();
             p.done.push(step);
             p.memory = memory;
+            self.passed
+                .insert(self.lesson().steps[i].id.clone(), text.clone());
             self.progress.save(&self.path)?;
             self.watcher.forget_transitions();
             Some(Change::StepDone(i, text.clone()))

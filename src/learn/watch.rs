@@ -65,7 +65,8 @@ impl Watcher {
         self.transitions.clear();
     }
 
-    fn drain(&mut self) {
+    /// Takes in what the tracer reported since the last call.
+    pub fn drain(&mut self) {
         let Some(trace) = self.trace.as_mut() else {
             return;
         };

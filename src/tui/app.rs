@@ -72,6 +72,8 @@ pub struct App {
     pub demos: Vec<(String, String)>,
     /// What happened, newest last: reaped zombies, exits, errors.
     pub notices: VecDeque<String>,
+    /// The lesson panel (`tcplab learn`, `L`).
+    pub lesson: super::lesson::LessonPanel,
 }
 
 impl App {
@@ -106,6 +108,7 @@ impl App {
             status: None,
             demos: demo_list(),
             notices: VecDeque::new(),
+            lesson: Default::default(),
         }
     }
 
@@ -128,6 +131,7 @@ impl App {
         self.pane_state(self.pane).shows_owners()
             || matches!(self.overlay, Overlay::Details(_))
             || (self.pane == Pane::Processes && views::shows_process_traffic(self.size.0))
+            || self.lesson.visible
     }
 
     /// Whether what is on screen shows `tcp_info` or rates (the Sockets pane's RTT..↓ columns,
@@ -209,6 +213,13 @@ impl App {
             }
             Event::ServerProbe(local) => {
                 self.server.probe_opened(local);
+                vec![]
+            }
+            Event::Lesson { view, said } => {
+                self.on_lesson_view(*view);
+                if let Some((kind, text)) = said {
+                    self.say(kind, text);
+                }
                 vec![]
             }
             Event::LoadDone { opened, error } => {
@@ -350,7 +361,7 @@ impl App {
             relations: &self.relations,
             log: &self.log,
             traffic: &self.traffic,
-            page: page_rows(self.size),
+            page: page_rows(self.size, self.lesson.visible),
         }
     }
 
@@ -367,7 +378,7 @@ impl App {
             relations: &self.relations,
             log: &self.log,
             traffic: &self.traffic,
-            page: page_rows(self.size),
+            page: page_rows(self.size, self.lesson.visible),
         };
         let state: &mut dyn PaneState = match pane {
             Pane::Processes => &mut self.procs,
@@ -429,7 +440,7 @@ impl App {
 
     /// The table rows on screen now: (first row's y, count).
     pub fn table_rows(&self) -> (u16, usize) {
-        table_rows(self.size)
+        table_rows(self.size, self.lesson.visible)
     }
 
     pub fn process(&self, pid: i32) -> Option<&crate::model::Process> {
@@ -493,14 +504,15 @@ impl App {
     }
 }
 
-/// The table rows on a terminal of `size`: (first row's y, count).
-fn table_rows(size: (u16, u16)) -> (u16, usize) {
+/// The table rows on a terminal of `size`, with or without the lesson panel: (first row's y,
+/// count).
+fn table_rows(size: (u16, u16), lesson: bool) -> (u16, usize) {
     let area = ratatui::layout::Rect::new(0, 0, size.0, size.1);
-    super::layout::table_rows(super::layout::areas(area).body)
+    super::layout::table_rows(super::layout::areas_with(area, lesson).body)
 }
 
-fn page_rows(size: (u16, u16)) -> usize {
-    table_rows(size).1
+fn page_rows(size: (u16, u16), lesson: bool) -> usize {
+    table_rows(size, lesson).1
 }
 
 /// Every `tcplab demo` subcommand with its help line, so the menu grows with the demos.

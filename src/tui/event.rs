@@ -8,6 +8,7 @@ use crossterm::event::{KeyEvent, MouseEvent};
 use nix::errno::Errno;
 use nix::sys::signal::Signal;
 
+use super::state::StatusKind;
 use crate::cli::Model;
 use crate::model::{Snapshot, Transition, TransitionSource};
 
@@ -121,6 +122,22 @@ pub enum Event {
         opened: usize,
         error: Option<String>,
     },
+    /// The lesson panel's view after a check or a key; `said` is what just happened.
+    Lesson {
+        view: Box<crate::learn::view::LessonView>,
+        said: Option<(StatusKind, String)>,
+    },
+}
+
+/// What the lesson panel asks of the runtime's session.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LessonAction {
+    /// Start the session (`L` in `tcplab tui`); `tcplab learn` starts with one.
+    Start,
+    /// Open the lesson at this index.
+    Open(usize),
+    /// Skip the current step (only when its check cannot be made here).
+    Skip,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -146,6 +163,10 @@ pub enum Effect {
     },
     /// End these children (TERM, then KILL after a grace period) and reap them.
     EndChildren(Vec<i32>),
+    /// Something for the lesson session.
+    Lesson(LessonAction),
+    /// Put this text on the clipboard through the terminal (OSC 52).
+    Copy(String),
     /// Restore the terminal and exit.
     Quit,
 }

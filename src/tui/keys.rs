@@ -45,7 +45,10 @@ impl App {
             return vec![];
         }
         match self.overlay.clone() {
-            Overlay::None => self.on_key_normal(key),
+            Overlay::None => match self.on_lesson_key(key) {
+                Some(effects) => effects,
+                None => self.on_key_normal(key),
+            },
             // "Any key closes", q and Esc included: q here must not end the dashboard and
             // every demo and server it started.
             Overlay::Help | Overlay::Details(_) | Overlay::Connection => {
@@ -335,7 +338,7 @@ impl App {
             return vec![];
         }
         let area = ratatui::layout::Rect::new(0, 0, self.size.0, self.size.1);
-        let areas = layout::areas(area);
+        let areas = layout::areas_with(area, self.lesson_visible());
         match m.kind {
             MouseEventKind::ScrollDown => self.move_cursor(3),
             MouseEventKind::ScrollUp => self.move_cursor(-3),

@@ -12,6 +12,9 @@ pub struct Areas {
     pub tabs: Rect,
     pub body: Rect,
     pub status: Rect,
+    /// The lesson panel, when it is shown: beside the panes on a wide terminal, below them on
+    /// a narrow one.
+    pub lesson: Option<Rect>,
 }
 
 /// Below this the dashboard only says the terminal is too small.
@@ -21,6 +24,33 @@ pub const MIN_HEIGHT: u16 = 6;
 pub fn too_small(area: Rect) -> bool {
     area.width < MIN_WIDTH || area.height < MIN_HEIGHT
 }
+
+/// The areas with the lesson panel taken out of the body when `lesson` is shown.
+pub fn areas_with(area: Rect, lesson: bool) -> Areas {
+    let mut a = areas(area);
+    if lesson {
+        let body = a.body;
+        let (rest, panel) = if body.width >= BESIDE_FROM {
+            let w = (body.width * 2 / 5).max(48);
+            (
+                Rect::new(body.x, body.y, body.width - w, body.height),
+                Rect::new(body.x + body.width - w, body.y, w, body.height),
+            )
+        } else {
+            let h = (body.height * 3 / 5).max(body.height.min(8));
+            (
+                Rect::new(body.x, body.y, body.width, body.height - h),
+                Rect::new(body.x, body.y + body.height - h, body.width, h),
+            )
+        };
+        a.body = rest;
+        a.lesson = Some(panel);
+    }
+    a
+}
+
+/// From this width the lesson panel goes beside the panes, not below them.
+pub const BESIDE_FROM: u16 = 120;
 
 pub fn areas(area: Rect) -> Areas {
     // Small terminals get a shorter header, so the table keeps its rows.
@@ -39,6 +69,7 @@ pub fn areas(area: Rect) -> Areas {
         tabs,
         body,
         status,
+        lesson: None,
     }
 }
 

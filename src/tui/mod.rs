@@ -16,6 +16,7 @@ pub mod event;
 pub mod fake;
 mod keys;
 pub mod layout;
+pub mod lesson;
 pub mod log;
 pub mod panes;
 pub mod predict;
@@ -39,4 +40,12 @@ pub use render::draw;
 /// `tcplab tui`: the dashboard on the live kernel, until `q`.
 pub fn run(args: TuiArgs) -> anyhow::Result<ExitCode> {
     runtime::run(args)
+}
+
+/// `tcplab learn` in a terminal: the dashboard with the lesson panel open on `session`.
+pub fn run_learning(
+    session: crate::learn::session::Session,
+    interval: std::time::Duration,
+) -> anyhow::Result<ExitCode> {
+    runtime::run_with(TuiArgs { interval }, Some(session))
 }

@@ -15,12 +15,16 @@ use nix::unistd::Pid;
 
 use super::app::{App, StatusKind};
 use super::children::{end_and_reap, reap_now, Children};
+use super::event::LessonAction;
 use super::event::{ChildKind, Effect, Event, Reaped};
 use super::probe::{Load, News, StatusPoller};
 use super::term::{self, StopSignals};
 use super::theme::Theme;
 use crate::cli::TuiArgs;
 use crate::kernel::live::LiveSource;
+use crate::learn::lang::Lang;
+use crate::learn::session::{Change, Session};
+use crate::learn::view::LessonView;
 use crate::model::{SnapshotSource, TransitionSource};
 use crate::trace::live::{LiveEvent, LiveTrace};
 
@@ -41,19 +45,101 @@ struct Runtime {
     /// The kernel tracepoint feed; None when it is not available (not root, no tracefs) or
     /// would only sample, which the snapshots already do at no extra cost.
     trace: Option<LiveTrace>,
+    /// The lesson session (`tcplab learn`, or `L`): its checks run on every snapshot.
+    learn: Option<Session>,
 }
 
 impl Runtime {
+    /// The lesson panel's view now, with a line for the status bar.
+    fn lesson_event(&self, said: Option<(StatusKind, String)>) -> Vec<Event> {
+        match &self.learn {
+            Some(s) => vec![Event::Lesson {
+                view: Box::new(LessonView::of(s)),
+                said,
+            }],
+            None => vec![],
+        }
+    }
+
+    /// Checks the lesson's current step against a fresh snapshot.
+    fn check_lesson(&mut self, snap: &crate::model::Snapshot) -> Vec<Event> {
+        let Some(session) = &mut self.learn else {
+            return vec![];
+        };
+        let said = match session.tick_with(snap) {
+            Ok(Some(Change::StepDone(_, text))) => Some((StatusKind::Info, format!("✓ {text}"))),
+            Ok(None) => None,
+            Err(e) => Some((StatusKind::Error, format!("{e:#}"))),
+        };
+        self.lesson_event(said)
+    }
+
+    fn lesson(&mut self, action: LessonAction) -> Vec<Event> {
+        let said = match action {
+            LessonAction::Start if self.learn.is_none() => {
+                let port = std::net::TcpListener::bind("127.0.0.1:0")
+                    .and_then(|l| l.local_addr())
+                    .map(|a| a.port());
+                let lang = Lang::choose(None, |k| std::env::var(k).ok());
+                let started = port.map_err(anyhow::Error::from).and_then(|port| {
+                    let path = crate::learn::progress::path(|k| std::env::var_os(k))?;
+                    Session::new(lang, port, path)
+                });
+                match started {
+                    Ok(s) => {
+                        self.learn = Some(s);
+                        None
+                    }
+                    Err(e) => Some((StatusKind::Error, format!("lessons: {e:#}"))),
+                }
+            }
+            LessonAction::Start => None,
+            LessonAction::Open(i) => {
+                if let Some(s) = &mut self.learn {
+                    s.open_index(i);
+                }
+                None
+            }
+            LessonAction::Skip => match &mut self.learn {
+                Some(s) => match s.skip() {
+                    Ok(true) => None,
+                    Ok(false) => Some((
+                        StatusKind::Info,
+                        s.lang()
+                            .pick(
+                                "only a step whose check cannot be made here can be skipped",
+                                "只有在这里无法检查的步骤才能跳过",
+                            )
+                            .to_string(),
+                    )),
+                    Err(e) => Some((StatusKind::Error, format!("{e:#}"))),
+                },
+                None => None,
+            },
+        };
+        let mut events = self.lesson_event(said);
+        // A new lesson or step is checked at once, not at the next tick.
+        if let Ok(snap) = self.source.snapshot() {
+            events.extend(self.check_lesson(&snap));
+            events.push(Event::Snapshot(snap));
+        }
+        events
+    }
+
     /// Performs one effect; returns the events it produced.
     fn execute(&mut self, effect: Effect) -> Vec<Event> {
         match effect {
             Effect::Refresh => {
                 let host = Event::Host(crate::kernel::host::read());
-                let snap = match self.source.snapshot() {
-                    Ok(s) => Event::Snapshot(s),
-                    Err(e) => Event::SourceError(format!("{e:#}")),
-                };
-                vec![host, snap]
+                match self.source.snapshot() {
+                    Ok(s) => {
+                        let mut events = vec![host];
+                        events.extend(self.check_lesson(&s));
+                        events.push(Event::Snapshot(s));
+                        events
+                    }
+                    Err(e) => vec![host, Event::SourceError(format!("{e:#}"))],
+                }
             }
             Effect::Signal { target, signal } => {
                 let result = kill(Pid::from_raw(target.kill_arg()), signal);
@@ -115,6 +201,14 @@ impl Runtime {
                         .map(|(pid, how)| Reaped { pid, how })
                         .collect(),
                 )]
+            }
+            Effect::Lesson(action) => self.lesson(action),
+            Effect::Copy(text) => {
+                use std::io::Write;
+                let mut out = std::io::stdout().lock();
+                let _ = write!(out, "\x1b]52;c;{}\x07", base64(text.as_bytes()));
+                let _ = out.flush();
+                vec![]
             }
             Effect::Quit => vec![],
         }
@@ -196,6 +290,28 @@ impl Runtime {
     }
 }
 
+/// Standard base64 with padding (RFC 4648), for OSC 52.
+fn base64(bytes: &[u8]) -> String {
+    const ABC: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
+    for chunk in bytes.chunks(3) {
+        let b = [
+            chunk[0],
+            *chunk.get(1).unwrap_or(&0),
+            *chunk.get(2).unwrap_or(&0),
+        ];
+        let n = (b[0] as u32) << 16 | (b[1] as u32) << 8 | b[2] as u32;
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(ABC[(n >> (18 - 6 * i) & 63) as usize] as char);
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
 fn translate(e: CtEvent) -> Option<Event> {
     match e {
         CtEvent::Key(k) if k.kind != KeyEventKind::Release => Some(Event::Key(k)),
@@ -206,6 +322,11 @@ fn translate(e: CtEvent) -> Option<Event> {
 }
 
 pub fn run(args: TuiArgs) -> anyhow::Result<ExitCode> {
+    run_with(args, None)
+}
+
+/// The dashboard, with the lesson panel open on `learn` when there is one (`tcplab learn`).
+pub fn run_with(args: TuiArgs, learn: Option<Session>) -> anyhow::Result<ExitCode> {
     if !std::io::stdout().is_terminal() || !std::io::stdin().is_terminal() {
         anyhow::bail!(
             "the dashboard needs a terminal on stdin and stdout (in scripts use `tcplab ps` or `tcplab net`)"
@@ -230,7 +351,14 @@ pub fn run(args: TuiArgs) -> anyhow::Result<ExitCode> {
         load: Load::default(),
         status: StatusPoller::start().context("cannot start the /status thread")?,
         trace: LiveTrace::start(None).ok(),
+        learn,
     };
+    if rt.learn.is_some() {
+        app.lesson.visible = true;
+        for event in rt.lesson_event(None) {
+            app.update(event);
+        }
+    }
     let outcome = event_loop(&mut terminal, &mut app, &mut rt, &stop);
     // Whatever ended the loop (a terminal error included), nothing we started outlives us
     // unless it was detached on purpose.

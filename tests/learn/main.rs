@@ -5,4 +5,7 @@
 
 mod checks;
 mod exercises;
+mod panel;
+mod session;
+mod tmux;
 mod walk;

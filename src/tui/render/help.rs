@@ -9,7 +9,7 @@ use super::overlay_block;
 use crate::tui::app::App;
 use crate::tui::layout::centered;
 
-pub const KEYS: [(&str, &str); 24] = [
+pub const KEYS: [(&str, &str); 26] = [
     (
         "1 2 3 4, Tab",
         "panes: processes, sockets, state machine, server",
@@ -44,6 +44,11 @@ pub const KEYS: [(&str, &str); 24] = [
     ),
     ("l", "server: load: open and close 50 connections"),
     ("D", "server: keep it running after quit (detach)"),
+    ("L", "lesson panel: the tutorial's lessons, checked live"),
+    (
+        "[ ] O C S",
+        "lesson: previous/next, list, copy command, skip",
+    ),
     ("p", "pause refreshing"),
     ("+ -", "refresh interval"),
     ("?, F1", "this help"),

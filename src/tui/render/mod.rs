@@ -7,6 +7,7 @@ mod demo_menu;
 mod details;
 mod header;
 mod help;
+mod lesson;
 mod processes;
 mod server;
 mod signal_menu;
@@ -39,7 +40,7 @@ pub fn draw(frame: &mut Frame, app: &App) {
         );
         return;
     }
-    let areas = layout::areas(area);
+    let areas = layout::areas_with(area, app.lesson_visible());
     header::draw(frame, app, areas.header);
     draw_tabs(frame, app, areas.tabs);
     match app.pane {
@@ -47,6 +48,9 @@ pub fn draw(frame: &mut Frame, app: &App) {
         Pane::Sockets => sockets::draw(frame, app, areas.body),
         Pane::Machine => state_machine::draw(frame, app, areas.body),
         Pane::Server => server::draw(frame, app, areas.body),
+    }
+    if let Some(panel) = areas.lesson {
+        lesson::draw(frame, app, panel);
     }
     draw_status(frame, app, areas.status);
     match &app.overlay {

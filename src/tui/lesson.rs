@@ -1,0 +1,95 @@
+//! The lesson panel's state in the dashboard (`tcplab learn`, or `L` in `tcplab tui`): the
+//! view of the open lesson the runtime sends after each refresh, whether the panel is shown,
+//! and its keys. The session itself (progress, checks, tracer) lives in the runtime.
+
+use crossterm::event::{KeyCode, KeyEvent};
+
+use super::app::{App, Pane, StatusKind};
+use super::event::{Effect, LessonAction};
+use crate::learn::view::{Follow, LessonView};
+
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct LessonPanel {
+    pub visible: bool,
+    /// The lesson list instead of the open lesson.
+    pub list_open: bool,
+    pub view: Option<LessonView>,
+    /// The (lesson, step) the panes were last pointed at, so they follow each step once and
+    /// are the person's again afterwards.
+    followed: Option<(u32, String)>,
+}
+
+impl App {
+    pub fn lesson_visible(&self) -> bool {
+        self.lesson.visible
+    }
+
+    /// The lesson panel's keys; None when the key is not one of them.
+    pub(super) fn on_lesson_key(&mut self, key: KeyEvent) -> Option<Vec<Effect>> {
+        if key.code == KeyCode::Char('L') {
+            if self.lesson.view.is_none() {
+                self.lesson.visible = true;
+                return Some(vec![Effect::Lesson(LessonAction::Start)]);
+            }
+            self.lesson.visible = !self.lesson.visible;
+            return Some(vec![]);
+        }
+        if !self.lesson.visible {
+            return None;
+        }
+        let view = self.lesson.view.as_ref()?;
+        let lang = view.lang;
+        Some(match key.code {
+            KeyCode::Char(']') => vec![Effect::Lesson(LessonAction::Open(view.open + 1))],
+            KeyCode::Char('[') => match view.open.checked_sub(1) {
+                Some(i) => vec![Effect::Lesson(LessonAction::Open(i))],
+                None => vec![],
+            },
+            KeyCode::Char('O') => {
+                self.lesson.list_open = !self.lesson.list_open;
+                vec![]
+            }
+            KeyCode::Char('S') => vec![Effect::Lesson(LessonAction::Skip)],
+            KeyCode::Char('C') => match view.current().and_then(|s| s.command.clone()) {
+                Some(cmd) => {
+                    self.say(
+                        StatusKind::Info,
+                        lang.pick(
+                            format!("copied (where the terminal allows OSC 52): {cmd}"),
+                            format!("已复制（终端支持 OSC 52 时）：{cmd}"),
+                        ),
+                    );
+                    vec![Effect::Copy(cmd)]
+                }
+                None => vec![],
+            },
+            _ => return None,
+        })
+    }
+
+    /// A new view of the lesson: shown, and the panes follow its current step.
+    pub(super) fn on_lesson_view(&mut self, view: LessonView) {
+        let step = view.current().map(|s| (view.number(), s.id.clone()));
+        if step.is_some() && step != self.lesson.followed {
+            self.lesson.followed = step;
+            match &view.follow {
+                Some(Follow::Processes(f)) => self.follow(Pane::Processes, f),
+                Some(Follow::Sockets(f)) => self.follow(Pane::Sockets, f),
+                Some(Follow::Machine(f)) => self.follow(Pane::Machine, f),
+                None => {}
+            }
+        }
+        self.lesson.view = Some(view);
+    }
+
+    fn follow(&mut self, pane: Pane, filter: &str) {
+        self.with_pane(pane, |p, _| {
+            if let Some(f) = p.filter_mut() {
+                f.text = filter.to_string();
+                f.editing = false;
+            }
+        });
+        self.pane = pane;
+        self.recompute_rows();
+    }
+}

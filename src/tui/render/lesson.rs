@@ -1,0 +1,160 @@
+//! The lesson panel: the open lesson's steps (each with its action and its check's verdict),
+//! then its explanation; or, with `O`, the list of lessons and how far each got.
+
+use ratatui::layout::Rect;
+use ratatui::style::Style;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Borders, Clear, Paragraph, Wrap};
+use ratatui::Frame;
+
+use crate::learn::check::Verdict;
+use crate::learn::lang::Lang;
+use crate::learn::progress::LessonState;
+use crate::learn::state_name;
+use crate::learn::view::{LessonView, StepStatus};
+use crate::tui::app::App;
+
+pub fn draw(frame: &mut Frame, app: &App, area: Rect) {
+    frame.render_widget(Clear, area);
+    let Some(view) = &app.lesson.view else {
+        let block = Block::default().borders(Borders::ALL).title(" Lessons ");
+        frame.render_widget(Paragraph::new(" starting…").block(block), area);
+        return;
+    };
+    let lang = view.lang;
+    let title = lang.pick(
+        format!(
+            " Lesson {}/{} · {} · port {} ",
+            view.number(),
+            view.lessons.len(),
+            state_name(view.state(), lang),
+            view.port
+        ),
+        format!(
+            " 第 {}/{} 课 · {} · 端口 {} ",
+            view.number(),
+            view.lessons.len(),
+            state_name(view.state(), lang),
+            view.port
+        ),
+    );
+    let keys = lang.pick(
+        " [ ] lesson · O list · C copy · S skip · L hide ",
+        " [ ] 换课 · O 列表 · C 复制 · S 跳过 · L 隐藏 ",
+    );
+    let block = Block::default()
+        .borders(Borders::ALL)
+        .title(Span::styled(title, app.theme.title()))
+        .title_bottom(Span::styled(keys, app.theme.dim()));
+    let lines = if app.lesson.list_open {
+        list(app, view)
+    } else {
+        lesson(app, view)
+    };
+    frame.render_widget(
+        Paragraph::new(lines)
+            .block(block)
+            .wrap(Wrap { trim: false }),
+        area,
+    );
+}
+
+fn list<'a>(app: &App, view: &'a LessonView) -> Vec<Line<'a>> {
+    view.lessons
+        .iter()
+        .enumerate()
+        .map(|(i, (n, _, title, state))| {
+            let (mark, style) = match state {
+                LessonState::Done => ("✓", app.theme.good()),
+                LessonState::InProgress => ("…", app.theme.accent()),
+                LessonState::NotStarted => (" ", Style::new()),
+            };
+            let style = if i == view.open {
+                app.theme.selected()
+            } else {
+                style
+            };
+            Line::from(Span::styled(
+                format!("{mark} {n:>2} {title} ({})", state_name(*state, view.lang)),
+                style,
+            ))
+        })
+        .collect()
+}
+
+fn action(lang: Lang, key: Option<&str>, command: Option<&str>) -> String {
+    let mut parts = Vec::new();
+    if let Some(k) = key {
+        parts.push(lang.pick(format!("key {k}"), format!("按键 {k}")));
+    }
+    if let Some(c) = command {
+        parts.push(lang.pick(format!("run: {c}"), format!("运行：{c}")));
+    }
+    parts.join(lang.pick(" · or ", " · 或 "))
+}
+
+fn lesson<'a>(app: &App, view: &'a LessonView) -> Vec<Line<'a>> {
+    let lang = view.lang;
+    let mut lines = vec![Line::from(Span::styled(
+        view.title().to_string(),
+        app.theme.title(),
+    ))];
+    for (i, step) in view.steps.iter().enumerate() {
+        let (mark, style) = match step.status {
+            StepStatus::Done => ("✓", app.theme.good()),
+            StepStatus::Skipped => ("–", app.theme.dim()),
+            StepStatus::Current => ("▶", app.theme.accent()),
+            StepStatus::Later => (" ", app.theme.dim()),
+        };
+        let skipped = match step.status {
+            StepStatus::Skipped => lang.pick(" (skipped)", "（已跳过）"),
+            _ => "",
+        };
+        lines.push(Line::from(Span::styled(
+            format!("{mark} {}. {}{skipped}", i + 1, step.title),
+            style,
+        )));
+        if step.status == StepStatus::Current {
+            lines.push(Line::from(format!(
+                "   {}",
+                action(lang, step.key.as_deref(), step.command.as_deref())
+            )));
+            for p in &step.paragraphs {
+                lines.push(Line::from(Span::styled(format!("   {p}"), app.theme.dim())));
+            }
+        }
+        match &step.verdict {
+            Some(Verdict::Passed(t)) => lines.push(Line::from(Span::styled(
+                format!("   ✓ {t}"),
+                app.theme.good(),
+            ))),
+            Some(Verdict::Waiting(t)) => lines.push(Line::from(Span::styled(
+                lang.pick(format!("   … waiting: {t}"), format!("   … 等待中：{t}")),
+                app.theme.warn(),
+            ))),
+            Some(Verdict::Cannot(t)) => lines.push(Line::from(Span::styled(
+                lang.pick(
+                    format!("   ✗ cannot check here: {t} (S skips, never ticks)"),
+                    format!("   ✗ 这里无法检查：{t}（S 跳过，不算完成）"),
+                ),
+                app.theme.danger(),
+            ))),
+            None => {}
+        }
+    }
+    if view.state() == LessonState::Done {
+        lines.push(Line::from(Span::styled(
+            lang.pick(
+                format!("Lesson {} done. ] opens the next one.", view.number()),
+                format!("第 {} 课完成（done）。按 ] 打开下一课。", view.number()),
+            ),
+            app.theme.good(),
+        )));
+    }
+    lines.push(Line::from(""));
+    for p in &view.paragraphs {
+        lines.push(Line::from(p.as_str()));
+        lines.push(Line::from(""));
+    }
+    lines
+}

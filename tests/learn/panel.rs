@@ -1,0 +1,98 @@
+//! The lesson panel in the dashboard: drawn beside the panes on a wide terminal and below them
+//! on a narrow one, its keys, and the panes following the lesson's step.
+
+use tcplab::learn::lang::Lang;
+use tcplab::learn::session::Session;
+use tcplab::learn::view::LessonView;
+use tcplab::tui::app::Pane;
+use tcplab::tui::event::LessonAction;
+use tcplab::tui::{fake, Effect, Event};
+use testkit::dashboard::{app, press, render};
+
+/// A session on lesson `name` with no progress, checked once against the fake machine.
+fn session(name: &str, lang: Lang) -> (Session, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    let mut s = Session::new(lang, 40123, dir.path().join("learn.json")).unwrap();
+    assert!(s.open_lesson(name));
+    s.tick_with(&fake::sample()).unwrap();
+    (s, dir)
+}
+
+fn with_panel(w: u16, h: u16, s: &Session) -> tcplab::tui::App {
+    let mut a = app(w, h);
+    assert_eq!(
+        press(&mut a, "L"),
+        [Effect::Lesson(LessonAction::Start), Effect::Refresh]
+    );
+    a.update(Event::Lesson {
+        view: Box::new(LessonView::of(s)),
+        said: None,
+    });
+    a
+}
+
+#[test]
+fn the_zombie_lesson_below_the_panes_at_80x24() {
+    let (s, _dir) = session("zombies", Lang::En);
+    let a = with_panel(80, 24, &s);
+    insta::assert_snapshot!(render(&a));
+}
+
+#[test]
+fn the_zombie_lesson_beside_the_panes_at_160x40() {
+    let (s, _dir) = session("zombies", Lang::En);
+    let a = with_panel(160, 40, &s);
+    insta::assert_snapshot!(render(&a));
+}
+
+#[test]
+fn the_handshake_lesson_in_chinese_at_80x24() {
+    let (s, _dir) = session("handshake", Lang::Zh);
+    let a = with_panel(80, 24, &s);
+    insta::assert_snapshot!(render(&a));
+}
+
+#[test]
+fn the_lesson_list_with_states() {
+    let (s, _dir) = session("zombies", Lang::En);
+    let mut a = with_panel(160, 40, &s);
+    press(&mut a, "O");
+    let screen = render(&a);
+    assert!(
+        screen.contains(" 8 Zombies: children nobody waited for (in progress)"),
+        "{screen}"
+    );
+    assert!(screen.contains("18 The complete server"), "{screen}");
+}
+
+#[test]
+fn keys_panes_follow_and_hide() {
+    let (s, _dir) = session("zombies", Lang::En);
+    let mut a = with_panel(80, 24, &s);
+    // The step is about processes: the Processes pane, filtered to the demo's.
+    assert_eq!(a.pane, Pane::Processes);
+    assert_eq!(a.filter().map(|f| f.text.as_str()), Some("tcplab"));
+    // The step's action keys stay the dashboard's: z starts the zombie demo.
+    assert!(matches!(
+        press(&mut a, "z").as_slice(),
+        [Effect::SpawnDemo { name, .. }] if name == "zombie"
+    ));
+    assert_eq!(press(&mut a, "]"), [Effect::Lesson(LessonAction::Open(8))]);
+    assert_eq!(press(&mut a, "["), [Effect::Lesson(LessonAction::Open(6))]);
+    assert_eq!(press(&mut a, "S"), [Effect::Lesson(LessonAction::Skip)]);
+    // The fake machine has the demo's parent 200 with three zombies: step 1 passed on it, and
+    // step 2's command names that parent.
+    assert_eq!(press(&mut a, "C"), [Effect::Copy("kill 200".to_string())]);
+    // A socket lesson points the Sockets pane at the lesson's port.
+    let (h, _dir2) = session("handshake", Lang::En);
+    a.update(Event::Lesson {
+        view: Box::new(LessonView::of(&h)),
+        said: None,
+    });
+    assert_eq!(a.pane, Pane::Sockets);
+    assert_eq!(a.filter().map(|f| f.text.as_str()), Some(":40123"));
+    assert!(render(&a).contains("Lesson 2/18"));
+    press(&mut a, "L");
+    assert!(!render(&a).contains("Lesson 2/18"));
+    assert!(!a.needs_owners() || a.pane == Pane::Sockets);
+}
