@@ -29,10 +29,13 @@ impl Drop for Hostile {
 
 fn hostile(listener: &TcpListener) -> Hostile {
     let dir = tempfile::tempdir().unwrap();
-    let sleep =
-        String::from_utf8(Command::new("which").arg("sleep").output().unwrap().stdout).unwrap();
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    let sleep = std::env::split_paths(&path)
+        .map(|d| d.join("sleep"))
+        .find(|p| p.exists())
+        .expect("sleep on the PATH");
     let link = dir.path().join(COMM);
-    std::os::unix::fs::symlink(sleep.trim(), &link).unwrap();
+    std::os::unix::fs::symlink(sleep, &link).unwrap();
     let port = listener.local_addr().unwrap().port();
     let child = Command::new("bash")
         .args([
