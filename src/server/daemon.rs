@@ -1,7 +1,8 @@
 //! `--daemon`: the tutorial's recipe (umask(0), fork, setsid, fork again, chdir /, stdio to
 //! /dev/null), plus what the recipe forgets: the command a person typed must not return before
 //! the server listens, and a bind error must reach their terminal, not a log nobody reads. A pipe
-//! from the daemon back to the launcher carries one line: `ok ADDR PID` or `err MESSAGE`.
+//! from the daemon back to the launcher carries `ok`, the ready line and the pid file, one a line,
+//! or `err MESSAGE`.
 //!
 //! Owns only the detaching and the readiness pipe; binding and serving are the caller's.
 
@@ -14,12 +15,11 @@ use nix::sys::stat::{umask, Mode};
 use nix::sys::wait::waitpid;
 use nix::unistd::{fork, setsid, ForkResult};
 
+use super::ready::ReadyLine;
+
 /// What the launcher prints once the daemon says it is ready.
 pub struct ReadyReport<'a> {
-    pub addr: std::net::SocketAddr,
-    pub model: &'a str,
-    pub workers: usize,
-    pub pid: nix::unistd::Pid,
+    pub ready: ReadyLine,
     pub pid_file: &'a Path,
 }
 
@@ -32,14 +32,7 @@ pub struct Readiness {
 impl Readiness {
     /// Tells the launcher the server listens; it prints the ready line and exits 0.
     pub fn ready(mut self, report: &ReadyReport) {
-        let line = format!(
-            "ok {} {} {} {} {}\n",
-            report.addr,
-            report.model,
-            report.workers,
-            report.pid,
-            report.pid_file.display()
-        );
+        let line = format!("ok\n{}\n{}\n", report.ready, report.pid_file.display());
         let _ = self.pipe.write_all(line.as_bytes());
     }
 
@@ -122,20 +115,16 @@ pub fn open_log(path: &Path) -> std::io::Result<File> {
 fn report_launch(read_end: OwnedFd) -> i32 {
     let mut text = String::new();
     let _ = File::from(read_end).read_to_string(&mut text);
-    let line = text.lines().next().unwrap_or("");
-    if let Some(rest) = line.strip_prefix("ok ") {
-        let mut f = rest.splitn(5, ' ');
-        let (addr, model, workers, pid, pid_file) = (
-            f.next().unwrap_or("?"),
-            f.next().unwrap_or("?"),
-            f.next().unwrap_or("?"),
-            f.next().unwrap_or("?"),
-            f.next().unwrap_or("?"),
-        );
+    let mut lines = text.lines();
+    let line = lines.next().unwrap_or("");
+    let ready = lines.next().and_then(ReadyLine::parse);
+    if let (Some(ready), "ok") = (ready, line) {
+        let pid_file = lines.next().unwrap_or("-");
+        eprintln!("{ready}");
         eprintln!(
-            "tcplab serve: listening on http://{addr} (model {model}, {workers} workers, pid {pid})"
+            "tcplab serve: running as a daemon, pid {}, pid file {pid_file}",
+            ready.pid
         );
-        eprintln!("tcplab serve: running as a daemon, pid {pid}, pid file {pid_file}");
         0
     } else if let Some(message) = line.strip_prefix("err ") {
         eprintln!("tcplab serve: {message}");

@@ -19,6 +19,7 @@ use super::intents::Intents;
 use super::master::{self, MasterConfig, WorkerEnv};
 use super::models::{self, Table};
 use super::pidfile::{self, PidFile};
+use super::ready::ReadyLine;
 use super::stats::Scoreboard;
 use super::worker_table::WorkerTable;
 use crate::cli::{Model, ServeArgs};
@@ -67,10 +68,12 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
             }
         };
         readiness.ready(&ReadyReport {
-            addr: started.addr,
-            model: plan.model.name(),
-            workers: plan.workers,
-            pid: nix::unistd::getpid(),
+            ready: ReadyLine {
+                addr: started.addr,
+                model: plan.model,
+                workers: plan.workers,
+                pid: std::process::id() as i32,
+            },
             pid_file: started
                 .pidfile
                 .as_ref()
@@ -80,10 +83,13 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         Ok(exit(serve(started, &plan, config)))
     } else {
         let started = start(&plan, &mut config)?;
-        eprintln!(
-            "{}",
-            super::ready_line(started.addr, plan.model.name(), plan.workers)
-        );
+        let ready = ReadyLine {
+            addr: started.addr,
+            model: plan.model,
+            workers: plan.workers,
+            pid: std::process::id() as i32,
+        };
+        eprintln!("{ready}");
         if let Some(pf) = &started.pidfile {
             eprintln!("tcplab serve: pid file {}", pf.path().display());
         }

@@ -36,6 +36,7 @@ pub mod models;
 pub mod pidfile;
 pub mod ranges;
 pub mod reactor;
+pub mod ready;
 pub mod response;
 pub mod routes;
 pub mod slab;
@@ -100,12 +101,4 @@ fn listen(addr: SocketAddr, reuseport: bool) -> nix::Result<TcpListener> {
     socket::bind(fd.as_raw_fd(), &SockaddrStorage::from(addr))?;
     socket::listen(&fd, socket::Backlog::new(BACKLOG)?)?;
     Ok(TcpListener::from(fd))
-}
-
-/// The line tests and scripts wait for (DESIGN.md).
-pub fn ready_line(addr: SocketAddr, model: &str, workers: usize) -> String {
-    format!(
-        "tcplab serve: listening on http://{addr} (model {model}, {workers} workers, pid {})",
-        std::process::id()
-    )
 }

@@ -2,8 +2,7 @@
 //! a signal it sent, and the children it reaped (its own, and orphans adopted as a subreaper).
 //! Each turns into status lines and selections; none performs I/O.
 
-use std::net::SocketAddr;
-
+use crate::server::ready::ReadyLine;
 use crate::text::printable;
 
 use super::*;
@@ -15,11 +14,7 @@ impl App {
         };
         match child.kind {
             ChildKind::Server => {
-                let ready = line
-                    .split("listening on http://")
-                    .nth(1)
-                    .and_then(|rest| rest.split_whitespace().next())
-                    .and_then(|a| a.parse::<SocketAddr>().ok());
+                let ready = ReadyLine::parse(&line).map(|r| r.addr);
                 self.server.log.push_back(line);
                 while self.server.log.len() > 50 {
                     self.server.log.pop_front();

@@ -219,9 +219,8 @@ pub fn read_ready_line(reader: &mut impl BufRead) -> SocketAddr {
         if n == 0 {
             panic!("server exited before its ready line; it printed:\n{seen}");
         }
-        if let Some(rest) = line.split("listening on http://").nth(1) {
-            let addr = rest.split_whitespace().next().unwrap();
-            return addr.parse().expect("address in ready line");
+        if let Some(ready) = tcplab::server::ready::ReadyLine::parse(&line) {
+            return ready.addr;
         }
         seen.push_str(&line);
     }
