@@ -2,5 +2,6 @@
 //! the way Prometheus reads them (and checked by `promtool`).
 
 mod exporter;
+mod prometheus;
 mod scrape;
 mod serve;

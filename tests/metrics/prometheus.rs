@@ -1,0 +1,201 @@
+//! End to end with a real Prometheus (Debian's `prometheus`, installed by `./scripts/test`):
+//! it scrapes `tcplab metrics` and a `tcplab serve` every second from a temporary config and
+//! storage directory, with the example alert rules loaded, while this test makes known
+//! states; its HTTP API must come to show them. Everything started is stopped at the end,
+//! whatever happens (each process is a `Running`, stopped on drop).
+
+use std::net::{SocketAddr, TcpListener};
+use std::process::Stdio;
+use std::time::Duration;
+
+use testkit::server_procs as procs;
+use testkit::{serve, wait_for, Running};
+
+use crate::exporter::{
+    exporter, fill_accept_queue, small_backlog_listener, time_waits, zombie_parent,
+};
+use crate::scrape::promtool;
+
+/// A port free a moment ago: Prometheus's --web.listen-address cannot take port 0.
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn rules_file() -> String {
+    format!(
+        "{}/assets/prometheus/tcplab-alerts.yml",
+        env!("CARGO_MANIFEST_DIR")
+    )
+}
+
+fn start_prometheus(
+    dir: &std::path::Path,
+    targets: &[(&str, SocketAddr)],
+) -> (Running, SocketAddr) {
+    // Make sure the binary is there (promtool and prometheus ship together).
+    drop(promtool());
+    let jobs: String = targets
+        .iter()
+        .map(|(job, addr)| {
+            format!("  - job_name: {job}\n    static_configs:\n      - targets: ['{addr}']\n")
+        })
+        .collect();
+    let config = format!(
+        "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\n  scrape_timeout: 1s\n\
+rule_files:\n  - '{}'\nscrape_configs:\n{jobs}",
+        rules_file()
+    );
+    let config_path = dir.join("prometheus.yml");
+    std::fs::write(&config_path, config).unwrap();
+    let addr: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
+    let child = std::process::Command::new("prometheus")
+        .arg(format!("--config.file={}", config_path.display()))
+        .arg(format!(
+            "--storage.tsdb.path={}",
+            dir.join("data").display()
+        ))
+        .arg(format!("--web.listen-address={addr}"))
+        .arg("--log.level=warn")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn prometheus");
+    (
+        Running {
+            child,
+            stderr: None,
+        },
+        addr,
+    )
+}
+
+/// GET on Prometheus's API with curl (its answers may be chunked or compressed); None
+/// while it is not up.
+fn api(prometheus: SocketAddr, path_and_query: &str) -> Option<serde_json::Value> {
+    let out = std::process::Command::new("curl")
+        .args(["-sf", "--max-time", "5", "--compressed"])
+        .arg(format!("http://{prometheus}{path_and_query}"))
+        .stderr(Stdio::null())
+        .output()
+        .expect("curl (./scripts/test installs it)");
+    if !out.status.success() {
+        return None;
+    }
+    serde_json::from_slice(&out.stdout).ok()
+}
+
+/// The value of an instant query's single series; None while there is none.
+fn query(prometheus: SocketAddr, promql: &str) -> Option<f64> {
+    let doc = api(
+        prometheus,
+        &format!("/api/v1/query?query={}", encode(promql)),
+    )?;
+    let result = doc["data"]["result"].as_array()?;
+    if result.len() != 1 {
+        return None;
+    }
+    result[0]["value"][1].as_str()?.parse().ok()
+}
+
+/// Percent-encoding for a query string value.
+fn encode(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+#[test]
+fn prometheus_sees_the_states_we_make() {
+    let (_exporter, metrics_addr) = exporter(&[]);
+    let (server, serve_addr) = serve(&["--workers", "2"]);
+    procs::wait_workers(server.pid(), 2);
+    let dir = tempfile::tempdir().unwrap();
+    let (_prometheus, prom) = start_prometheus(
+        dir.path(),
+        &[
+            ("tcplab_metrics", metrics_addr),
+            ("tcplab_serve", serve_addr),
+        ],
+    );
+
+    let queue = small_backlog_listener(2);
+    let _waiting = fill_accept_queue(&queue, 2);
+    let tw = TcpListener::bind("127.0.0.1:0").unwrap();
+    time_waits(&tw, 50);
+    let parent = zombie_parent(3);
+    for _ in 0..100 {
+        assert_eq!(procs::get(serve_addr, "/not-here").unwrap().0, 404);
+    }
+
+    let q = queue.local_addr().unwrap();
+    let tw_port = tw.local_addr().unwrap().port();
+    let expect = |promql: String, want: f64| {
+        wait_for(
+            &format!("Prometheus to show {promql} = {want}"),
+            Duration::from_secs(60),
+            || (query(prom, &promql) == Some(want)).then_some(()),
+        );
+    };
+    expect("up{job=\"tcplab_metrics\"}".into(), 1.0);
+    expect("up{job=\"tcplab_serve\"}".into(), 1.0);
+    expect(format!("tcplab_tcp_listen_queue{{listen=\"{q}\"}}"), 3.0);
+    expect(format!("tcplab_tcp_listen_backlog{{listen=\"{q}\"}}"), 2.0);
+    expect(
+        format!("tcplab_tcp_port_sockets{{port=\"{tw_port}\",state=\"TIME_WAIT\"}}"),
+        50.0,
+    );
+    expect(
+        format!(
+            "tcplab_zombie_parent_unreaped{{pid=\"{}\",comm=\"sleep\"}}",
+            parent.pid()
+        ),
+        3.0,
+    );
+    expect(
+        "tcplab_serve_requests_total{job=\"tcplab_serve\",class=\"4xx\"}".into(),
+        100.0,
+    );
+    expect(
+        "sum(tcplab_serve_worker_requests_total{class=\"4xx\"})".into(),
+        100.0,
+    );
+    expect("tcplab_serve_workers".into(), 2.0);
+    let source = match nix::unistd::geteuid().is_root() {
+        true => "tracepoint",
+        false => "none",
+    };
+    expect(
+        format!("tcplab_tcp_transitions_source{{source=\"{source}\"}}"),
+        1.0,
+    );
+    // The example rules loaded and are evaluated.
+    let rules = api(prom, "/api/v1/rules").expect("the rules API");
+    let loaded = rules["data"]["groups"][0]["rules"]
+        .as_array()
+        .map_or(0, |r| r.len());
+    assert_eq!(loaded, 6, "{rules}");
+}
+
+#[test]
+fn promtool_accepts_the_example_rules() {
+    let out = promtool()
+        .args(["check", "rules", &rules_file()])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
