@@ -197,6 +197,7 @@ fn a_descriptor_past_fd_setsize() {
 #[test]
 fn fork_zombies_and_their_reaping() {
     subreaper();
+    let _one = crate::zombie_demos();
     let (mut w, mut m) = watcher(1);
     waits(&mut w, "fork cmd=\"demo fork\"", &mut m);
     let mut f = Demo::start(&["fork"]);
@@ -247,8 +248,20 @@ fn a_pipeline_is_a_process_group() {
     subreaper();
     let (mut w, mut m) = watcher(1);
     use std::os::unix::process::CommandExt;
-    // A lone sleep in a group of its own: one member.
-    let alone = Command::new("sleep")
+    // `sleep` under a name of this test's own (the kernel's comm is the name it was run by), so
+    // other processes on the machine cannot pass or fail the check.
+    let dir = tempfile::tempdir().unwrap();
+    let name = format!("nap{}", std::process::id() % 100_000);
+    let sleep = std::path::Path::new("/bin/sleep");
+    let sleep = if sleep.exists() {
+        sleep.to_path_buf()
+    } else {
+        "/usr/bin/sleep".into()
+    };
+    std::os::unix::fs::symlink(&sleep, dir.path().join(&name)).unwrap();
+    let nap = dir.path().join(&name);
+    // A lone nap in a group of its own: one member.
+    let alone = Command::new(&nap)
         .arg("60")
         .process_group(0)
         .stdout(Stdio::null())
@@ -258,10 +271,15 @@ fn a_pipeline_is_a_process_group() {
         child: alone,
         stderr: None,
     };
-    waits(&mut w, "group comm=sleep min=2", &mut m);
-    // sh, sleep and cat in the group sh leads, as a shell runs `sleep 60 | cat`.
+    let check = format!("group comm={name} min=2");
+    testkit::wait_for("the lone nap", T, || {
+        let snap = w.snapshot().unwrap();
+        snap.processes.iter().any(|p| p.comm == name).then_some(())
+    });
+    waits(&mut w, &check, &mut m);
+    // sh, nap and cat in the group sh leads, as a shell runs `sleep 60 | cat`.
     let pipe = Command::new("sh")
-        .args(["-c", "sleep 60 | cat"])
+        .args(["-c", &format!("{} 60 | cat", nap.display())])
         .process_group(0)
         .stdout(Stdio::null())
         .spawn()
@@ -270,7 +288,7 @@ fn a_pipeline_is_a_process_group() {
         child: pipe,
         stderr: None,
     };
-    let text = passes(&mut w, "group comm=sleep min=3", &mut m);
+    let text = passes(&mut w, &format!("group comm={name} min=3"), &mut m);
     assert!(
         text.contains(&format!("process group {}", pipe.pid())),
         "{text}"

@@ -95,6 +95,7 @@ fn parent_on(screen: &str) -> Option<i32> {
 }
 
 fn walk(lang: &str, first: &str, made: &str, done: &str) {
+    let _one = crate::zombie_demos();
     let state = tempfile::tempdir().unwrap();
     let tmux = Tmux::start(lang, state.path());
     tmux.wait_screen("the first step", |s| s.contains(first));
