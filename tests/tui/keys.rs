@@ -471,3 +471,23 @@ fn tcp_info_is_asked_for_only_while_a_view_shows_it() {
     press(&mut wide, "2");
     assert!(wide.needs_info());
 }
+
+/// A filter typed with the selection far down shows its matches from the first, not only the
+/// last one with empty rows above.
+#[test]
+fn a_filter_applied_far_down_shows_every_match() {
+    let mut app = app(120, 12);
+    app.update(code(KeyCode::End));
+    assert!(app.procs.cursor.offset > 0);
+    press(&mut app, "/tcplab");
+    app.update(code(KeyCode::Enter));
+    let matches = app.procs.rows.len();
+    assert!(matches > 1);
+    let (_, rows) = app.table_rows();
+    let screen = render(&app);
+    let shown = screen
+        .lines()
+        .filter(|l| l.starts_with("\"│") && l.contains("tcplab"))
+        .count();
+    assert_eq!(shown, matches.min(rows), "{screen}");
+}

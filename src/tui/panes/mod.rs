@@ -68,7 +68,7 @@ pub trait PaneState {
     fn move_cursor(&mut self, _delta: isize, _world: &World) {}
     /// A click on the `row`-th table row on screen.
     fn click(&mut self, _row: usize, _world: &World) {}
-    /// Keeps the cursor inside a window of `rows` rows.
+    /// Keeps the cursor inside a window of `rows` rows, filled as far as the rows allow.
     fn scroll_into_view(&mut self, _rows: usize) {}
     /// Esc outside an editor: the filter, and any selection the pane keeps, go.
     fn clear(&mut self) {
@@ -108,13 +108,15 @@ impl Cursor {
         self.at = self.at.min(len.saturating_sub(1));
     }
 
-    /// Scrolls so the cursor is inside a window of `rows` rows.
-    pub fn scroll_into_view(&mut self, rows: usize) {
+    /// Scrolls so the cursor is inside a window of `rows` rows, and the window shows as many
+    /// of the `len` rows as fit (a filter that shrank the list does not leave it half empty).
+    pub fn scroll_into_view(&mut self, rows: usize, len: usize) {
         if rows == 0 || self.at < self.offset {
             self.offset = self.at;
         } else if self.at >= self.offset + rows {
             self.offset = self.at + 1 - rows;
         }
+        self.offset = self.offset.min(len.saturating_sub(rows));
     }
 }
 

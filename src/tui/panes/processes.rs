@@ -93,7 +93,7 @@ impl PaneState for ProcessesPane {
     }
 
     fn scroll_into_view(&mut self, rows: usize) {
-        self.cursor.scroll_into_view(rows);
+        self.cursor.scroll_into_view(rows, self.rows.len());
     }
 
     fn target_pid(&self, world: &World) -> Option<i32> {
