@@ -11,11 +11,17 @@ pub struct Areas {
     pub header: Rect,
     pub tabs: Rect,
     pub body: Rect,
+    /// Messages and the filter being typed; the hints' line on terminals under 12 lines.
     pub status: Rect,
     /// The lesson panel, when it is shown: beside the panes on a wide terminal, below them on
     /// a narrow one.
     pub lesson: Option<Rect>,
+    /// The key hints, always on the last line.
+    pub hints: Rect,
 }
+
+/// From this height on, the status line and the key hints get a line each.
+pub const TWO_BOTTOM_LINES: u16 = 12;
 
 /// Below this the dashboard only says the terminal is too small.
 pub const MIN_WIDTH: u16 = 20;
@@ -61,7 +67,11 @@ pub fn areas(area: Rect) -> Areas {
     };
     let header = Rect::new(area.x, area.y, area.width, header_lines);
     let tabs = Rect::new(area.x, area.y + header_lines, area.width, 1);
-    let status = Rect::new(area.x, area.bottom().saturating_sub(1), area.width, 1);
+    let hints = Rect::new(area.x, area.bottom().saturating_sub(1), area.width, 1);
+    let status = match area.height >= TWO_BOTTOM_LINES {
+        true => Rect::new(area.x, area.bottom().saturating_sub(2), area.width, 1),
+        false => hints,
+    };
     let body_y = tabs.bottom();
     let body = Rect::new(area.x, body_y, area.width, status.y.saturating_sub(body_y));
     Areas {
@@ -70,6 +80,7 @@ pub fn areas(area: Rect) -> Areas {
         body,
         status,
         lesson: None,
+        hints,
     }
 }
 

@@ -491,3 +491,22 @@ fn a_filter_applied_far_down_shows_every_match() {
         .count();
     assert_eq!(shown, matches.min(rows), "{screen}");
 }
+
+/// The key hints stay on the last line when a message (the tracer's, at start) takes the
+/// status line.
+#[test]
+fn the_key_hints_stay_visible_under_a_message() {
+    let mut app = app(80, 24);
+    app.update(Event::TraceReady {
+        source: tcplab::model::TransitionSource::Tracepoint,
+        detail: "instance tcplab-1, binary per-CPU pipes".into(),
+    });
+    let screen = render(&app);
+    let lines: Vec<&str> = screen.lines().collect();
+    assert!(
+        lines[22].contains("transitions from the kernel"),
+        "{screen}"
+    );
+    assert!(lines[23].contains("? help"), "{screen}");
+    assert!(lines[23].contains("q quit"), "{screen}");
+}

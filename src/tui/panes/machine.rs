@@ -47,6 +47,14 @@ impl PaneState for MachinePane {
         self.selected = conns.get(next).copied();
     }
 
+    fn hints(&self) -> &'static [(&'static str, &'static str)] {
+        &[
+            ("↑↓", "a connection's life"),
+            ("/", "port or pid"),
+            ("Esc", "clear"),
+        ]
+    }
+
     fn shows_owners(&self) -> bool {
         true
     }

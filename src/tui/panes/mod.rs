@@ -84,6 +84,10 @@ pub trait PaneState {
     fn shows_owners(&self) -> bool {
         false
     }
+    /// The pane's keys for the hint bar, most useful first: (key, what it does).
+    fn hints(&self) -> &'static [(&'static str, &'static str)] {
+        &[]
+    }
     /// A key the dashboard did not take itself.
     fn on_key(&mut self, _key: &KeyEvent, _world: &World) -> Reply {
         Reply::Ignored

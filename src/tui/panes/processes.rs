@@ -101,6 +101,17 @@ impl PaneState for ProcessesPane {
             .filter(|p| world.relations.index.contains_key(p))
     }
 
+    fn hints(&self) -> &'static [(&'static str, &'static str)] {
+        &[
+            ("Enter", "details"),
+            ("k", "signal"),
+            ("/", "filter"),
+            ("t", "tree"),
+            ("P/M/N", "sort"),
+            ("z", "zombies"),
+        ]
+    }
+
     fn on_key(&mut self, key: &KeyEvent, world: &World) -> Reply {
         match key.code {
             KeyCode::Char('t') | KeyCode::F(5) => self.tree = !self.tree,

@@ -117,6 +117,18 @@ impl PaneState for ServerView {
         self.pid()
     }
 
+    fn hints(&self) -> &'static [(&'static str, &'static str)] {
+        match self.pid() {
+            None => &[("s", "start"), ("m", "model"), ("w/W", "workers")],
+            Some(_) => &[
+                ("l", "load"),
+                ("r", "reload"),
+                ("g", "graceful stop"),
+                ("x", "stop"),
+            ],
+        }
+    }
+
     fn on_key(&mut self, key: &KeyEvent, _world: &World) -> Reply {
         let running = self.pid();
         match (key.code, running) {

@@ -97,6 +97,15 @@ impl PaneState for SocketsPane {
         true
     }
 
+    fn hints(&self) -> &'static [(&'static str, &'static str)] {
+        &[
+            ("Enter", "owner"),
+            ("k", "signal"),
+            ("/", "filter: state port"),
+            ("</>", "sort"),
+        ]
+    }
+
     fn on_key(&mut self, key: &KeyEvent, world: &World) -> Reply {
         if sort_key(key, &mut self.sort, &SockColumn::ALL) {
             self.refresh(world);

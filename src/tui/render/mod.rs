@@ -52,7 +52,7 @@ pub fn draw(frame: &mut Frame, app: &App) {
     if let Some(panel) = areas.lesson {
         lesson::draw(frame, app, panel);
     }
-    draw_status(frame, app, areas.status);
+    draw_status(frame, app, areas.status, areas.status == areas.hints);
     match &app.overlay {
         Overlay::None => {}
         Overlay::Help => help::draw(frame, app, area),
@@ -81,7 +81,12 @@ fn draw_tabs(frame: &mut Frame, app: &App, area: Rect) {
     frame.render_widget(Paragraph::new(Line::from(spans)), area);
 }
 
-fn draw_status(frame: &mut Frame, app: &App, area: Rect) {
+/// The status line: the filter being typed, or the last message; on a terminal too short for
+/// both lines (`shared`), the key hints while there is neither.
+fn draw_status(frame: &mut Frame, app: &App, area: Rect, shared: bool) {
+    if !shared {
+        frame.render_widget(Paragraph::new(hints_line(app)), layout_hints(area));
+    }
     let line = if let Some(f) = editing_filter(app) {
         Line::from(vec![
             Span::styled(" filter: ", app.theme.accent()),
@@ -94,13 +99,31 @@ fn draw_status(frame: &mut Frame, app: &App, area: Rect) {
             StatusKind::Error => app.theme.danger(),
         };
         Line::from(Span::styled(format!(" {text}"), style))
+    } else if shared {
+        hints_line(app)
     } else {
-        Line::from(Span::styled(
-            " ? help  k signal  Enter details  / filter  t tree  z zombie demo  s server  q quit",
-            app.theme.dim(),
-        ))
+        Line::default()
     };
     frame.render_widget(Paragraph::new(line), area);
+}
+
+/// The hints' line, just below the status line.
+fn layout_hints(status: Rect) -> Rect {
+    Rect::new(status.x, status.y + 1, status.width, 1)
+}
+
+/// htop's F-key line: help and quit, the focused pane's keys, then the dashboard's.
+fn hints_line(app: &App) -> Line<'static> {
+    let t = app.theme;
+    let pane = app.pane_state(app.pane).hints();
+    let first: &[(&str, &str)] = &[("?", "help"), ("q", "quit")];
+    let last: &[(&str, &str)] = &[("Tab", "pane"), ("d", "demos")];
+    let mut spans = vec![Span::raw(" ")];
+    for (key, what) in first.iter().chain(pane).chain(last) {
+        spans.push(Span::styled(key.to_string(), t.accent()));
+        spans.push(Span::styled(format!(" {what}  "), t.dim()));
+    }
+    Line::from(spans)
 }
 
 fn editing_filter(app: &App) -> Option<&str> {
