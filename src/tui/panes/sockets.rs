@@ -99,7 +99,7 @@ impl PaneState for SocketsPane {
 
     fn hints(&self) -> &'static [(&'static str, &'static str)] {
         &[
-            ("Enter", "owner"),
+            ("Enter", "detail"),
             ("k", "signal"),
             ("/", "filter: state port"),
             ("</>", "sort"),
