@@ -145,7 +145,7 @@ fn start_dashboard() -> (Tmux, i32) {
     let tmux = Tmux::start("sh");
     let dir = tmux.dir.path().display().to_string();
     let script = format!(
-        "stty -g > {dir}/before; {bin} tui; echo \"exit $?\" > {dir}/status; stty -g > {dir}/after; echo TCPLAB-DONE"
+        "stty -g > {dir}/before; {bin} tui; echo \"exit $?\" > {dir}/status; stty -g > {dir}/after; printf 'TCPLAB-%s\\n' DONE"
     );
     tmux.send(&[&script, "Enter"]);
     tmux.wait_screen("the dashboard", |s| {
@@ -171,6 +171,8 @@ fn start_dashboard() -> (Tmux, i32) {
 }
 
 /// After the dashboard ended: the shell is back, the main screen shown, the modes as before.
+/// The marker is printed with `printf` so that the typed command line, which the main screen
+/// shows as soon as the dashboard leaves the alternate screen, does not already contain it.
 fn assert_terminal_restored(tmux: &Tmux) {
     tmux.wait_screen("the shell after the dashboard", |s| {
         s.contains("TCPLAB-DONE")
