@@ -17,6 +17,7 @@ use crate::model::sessions::{daemons, sessions};
 use crate::model::signals::signal_name;
 use crate::model::zombies::zombies;
 use crate::model::{Process, Snapshot, Socket, TcpState, Transition, TransitionSource};
+use crate::text::printable;
 
 /// Which end of a connection.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -349,7 +350,7 @@ fn holders(s: &Socket, lang: Lang) -> String {
             let mut seen = BTreeSet::new();
             o.iter()
                 .filter(|o| seen.insert(o.pid))
-                .map(|o| format!("{}[{}]", o.comm, o.pid))
+                .map(|o| format!("{}[{}]", printable(&o.comm), o.pid))
                 .collect::<Vec<_>>()
                 .join(" ")
         }
@@ -561,11 +562,13 @@ impl Check {
                     (Some(want), Some(p)) if got.as_deref() != Some(want.as_str()) => waiting(
                         format!(
                             "port {port} is held by {}[{}], not a `--model {want}` server",
-                            p.comm, p.pid
+                            printable(&p.comm),
+                            p.pid
                         ),
                         format!(
                             "端口 {port} 属于 {}[{}]，不是 `--model {want}` 的服务器",
-                            p.comm, p.pid
+                            printable(&p.comm),
+                            p.pid
                         ),
                     ),
                     (_, server) => {
@@ -697,11 +700,11 @@ impl Check {
                     Some((s, o)) => passed(
                         format!(
                             "{}[{}] holds {} ↔ {} at fd {}: past FD_SETSIZE (1024), a descriptor select() cannot watch",
-                            o.comm, o.pid, s.local, s.remote, o.fd
+                            printable(&o.comm), o.pid, s.local, s.remote, o.fd
                         ),
                         format!(
                             "{}[{}] 在 fd {} 上持有 {} ↔ {}：超过 FD_SETSIZE（1024），select() 无法监视它",
-                            o.comm, o.pid, o.fd, s.local, s.remote
+                            printable(&o.comm), o.pid, o.fd, s.local, s.remote
                         ),
                     ),
                     None => waiting(
@@ -857,12 +860,12 @@ impl Check {
                         if members.len() >= *min && members.iter().any(|p| p.comm == *comm) {
                             let list = members
                                 .iter()
-                                .map(|p| format!("{}[{}]", p.comm, p.pid))
+                                .map(|p| format!("{}[{}]", printable(&p.comm), p.pid))
                                 .collect::<Vec<_>>()
                                 .join(" ");
                             let leader = by_pid
                                 .get(&s.sid)
-                                .map(|p| format!("{}[{}]", p.comm, p.pid))
+                                .map(|p| format!("{}[{}]", printable(&p.comm), p.pid))
                                 .unwrap_or_else(|| s.sid.to_string());
                             let fg = if g.foreground {
                                 lang.pick(
@@ -937,11 +940,15 @@ impl Check {
                     Some(p) => passed(
                         format!(
                             "{}[{}] {en} SIG{name} (/proc/{}/status)",
-                            p.comm, p.pid, p.pid
+                            printable(&p.comm),
+                            p.pid,
+                            p.pid
                         ),
                         format!(
                             "{}[{}] {zh} SIG{name}（/proc/{}/status）",
-                            p.comm, p.pid, p.pid
+                            printable(&p.comm),
+                            p.pid,
+                            p.pid
                         ),
                     ),
                     None => waiting(
