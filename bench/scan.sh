@@ -50,7 +50,7 @@ ss -tanp >/dev/null; $B net --json >/dev/null
 
 # RUNS rounds, each running every command once, so that a burst of load from elsewhere on the
 # machine falls on tcplab and the tool it is compared with alike.
-T_net=() T_ssp=() T_nst=() T_net_no=() T_ss_no=() T_ps_j=() T_ps_a=()
+T_net=() T_ssp=() T_nst=() T_net_no=() T_ss_no=() T_ps_j=() T_ps_a=() T_info=() T_info_no=() T_ssi=()
 for _ in $(seq "$RUNS"); do
   T_net+=("$(time_us $B net --json)")
   T_ssp+=("$(time_us ss -tanp)")
@@ -59,6 +59,9 @@ for _ in $(seq "$RUNS"); do
   T_ss_no+=("$(time_us ss -tan)")
   T_ps_j+=("$(time_us $B ps --json)")
   T_ps_a+=("$(time_us ps -axj)")
+  T_info+=("$(time_us $B net --info --json)")
+  T_info_no+=("$(time_us $B net --info --json --no-owners)")
+  T_ssi+=("$(time_us ss -tin)")
 done
 net=$(median_ms "${T_net[@]}")
 ssp=$(median_ms "${T_ssp[@]}")
@@ -67,6 +70,9 @@ net_no=$(median_ms "${T_net_no[@]}")
 ss_no=$(median_ms "${T_ss_no[@]}")
 ps_j=$(median_ms "${T_ps_j[@]}")
 ps_a=$(median_ms "${T_ps_a[@]}")
+info=$(median_ms "${T_info[@]}")
+info_no=$(median_ms "${T_info_no[@]}")
+ssi=$(median_ms "${T_ssi[@]}")
 # The spread of the two ratios with targets, round by round (same round, same conditions).
 ratio_range() { # tcplab-times... -- other-times...
   local -a a b; local seen=0 x
@@ -78,6 +84,8 @@ ratio_range() { # tcplab-times... -- other-times...
 }
 net_range=$(ratio_range "${T_net[@]}" -- "${T_ssp[@]}")
 net_no_range=$(ratio_range "${T_net_no[@]}" -- "${T_ss_no[@]}")
+info_range=$(ratio_range "${T_info[@]}" -- "${T_ssi[@]}")
+info_no_range=$(ratio_range "${T_info_no[@]}" -- "${T_ssi[@]}")
 refresh=$(target/release/examples/refresh_cost 20)
 
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
@@ -95,6 +103,8 @@ rest other people's). Load average before the run: $load (the machine is shared)
 | \`tcplab net --json\` | $net | \`netstat -tanp\` | $nst | $(ratio "$net" "$nst") | |
 | \`tcplab net --json --no-owners\` | $net_no | \`ss -tan\` | $ss_no | $(ratio "$net_no" "$ss_no") (rounds: $net_no_range) | <= 0.5 |
 | \`tcplab ps --json\` | $ps_j | \`ps -axj\` | $ps_a | $(ratio "$ps_j" "$ps_a") | |
+| \`tcplab net --info --json\` | $info | \`ss -tin\` | $ssi | $(ratio "$info" "$ssi") (rounds: $info_range) | <= 0.5 |
+| \`tcplab net --info --json --no-owners\` | $info_no | \`ss -tin\` | $ssi | $(ratio "$info_no" "$ssi") (rounds: $info_no_range) | |
 
 In-process refresh (\`target/release/examples/refresh_cost 20\`: one \`LiveSource\`, processes +
 sockets + owners): $(field processes) processes, $(field sockets) sockets; first refresh
@@ -103,6 +113,8 @@ $(field steady_median_ms) ms (min $(field steady_min_ms), max $(field steady_max
 $(field steady_fd_reads_max) processes' descriptors re-read in one refresh). Of that, the kernel's
 socket dump alone (\`sockets_only\`) takes $(field sockets_only_median_ms) ms and the process scan
 $(field processes_only_median_ms) ms (medians). Target: steady-state under 20 ms at 18,000 sockets.
+With the dashboard's rate columns shown (\`tcp_info\` in the dump, rates per socket and per
+process computed): steady-state median $(field info_steady_median_ms) ms; target under 25 ms.
 
 Reading the numbers: the kernel's work dominates (perf: \`tcp_diag_dump\`/\`inet_sk_diag_fill\`
 per socket in the dump, the \`readlinkat\` lookup + ptrace check + \`d_path\` per descriptor in the

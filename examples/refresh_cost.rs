@@ -1,6 +1,9 @@
 //! The in-process cost of one full refresh (processes + sockets + owners) as the dashboard does
 //! it with one long-lived `LiveSource`: the first refresh (cold caches) and steady-state ones.
 //!
+//! Then the same steady-state refresh with the dashboard's rate columns shown: `tcp_info` in
+//! the dump and the per-socket and per-process rates computed (`tui::traffic::Traffic`).
+//!
 //! Usage: refresh_cost [STEADY_ROUNDS]   (default 20)
 
 use std::time::{Duration, Instant};
@@ -47,9 +50,22 @@ fn main() -> anyhow::Result<()> {
         })
         .collect();
     procs.sort();
+    source.set_socket_detail(tcplab::kernel::sockets::ScanDetail::TcpInfo);
+    let mut traffic = tcplab::tui::traffic::Traffic::default();
+    traffic.update(&source.snapshot()?);
+    let mut with_info: Vec<Duration> = (0..rounds)
+        .map(|_| {
+            let t = Instant::now();
+            if let Ok(snap) = source.snapshot() {
+                traffic.update(&snap);
+            }
+            t.elapsed()
+        })
+        .collect();
+    with_info.sort();
     let ms = |d: Duration| d.as_secs_f64() * 1000.0;
     println!(
-        "processes={} sockets={} first_ms={:.2} first_fd_reads={} steady_median_ms={:.2} steady_min_ms={:.2} steady_max_ms={:.2} steady_fd_reads_max={} sockets_only_median_ms={:.2} processes_only_median_ms={:.2}",
+        "processes={} sockets={} first_ms={:.2} first_fd_reads={} steady_median_ms={:.2} steady_min_ms={:.2} steady_max_ms={:.2} steady_fd_reads_max={} sockets_only_median_ms={:.2} processes_only_median_ms={:.2} info_steady_median_ms={:.2}",
         first.processes.len(),
         sockets,
         ms(first_cost),
@@ -60,6 +76,7 @@ fn main() -> anyhow::Result<()> {
         reads.iter().max().unwrap_or(&0),
         ms(dump[dump.len() / 2]),
         ms(procs[procs.len() / 2]),
+        ms(with_info[with_info.len() / 2]),
     );
     Ok(())
 }

@@ -2,8 +2,6 @@
 //! `ss -ti`) or as the `info` object of its JSON (schema in docs/json.md). Both walk
 //! `TcpInfo::fields`, so the two can never name a field differently.
 
-use std::fmt::Write as _;
-
 use crate::model::tcp_info::{FieldValue, TcpInfo};
 
 use super::net::{push_json_string, push_u64};
@@ -20,16 +18,35 @@ pub fn push_json(out: &mut String, info: &TcpInfo) {
         out.push_str("\":");
         match value {
             FieldValue::Count(n) | FieldValue::Rate(n) | FieldValue::Bytes(n) => push_u64(out, n),
-            // Whole microseconds as milliseconds: three decimals at most, printed shortest.
-            FieldValue::Millis(ms) => {
-                let _ = write!(out, "{ms}");
-            }
+            FieldValue::Millis(ms) => push_millis(out, ms),
             FieldValue::Text(t) => push_json_string(out, t),
             FieldValue::Flag(b) => out.push_str(if b { "true" } else { "false" }),
             FieldValue::Unknown => out.push_str("null"),
         }
     }
     out.push('}');
+}
+
+/// Milliseconds that came from whole microseconds, as serde_json and `{}` print the f64
+/// (shortest form: `0.033`, `1.5`, `204`), without the float formatting machinery.
+fn push_millis(out: &mut String, ms: f64) {
+    let us = (ms * 1000.0).round() as u64;
+    push_u64(out, us / 1000);
+    let frac = us % 1000;
+    if frac > 0 {
+        let digits = [frac / 100, frac / 10 % 10, frac % 10];
+        let used = if frac % 100 == 0 {
+            1
+        } else if frac % 10 == 0 {
+            2
+        } else {
+            3
+        };
+        out.push('.');
+        for d in &digits[..used] {
+            out.push((b'0' + *d as u8) as char);
+        }
+    }
 }
 
 /// One line: `bbr open rtt_ms:0.033/0.018 cwnd:10 ...`; fields the kernel has no value for,
@@ -112,6 +129,31 @@ mod tests {
         assert_eq!(v["delivery_rate"], 2 << 20);
         assert_eq!(v["delivery_rate_app_limited"], false);
         assert_eq!(v["snd_wnd"], 65536);
+    }
+
+    #[test]
+    fn millis_print_as_the_float_would() {
+        for us in [
+            0u32,
+            1,
+            10,
+            33,
+            100,
+            999,
+            1000,
+            1500,
+            1050,
+            204_000,
+            7_882,
+            123_456_789,
+        ] {
+            let ms = crate::model::tcp_info::us_as_ms(us);
+            let mut out = String::new();
+            push_millis(&mut out, ms);
+            assert_eq!(out, format!("{ms}"), "{us}us");
+            let json = serde_json::to_string(&ms).unwrap();
+            assert_eq!(out, json.trim_end_matches(".0"), "{us}us");
+        }
     }
 
     #[test]

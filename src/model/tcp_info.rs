@@ -160,6 +160,9 @@ pub struct TcpInfo {
     pub rcv_wnd: Option<u32>,
 }
 
+/// How many fields `TcpInfo::fields` lists (an array: no allocation per socket).
+pub const FIELD_COUNT: usize = 48;
+
 /// The kernel's "no threshold yet" slow-start threshold.
 pub const INFINITE_SSTHRESH: u32 = 0x7fff_ffff;
 
@@ -218,13 +221,13 @@ impl TcpInfo {
     /// Every field under its JSON name (`net --info --json`, the README's schema), in the order
     /// `ss -ti` prints them; the one list the JSON, the text and the dashboard's detail view
     /// share.
-    pub fn fields(&self) -> Vec<(&'static str, FieldValue<'_>)> {
+    pub fn fields(&self) -> [(&'static str, FieldValue<'_>); FIELD_COUNT] {
         use FieldValue::*;
         let ms = |us: Option<u32>| us.map_or(Unknown, |us| Millis(us_as_ms(us)));
         let opt32 = |v: Option<u32>| v.map_or(Unknown, |v| Count(v as u64));
         let bytes = |v: Option<u64>| v.map_or(Unknown, Bytes);
         let nonzero = |us: u32| (us > 0).then_some(us);
-        let mut fields = vec![
+        let mut fields = [
             (
                 "congestion",
                 self.congestion
