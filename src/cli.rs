@@ -147,6 +147,8 @@ pub enum Model {
     Select,
     /// One process multiplexing with poll(2)
     Poll,
+    /// io_uring (a proactor): multishot accept, receives into provided buffers, batched sends
+    Uring,
 }
 
 impl Model {
@@ -157,6 +159,7 @@ impl Model {
             Model::Prefork => "prefork",
             Model::Select => "select",
             Model::Poll => "poll",
+            Model::Uring => "uring",
         }
     }
 }

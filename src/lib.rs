@@ -7,7 +7,8 @@
 //! - [`kernel`]: the only code that reads or changes the OS (procfs, netlink, tracefs, signals).
 //! - [`cmd`]: the plain commands for scripts (`ps`, `net`, ...): format a model for a terminal
 //!   or as JSON.
-//! - [`server`]: `tcplab serve`: HTTP parsing, connections, the reactor, master and workers.
+//! - [`server`]: `tcplab serve`: HTTP parsing, connections, the reactor, master and workers;
+//!   its io_uring model keeps every `unsafe` the ring needs in `kernel::uring`.
 //! - [`trace`]: `tcplab trace`: live state transitions.
 //! - [`metrics`]: Prometheus: the exposition `serve` and `tcplab metrics` share, the exporter.
 //! - [`tui`]: `tcplab tui`: the dashboard.

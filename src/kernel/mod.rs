@@ -5,6 +5,7 @@
 //! the commands use (processes + sockets + owners, cached between refreshes);
 //! [`sockets::SocketScanner`] alone is the cheap sockets-only scan; [`owners::OwnerIndex`]
 //! answers "who holds inode N". Parsers are in [`parse`], fed bytes, never paths.
+//! [`uring`] is the io_uring ring the server's `uring` model submits to.
 
 pub mod beneath;
 mod dump_split;
@@ -26,6 +27,7 @@ pub mod trace_line;
 pub mod trace_raw;
 pub mod tracefs;
 pub mod tty;
+pub mod uring;
 pub mod users;
 
 use std::time::Duration;

@@ -65,18 +65,18 @@ pub enum Drive {
 
 /// A non-blocking byte stream a connection can be driven over.
 pub trait Stream: Read + Write {
-    /// Sends FIN: our side is done writing.
-    fn shutdown_write(&self) -> io::Result<()>;
+    /// Sends FIN: our side is done writing (after what was written before).
+    fn shutdown_write(&mut self) -> io::Result<()>;
 }
 
 impl Stream for TcpStream {
-    fn shutdown_write(&self) -> io::Result<()> {
+    fn shutdown_write(&mut self) -> io::Result<()> {
         self.shutdown(Shutdown::Write)
     }
 }
 
 impl Stream for std::net::TcpStream {
-    fn shutdown_write(&self) -> io::Result<()> {
+    fn shutdown_write(&mut self) -> io::Result<()> {
         self.shutdown(Shutdown::Write)
     }
 }

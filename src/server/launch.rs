@@ -22,10 +22,15 @@ use super::pidfile::{self, PidFile};
 use super::ready::ReadyLine;
 use super::stats::Scoreboard;
 use super::worker_table::WorkerTable;
-use crate::cli::{Model, ServeArgs};
+use crate::cli::{Model, ServeArgs, UsageError};
 
 /// Every failure is one line, `tcplab serve: why` (printed by `lib::run`), and exit status 1.
 pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
+    if args.model == Model::Uring {
+        // Never a silent fallback to another model: say why, exit as for a usage error.
+        super::uring::check()
+            .map_err(|why| UsageError(format!("--model uring: io_uring is unavailable: {why}")))?;
+    }
     let mut config = Config::from_args(&args)?;
     // The daemon changes directory to /: make every path the user gave absolute first.
     config.access_log = config.access_log.map(|p| absolute(&p));
@@ -40,7 +45,7 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     };
     let workers = match args.model {
         // clap keeps --workers within 1..=MAX_WORKERS.
-        Model::Reactor | Model::Prefork => match args.workers {
+        Model::Reactor | Model::Prefork | Model::Uring => match args.workers {
             Some(n) => n,
             None => std::thread::available_parallelism()
                 .map_or(1, |n| n.get())
@@ -56,7 +61,8 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         workers,
         pid_path,
         shutdown_timeout: args.shutdown_timeout,
-        reuseport: args.reuseport && matches!(args.model, Model::Reactor | Model::Prefork),
+        reuseport: args.reuseport
+            && matches!(args.model, Model::Reactor | Model::Prefork | Model::Uring),
     };
     if args.daemon {
         let readiness = daemon::detach()?;
@@ -155,7 +161,7 @@ fn start(plan: &Plan, config: &mut Config) -> anyhow::Result<Started> {
     // be swallowed by the runtime's stack-overflow handler.
     crate::kernel::faults::die_of_sent_faults().context("SIGSEGV and SIGBUS")?;
     let how = match plan.model {
-        Model::Reactor | Model::Prefork => How::Master(master::prepare()?),
+        Model::Reactor | Model::Prefork | Model::Uring => How::Master(master::prepare()?),
         Model::Iterative | Model::Select | Model::Poll => How::Single(Intents::install()?),
     };
     Ok(Started {
@@ -246,6 +252,16 @@ fn worker_main(model: Model, reuseport: bool, config: &Config, env: WorkerEnv) -
         return match super::reactor::run(listener, config, env.scoreboard, intents) {
             Ok(_) => 0,
             Err(e) => fail("reactor", &format!("{e:#}")),
+        };
+    }
+    if model == Model::Uring {
+        let listener = match listener.try_clone() {
+            Ok(l) => l,
+            Err(e) => return fail("cannot use the listener", &e),
+        };
+        return match super::uring::run(listener, config, env.scoreboard, intents) {
+            Ok(_) => 0,
+            Err(e) => fail("uring", &format!("{e:#}")),
         };
     }
     let mut conns = match Table::open(config.clone(), env.scoreboard) {

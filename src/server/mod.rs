@@ -7,8 +7,9 @@
 //! their comparisons), [`ranges`] (`Range`) and [`file_answer`] (200, 206, 304, 412 or 416).
 //! Every model's loop shares [`connections`] (the connection table: timers, sweep, drain,
 //! close, logs) over [`conn`] (one connection's state machine), and takes signals as
-//! [`intents`]; each keeps only its way of waiting: [`reactor`] (epoll through mio) and the
-//! [`models`] before it. [`stats`] are the counters `/status` shows, laid out to live in memory
+//! [`intents`]; each keeps only its way of waiting: [`reactor`] (epoll through mio), [`uring`]
+//! (io_uring completions, over the ring in [`kernel::uring`](crate::kernel::uring)) and the
+//! [`models`] before them. [`stats`] are the counters `/status` shows, laid out to live in memory
 //! shared between processes; [`metrics`] shows the same counters to Prometheus (`/metrics`).
 //!
 //! Processes: [`launch`] turns the flags into a running server (daemon or not, pid file, one
@@ -42,6 +43,7 @@ pub mod routes;
 pub mod slab;
 pub mod static_files;
 pub mod stats;
+pub mod uring;
 pub mod worker_table;
 
 use std::net::{SocketAddr, TcpListener};

@@ -6,8 +6,9 @@
 
 use testkit::http;
 
+use super::serve;
 use http::exchange;
-use testkit::{serve, server_procs as procs};
+use testkit::server_procs as procs;
 
 const SEEDS: &[&[u8]] = &[
     b"GET / HTTP/1.1\r\nHost: t\r\n\r\n",

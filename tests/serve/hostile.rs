@@ -5,8 +5,8 @@ use testkit::http;
 
 use std::net::SocketAddr;
 
+use super::serve;
 use http::{exchange, get, Client};
-use testkit::serve;
 
 /// A root with `evil.com/`, `docs/`, `a dir/` and `file.txt`, and the server on it.
 fn served() -> (tempfile::TempDir, testkit::Running, SocketAddr) {

@@ -5,9 +5,10 @@ use testkit::http;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
+use super::serve;
 use http::{get, Client};
 use nix::sys::signal::Signal;
-use testkit::{serve, tcplab};
+use testkit::tcplab;
 
 #[test]
 fn root_says_hello_with_server_and_date() {
@@ -143,7 +144,7 @@ fn status_reports_this_process() {
     assert_eq!(r.header("content-type"), Some("application/json"));
     let s: serde_json::Value = serde_json::from_slice(&r.body).unwrap();
     assert_eq!(s["pid"], server.pid());
-    assert_eq!(s["model"], "reactor");
+    assert_eq!(s["model"], super::MODEL);
     assert!(s["requests"].as_u64().unwrap() >= 2, "{s}");
     assert!(s["bytes_in"].as_u64().unwrap() > 0, "{s}");
     assert!(s["bytes_out"].as_u64().unwrap() > 0, "{s}");
@@ -266,5 +267,39 @@ fn absolute_form_targets_are_served() {
     assert_eq!(
         c.response().header("content-type"),
         Some("application/json")
+    );
+}
+
+#[test]
+fn clients_that_close_right_after_their_answer_never_cost_the_next_one_its_answer() {
+    // As wrk with `Connection: close`: read the answer, close at once, connect again. The
+    // server's close of the old connection races the next accept, which may reuse its
+    // descriptor number; nothing meant for the old one may reach the new one.
+    let (_server, addr) = serve(&["--workers", "1"]);
+    let clients: Vec<_> = (0..8)
+        .map(|_| {
+            std::thread::spawn(move || {
+                let mut failures = Vec::new();
+                for _ in 0..300 {
+                    let mut c = Client::connect(addr);
+                    c.send(b"GET / HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n");
+                    match c.try_response(false) {
+                        Some(r) if r.body == b"hello!world" => {}
+                        other => failures.push(format!("{other:?}")),
+                    }
+                }
+                failures
+            })
+        })
+        .collect();
+    let failures: Vec<String> = clients
+        .into_iter()
+        .flat_map(|t| t.join().unwrap())
+        .collect();
+    assert!(
+        failures.is_empty(),
+        "{} of 2400 failed: {:?}",
+        failures.len(),
+        &failures[..failures.len().min(3)]
     );
 }

@@ -7,8 +7,9 @@ use std::io::{ErrorKind, Read, Write};
 use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
+use super::serve;
 use http::{get, refused, Client};
-use testkit::{serve, wait_for};
+use testkit::wait_for;
 
 #[test]
 fn oversized_heads_and_bodies_get_414_431_413() {

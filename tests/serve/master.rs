@@ -13,7 +13,7 @@ use nix::sys::signal::Signal;
 use testkit::{serve, subreaper, tcplab};
 
 /// The models that run a master with workers.
-const MASTER_MODELS: [&str; 2] = ["reactor", "prefork"];
+const MASTER_MODELS: [&str; 3] = ["reactor", "prefork", "uring"];
 
 fn start(model: &str, workers: usize, extra: &[&str]) -> (testkit::Running, std::net::SocketAddr) {
     subreaper();
@@ -174,7 +174,7 @@ impl BackToBack {
 #[test]
 fn reload_loses_no_request_of_keep_alive_clients_sending_back_to_back() {
     // prefork serves one connection per worker at a time: as many clients as workers.
-    for (model, clients) in [("reactor", 8), ("prefork", 2)] {
+    for (model, clients) in [("reactor", 8), ("prefork", 2), ("uring", 8)] {
         let dir = tempfile::tempdir().unwrap();
         let pf = dir.path().join("s.pid");
         let (mut server, addr) = start(model, 2, &["--pid-file", pf.to_str().unwrap()]);

@@ -5,8 +5,9 @@
 
 use testkit::http;
 
+use super::serve;
 use http::exchange;
-use testkit::{serve, server_procs as procs};
+use testkit::server_procs as procs;
 
 const MARKER: &str = "SMUGGLED-ANSWER";
 const HIDDEN: &str = "GET /smuggled HTTP/1.1\r\nHost: t\r\n\r\n";

@@ -7,8 +7,8 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use super::serve;
 use http::{get, Client};
-use testkit::serve;
 
 /// `top/www` is the root; `top/secret.txt` lies outside it.
 fn site() -> (tempfile::TempDir, PathBuf) {

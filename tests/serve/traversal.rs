@@ -10,8 +10,9 @@ use std::io::{Read, Write};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
+use super::serve;
 use http::{get, Client};
-use testkit::{serve, server_procs as procs, Running};
+use testkit::{server_procs as procs, Running};
 
 const SECRET: &str = "OUTSIDE-THE-ROOT";
 

@@ -1,0 +1,422 @@
+//! io_uring, made safe for the server's `uring` model: one ring, one ring of provided receive
+//! buffers, and the few operations the model submits (multishot accept, multishot receive,
+//! multishot poll, send, cancel, close). Every `unsafe` io_uring demands is here.
+//!
+//! What makes the operations safe to submit: this type owns every byte the kernel may touch
+//! while an operation is in flight (the provided buffers, and each send's buffer until its
+//! completion is taken with [`Ring::take_send`]); a descriptor the caller gives up is closed by
+//! the ring itself ([`Ring::close`]) behind the submissions that name it, so a number is never
+//! reused under a queued operation.
+
+use std::collections::HashMap;
+use std::io;
+use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, IntoRawFd, OwnedFd};
+use std::ptr::NonNull;
+use std::sync::atomic::{AtomicU16, Ordering};
+use std::time::Duration;
+
+use io_uring::types::{BufRingEntry, Fd, SubmitArgs, Timespec};
+use io_uring::{cqueue, opcode, squeue, IoUring};
+
+/// Receive buffers: enough for every connection of a busy worker to have a request in flight;
+/// an idle connection holds none of them.
+const BUFFERS: u16 = 512;
+const BUFFER_SIZE: usize = 4096;
+/// The buffer group the receives pick from.
+const GROUP: u16 = 0;
+
+/// Why `--model uring` cannot run here: one sentence for the user.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct Unavailable(String);
+
+impl Unavailable {
+    fn from_setup(e: &io::Error) -> Unavailable {
+        let why = match e.raw_os_error() {
+            Some(libc::ENOSYS) => {
+                "this kernel has no io_uring (io_uring_setup: ENOSYS; a seccomp filter may also answer so)"
+                    .to_string()
+            }
+            Some(libc::EPERM) => match disabled_sysctl() {
+                Some(n) if n > 0 => format!(
+                    "io_uring is disabled on this machine (kernel.io_uring_disabled = {n})"
+                ),
+                _ => "io_uring_setup is refused (EPERM): a seccomp filter or a security module blocks it"
+                    .to_string(),
+            },
+            _ => format!("io_uring_setup failed: {e}"),
+        };
+        Unavailable(why)
+    }
+}
+
+fn disabled_sysctl() -> Option<u32> {
+    std::fs::read_to_string("/proc/sys/kernel/io_uring_disabled")
+        .ok()?
+        .trim()
+        .parse()
+        .ok()
+}
+
+/// One completion, copied out of the completion queue.
+#[derive(Debug)]
+pub struct Completion {
+    pub user_data: u64,
+    /// The operation's return value: a count, a descriptor, or -errno.
+    pub result: i32,
+    /// A multishot operation stays armed (false: it ended with this completion).
+    pub more: bool,
+    /// The provided buffer a receive filled.
+    pub buffer: Option<u16>,
+    /// The connection an accept completion carries, owned from here on.
+    pub accepted: Option<OwnedFd>,
+}
+
+pub struct Ring {
+    // Declared first so it is dropped first (see Drop).
+    ring: IoUring,
+    bufs: BufRing,
+    /// Each send's buffer, by user data, until its completion is taken.
+    sends: HashMap<u64, Vec<u8>>,
+    /// The user data of the multishot accepts in flight: their results are new descriptors.
+    accepts: Vec<u64>,
+}
+
+impl Ring {
+    /// A ring with its provided buffers registered; the error says why io_uring is unusable.
+    pub fn new(entries: u32) -> Result<Ring, Unavailable> {
+        let ring = IoUring::new(entries).map_err(|e| Unavailable::from_setup(&e))?;
+        let bufs = BufRing::new(BUFFERS, BUFFER_SIZE)
+            .map_err(|e| Unavailable(format!("cannot map the receive buffers: {e}")))?;
+        // SAFETY: the ring's memory (entries and buffers) lives in `bufs`, which this Ring
+        // owns; Drop leaks it rather than free it under a kernel that may still use it.
+        unsafe {
+            ring.submitter()
+                .register_buf_ring_with_flags(bufs.ring_addr(), BUFFERS, GROUP, 0)
+        }
+        .map_err(|e| match e.raw_os_error() {
+            Some(libc::EINVAL) => Unavailable(
+                "this kernel lacks io_uring provided buffer rings (Linux 5.19 or later needed)"
+                    .to_string(),
+            ),
+            _ => Unavailable(format!("cannot register the receive buffers: {e}")),
+        })?;
+        let mut probe = io_uring::Probe::new();
+        ring.submitter()
+            .register_probe(&mut probe)
+            .map_err(|e| Unavailable(format!("cannot probe io_uring: {e}")))?;
+        for (code, name) in [
+            (opcode::AcceptMulti::CODE, "accept"),
+            (opcode::RecvMulti::CODE, "recv"),
+            (opcode::Send::CODE, "send"),
+            (opcode::Close::CODE, "close"),
+        ] {
+            if !probe.is_supported(code) {
+                return Err(Unavailable(format!(
+                    "this kernel's io_uring has no {name} operation"
+                )));
+            }
+        }
+        Ok(Ring {
+            ring,
+            bufs,
+            sends: HashMap::new(),
+            accepts: Vec::new(),
+        })
+    }
+
+    fn push(&mut self, entry: squeue::Entry) -> io::Result<()> {
+        // SAFETY (for every caller): the entries name descriptors only (closed no earlier than
+        // by a Close queued behind them, see `close`) and memory this Ring owns until the
+        // operation's completion (send buffers in `sends`, receive buffers in `bufs`).
+        if unsafe { self.ring.submission().push(&entry) }.is_err() {
+            self.ring.submit()?;
+            // SAFETY: as above.
+            unsafe { self.ring.submission().push(&entry) }
+                .map_err(|_| io::Error::other("the submission queue stays full"))?;
+        }
+        Ok(())
+    }
+
+    /// Accepts connections on `listener` until cancelled or it fails; each is a completion
+    /// whose result is the new descriptor.
+    pub fn accept_multi(&mut self, listener: BorrowedFd<'_>, user_data: u64) -> io::Result<()> {
+        let e = opcode::AcceptMulti::new(Fd(listener.as_raw_fd()))
+            .flags(libc::SOCK_CLOEXEC)
+            .build();
+        self.push(e.user_data(user_data))?;
+        self.accepts.push(user_data);
+        Ok(())
+    }
+
+    /// Receives into provided buffers until the peer closes, an error, or the buffers run out.
+    pub fn recv_multi(&mut self, fd: BorrowedFd<'_>, user_data: u64) -> io::Result<()> {
+        let e = opcode::RecvMulti::new(Fd(fd.as_raw_fd()), GROUP).build();
+        self.push(e.user_data(user_data))
+    }
+
+    /// A completion each time `fd` becomes readable.
+    pub fn poll_readable_multi(&mut self, fd: BorrowedFd<'_>, user_data: u64) -> io::Result<()> {
+        let e = opcode::PollAdd::new(Fd(fd.as_raw_fd()), libc::POLLIN as u32)
+            .multi(true)
+            .build();
+        self.push(e.user_data(user_data))
+    }
+
+    /// Sends `buf[from..]`; the buffer comes back from [`take_send`](Self::take_send).
+    pub fn send(
+        &mut self,
+        fd: BorrowedFd<'_>,
+        buf: Vec<u8>,
+        from: usize,
+        user_data: u64,
+    ) -> io::Result<()> {
+        let rest = &buf[from..];
+        let e = opcode::Send::new(Fd(fd.as_raw_fd()), rest.as_ptr(), rest.len() as u32)
+            .flags(libc::MSG_NOSIGNAL)
+            .build();
+        // Moving the Vec into the map does not move its heap buffer.
+        let previous = self.sends.insert(user_data, buf);
+        debug_assert!(
+            previous.is_none(),
+            "two sends in flight under one user data"
+        );
+        self.push(e.user_data(user_data))
+    }
+
+    /// The buffer of the send whose completion carried `user_data`.
+    pub fn take_send(&mut self, user_data: u64) -> Option<Vec<u8>> {
+        self.sends.remove(&user_data)
+    }
+
+    /// Submits what is queued, then cancels every operation in flight and waits (at most
+    /// `timeout`) until the kernel has let go of them: a multishot accept still armed when
+    /// the ring is closed would keep the listening socket accepting after the process exits
+    /// (the ring is torn down asynchronously).
+    pub fn cancel_everything(&mut self, timeout: Duration) -> io::Result<()> {
+        self.ring.submit()?;
+        let ts = Timespec::new()
+            .sec(timeout.as_secs())
+            .nsec(timeout.subsec_nanos());
+        match self
+            .ring
+            .submitter()
+            .register_sync_cancel(Some(ts), io_uring::types::CancelBuilder::any())
+        {
+            Err(e) if e.raw_os_error() == Some(libc::ENOENT) => Ok(()), // nothing in flight
+            other => other,
+        }
+    }
+
+    /// Cancels the operation submitted with `target`.
+    pub fn cancel(&mut self, target: u64, user_data: u64) -> io::Result<()> {
+        self.push(
+            opcode::AsyncCancel::new(target)
+                .build()
+                .user_data(user_data),
+        )
+    }
+
+    /// Closes `fd` behind the submissions queued so far (they name it by number, and the
+    /// kernel takes its references to the file as it first issues them, in order). Only
+    /// operations first issued inline are queued on numbers this way: one the kernel always
+    /// hands to a worker thread (IORING_OP_SHUTDOWN) looks its number up there, later, and
+    /// could find the next connection under it.
+    pub fn close(&mut self, fd: OwnedFd, user_data: u64) -> io::Result<()> {
+        let e = opcode::Close::new(Fd(fd.as_raw_fd())).build();
+        self.push(e.user_data(user_data))?;
+        // The Close entry owns the number now: dropping `fd` would close it a second time.
+        let _ = fd.into_raw_fd();
+        Ok(())
+    }
+
+    /// Submits everything queued and waits for a completion, at most `timeout` (None: forever).
+    pub fn submit_and_wait(&mut self, timeout: Option<Duration>) -> io::Result<()> {
+        let result = match timeout {
+            None => self.ring.submit_and_wait(1),
+            Some(t) => {
+                let ts = Timespec::new().sec(t.as_secs()).nsec(t.subsec_nanos());
+                self.ring
+                    .submitter()
+                    .submit_with_args(1, &SubmitArgs::new().timespec(&ts))
+            }
+        };
+        match result {
+            Ok(_) => Ok(()),
+            Err(e)
+                if matches!(
+                    e.raw_os_error(),
+                    Some(libc::ETIME | libc::EINTR | libc::EBUSY)
+                ) =>
+            {
+                Ok(())
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Moves the completions out of the queue into `out`.
+    pub fn completions(&mut self, out: &mut Vec<Completion>) {
+        for c in self.ring.completion() {
+            let (user_data, result, more) = (c.user_data(), c.result(), cqueue::more(c.flags()));
+            let accept = self.accepts.iter().position(|&a| a == user_data);
+            let accepted = match accept {
+                // SAFETY: the kernel opened this descriptor for this accept and gave it to no
+                // one else; the result of any other operation is never taken for one.
+                Some(_) if result >= 0 => Some(unsafe { OwnedFd::from_raw_fd(result) }),
+                _ => None,
+            };
+            if let (Some(i), false) = (accept, more) {
+                self.accepts.swap_remove(i);
+            }
+            out.push(Completion {
+                user_data,
+                result,
+                more,
+                buffer: cqueue::buffer_select(c.flags()),
+                accepted,
+            });
+        }
+    }
+
+    /// The first `len` bytes of provided buffer `id`, as a receive filled it.
+    pub fn received(&self, id: u16, len: usize) -> &[u8] {
+        self.bufs.buffer(id, len)
+    }
+
+    /// Gives provided buffer `id` back to the kernel.
+    pub fn recycle(&mut self, id: u16) {
+        self.bufs.recycle(id);
+    }
+}
+
+impl Drop for Ring {
+    fn drop(&mut self) {
+        // Closing the ring (the `ring` field, dropped after this) cancels what is in flight
+        // asynchronously: the kernel may still write a receive buffer or read a send buffer
+        // after this returns. The worker is exiting; leaking them is the sound choice.
+        std::mem::forget(std::mem::take(&mut self.sends));
+        std::mem::forget(std::mem::replace(&mut self.bufs, BufRing::empty()));
+    }
+}
+
+/// The provided buffer ring: `count` entries (page-aligned, shared with the kernel) pointing
+/// into one block of `count * size` bytes.
+struct BufRing {
+    entries: Option<NonNull<BufRingEntry>>,
+    map_len: usize,
+    /// `count * size` bytes from a leaked box (freed in Drop): the kernel writes into them
+    /// behind Rust's back, so no reference spans them, only slices of returned buffers.
+    memory: NonNull<u8>,
+    size: usize,
+    count: u16,
+    /// Our copy of the ring's tail (the kernel reads the shared one).
+    tail: u16,
+}
+
+impl BufRing {
+    fn new(count: u16, size: usize) -> io::Result<BufRing> {
+        assert!(
+            count.is_power_of_two(),
+            "the ring size must be a power of two"
+        );
+        let map_len = usize::from(count) * std::mem::size_of::<BufRingEntry>();
+        // SAFETY: an anonymous private mapping, not aliased anywhere; checked for failure.
+        let ptr = unsafe {
+            libc::mmap(
+                std::ptr::null_mut(),
+                map_len,
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_POPULATE,
+                -1,
+                0,
+            )
+        };
+        if ptr == libc::MAP_FAILED {
+            return Err(io::Error::last_os_error());
+        }
+        let mut ring = BufRing {
+            entries: NonNull::new(ptr.cast()),
+            map_len,
+            memory: NonNull::from(Box::leak(
+                vec![0u8; usize::from(count) * size].into_boxed_slice(),
+            ))
+            .cast(),
+            size,
+            count,
+            tail: 0,
+        };
+        for id in 0..count {
+            ring.recycle(id);
+        }
+        Ok(ring)
+    }
+
+    fn empty() -> BufRing {
+        BufRing {
+            entries: None,
+            map_len: 0,
+            memory: NonNull::dangling(),
+            size: 0,
+            count: 0,
+            tail: 0,
+        }
+    }
+
+    fn ring_addr(&self) -> u64 {
+        self.entries.map_or(0, |p| p.as_ptr() as u64)
+    }
+
+    fn buffer(&self, id: u16, len: usize) -> &[u8] {
+        if id >= self.count {
+            return &[];
+        }
+        // SAFETY: inside the block (id < count, len <= size); the kernel handed this buffer
+        // back with a completion and does not write it again until `recycle` publishes it.
+        unsafe {
+            std::slice::from_raw_parts(
+                self.memory.as_ptr().add(usize::from(id) * self.size),
+                len.min(self.size),
+            )
+        }
+    }
+
+    fn recycle(&mut self, id: u16) {
+        let Some(base) = self.entries.filter(|_| id < self.count) else {
+            return;
+        };
+        let mask = self.count - 1;
+        let index = usize::from(self.tail & mask);
+        // SAFETY: `index` < count, inside the mapping; the kernel reads only entries before
+        // the published tail, and this one is past it until the store below.
+        let entry = unsafe { &mut *base.as_ptr().add(index) };
+        entry.set_addr(self.memory.as_ptr() as u64 + u64::from(id) * self.size as u64);
+        entry.set_len(self.size as u32);
+        entry.set_bid(id);
+        self.tail = self.tail.wrapping_add(1);
+        // SAFETY: the tail field lies inside the first entry of the mapping, is 2-aligned, and
+        // the kernel reads it concurrently: an atomic store with Release publishes the entry.
+        unsafe {
+            let tail = BufRingEntry::tail(base.as_ptr()) as *const AtomicU16;
+            (*tail).store(self.tail, Ordering::Release);
+        }
+    }
+}
+
+impl Drop for BufRing {
+    fn drop(&mut self) {
+        if let Some(base) = self.entries {
+            // SAFETY: the mapping made in `new`, unmapped once (only a registered ring's owner
+            // leaks instead of dropping, see Ring's Drop).
+            unsafe { libc::munmap(base.as_ptr().cast(), self.map_len) };
+            let len = usize::from(self.count) * self.size;
+            // SAFETY: the box leaked in `new`, with this length, freed once.
+            drop(unsafe {
+                Box::from_raw(std::ptr::slice_from_raw_parts_mut(
+                    self.memory.as_ptr(),
+                    len,
+                ))
+            });
+        }
+    }
+}
