@@ -137,7 +137,12 @@ pub struct Observation<'a> {
     pub snap: &'a Snapshot,
     pub transitions: &'a [Transition],
     pub tracing: &'a Tracing,
+    /// How long ago the step began: state older than that is not the step's doing.
+    pub step_age: Option<Duration>,
 }
+
+/// How long Linux keeps a socket in TIME_WAIT (TCP_TIMEWAIT_LEN).
+const TIME_WAIT_LEN: Duration = Duration::from_secs(60);
 
 /// Facts a check found that later steps name (`{parent}`, `{server}`): pids by name.
 pub type Memory = BTreeMap<String, i32>;
@@ -457,8 +462,17 @@ impl Check {
             Check::Handshake => handshake(obs, port, lang),
             Check::Teardown => teardown(obs, port, lang),
             Check::TimeWait { closer } => {
+                // Only a TIME_WAIT that began since the step did (its timer runs from 60s).
+                let recent = |s: &Socket| match obs.step_age {
+                    Some(age) => {
+                        TIME_WAIT_LEN.saturating_sub(s.timer.expires_in)
+                            <= age + Duration::from_secs(1)
+                    }
+                    None => true,
+                };
                 let found = snap.sockets.iter().find(|s| {
                     s.state == TcpState::TimeWait
+                        && recent(s)
                         && match closer {
                             Side::Server => s.local.port() == port,
                             Side::Client => s.remote.port() == port,

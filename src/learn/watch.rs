@@ -22,6 +22,8 @@ pub struct Watcher {
     transitions: Vec<Transition>,
     /// Things the tracer said that are not transitions (lost events, failures).
     pub notices: Vec<String>,
+    /// When the current step began (the last `forget_transitions`).
+    step_started: Instant,
 }
 
 impl Watcher {
@@ -34,6 +36,7 @@ impl Watcher {
             tracing: Tracing::None,
             transitions: Vec::new(),
             notices: Vec::new(),
+            step_started: Instant::now(),
         }
     }
 
@@ -58,11 +61,12 @@ impl Watcher {
         self.tracing != Tracing::None
     }
 
-    /// Forgets the transitions seen so far: a step's check counts only what happens after it
-    /// began.
+    /// Forgets the transitions seen so far and starts the step's clock: a step's check counts
+    /// only what happens after it began.
     pub fn forget_transitions(&mut self) {
         self.drain();
         self.transitions.clear();
+        self.step_started = Instant::now();
     }
 
     /// Takes in what the tracer reported since the last call.
@@ -105,6 +109,7 @@ impl Watcher {
             snap,
             transitions: &self.transitions,
             tracing: &self.tracing,
+            step_age: Some(self.step_started.elapsed()),
         };
         let mut cx = Context {
             port: self.port,

@@ -114,6 +114,21 @@ fn established_and_time_wait_on_the_side_that_closed_first() {
     let text = passes(&mut w, "time-wait closer=server", &mut m);
     assert!(text.contains(&format!(":{port}")), "{text}");
     waits(&mut w, "time-wait closer=client", &mut m);
+    // A TIME_WAIT older than the step is not the step's doing: once its timer shows it began
+    // well before, a step that begins now does not count it.
+    testkit::wait_for("the TIME_WAIT to age", T, || {
+        let snap = w.snapshot().unwrap();
+        snap.sockets
+            .iter()
+            .any(|s| {
+                s.local.port() == port
+                    && s.state == tcplab::model::TcpState::TimeWait
+                    && s.timer.expires_in < Duration::from_millis(57_500)
+            })
+            .then_some(())
+    });
+    w.forget_transitions();
+    waits(&mut w, "time-wait closer=server", &mut m);
 }
 
 #[test]
