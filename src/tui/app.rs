@@ -494,6 +494,20 @@ impl App {
         self.log.lit_edges(self.machine.scope(), self.refreshes)
     }
 
+    /// The time between refreshes: the chosen interval, or, while a refresh costs more than
+    /// that, twice its cost, so scanning never takes all of a core (the header says so).
+    pub fn tick_interval(&self) -> Duration {
+        match self.backed_off() {
+            Some(d) => d,
+            None => self.interval,
+        }
+    }
+
+    /// The interval in force when the last refresh took longer than the chosen one.
+    pub fn backed_off(&self) -> Option<Duration> {
+        (self.snapshot.cost > self.interval).then(|| self.snapshot.cost * 2)
+    }
+
     /// Children to end on quit: everything started here except a detached server.
     pub fn children_to_end(&self) -> Vec<i32> {
         self.children

@@ -23,6 +23,7 @@ pub mod predict;
 mod probe;
 pub mod render;
 mod runtime;
+pub mod scanner;
 pub mod state;
 mod term;
 pub mod theme;

@@ -2,7 +2,6 @@
 //! events, draw when something changed. All I/O of the dashboard happens here (and in the
 //! helpers it calls: `children`, `probe`, the live source); the core stays pure.
 
-use crate::kernel::sockets::ScanDetail;
 use std::collections::VecDeque;
 use std::io::IsTerminal;
 use std::process::ExitCode;
@@ -18,6 +17,7 @@ use super::children::{end_and_reap, reap_now, Children};
 use super::event::LessonAction;
 use super::event::{ChildKind, Effect, Event, Reaped};
 use super::probe::{Load, News, StatusPoller};
+use super::scanner::{Scanner, Want};
 use super::term::{self, StopSignals};
 use super::theme::Theme;
 use crate::cli::TuiArgs;
@@ -25,7 +25,7 @@ use crate::kernel::live::LiveSource;
 use crate::learn::lang::Lang;
 use crate::learn::session::{Change, Session};
 use crate::learn::view::LessonView;
-use crate::model::{SnapshotSource, TransitionSource};
+use crate::model::TransitionSource;
 use crate::trace::live::{LiveEvent, LiveTrace};
 
 /// The longest the loop sleeps, so TERM/HUP, exited children and child output are noticed
@@ -37,7 +37,8 @@ const MAX_EVENTS_PER_TURN: usize = 64;
 const GRACE: Duration = Duration::from_secs(3);
 
 struct Runtime {
-    source: LiveSource,
+    /// Refreshes, on their own thread: a slow scan never holds up a key.
+    scanner: Scanner,
     children: Children,
     load: Load,
     /// `/status` over one kept-alive connection, on its own thread.
@@ -117,30 +118,18 @@ impl Runtime {
                 None => None,
             },
         };
-        let mut events = self.lesson_event(said);
+        let events = self.lesson_event(said);
         // A new lesson or step is checked at once, not at the next tick.
-        if let Ok(snap) = self.source.snapshot() {
-            events.extend(self.check_lesson(&snap));
-            events.push(Event::Snapshot(snap));
-        }
+        self.scanner.request_again();
         events
     }
 
     /// Performs one effect; returns the events it produced.
     fn execute(&mut self, effect: Effect) -> Vec<Event> {
         match effect {
-            Effect::Refresh => {
-                let host = Event::Host(crate::kernel::host::read());
-                match self.source.snapshot() {
-                    Ok(s) => {
-                        let mut events = vec![host];
-                        events.extend(self.check_lesson(&s));
-                        events.push(Event::Snapshot(s));
-                        events
-                    }
-                    Err(e) => vec![host, Event::SourceError(format!("{e:#}"))],
-                }
-            }
+            // Asked for by the loop with what the screen needs, answered in `background`
+            // when the scan is done.
+            Effect::Refresh => vec![],
             Effect::Signal { target, signal } => {
                 let result = kill(Pid::from_raw(target.kill_arg()), signal);
                 vec![Event::Signalled {
@@ -222,6 +211,16 @@ impl Runtime {
             .into_iter()
             .map(|(pid, line)| Event::ChildOutput { pid, line })
             .collect();
+        for result in self.scanner.finished() {
+            events.push(Event::Host(crate::kernel::host::read()));
+            match result {
+                Ok(s) => {
+                    events.extend(self.check_lesson(&s));
+                    events.push(Event::Snapshot(s));
+                }
+                Err(e) => events.push(Event::SourceError(e)),
+            }
+        }
         let reaped = reap_now();
         if !reaped.is_empty() {
             // Their last words first, then their end.
@@ -346,7 +345,7 @@ pub fn run_with(args: TuiArgs, learn: Option<Session>) -> anyhow::Result<ExitCod
         );
     }
     let mut rt = Runtime {
-        source: LiveSource::new(),
+        scanner: Scanner::start(LiveSource::new()).context("cannot start the refresh thread")?,
         children: Children::default(),
         load: Load::default(),
         status: StatusPoller::start().context("cannot start the /status thread")?,
@@ -401,7 +400,7 @@ fn event_loop(
     stop: &StopSignals,
 ) -> anyhow::Result<()> {
     let mut queue: VecDeque<Effect> = VecDeque::from([Effect::Refresh]);
-    let mut next_tick = Instant::now() + app.interval;
+    let mut next_tick = Instant::now() + app.tick_interval();
     let mut dirty = true;
     let mut stopping = false;
     // The terminal hung up: nothing more is drawn or read.
@@ -414,13 +413,11 @@ fn event_loop(
                     // One refresh answers every request queued behind it.
                     queue.retain(|e| *e != Effect::Refresh);
                     // Owners cost most of a refresh on a busy machine: read them only while
-                    // something on screen shows them.
-                    rt.source.set_owner_lookup(app.needs_owners());
-                    // tcp_info likewise, only while rates or a connection are on screen.
-                    rt.source.set_socket_detail(if app.needs_info() {
-                        ScanDetail::TcpInfo
-                    } else {
-                        ScanDetail::Basic
+                    // something on screen shows them; tcp_info likewise, only while rates or a
+                    // connection are on screen.
+                    rt.scanner.request(Want {
+                        owners: app.needs_owners(),
+                        info: app.needs_info(),
                     });
                 }
                 // Ending children takes a moment: show that we are on it (if the terminal is
@@ -473,7 +470,7 @@ fn event_loop(
         }
         if Instant::now() >= next_tick {
             queue.extend(app.update(Event::Tick));
-            next_tick = Instant::now() + app.interval;
+            next_tick = Instant::now() + app.tick_interval();
             dirty = true;
         }
     }

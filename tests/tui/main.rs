@@ -2,5 +2,6 @@
 //! (tests/tui/snapshots/), and the real binary in a real terminal (tmux).
 
 mod keys;
+mod refresh;
 mod snapshots;
 mod tmux;

@@ -37,15 +37,30 @@ pub fn draw(frame: &mut Frame, app: &App, area: Rect) {
     let mut first = vec![
         Span::styled(format!(" {host}"), t.title()),
         Span::raw(format!(
-            "  up {uptime}  load {:.2} {:.2} {:.2}  every {}  refresh {}ms  transitions: ",
+            "  up {uptime}  load {:.2} {:.2} {:.2}  every {}",
             h.load[0],
             h.load[1],
             h.load[2],
             format_duration(app.interval),
-            app.snapshot.cost.as_millis()
         )),
-        Span::styled(source, t.accent()),
     ];
+    match app.backed_off() {
+        // A refresh takes longer than the interval: the dashboard waits longer, and says so.
+        Some(every) => first.push(Span::styled(
+            format!(
+                "→{} (a refresh takes {})",
+                format_duration(every),
+                format_duration(app.snapshot.cost)
+            ),
+            t.warn(),
+        )),
+        None => first.push(Span::raw(format!(
+            "  refresh {}ms",
+            app.snapshot.cost.as_millis()
+        ))),
+    }
+    first.push(Span::raw("  transitions: "));
+    first.push(Span::styled(source, t.accent()));
     if let Some(e) = &app.source_error {
         first.push(Span::styled(format!("  scan failed: {e}"), t.danger()));
     }

@@ -1,0 +1,103 @@
+//! Refreshes on their own thread, so a scan that takes seconds (a hundred thousand sockets, a
+//! busy machine) never holds up a key: the loop asks for a refresh and goes on reading keys;
+//! the snapshot arrives as an event when it is ready. One scan at a time; a request made
+//! during a scan is kept (the newest wins) and starts when that scan is done.
+
+use std::sync::mpsc::{self, Receiver, Sender};
+
+use crate::kernel::live::LiveSource;
+use crate::kernel::sockets::ScanDetail;
+use crate::model::{Snapshot, SnapshotSource};
+
+/// What the screen needs from a refresh.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Want {
+    /// Socket owners (every process's descriptors): only while a view shows them.
+    pub owners: bool,
+    /// Each socket's `tcp_info`: only while rates or a connection are on screen.
+    pub info: bool,
+}
+
+/// A source of snapshots that can be told what the screen needs.
+pub trait RefreshSource: SnapshotSource + Send + 'static {
+    fn want(&mut self, _want: Want) {}
+}
+
+impl RefreshSource for LiveSource {
+    fn want(&mut self, want: Want) {
+        self.set_owner_lookup(want.owners);
+        self.set_socket_detail(match want.info {
+            true => ScanDetail::TcpInfo,
+            false => ScanDetail::Basic,
+        });
+    }
+}
+
+impl RefreshSource for super::fake::FakeSource {}
+
+pub struct Scanner {
+    requests: Sender<Want>,
+    results: Receiver<Result<Snapshot, String>>,
+    in_flight: bool,
+    queued: Option<Want>,
+    last: Want,
+}
+
+impl Scanner {
+    /// Starts the thread that owns `source`. It ends when the `Scanner` is dropped (after the
+    /// scan in progress, if any).
+    pub fn start(mut source: impl RefreshSource) -> std::io::Result<Scanner> {
+        let (req_tx, req_rx) = mpsc::channel::<Want>();
+        let (res_tx, res_rx) = mpsc::channel();
+        std::thread::Builder::new()
+            .name("tcplab-refresh".into())
+            .spawn(move || {
+                for want in req_rx {
+                    source.want(want);
+                    let result = source.snapshot().map_err(|e| format!("{e:#}"));
+                    if res_tx.send(result).is_err() {
+                        return;
+                    }
+                }
+            })?;
+        Ok(Scanner {
+            requests: req_tx,
+            results: res_rx,
+            in_flight: false,
+            queued: None,
+            last: Want::default(),
+        })
+    }
+
+    /// Asks for a refresh; while one is running, it is queued (one at most, the newest).
+    pub fn request(&mut self, want: Want) {
+        self.last = want;
+        if self.in_flight {
+            self.queued = Some(want);
+        } else {
+            self.in_flight = self.requests.send(want).is_ok();
+        }
+    }
+
+    /// A refresh with what the last request wanted.
+    pub fn request_again(&mut self) {
+        self.request(self.last);
+    }
+
+    /// Whether a refresh is running now.
+    pub fn busy(&self) -> bool {
+        self.in_flight
+    }
+
+    /// The refreshes finished since the last call; never blocks.
+    pub fn finished(&mut self) -> Vec<Result<Snapshot, String>> {
+        let done: Vec<_> = self.results.try_iter().collect();
+        if !done.is_empty() {
+            self.in_flight = false;
+            if let Some(want) = self.queued.take() {
+                self.request(want);
+            }
+        }
+        done
+    }
+}
