@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::check::Verdict;
+use super::check::{Tracing, Verdict};
 use super::session::{Change, Session};
 use crate::cmd::output::print_line;
 
@@ -30,6 +30,36 @@ pub fn run(mut s: Session, interval: Duration) -> anyhow::Result<ExitCode> {
     for p in &l.paragraphs {
         say("")?;
         say(p)?;
+    }
+    if l.steps.iter().any(|s| s.check.needs_transitions()) {
+        // A step's transitions count from when the tracer is live: say when that is, and how.
+        s.watcher.wait_tracing(Duration::from_secs(10));
+        say("")?;
+        say(&match &s.watcher.tracing {
+            Tracing::Kernel => lang
+                .pick(
+                    "transitions: from the kernel's tracepoint",
+                    "状态变化：来自内核的 tracepoint",
+                )
+                .to_string(),
+            Tracing::Sampled { interval, why } => lang.pick(
+                format!(
+                    "transitions: sampled every {}ms ({why}): shorter states are not seen",
+                    interval.as_millis()
+                ),
+                format!(
+                    "状态变化：每 {}ms 采样一次（{why}）：更短的状态看不到",
+                    interval.as_millis()
+                ),
+            ),
+            Tracing::None => lang
+                .pick(
+                    "transitions: the tracer did not start",
+                    "状态变化：跟踪器没有启动",
+                )
+                .to_string(),
+        })?;
+        s.watcher.forget_transitions();
     }
     let total = l.steps.len();
     let mut announced = None;

@@ -69,3 +69,50 @@ fn the_zombie_lesson_walked_through_in_each_language() {
         assert_eq!(again.running.wait_exit(T).code(), Some(130));
     }
 }
+
+/// Without the tracepoint (an unprivileged user), the handshake step is ticked by the sampled
+/// alternative and says so: never a plain tick.
+#[test]
+fn the_handshake_as_nobody_is_sampled_and_says_so() {
+    use std::os::unix::fs::PermissionsExt;
+    let state = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(state.path(), std::fs::Permissions::from_mode(0o777)).unwrap();
+    // Step 1 (a server of one's own) is done already: this user's listener is not nobody's.
+    let dir = state.path().join("tcplab");
+    std::fs::create_dir(&dir).unwrap();
+    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o777)).unwrap();
+    std::fs::write(
+        dir.join("learn.json"),
+        r#"{"lessons": {"handshake": {"done": ["serve"]}}}"#,
+    )
+    .unwrap();
+    std::fs::set_permissions(
+        dir.join("learn.json"),
+        std::fs::Permissions::from_mode(0o666),
+    )
+    .unwrap();
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = l.local_addr().unwrap().port().to_string();
+    let mut cmd = if nix::unistd::geteuid().is_root() {
+        let mut c = std::process::Command::new("setpriv");
+        c.args(["--reuid", "65534", "--regid", "65534", "--clear-groups"])
+            .arg(testkit::bin());
+        c
+    } else {
+        tcplab()
+    };
+    cmd.args(["learn", "handshake", "--port", &port])
+        .env("XDG_STATE_HOME", state.path());
+    let mut learn = Demo::spawn(cmd);
+    let how = learn.line_with("transitions:", T);
+    assert!(how.contains("sampled every 20ms"), "{how}");
+    learn.line_with("step 2/2", T);
+    // A connection that lives long enough to be sampled.
+    let _c = std::net::TcpStream::connect(l.local_addr().unwrap()).unwrap();
+    let _s = l.accept().unwrap();
+    let ticked = learn.line_with("✓", T);
+    assert!(ticked.contains("sampled every"), "{ticked}");
+    assert!(ticked.contains("ESTABLISHED on both ends"), "{ticked}");
+    learn.line_with("lesson 2: done", T);
+    assert!(learn.running.wait_exit(T).success());
+}
