@@ -16,10 +16,11 @@ use anyhow::Context;
 use nix::sys::stat::{umask, Mode};
 use nix::unistd::{getppid, setsid};
 
-use super::reap::{describe, supervise};
+use super::reap::supervise;
 use super::waiter::Waiter;
 use super::{in_child, say};
 use crate::cli::DemoCommon;
+use crate::kernel::exit::describe;
 use crate::kernel::{family, fork::fork_child, subreaper};
 
 pub fn run(common: DemoCommon) -> anyhow::Result<ExitCode> {

@@ -6,10 +6,11 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 
-use super::reap::{describe, supervise};
+use super::reap::supervise;
 use super::waiter::Waiter;
 use super::{in_child, say};
 use crate::cli::DemoCommon;
+use crate::kernel::exit::describe;
 use crate::kernel::{family, fork::fork_child, subreaper};
 
 /// The child's exit status, distinctive so that it is clearly the one waitpid reports.

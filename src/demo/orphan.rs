@@ -9,10 +9,11 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use nix::unistd::{pipe, read, write};
 
-use super::reap::{describe, supervise};
+use super::reap::supervise;
 use super::waiter::Waiter;
 use super::{in_child, say};
 use crate::cli::DemoCommon;
+use crate::kernel::exit::describe;
 use crate::kernel::{family, fork::fork_child, subreaper};
 
 pub fn run(common: DemoCommon) -> anyhow::Result<ExitCode> {

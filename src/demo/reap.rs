@@ -10,20 +10,6 @@ use nix::unistd::Pid;
 
 use super::waiter::{Stop, Waiter, Wake};
 use crate::kernel::family::children_of;
-use crate::model::signals::signal_name;
-
-/// How a reaped child ended, in words: `exited with status 0`, `killed by SIGTERM`.
-pub fn describe(status: &WaitStatus) -> String {
-    match status {
-        WaitStatus::Exited(_, code) => format!("exited with status {code}"),
-        WaitStatus::Signaled(_, sig, core) => format!(
-            "killed by SIG{}{}",
-            signal_name(*sig as u32),
-            if *core { " (core dumped)" } else { "" }
-        ),
-        other => format!("{other:?}"),
-    }
-}
 
 /// Reaps what has already exited without blocking; true once this process has no child left.
 pub fn reap_exited(reaped: &mut Vec<(Pid, WaitStatus)>) -> bool {

@@ -11,10 +11,11 @@ use std::time::Duration;
 use anyhow::Context;
 
 use super::net::{listen_on, PortView};
-use super::reap::{describe, reap_exited, stop_and_reap_all};
+use super::reap::{reap_exited, stop_and_reap_all};
 use super::waiter::{release_stop_signals, Waiter, Wake};
 use super::{in_child, say};
 use crate::cli::NetDemo;
+use crate::kernel::exit::describe;
 use crate::kernel::owners::OwnerIndex;
 use crate::kernel::{fork::fork_child, subreaper};
 

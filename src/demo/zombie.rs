@@ -16,10 +16,11 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
 
-use super::reap::{describe, supervise};
+use super::reap::supervise;
 use super::waiter::Waiter;
 use super::{in_child, say};
 use crate::cli::DemoCommon;
+use crate::kernel::exit::describe;
 use crate::kernel::{family, fork::fork_child, subreaper};
 use crate::model::signals::signal_name;
 

@@ -9,6 +9,7 @@
 
 pub mod beneath;
 mod dump_split;
+pub mod exit;
 pub mod family;
 pub mod faults;
 mod fd_walk;

@@ -262,7 +262,7 @@ impl<F: Fn(WorkerEnv) -> i32> Master<'_, F> {
                 continue;
             };
             self.table.release(worker.slot, pid);
-            let how = describe(status);
+            let how = crate::kernel::exit::describe(&status);
             let expected = matches!(worker.state, WorkerState::Retiring { .. })
                 || matches!(self.phase, Phase::Stopping { .. });
             if expected {
@@ -520,19 +520,6 @@ impl<F: Fn(WorkerEnv) -> i32> Master<'_, F> {
             listener: self.listener,
             scoreboard: self.table.scoreboard(index),
         })
-    }
-}
-
-fn describe(status: WaitStatus) -> String {
-    match status {
-        WaitStatus::Exited(_, code) => format!("exited with status {code}"),
-        WaitStatus::Signaled(_, sig, core) => {
-            format!(
-                "was killed by {sig}{}",
-                if core { " (core dumped)" } else { "" }
-            )
-        }
-        other => format!("{other:?}"),
     }
 }
 

@@ -8,6 +8,8 @@ use std::fs::File;
 use std::io::{Read, Seek, SeekFrom};
 use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
+
+use crate::kernel::exit::Exit;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -125,7 +127,7 @@ impl Children {
 /// Ends `pids`: TERM, a grace period for their own cleanup (the demos reap their zombies, the
 /// server stops its workers), then KILL to whatever is left of them and of their process
 /// groups; reaps everything, adopted orphans included. Returns what was reaped.
-pub fn end_and_reap(pids: &[i32], grace: Duration) -> Vec<(i32, String)> {
+pub fn end_and_reap(pids: &[i32], grace: Duration) -> Vec<(i32, Exit)> {
     let mut reaped = Vec::new();
     for &pid in pids {
         let _ = kill(Pid::from_raw(pid), Signal::SIGTERM);
@@ -162,21 +164,9 @@ pub fn end_and_reap(pids: &[i32], grace: Duration) -> Vec<(i32, String)> {
 }
 
 /// Reaps every exited child without blocking: (pid, how it ended).
-pub fn reap_now() -> Vec<(i32, String)> {
+pub fn reap_now() -> Vec<(i32, Exit)> {
     crate::kernel::subreaper::reap_exited()
         .into_iter()
-        .map(|(pid, status)| (pid.as_raw(), describe(&status)))
+        .filter_map(|(pid, status)| Some((pid.as_raw(), Exit::of(&status)?)))
         .collect()
-}
-
-/// `exited 0`, `killed by TERM`.
-fn describe(status: &nix::sys::wait::WaitStatus) -> String {
-    use nix::sys::wait::WaitStatus;
-    match status {
-        WaitStatus::Exited(_, code) => format!("exited {code}"),
-        WaitStatus::Signaled(_, sig, _) => {
-            format!("killed by {}", crate::tui::predict::short_name(*sig))
-        }
-        other => format!("{other:?}"),
-    }
 }

@@ -10,6 +10,7 @@ use nix::sys::signal::Signal;
 
 use super::state::StatusKind;
 use crate::cli::Model;
+use crate::kernel::exit::Exit;
 use crate::model::{Snapshot, Transition, TransitionSource};
 
 /// Host facts for the header; read by the runtime, never by the core.
@@ -63,8 +64,8 @@ impl std::fmt::Display for ChildKind {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Reaped {
     pub pid: i32,
-    /// "exited 0", "killed by TERM", ...
-    pub how: String,
+    /// How it ended.
+    pub how: Exit,
 }
 
 #[derive(Debug, Clone)]

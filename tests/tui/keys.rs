@@ -8,6 +8,7 @@ use crossterm::event::{KeyCode, KeyEvent, KeyModifiers, MouseButton, MouseEvent,
 use dashboard::{app, code, key, press, render, select_pid};
 use nix::errno::Errno;
 use nix::sys::signal::Signal;
+use tcplab::kernel::exit::Exit;
 use tcplab::tui::app::{Overlay, Pane, ServerState};
 use tcplab::tui::event::{ChildKind, Reaped, SignalTarget};
 use tcplab::tui::{fake, Effect, Event};
@@ -230,22 +231,25 @@ fn orphaned_zombies_reaped_as_subreaper_are_reported() {
     app.update(Event::Reaped(vec![
         Reaped {
             pid: 200,
-            how: "killed by TERM".into(),
+            how: Exit::Killed {
+                signal: nix::sys::signal::Signal::SIGTERM,
+                core: false,
+            },
         },
         Reaped {
             pid: 201,
-            how: "exited 0".into(),
+            how: Exit::Code(0),
         },
         Reaped {
             pid: 202,
-            how: "exited 0".into(),
+            how: Exit::Code(0),
         },
     ]));
     assert!(app.children.is_empty());
     let notes: Vec<&String> = app.notices.iter().collect();
     assert!(notes
         .iter()
-        .any(|n| n.contains("demo zombie (pid 200) killed by TERM")));
+        .any(|n| n.contains("demo zombie (pid 200) killed by SIGTERM")));
     let last = notes.last().unwrap();
     assert!(
         last.contains("2 orphaned zombie(s) of dead parent 200") && last.contains("subreaper"),

@@ -93,7 +93,7 @@ impl App {
                 if child.kind == ChildKind::Server {
                     self.server.state = ServerState::Exited {
                         pid: r.pid,
-                        how: r.how.clone(),
+                        how: r.how,
                     };
                     self.server.detached = false;
                 }

@@ -9,6 +9,7 @@ use nix::sys::signal::Signal;
 
 use super::{PaneState, Reply, World};
 use crate::cli::Model;
+use crate::kernel::exit::Exit;
 use crate::tui::event::{Effect, SignalTarget};
 use crate::tui::state::StatusKind;
 
@@ -20,7 +21,7 @@ pub enum ServerState {
     NotStarted,
     Starting,
     Running { pid: i32, addr: Option<SocketAddr> },
-    Exited { pid: i32, how: String },
+    Exited { pid: i32, how: Exit },
     Failed(String),
 }
 
