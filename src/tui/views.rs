@@ -267,7 +267,9 @@ pub fn process_rows(
     sort: Sort<ProcColumn>,
     filter: &str,
     tree_view: bool,
+    kernel_threads: bool,
 ) -> Vec<ProcRow> {
+    let shown = |p: &Process| (kernel_threads || !p.is_kernel_thread()) && proc_matches(p, filter);
     let order = |a: &usize, b: &usize| {
         let o = proc_cmp(&processes[*a], &processes[*b], sort.column, cpu, net);
         if sort.descending {
@@ -278,7 +280,7 @@ pub fn process_rows(
     };
     if !tree_view {
         let mut idx: Vec<usize> = (0..processes.len())
-            .filter(|&i| proc_matches(&processes[i], filter))
+            .filter(|&i| shown(&processes[i]))
             .collect();
         idx.sort_by(order);
         return idx
@@ -292,7 +294,7 @@ pub fn process_rows(
     // The tree orders siblings by pid (like `ps --forest`); the filter keeps matching rows.
     tree::tree_rows(processes)
         .into_iter()
-        .filter(|r| proc_matches(&processes[r.index], filter))
+        .filter(|r| shown(&processes[r.index]))
         .map(|r| ProcRow {
             idx: r.index,
             prefix: r.prefix,

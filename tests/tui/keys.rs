@@ -514,3 +514,35 @@ fn the_key_hints_stay_visible_under_a_message() {
     assert!(lines[23].contains("? help"), "{screen}");
     assert!(lines[23].contains("q quit"), "{screen}");
 }
+
+/// The first screen as htop's: the busiest process first, kernel threads hidden and counted
+/// in the header; `K` lists them.
+#[test]
+fn the_first_screen_sorts_by_cpu_and_hides_kernel_threads() {
+    use std::time::Duration;
+    use tcplab::tui::theme::Theme;
+    let mut app = tcplab::tui::App::new(Duration::from_secs(1), (120, 30), Theme { color: true });
+    let first = fake::sample();
+    let mut second = first.clone();
+    second.taken_at = second.taken_at.map(|t| t + Duration::from_secs(1));
+    for p in &mut second.processes {
+        if p.comm == "yes" {
+            p.cpu_time += Duration::from_millis(970);
+        }
+    }
+    let kernel = first
+        .processes
+        .iter()
+        .filter(|p| p.is_kernel_thread())
+        .count();
+    assert!(kernel > 0);
+    app.update(Event::Snapshot(first));
+    app.update(Event::Snapshot(second.clone()));
+    let top = &app.snapshot.processes[app.procs.rows[0].idx];
+    assert_eq!(top.comm, "yes", "the busiest first");
+    assert_eq!(app.procs.rows.len(), second.processes.len() - kernel);
+    assert!(render(&app).contains(&format!("{kernel} kernel threads hidden (K)")));
+    press(&mut app, "K");
+    assert_eq!(app.procs.rows.len(), second.processes.len());
+    assert!(!render(&app).contains("kernel threads hidden"));
+}

@@ -17,20 +17,24 @@ pub struct ProcessesPane {
     pub selected: Option<i32>,
     /// Tree view (`t`).
     pub tree: bool,
+    /// Kernel threads listed (`K`); hidden by default, as htop does, and counted in the header.
+    pub kernel_threads: bool,
 }
 
 impl Default for ProcessesPane {
     fn default() -> ProcessesPane {
         ProcessesPane {
             rows: Vec::new(),
+            // What the person came for first: the busiest processes (as htop).
             sort: Sort {
-                column: ProcColumn::Pid,
-                descending: false,
+                column: ProcColumn::Cpu,
+                descending: true,
             },
             filter: Filter::default(),
             cursor: Cursor::default(),
             selected: None,
             tree: false,
+            kernel_threads: false,
         }
     }
 }
@@ -69,6 +73,7 @@ impl PaneState for ProcessesPane {
             self.sort,
             &self.filter.text,
             self.tree,
+            self.kernel_threads,
         );
         let found = self
             .selected
@@ -108,6 +113,7 @@ impl PaneState for ProcessesPane {
             ("/", "filter"),
             ("t", "tree"),
             ("P/M/N", "sort"),
+            ("K", "kthreads"),
             ("z", "zombies"),
         ]
     }
@@ -115,6 +121,7 @@ impl PaneState for ProcessesPane {
     fn on_key(&mut self, key: &KeyEvent, world: &World) -> Reply {
         match key.code {
             KeyCode::Char('t') | KeyCode::F(5) => self.tree = !self.tree,
+            KeyCode::Char('K') => self.kernel_threads = !self.kernel_threads,
             KeyCode::Char(c @ ('P' | 'M' | 'N')) => {
                 self.sort.column = match c {
                     'P' => ProcColumn::Cpu,

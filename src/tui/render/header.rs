@@ -92,6 +92,20 @@ pub fn draw(frame: &mut Frame, app: &App, area: Rect) {
             t.danger(),
         ));
     }
+    if !app.procs.kernel_threads {
+        let hidden = app
+            .snapshot
+            .processes
+            .iter()
+            .filter(|p| p.is_kernel_thread())
+            .count();
+        if hidden > 0 {
+            procs.push(Span::styled(
+                format!("  {hidden} kernel threads hidden (K)"),
+                t.dim(),
+            ));
+        }
+    }
     if let Some(oldest) = app.init_zombies.iter().filter_map(|z| z.waited).max() {
         procs.push(Span::styled(
             format!(

@@ -9,9 +9,16 @@ use tcplab::tui::event::HostInfo;
 use tcplab::tui::theme::Theme;
 use tcplab::tui::{draw, fake, App, Effect, Event};
 
-/// An app that has seen the fake machine twice, one second apart (so CPU% exists).
+/// An app that has seen the fake machine twice, one second apart (so CPU% exists), listing
+/// every process, kernel threads included, by pid (not the first screen's choices, so each
+/// row of the fake machine stays in view).
 pub fn app(w: u16, h: u16) -> App {
     let mut app = App::new(Duration::from_secs(1), (w, h), Theme { color: true });
+    app.procs.kernel_threads = true;
+    app.procs.sort = tcplab::tui::views::Sort {
+        column: tcplab::tui::views::ProcColumn::Pid,
+        descending: false,
+    };
     app.update(Event::Host(HostInfo {
         hostname: "lab".into(),
         uptime: Duration::from_secs(93_784),
