@@ -14,6 +14,8 @@ pub struct LessonPanel {
     /// The lesson list instead of the open lesson.
     pub list_open: bool,
     pub view: Option<LessonView>,
+    /// Lines the open lesson's text is scrolled by (`{` `}`).
+    pub scroll: u16,
     /// The (lesson, step) the panes were last pointed at, so they follow each step once and
     /// are the person's again afterwards.
     followed: Option<(u32, String)>,
@@ -50,6 +52,14 @@ impl App {
                 vec![]
             }
             KeyCode::Char('S') => vec![Effect::Lesson(LessonAction::Skip)],
+            KeyCode::Char('}') => {
+                self.lesson.scroll = self.lesson.scroll.saturating_add(3);
+                vec![]
+            }
+            KeyCode::Char('{') => {
+                self.lesson.scroll = self.lesson.scroll.saturating_sub(3);
+                vec![]
+            }
             KeyCode::Char('C') => match view.current().and_then(|s| s.command.clone()) {
                 Some(cmd) => {
                     self.say(
@@ -69,6 +79,9 @@ impl App {
 
     /// A new view of the lesson: shown, and the panes follow its current step.
     pub(super) fn on_lesson_view(&mut self, view: LessonView) {
+        if self.lesson.view.as_ref().map(|v| v.number()) != Some(view.number()) {
+            self.lesson.scroll = 0;
+        }
         let step = view.current().map(|s| (view.number(), s.id.clone()));
         if step.is_some() && step != self.lesson.followed {
             self.lesson.followed = step;

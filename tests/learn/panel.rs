@@ -99,3 +99,22 @@ fn keys_panes_follow_and_hide() {
     assert!(!render(&a).contains("Lesson 2/18"));
     assert!(!a.needs_owners() || a.pane == Pane::Sockets);
 }
+
+#[test]
+fn the_panel_scrolls_and_the_list_keeps_the_open_lesson_in_sight() {
+    let (s, _dir) = session("zombies", Lang::En);
+    let mut a = with_panel(80, 24, &s);
+    let before = render(&a);
+    assert!(before.contains("│Zombies: children nobody waited for"), "{before}");
+    // Down to the explanation below the steps, and back.
+    press(&mut a, "}}}");
+    let after = render(&a);
+    assert!(!after.contains("│Zombies: children nobody waited for"), "{after}");
+    assert!(after.contains("A child that has exited"), "{after}");
+    press(&mut a, "{{{");
+    assert_eq!(render(&a), before);
+    // Lesson 8 of 18 in a panel of a few lines: the list scrolls to it.
+    press(&mut a, "O");
+    let list = render(&a);
+    assert!(list.contains(" 8 Zombies"), "{list}");
+}

@@ -46,8 +46,8 @@ pub const KEYS: [(&str, &str); 26] = [
     ("D", "server: keep it running after quit (detach)"),
     ("L", "lesson panel: the tutorial's lessons, checked live"),
     (
-        "[ ] O C S",
-        "lesson: previous/next, list, copy command, skip",
+        "[ ] { } O C S",
+        "lesson: previous/next, scroll, list, copy, skip",
     ),
     ("p", "pause refreshing"),
     ("+ -", "refresh interval"),

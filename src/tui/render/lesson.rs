@@ -39,22 +39,26 @@ pub fn draw(frame: &mut Frame, app: &App, area: Rect) {
         ),
     );
     let keys = lang.pick(
-        " [ ] lesson · O list · C copy · S skip · L hide ",
-        " [ ] 换课 · O 列表 · C 复制 · S 跳过 · L 隐藏 ",
+        " [ ] lesson · { } scroll · O list · C copy · S skip · L hide ",
+        " [ ] 换课 · { } 滚动 · O 列表 · C 复制 · S 跳过 · L 隐藏 ",
     );
     let block = Block::default()
         .borders(Borders::ALL)
         .title(Span::styled(title, app.theme.title()))
         .title_bottom(Span::styled(keys, app.theme.dim()));
-    let lines = if app.lesson.list_open {
-        list(app, view)
+    // The list keeps the open lesson in sight; the lesson scrolls with { }.
+    let inner = area.height.saturating_sub(2);
+    let (lines, scroll) = if app.lesson.list_open {
+        let open = view.open as u16;
+        (list(app, view), open.saturating_sub(inner.saturating_sub(1)))
     } else {
-        lesson(app, view)
+        (lesson(app, view), app.lesson.scroll)
     };
     frame.render_widget(
         Paragraph::new(lines)
             .block(block)
-            .wrap(Wrap { trim: false }),
+            .wrap(Wrap { trim: false })
+            .scroll((scroll, 0)),
         area,
     );
 }
