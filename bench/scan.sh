@@ -114,7 +114,7 @@ $(field steady_fd_reads_max) processes' descriptors re-read in one refresh). Of 
 socket dump alone (\`sockets_only\`) takes $(field sockets_only_median_ms) ms and the process scan
 $(field processes_only_median_ms) ms (medians). Target: steady-state under 20 ms at 18,000 sockets.
 With the dashboard's rate columns shown (\`tcp_info\` in the dump, rates per socket and per
-process computed): steady-state median $(field info_steady_median_ms) ms; target under 25 ms.
+process computed): steady-state median $(field rated_refresh_median_ms) ms; target under 25 ms.
 
 Reading the numbers: the kernel's work dominates (perf: \`tcp_diag_dump\`/\`inet_sk_diag_fill\`
 per socket in the dump, the \`readlinkat\` lookup + ptrace check + \`d_path\` per descriptor in the

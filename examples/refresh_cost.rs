@@ -65,7 +65,7 @@ fn main() -> anyhow::Result<()> {
     with_info.sort();
     let ms = |d: Duration| d.as_secs_f64() * 1000.0;
     println!(
-        "processes={} sockets={} first_ms={:.2} first_fd_reads={} steady_median_ms={:.2} steady_min_ms={:.2} steady_max_ms={:.2} steady_fd_reads_max={} sockets_only_median_ms={:.2} processes_only_median_ms={:.2} info_steady_median_ms={:.2}",
+        "processes={} sockets={} first_ms={:.2} first_fd_reads={} steady_median_ms={:.2} steady_min_ms={:.2} steady_max_ms={:.2} steady_fd_reads_max={} sockets_only_median_ms={:.2} processes_only_median_ms={:.2} rated_refresh_median_ms={:.2}",
         first.processes.len(),
         sockets,
         ms(first_cost),
