@@ -36,6 +36,7 @@ lessons!(
     "16-signals",
     "17-signal-loop",
     "18-complete-server",
+    "19-uring",
 );
 
 /// Every lesson in `lang`, in order. The files are part of the binary and a test parses them
@@ -66,7 +67,7 @@ mod tests {
     fn every_lesson_in_both_languages_with_the_same_steps() {
         let en = lessons(Lang::En);
         let zh = lessons(Lang::Zh);
-        assert_eq!(en.len(), 18);
+        assert_eq!(en.len(), 19);
         for (i, (e, z)) in en.iter().zip(&zh).enumerate() {
             assert_eq!(e.number as usize, i + 1, "{}: lessons are in order", e.id);
             assert_eq!((&e.id, e.number), (&z.id, z.number));

@@ -355,3 +355,17 @@ fn a_server_stopped() {
     let text = passes(&mut w, "stopped", &mut m);
     assert!(text.contains("has exited"), "{text}");
 }
+
+#[test]
+fn the_io_uring_server_and_its_connections() {
+    subreaper();
+    let (server, addr) = serve(&["--model", "uring", "--workers", "1"]);
+    let (mut w, mut m) = watcher(addr.port());
+    let text = passes(&mut w, "listener model=uring", &mut m);
+    assert!(text.contains("model uring"), "{text}");
+    waits(&mut w, "listener model=reactor", &mut m);
+    let mut held: Vec<TcpStream> = (0..5).map(|_| TcpStream::connect(addr).unwrap()).collect();
+    passes(&mut w, "connections min=5", &mut m);
+    held.clear();
+    drop(server);
+}

@@ -66,6 +66,7 @@ fn the_lesson_list_with_states() {
         "{screen}"
     );
     assert!(screen.contains("18 The complete server"), "{screen}");
+    assert!(screen.contains("19 io_uring"), "{screen}");
 }
 
 #[test]
@@ -94,9 +95,9 @@ fn keys_panes_follow_and_hide() {
     });
     assert_eq!(a.pane, Pane::Sockets);
     assert_eq!(a.filter().map(|f| f.text.as_str()), Some(":40123"));
-    assert!(render(&a).contains("Lesson 2/18"));
+    assert!(render(&a).contains("Lesson 2/19"));
     press(&mut a, "L");
-    assert!(!render(&a).contains("Lesson 2/18"));
+    assert!(!render(&a).contains("Lesson 2/19"));
     assert!(!a.needs_owners() || a.pane == Pane::Sockets);
 }
 
@@ -105,15 +106,21 @@ fn the_panel_scrolls_and_the_list_keeps_the_open_lesson_in_sight() {
     let (s, _dir) = session("zombies", Lang::En);
     let mut a = with_panel(80, 24, &s);
     let before = render(&a);
-    assert!(before.contains("│Zombies: children nobody waited for"), "{before}");
+    assert!(
+        before.contains("│Zombies: children nobody waited for"),
+        "{before}"
+    );
     // Down to the explanation below the steps, and back.
     press(&mut a, "}}}");
     let after = render(&a);
-    assert!(!after.contains("│Zombies: children nobody waited for"), "{after}");
+    assert!(
+        !after.contains("│Zombies: children nobody waited for"),
+        "{after}"
+    );
     assert!(after.contains("A child that has exited"), "{after}");
     press(&mut a, "{{{");
     assert_eq!(render(&a), before);
-    // Lesson 8 of 18 in a panel of a few lines: the list scrolls to it.
+    // Lesson 8 of 19 in a panel of a few lines: the list scrolls to it.
     press(&mut a, "O");
     let list = render(&a);
     assert!(list.contains(" 8 Zombies"), "{list}");

@@ -50,7 +50,10 @@ pub fn draw(frame: &mut Frame, app: &App, area: Rect) {
     let inner = area.height.saturating_sub(2);
     let (lines, scroll) = if app.lesson.list_open {
         let open = view.open as u16;
-        (list(app, view), open.saturating_sub(inner.saturating_sub(1)))
+        (
+            list(app, view),
+            open.saturating_sub(inner.saturating_sub(1)),
+        )
     } else {
         (lesson(app, view), app.lesson.scroll)
     };
