@@ -4,9 +4,15 @@
 //! - [`cli`]: the command line (clap); its doc comments are the help, man page and completions.
 //! - [`units`]: durations (`500ms`) and sizes (`16KiB`) as every command writes them.
 //! - [`model`]: pure data (processes, sockets, TCP states, signal masks) and derived views.
-//! - [`kernel`]: the only code that reads or changes the OS (procfs, netlink, tracefs, signals).
+//! - [`kernel`]: the door to the OS (procfs, netlink, tracefs, signals, fork, the subreaper, one
+//!   task's comm or tgid in `kernel::proc`); the rest reads the machine through it. On purpose,
+//!   some code makes the calls a lesson is about itself: `server` binds, accepts, forks its
+//!   workers and daemonizes, `demo` forks, listens and selects to show the kernel doing it,
+//!   and `tui`'s runtime owns its terminal and the children it starts. (Still to move behind
+//!   `kernel`: the server's control commands' and pid file's own /proc reads.)
 //! - [`cmd`]: the plain commands for scripts (`ps`, `net`, ...): format a model for a terminal
 //!   or as JSON.
+//! - [`output`]: writing to stdout for every command: a closed pipe ends quietly.
 //! - [`server`]: `tcplab serve`: HTTP parsing, connections, the reactor, master and workers;
 //!   its io_uring model keeps every `unsafe` the ring needs in `kernel::uring`.
 //! - [`trace`]: `tcplab trace`: live state transitions.
@@ -22,6 +28,7 @@ pub mod kernel;
 pub mod learn;
 pub mod metrics;
 pub mod model;
+pub mod output;
 pub mod server;
 pub mod text;
 pub mod trace;

@@ -10,7 +10,7 @@ use crate::cli::{Cli, CompletionsArgs};
 pub fn completions(args: CompletionsArgs) -> anyhow::Result<ExitCode> {
     let mut buf = Vec::new();
     clap_complete::generate(args.shell, &mut Cli::command(), "tcplab", &mut buf);
-    super::output::print(&String::from_utf8_lossy(&buf))
+    crate::output::print(&String::from_utf8_lossy(&buf))
 }
 
 pub fn man() -> anyhow::Result<ExitCode> {
@@ -21,7 +21,7 @@ pub fn man() -> anyhow::Result<ExitCode> {
     for sub in Cli::command().get_subcommands() {
         page.push_str(&subcommand_section(sub, "tcplab"));
     }
-    super::output::print(&page)
+    crate::output::print(&page)
 }
 
 fn subcommand_section(cmd: &clap::Command, parent: &str) -> String {

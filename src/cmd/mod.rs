@@ -4,5 +4,4 @@ pub mod docs;
 pub mod net;
 mod net_info;
 mod net_rate;
-pub mod output;
 pub mod ps;

@@ -114,7 +114,7 @@ pub fn run(args: NetArgs) -> anyhow::Result<ExitCode> {
             let _ = writeln!(t, "{:<13}{:>7}", "TOTAL", counts.total());
             t
         };
-        return super::output::print(&text);
+        return crate::output::print(&text);
     }
 
     let index = index
@@ -127,7 +127,7 @@ pub fn run(args: NetArgs) -> anyhow::Result<ExitCode> {
         if let Some(index) = &index {
             index.fill(&mut sockets);
         }
-        super::output::print(&table(&sockets))
+        crate::output::print(&table(&sockets))
     };
     // Printed: what is left is freed by the process's exit at once, not object by object
     // (tens of thousands of sockets and the owner index).
@@ -172,7 +172,7 @@ fn print_json(
             buf.push(',');
         }
         if buf.len() >= CHUNK {
-            if !super::output::print_line(&buf)? {
+            if !crate::output::print_line(&buf)? {
                 return Ok(ExitCode::SUCCESS);
             }
             buf.clear();
@@ -182,7 +182,7 @@ fn print_json(
         buf.push('\n');
     }
     buf.push(']');
-    super::output::print_line(&buf)?;
+    crate::output::print_line(&buf)?;
     Ok(ExitCode::SUCCESS)
 }
 

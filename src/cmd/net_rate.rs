@@ -66,7 +66,7 @@ pub fn run(args: &NetArgs, filter: &SocketFilter) -> anyhow::Result<ExitCode> {
             socket_table(&rows)
         }
     };
-    super::output::print(&text)
+    crate::output::print(&text)
 }
 
 /// A scan and the moment it read the counters: the middle of the dump.

@@ -47,7 +47,7 @@ pub fn run(args: PsArgs) -> anyhow::Result<ExitCode> {
     } else {
         table(&procs, &order, &roles)
     };
-    super::output::print(&text)
+    crate::output::print(&text)
 }
 
 /// All processes, or with `zombies_only` the zombies and their parents, in pid order.

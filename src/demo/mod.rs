@@ -57,7 +57,7 @@ pub fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
 /// Prints one line of a demo's story and flushes it at once (a reader such as the dashboard
 /// follows it live). A reader that went away does not stop the demo: it still cleans up.
 pub(crate) fn say(line: &str) {
-    let _ = crate::cmd::output::print_line(line);
+    let _ = crate::output::print_line(line);
 }
 
 /// The body of a forked process: runs `f`; an error is one line on stderr naming the demo,

@@ -35,14 +35,6 @@ impl LiveSource {
         }
     }
 
-    /// Processes and sockets; `owners` of every socket stays None.
-    pub fn without_owners() -> LiveSource {
-        LiveSource {
-            owners: None,
-            ..LiveSource::new()
-        }
-    }
-
     /// Switches owner lookups off or back on between refreshes, keeping the index's caches:
     /// the dashboard looks owners up only while a view shows them (reading every process's
     /// descriptors is most of a refresh's cost on a busy machine).

@@ -20,6 +20,7 @@ pub mod netns;
 pub mod netstat;
 pub mod owners;
 pub mod parse;
+pub mod proc;
 pub mod processes;
 pub mod signals;
 pub mod sockets;

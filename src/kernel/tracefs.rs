@@ -121,6 +121,17 @@ pub fn remove_stale(root: &Path) -> Vec<String> {
 
 /// The kernel-side filter: TCP only (the tracepoint also fires for SCTP and MPTCP), and the
 /// port on either end when one is asked for.
+/// The name tracing recorded for a task (`saved_cmdlines`: `PID COMM` lines, recent tasks),
+/// from wherever tracefs is mounted.
+pub fn saved_comm(tid: i32) -> Option<String> {
+    let root = tracefs_root().ok()?;
+    let text = std::fs::read_to_string(root.join("saved_cmdlines")).ok()?;
+    text.lines().find_map(|l| {
+        let (pid, comm) = l.split_once(' ')?;
+        (pid.parse() == Ok(tid)).then(|| comm.to_string())
+    })
+}
+
 /// The process a thread belonged to, as tracing recorded it when the thread made an event
 /// (`record-tgid` fills `saved_tgids`, `TID TGID` lines): still known after the thread exited,
 /// when /proc can no longer say.

@@ -93,7 +93,7 @@ fn list(lang: Lang) -> anyhow::Result<ExitCode> {
             l.title
         ));
     }
-    crate::cmd::output::print(&out)
+    crate::output::print(&out)
 }
 
 pub fn state_name(state: LessonState, lang: Lang) -> &'static str {

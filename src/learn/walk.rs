@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use super::check::{Tracing, Verdict};
 use super::session::{Change, Session};
-use crate::cmd::output::print_line;
+use crate::output::print_line;
 
 pub fn run(mut s: Session, interval: Duration) -> anyhow::Result<ExitCode> {
     let stop = Arc::new(AtomicBool::new(false));

@@ -120,7 +120,7 @@ pub fn stop(args: StopArgs) -> anyhow::Result<ExitCode> {
     // (it has exited; its parent has not reaped it yet).
     while started.elapsed() < deadline {
         if pidfile::process_kind(pid) == ProcessKind::Gone || kill(pid, None) == Err(Errno::ESRCH) {
-            return crate::cmd::output::print(&format!(
+            return crate::output::print(&format!(
                 "tcplab stop: server {pid} stopped ({} after {})\n",
                 sig.as_str(),
                 format_duration(started.elapsed())
@@ -170,7 +170,7 @@ pub fn reload(args: ControlArgs) -> anyhow::Result<ExitCode> {
     let old = workers_of(pid);
     send(pid, Signal::SIGHUP)?;
     if old.is_empty() {
-        return crate::cmd::output::print(&format!(
+        return crate::output::print(&format!(
             "tcplab reload: sent HUP to {pid}; it has no workers to replace (a one-process model)\n"
         ));
     }
@@ -184,7 +184,7 @@ pub fn reload(args: ControlArgs) -> anyhow::Result<ExitCode> {
         let fresh: Vec<Pid> = now.iter().copied().filter(|p| !old.contains(p)).collect();
         let draining: Vec<Pid> = old.iter().copied().filter(|p| now.contains(p)).collect();
         if draining.is_empty() && !fresh.is_empty() {
-            return crate::cmd::output::print(&format!(
+            return crate::output::print(&format!(
                 "tcplab reload: server {pid} reloaded; new workers {}; old workers {} have exited\n",
                 list(&fresh),
                 list(&old)
@@ -197,7 +197,7 @@ pub fn reload(args: ControlArgs) -> anyhow::Result<ExitCode> {
                     list(&old)
                 );
             }
-            return crate::cmd::output::print(&format!(
+            return crate::output::print(&format!(
                 "tcplab reload: server {pid} reloaded; new workers {}; old workers {} still draining\n",
                 list(&fresh),
                 list(&draining)
@@ -218,7 +218,7 @@ pub fn reopen(args: ControlArgs) -> anyhow::Result<ExitCode> {
     let path = pid_file_path(&args);
     let pid = running_server(&path)?;
     send(pid, Signal::SIGUSR1)?;
-    crate::cmd::output::print(&format!(
+    crate::output::print(&format!(
         "tcplab reopen: sent USR1 to server {pid}; its log files are reopened\n"
     ))
 }
@@ -285,7 +285,7 @@ pub fn status(args: ControlArgs) -> anyhow::Result<ExitCode> {
     if doc.is_none() {
         out.push_str("(counters unavailable: the server's /status did not answer)\n");
     }
-    crate::cmd::output::print(&out)
+    crate::output::print(&out)
 }
 
 fn row(pid: Pid, (conns, requests): (String, String), role: &str) -> String {

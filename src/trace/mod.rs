@@ -23,8 +23,8 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use crate::cli::TraceArgs;
-use crate::cmd::output::print_line;
 use crate::model::{Transition, TransitionSource};
+use crate::output::print_line;
 use conns::Timeline;
 use session::{Flow, Options, Sink};
 

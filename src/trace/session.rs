@@ -539,14 +539,12 @@ impl Tasks {
         // The thread may have exited by now (a short-lived one): what tracing recorded of it
         // at event time still knows its process.
         let pid = tgid
-            .or_else(|| tgid_of(tid))
+            .or_else(|| crate::kernel::proc::tgid(tid))
             .or_else(|| tracefs::saved_tgid(tid))
             .unwrap_or(tid);
         // A short-lived process may be gone already; the kernel remembers recent names.
-        let name = std::fs::read_to_string(format!("/proc/{pid}/comm"))
-            .map(|c| c.trim_end().to_string())
-            .ok()
-            .or_else(|| saved_comm(tid))
+        let name = crate::kernel::proc::comm(pid)
+            .or_else(|| tracefs::saved_comm(tid))
             .unwrap_or_else(|| match comm {
                 "" => "?".to_string(),
                 c => c.to_string(),
@@ -554,22 +552,4 @@ impl Tasks {
         self.known.insert(tid, (pid, name.clone(), Instant::now()));
         (pid, name)
     }
-}
-
-/// The name tracing recorded for a task (`saved_cmdlines`: `PID COMM` lines, recent tasks).
-fn saved_comm(tid: i32) -> Option<String> {
-    let text = std::fs::read_to_string("/sys/kernel/tracing/saved_cmdlines").ok()?;
-    text.lines().find_map(|l| {
-        let (pid, comm) = l.split_once(' ')?;
-        (pid.parse() == Ok(tid)).then(|| comm.to_string())
-    })
-}
-
-/// `Tgid:` of /proc/<tid>/status (a thread's directory exists even though it is not listed).
-fn tgid_of(tid: i32) -> Option<i32> {
-    let status = std::fs::read_to_string(format!("/proc/{tid}/status")).ok()?;
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("Tgid:"))
-        .and_then(|v| v.trim().parse().ok())
 }
