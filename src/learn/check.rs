@@ -761,7 +761,14 @@ impl Check {
                         by_parent.entry(z.ppid).or_default().push(z.pid);
                     }
                 }
-                let best = by_parent.iter().max_by_key(|(_, z)| z.len());
+                // Of the parents with enough zombies the newest: the demo just started, not
+                // one left running elsewhere on the machine.
+                let started = |pid: i32| proc_of(pid).map(|p| p.start_time);
+                let best = by_parent
+                    .iter()
+                    .filter(|(_, z)| z.len() >= *min)
+                    .max_by_key(|(&p, _)| started(p))
+                    .or_else(|| by_parent.iter().max_by_key(|(_, z)| z.len()));
                 match best {
                     Some((&parent, zs)) if zs.len() >= *min => {
                         cx.memory.insert("parent".into(), parent);
