@@ -44,7 +44,16 @@ pub fn run(args: CongestionDemo) -> anyhow::Result<ExitCode> {
         }
         Err(LabError::Failed(why)) => anyhow::bail!("cannot set up the namespaces: {why}"),
     };
-    let (sender, receiver) = connect(&lab, args.congestion.as_deref())?;
+    let (sender, receiver) = match connect(&lab, args.congestion.as_deref()) {
+        Ok(pair) => pair,
+        // A name the kernel does not know is bad input: usage, after the lab is gone.
+        Err(e) if e.downcast_ref::<UnknownCongestion>().is_some() => {
+            drop(lab);
+            eprintln!("tcplab demo congestion: {e}");
+            return Ok(ExitCode::from(2));
+        }
+        Err(e) => return Err(e),
+    };
     let peer = receiver.local_addr()?;
     let local = sender.local_addr()?;
     // This thread stays in the sender's namespace: the scanner's netlink socket is made there,
@@ -154,6 +163,11 @@ pub fn run(args: CongestionDemo) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// `--congestion NAME` that this kernel has no algorithm for.
+#[derive(Debug, thiserror::Error)]
+#[error("no congestion control `{0}` in this kernel (see /proc/sys/net/ipv4/tcp_available_congestion_control)")]
+struct UnknownCongestion(String);
+
 /// The sender's and the receiver's ends of one connection, each made in its namespace; this
 /// thread is left in the sender's.
 fn connect(lab: &Lab, congestion: Option<&str>) -> anyhow::Result<(TcpStream, TcpStream)> {
@@ -167,9 +181,15 @@ fn connect(lab: &Lab, congestion: Option<&str>) -> anyhow::Result<(TcpStream, Tc
     let sender = TcpStream::connect_timeout(&addr, Duration::from_secs(5))
         .with_context(|| format!("cannot connect to {addr} across the veth pair"))?;
     if let Some(name) = congestion {
-        setsockopt(&sender, sockopt::TcpCongestion, &name.into()).with_context(|| {
-            format!("congestion control `{name}` is not available (see /proc/sys/net/ipv4/tcp_available_congestion_control)")
-        })?;
+        match setsockopt(&sender, sockopt::TcpCongestion, &name.into()) {
+            Ok(()) => {}
+            Err(nix::errno::Errno::ENOENT) => {
+                return Err(UnknownCongestion(name.to_string()).into());
+            }
+            Err(e) => {
+                return Err(e).with_context(|| format!("cannot set congestion control `{name}`"))
+            }
+        }
     }
     let (receiver, _) = listener.accept().context("accept failed")?;
     Ok((sender, receiver))

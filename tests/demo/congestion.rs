@@ -150,6 +150,45 @@ fn sigint_mid_transfer_removes_the_namespaces() {
 }
 
 #[test]
+fn an_unknown_congestion_control_is_a_usage_error_and_leaves_nothing() {
+    if skip_without(Need::Root) {
+        return;
+    }
+    let out = testkit::tcplab()
+        .args([
+            "demo",
+            "congestion",
+            "--congestion",
+            "no-such-cc",
+            "--duration",
+            "5s",
+        ])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(err.contains("no congestion control `no-such-cc`"), "{err}");
+    // Its namespaces (named after its pid) were made and removed again: none of the form
+    // tcplab-*-<a pid that no longer runs> may stay. Other demos of this binary may run, so
+    // only namespaces whose pid is gone count.
+    for line in namespaces().lines() {
+        let Some(name) = line.split_whitespace().next() else {
+            continue;
+        };
+        let Some(pid) = name.rsplit('-').next().and_then(|p| p.parse::<i32>().ok()) else {
+            continue;
+        };
+        if name.starts_with("tcplab-") {
+            assert!(
+                std::path::Path::new(&format!("/proc/{pid}")).exists(),
+                "{name} left behind by a process that is gone"
+            );
+        }
+    }
+}
+
+#[test]
 fn without_root_it_says_why_and_exits_2() {
     let out = as_nobody(&["demo", "congestion", "--duration", "5s"]);
     let err = String::from_utf8_lossy(&out.stderr);
