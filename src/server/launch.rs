@@ -22,7 +22,8 @@ use super::pidfile::{self, PidFile};
 use super::ready::ReadyLine;
 use super::stats::Scoreboard;
 use super::worker_table::WorkerTable;
-use crate::cli::{Model, ServeArgs, UsageError};
+use crate::cli::{ServeArgs, UsageError};
+use crate::server::models::Model;
 
 /// Every failure is one line, `tcplab serve: why` (printed by `lib::run`), and exit status 1.
 pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {

@@ -7,7 +7,7 @@ use std::net::SocketAddr;
 
 use clap::ValueEnum;
 
-use crate::cli::Model;
+use crate::server::models::Model;
 
 const PREFIX: &str = "tcplab serve: listening on http://";
 

@@ -9,9 +9,9 @@ use nix::errno::Errno;
 use nix::sys::signal::Signal;
 
 use super::state::StatusKind;
-use crate::cli::Model;
 use crate::kernel::exit::Exit;
 use crate::model::{Snapshot, Transition, TransitionSource};
+use crate::server::models::Model;
 
 /// Host facts for the header; read by the runtime, never by the core.
 pub use crate::kernel::host::Host as HostInfo;

@@ -303,7 +303,7 @@ fn server_keys_signal_the_master_and_load_it() {
     assert_eq!(
         fx,
         vec![Effect::StartServer {
-            model: tcplab::cli::Model::Iterative,
+            model: tcplab::server::models::Model::Iterative,
             workers: 3
         }]
     );

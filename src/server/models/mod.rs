@@ -14,5 +14,38 @@ pub mod select;
 
 use std::net::TcpStream;
 
+use clap::ValueEnum;
+
 /// The connection table of the models here: std sockets.
 pub type Table = crate::server::connections::Connections<TcpStream>;
+
+/// The server designs of the tutorial, from the first to the last.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
+pub enum Model {
+    /// An epoll event loop (mio): one thread, thousands of connections
+    #[default]
+    Reactor,
+    /// One process: blocking accept, answer, close; one client at a time
+    Iterative,
+    /// N processes blocking in accept on one shared listening socket
+    Prefork,
+    /// One process multiplexing with select(2); limited to FD_SETSIZE descriptors
+    Select,
+    /// One process multiplexing with poll(2)
+    Poll,
+    /// io_uring (a proactor): multishot accept, receives into provided buffers, batched sends
+    Uring,
+}
+
+impl Model {
+    pub fn name(self) -> &'static str {
+        match self {
+            Model::Reactor => "reactor",
+            Model::Iterative => "iterative",
+            Model::Prefork => "prefork",
+            Model::Select => "select",
+            Model::Poll => "poll",
+            Model::Uring => "uring",
+        }
+    }
+}

@@ -8,8 +8,8 @@ use crossterm::event::{KeyCode, KeyEvent};
 use nix::sys::signal::Signal;
 
 use super::{PaneState, Reply, World};
-use crate::cli::Model;
 use crate::kernel::exit::Exit;
+use crate::server::models::Model;
 use crate::tui::event::{Effect, SignalTarget};
 use crate::tui::state::StatusKind;
 
