@@ -312,3 +312,37 @@ fn connection_detail_at_160x40() {
 fn connection_detail_at_80x24() {
     insta::assert_snapshot!(connection_detail(80, 24));
 }
+
+/// A header line too long for the terminal loses whole items, marked `…`, never half a
+/// number.
+#[test]
+fn the_header_never_cuts_a_number() {
+    let mut app = app(80, 24);
+    let mut s = fake::sample();
+    let template = s
+        .sockets
+        .iter()
+        .find(|k| k.state == TcpState::CloseWait)
+        .unwrap()
+        .clone();
+    for i in 0..125u16 {
+        let mut k = template.clone();
+        k.remote.set_port(20_000 + i);
+        s.sockets.push(k);
+    }
+    app.update(Event::Snapshot(s));
+    let screen = render(&app);
+    let lines: Vec<&str> = screen.lines().take(3).collect();
+    for l in &lines {
+        let l = l.trim_matches('"').trim_end();
+        assert!(l.chars().count() <= 80);
+    }
+    assert!(lines[0].contains("transitions: sampled") || lines[0].contains('…'));
+    assert!(!lines[0].contains("transitions: sa…"), "{}", lines[0]);
+    let tcp = lines[2];
+    assert!(
+        tcp.contains("CLOSE-WAIT 126") || !tcp.contains("CLOSE-WAIT"),
+        "{tcp}"
+    );
+    assert!(tcp.trim_end_matches([' ', '"']).ends_with('…'), "{tcp}");
+}

@@ -44,23 +44,27 @@ pub fn draw(frame: &mut Frame, app: &App, area: Rect) {
             format_duration(app.interval),
         )),
     ];
-    match app.backed_off() {
-        // A refresh takes longer than the interval: the dashboard waits longer, and says so.
-        Some(every) => first.push(Span::styled(
-            format!(
-                "→{} (a refresh takes {})",
-                format_duration(every),
-                format_duration(app.snapshot.cost)
-            ),
-            t.warn(),
-        )),
-        None => first.push(Span::raw(format!(
+    // A refresh takes longer than the interval: the dashboard waits longer, and says so.
+    let cost = match app.backed_off() {
+        Some(every) => {
+            first.push(Span::styled(
+                format!(
+                    "→{} (a refresh takes {})",
+                    format_duration(every),
+                    format_duration(app.snapshot.cost)
+                ),
+                t.warn(),
+            ));
+            None
+        }
+        None => Some(Span::raw(format!(
             "  refresh {}ms",
             app.snapshot.cost.as_millis()
         ))),
-    }
+    };
     first.push(Span::raw("  transitions: "));
     first.push(Span::styled(source, t.accent()));
+    first.extend(cost);
     if let Some(e) = &app.source_error {
         first.push(Span::styled(format!("  scan failed: {e}"), t.danger()));
     }
@@ -156,7 +160,37 @@ pub fn draw(frame: &mut Frame, app: &App, area: Rect) {
         }
         _ => vec![Line::from(first), Line::from(procs), Line::from(tcp)],
     };
+    let width = area.width as usize;
+    let lines: Vec<Line> = lines.into_iter().map(|l| whole_spans(l, width)).collect();
     frame.render_widget(Paragraph::new(lines), area);
+}
+
+/// The spans of `line` that fit in `width` whole, and `…` where the rest was left out: a
+/// header never shows half a number (`CLOSE-WAIT 12` for 126).
+fn whole_spans(line: Line<'static>, width: usize) -> Line<'static> {
+    let total: usize = line.spans.iter().map(|s| s.width()).sum();
+    if total <= width {
+        return line;
+    }
+    let mut kept = Vec::new();
+    let mut used = 0;
+    for span in line.spans {
+        // Room for the span and the `…` after it.
+        if used + span.width() + 1 > width {
+            break;
+        }
+        used += span.width();
+        kept.push(span);
+    }
+    // A label whose value did not fit goes too (`transitions: ` without `kernel`).
+    if kept
+        .last()
+        .is_some_and(|s| s.content.trim_end().ends_with(':') && kept.len() > 1)
+    {
+        kept.pop();
+    }
+    kept.push(Span::raw("…"));
+    Line::from(kept)
 }
 
 /// Compact state names for the header and narrow columns.
