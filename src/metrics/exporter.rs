@@ -69,7 +69,8 @@ pub fn run(args: MetricsArgs) -> anyhow::Result<ExitCode> {
         active: AtomicUsize::new(0),
     });
     eprintln!(
-        "tcplab metrics: listening on http://{addr} (GET /metrics; transitions: {source}, pid {})",
+        "{} (GET /metrics; transitions: {source}, pid {})",
+        crate::server::ready::listening("metrics", addr),
         std::process::id()
     );
     accept_loop(&listener, stop_rx.as_fd(), &shared)?;

@@ -1,6 +1,8 @@
 //! The ready line, `tcplab serve: listening on http://ADDR (model M, N workers, pid P)`: printed
 //! on stderr once the server accepts connections. The daemon's launcher, the dashboard and the
-//! tests wait for it; it is written and read here only.
+//! tests wait for it; it is written and read here only. `tcplab metrics` prints a line of the
+//! same shape (`tcplab metrics: listening on http://ADDR (...)`), written with [`listening`];
+//! [`listening_addr`] reads the address of either.
 
 use std::fmt;
 use std::net::SocketAddr;
@@ -10,6 +12,21 @@ use clap::ValueEnum;
 use crate::server::models::Model;
 
 const PREFIX: &str = "tcplab serve: listening on http://";
+
+/// The start of a listening command's ready line: `tcplab COMMAND: listening on http://ADDR`;
+/// the command adds what it wants to say in parentheses.
+pub fn listening(command: &str, addr: SocketAddr) -> String {
+    format!("tcplab {command}: listening on http://{addr}")
+}
+
+/// The address in the ready line of any listening command (`serve`, `metrics`); None for any
+/// other line.
+pub fn listening_addr(line: &str) -> Option<SocketAddr> {
+    let rest = line.trim().strip_prefix("tcplab ")?;
+    let (_command, rest) = rest.split_once(": listening on http://")?;
+    let (addr, _) = rest.split_once(" (")?;
+    addr.parse().ok()
+}
 
 /// What the ready line says.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -25,8 +42,8 @@ impl fmt::Display for ReadyLine {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "{PREFIX}{} (model {}, {} workers, pid {})",
-            self.addr,
+            "{} (model {}, {} workers, pid {})",
+            listening("serve", self.addr),
             self.model.name(),
             self.workers,
             self.pid
@@ -81,6 +98,31 @@ mod tests {
             "tcplab serve: listening on http://x (model reactor, 1 workers, pid 2)",
         ] {
             assert_eq!(ReadyLine::parse(line), None, "{line}");
+        }
+    }
+
+    #[test]
+    fn the_address_of_any_listening_commands_line() {
+        let addr: SocketAddr = "127.0.0.1:9814".parse().unwrap();
+        let metrics = format!(
+            "{} (GET /metrics; transitions: kernel, pid 7)\n",
+            listening("metrics", addr)
+        );
+        assert_eq!(listening_addr(&metrics), Some(addr));
+        assert_eq!(ReadyLine::parse(&metrics), None, "not serve's line");
+        let serve = ReadyLine {
+            addr: "[::1]:80".parse().unwrap(),
+            model: Model::Reactor,
+            workers: 2,
+            pid: 1,
+        };
+        assert_eq!(listening_addr(&serve.to_string()), Some(serve.addr));
+        for line in [
+            "",
+            "tcplab metrics: listening on http://nope (x)",
+            "listening on http://127.0.0.1:1 (x)",
+        ] {
+            assert_eq!(listening_addr(line), None, "{line}");
         }
     }
 }

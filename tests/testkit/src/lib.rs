@@ -205,7 +205,18 @@ pub fn start_listening(args: &[&str]) -> (Running, SocketAddr) {
         stderr: None,
     };
     let mut reader = BufReader::new(running.child.stderr.take().unwrap());
+    // A command that never prints its ready line would block the read for ever: past the
+    // deadline it is killed, the read ends, and the test fails with what it printed.
+    let (ready_tx, ready_rx) = std::sync::mpsc::channel::<()>();
+    let pid = nix::unistd::Pid::from_raw(running.pid());
+    let watchdog = std::thread::spawn(move || {
+        if ready_rx.recv_timeout(Duration::from_secs(60)).is_err() {
+            let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGKILL);
+        }
+    });
     let addr = read_ready_line(&mut reader);
+    let _ = ready_tx.send(());
+    let _ = watchdog.join();
     running.stderr = Some(reader);
     (running, addr)
 }
@@ -219,8 +230,8 @@ pub fn read_ready_line(reader: &mut impl BufRead) -> SocketAddr {
         if n == 0 {
             panic!("server exited before its ready line; it printed:\n{seen}");
         }
-        if let Some(ready) = tcplab::server::ready::ReadyLine::parse(&line) {
-            return ready.addr;
+        if let Some(addr) = tcplab::server::ready::listening_addr(&line) {
+            return addr;
         }
         seen.push_str(&line);
     }
