@@ -254,7 +254,7 @@ fn serve_connection(mut stream: TcpStream, shared: &Shared) {
 
 /// Writes the answer to one request into `out`; returns whether the connection stays open.
 fn answer(
-    req: &crate::server::routes::Request<'_>,
+    req: &crate::server::http::Request<'_>,
     shared: &Shared,
     asked: Instant,
     clock: &Clock,

@@ -12,8 +12,9 @@ use std::net::IpAddr;
 
 use super::body::BodyDecoder;
 use super::conditional::OwnedConditions;
+use super::http::Request;
 use super::http::{is_head_request, parse_head, Method};
-use super::routes::{self, Answered, Deferred, Request, Site};
+use super::routes::{self, Answered, Deferred, Site};
 
 /// Stop answering and let the caller write once this much output is waiting, so a client
 /// that pipelines without reading cannot make the server buffer without bound.

@@ -5,8 +5,9 @@
 
 use super::conditional::{self, Selected, Validators};
 use super::http::Method;
+use super::http::Request;
 use super::response::{write_full, write_head, ContentRange, FileHeaders, ResponseHead, Status};
-use super::routes::{Answered, Deferred, Request};
+use super::routes::{Answered, Deferred};
 use super::static_files::FileBody;
 
 /// The file, as [`super::static_files::lookup`] found it.

@@ -9,7 +9,6 @@ use std::mem::MaybeUninit;
 
 use super::conditional::Conditions;
 use super::response::Status;
-use super::routes::Request;
 
 /// The limits a request head and body must respect; each has a flag.
 #[derive(Debug, Clone, Copy)]
@@ -58,6 +57,22 @@ impl HttpError {
             HttpError::PayloadTooLarge => Status::PayloadTooLarge,
         }
     }
+}
+
+/// A request, borrowed from the buffer it was parsed from (or from an owned copy).
+#[derive(Debug, Clone, Copy)]
+pub struct Request<'a> {
+    pub method: Method,
+    pub method_name: &'a str,
+    pub target: &'a str,
+    pub minor_version: u8,
+    pub keep_alive: bool,
+    pub referer: Option<&'a [u8]>,
+    pub user_agent: Option<&'a [u8]>,
+    /// `Accept`, read only by `/metrics` (which exposition format).
+    pub accept: Option<&'a [u8]>,
+    /// Preconditions and Range, read only for static files.
+    pub conditions: Conditions<'a>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

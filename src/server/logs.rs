@@ -8,7 +8,7 @@ use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 
 use super::date::Clock;
-use super::routes::Request;
+use super::http::Request;
 
 /// Where a log goes: stderr, or a file opened for appending that can be reopened.
 #[derive(Debug)]

@@ -6,11 +6,10 @@ use std::net::IpAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use super::conditional::Conditions;
 use super::config::{Config, MAX_SLEEP};
 use super::date::Clock;
 use super::file_answer::{self, Found};
-use super::http::Method;
+use super::http::{Method, Request};
 use super::logs::{AccessRecord, LogSink};
 use super::response::{write_full, ResponseHead, Status};
 use super::static_files::{self, FileBody, Lookup};
@@ -27,22 +26,6 @@ pub struct Site<'a> {
     pub error_log: Option<&'a mut LogSink>,
     /// A graceful stop is under way: every answer closes its connection.
     pub draining: bool,
-}
-
-/// A request, borrowed from the buffer it was parsed from (or from an owned copy).
-#[derive(Debug, Clone, Copy)]
-pub struct Request<'a> {
-    pub method: Method,
-    pub method_name: &'a str,
-    pub target: &'a str,
-    pub minor_version: u8,
-    pub keep_alive: bool,
-    pub referer: Option<&'a [u8]>,
-    pub user_agent: Option<&'a [u8]>,
-    /// `Accept`, read only by `/metrics` (which exposition format).
-    pub accept: Option<&'a [u8]>,
-    /// Preconditions and Range, read only for static files.
-    pub conditions: Conditions<'a>,
 }
 
 /// A response that cannot be written at once; the caller's loop completes it.
