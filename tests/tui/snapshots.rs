@@ -346,3 +346,23 @@ fn the_header_never_cuts_a_number() {
     );
     assert!(tcp.trim_end_matches([' ', '"']).ends_with('…'), "{tcp}");
 }
+
+/// At 80 columns COMMAND gets the spare width and shows the program's name, not its path.
+#[test]
+fn at_80_columns_the_command_is_readable() {
+    let mut app = app(80, 24);
+    let mut s = fake::sample();
+    for p in &mut s.processes {
+        if p.pid == 200 {
+            p.cmdline = Some(vec![
+                "/home/you/tcplab/target/debug/tcplab".into(),
+                "demo".into(),
+                "zombie".into(),
+            ]);
+        }
+    }
+    app.update(Event::Snapshot(s));
+    let screen = render(&app);
+    assert!(screen.contains("tcplab demo zombie"), "{screen}");
+    assert!(!screen.contains("/home/you"), "{screen}");
+}

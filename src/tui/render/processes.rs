@@ -39,7 +39,8 @@ fn columns(width: u16) -> Vec<(ProcColumn, u16)> {
             Pid, Ppid, Pgid, Sid, Tty, Tpgid, Stat, User, Cpu, Rss, Command,
         ]
     } else if width >= 70 {
-        &[Pid, Ppid, Pgid, Sid, Stat, User, Cpu, Command]
+        // COMMAND gets the room PGID and SID would take.
+        &[Pid, Ppid, Stat, User, Cpu, Command]
     } else {
         &[Pid, Ppid, Stat, Command]
     };
@@ -90,7 +91,7 @@ pub fn draw(frame: &mut Frame, app: &App, area: Rect) {
                 "{:<6} {}{}",
                 marks(p, &app.relations),
                 r.prefix,
-                p.command()
+                shown_command(p)
             );
             Row::new(cols.iter().map(|(c, _)| {
                 let text = match c {
@@ -157,6 +158,21 @@ fn row_style(app: &App, p: &Process) -> Style {
         t.good()
     } else {
         Style::new()
+    }
+}
+
+/// The command line as a person reads it: the program's name, not its path
+/// (`tcplab demo zombie`, not `/home/you/tcplab/target/debug/tcplab demo zombie`).
+fn shown_command(p: &Process) -> String {
+    let full = p.command();
+    if !full.starts_with('/') {
+        return full;
+    }
+    let (program, args) = full.split_once(' ').unwrap_or((full.as_str(), ""));
+    let name = program.rsplit('/').next().unwrap_or(program);
+    match args {
+        "" => name.to_string(),
+        args => format!("{name} {args}"),
     }
 }
 
