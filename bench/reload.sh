@@ -100,6 +100,4 @@ section=$(
 )
 echo "$section"
 
-results=bench/RESULTS.md
-awk '/^## / { skip = ($0 == "## serve: failed requests across reloads") } !skip' "$results" >"$work/results"
-{ cat "$work/results"; echo; echo "$section"; } | cat -s >"$results"
+write_section "## serve: failed requests across reloads" "$section"

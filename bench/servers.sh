@@ -17,3 +17,11 @@ free_port() {
     [ -z "$(ss -Htln "sport = :$p")" ] && { echo "$p"; return; }
   done
 }
+
+# Replaces the section headed $1 in bench/RESULTS.md with $2 (which starts with that heading),
+# keeping every other script's sections.
+write_section() { # heading section
+  local results=bench/RESULTS.md
+  awk -v h="$1" '/^## / { skip = ($0 == h) } !skip' "$results" >"$work/results"
+  { cat "$work/results"; echo; echo "$2"; } | cat -s >"$results"
+}
