@@ -167,12 +167,20 @@ pub struct Instance {
     wall_minus_mono: Option<f64>,
 }
 
+/// Which of an instance's pipes to read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Pipes {
+    /// The binary per-CPU pipes where the kernel has them, else the text pipe.
+    #[default]
+    Binary,
+    /// The text pipe even where the binary ones would do (to test and compare the two).
+    Text,
+}
+
 impl Instance {
     /// Creates `instances/tcplab-<our pid>` under `root`, enables the event with `filter(port)`
-    /// and opens its pipe without blocking.
-    /// With `text`, the text pipe is read even when the binary ones would do (to test and
-    /// compare the two).
-    pub fn create(root: &Path, port: Option<u16>, text: bool) -> Result<Instance, TracefsError> {
+    /// and opens its pipes without blocking.
+    pub fn create(root: &Path, port: Option<u16>, pipes: Pipes) -> Result<Instance, TracefsError> {
         let event_dir = root.join(EVENT);
         if !event_dir.is_dir() {
             return Err(TracefsError::NoEvent(event_dir));
@@ -193,11 +201,11 @@ impl Instance {
             raw: None,
             wall_minus_mono: None,
         };
-        inst.configure(port, text)?;
+        inst.configure(port, pipes)?;
         Ok(inst)
     }
 
-    fn configure(&mut self, port: Option<u16>, text: bool) -> Result<(), TracefsError> {
+    fn configure(&mut self, port: Option<u16>, pipes: Pipes) -> Result<(), TracefsError> {
         // Best effort: older kernels lack some of these, and the trace still works without.
         // record-tgid gives the process id next to the thread id.
         let _ = self.write("options/record-tgid", "1");
@@ -210,7 +218,7 @@ impl Instance {
         let ev = format!("{EVENT}/filter");
         self.write(&ev, &filter(port))?;
         self.write(&format!("{EVENT}/enable"), "1")?;
-        if let Some(raw) = RawPipes::open(&self.dir).filter(|_| !text) {
+        if let Some(raw) = RawPipes::open(&self.dir).filter(|_| pipes == Pipes::Binary) {
             self.raw = Some(raw);
             return Ok(());
         }

@@ -8,6 +8,7 @@ use std::time::Duration;
 use anyhow::Context;
 
 use super::http::Limits;
+use super::models::Model;
 use crate::cli::ServeArgs;
 use crate::kernel::beneath::Beneath;
 
@@ -25,8 +26,8 @@ pub struct Config {
     pub root: Option<Arc<Beneath>>,
     pub access_log: Option<PathBuf>,
     pub error_log: Option<PathBuf>,
-    /// The model's name as `/status` and the ready line print it.
-    pub model: &'static str,
+    /// The model (`/status` and the metrics name it).
+    pub model: Model,
     /// The server's own pid and start time (the master's, when there are workers).
     pub server_pid: u32,
     pub server_started_unix_ms: u64,
@@ -57,7 +58,7 @@ impl Config {
             root,
             access_log: args.access_log.clone(),
             error_log: args.error_log.clone(),
-            model: args.model.name(),
+            model: args.model,
             server_pid: std::process::id(),
             server_started_unix_ms: super::stats::unix_ms(),
         })

@@ -17,7 +17,7 @@ const CLASSES: [&str; 5] = ["1xx", "2xx", "3xx", "4xx", "5xx"];
 
 /// The page, encoded as the scraper asked.
 pub fn page(board: &Scoreboard, config: &Config, format: Format) -> String {
-    exposition_of(board, config.model, config.server_started_unix_ms).encode(format)
+    exposition_of(board, config.model.name(), config.server_started_unix_ms).encode(format)
 }
 
 fn exposition_of(board: &Scoreboard, model: &str, started_unix_ms: u64) -> Exposition {

@@ -91,7 +91,7 @@ pub fn respond(
     } else if path == "/status" {
         let doc = StatusDoc::collect(
             site.board,
-            site.config.model,
+            site.config.model.name(),
             site.config.server_pid,
             site.config.server_started_unix_ms,
         );

@@ -46,8 +46,8 @@ pub struct Options {
     pub sampled_only: bool,
     /// With the tracepoint, also follow active closers into TIME_WAIT by sampling.
     pub follow_time_wait: bool,
-    /// Read the text pipe even when the binary per-CPU pipes would do (tests, comparisons).
-    pub text_pipe: bool,
+    /// Which tracefs pipes to read (the text one only for tests and comparisons).
+    pub pipes: tracefs::Pipes,
     /// Never sample: without the tracepoint, `run` fails with the reason (the exporter says
     /// "no source" rather than report sampled counts as the kernel's).
     pub tracepoint_only: bool,
@@ -101,7 +101,7 @@ pub fn run(opts: &Options, stop: BorrowedFd, sink: &mut dyn Sink) -> anyhow::Res
     let why_not = if opts.sampled_only {
         "sampling was asked for".to_string()
     } else {
-        match start_kernel(opts.port, opts.text_pipe, sink) {
+        match start_kernel(opts.port, opts.pipes, sink) {
             Ok(instance) => return run_kernel(instance, opts, stop, sink),
             Err(e) if opts.tracepoint_only => anyhow::bail!("no kernel tracepoint: {e}"),
             Err(e) => e.to_string(),
@@ -112,7 +112,7 @@ pub fn run(opts: &Options, stop: BorrowedFd, sink: &mut dyn Sink) -> anyhow::Res
 
 fn start_kernel(
     port: Option<u16>,
-    text_pipe: bool,
+    pipes: tracefs::Pipes,
     sink: &mut dyn Sink,
 ) -> Result<Instance, tracefs::TracefsError> {
     let root = tracefs::tracefs_root()?;
@@ -121,7 +121,7 @@ fn start_kernel(
             "removed stale tracefs instance {name} (its process is gone)"
         ));
     }
-    Instance::create(&root, port, text_pipe)
+    Instance::create(&root, port, pipes)
 }
 
 /// Seconds on CLOCK_MONOTONIC, the clock the instance's trace uses too.

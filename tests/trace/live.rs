@@ -114,7 +114,7 @@ fn the_text_pipe_fallback_reports_the_same_lives() {
     let (tx, rx) = std::sync::mpsc::channel();
     let opts = Options {
         port: Some(server.port()),
-        text_pipe: true,
+        pipes: tcplab::kernel::tracefs::Pipes::Text,
         ..Options::default()
     };
     let tracer = std::thread::spawn(move || {
