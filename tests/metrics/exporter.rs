@@ -318,3 +318,40 @@ fn memory_does_not_grow_over_a_thousand_scrapes() {
         "VmRSS grew from {warm} KiB to {after} KiB over 900 scrapes"
     );
 }
+
+#[test]
+fn unprivileged_it_says_transitions_are_not_counted() {
+    subreaper();
+    let mut cmd = if nix::unistd::geteuid().is_root() {
+        let mut c = std::process::Command::new("setpriv");
+        c.args(["--reuid", "65534", "--regid", "65534", "--clear-groups"])
+            .arg(testkit::bin());
+        c
+    } else {
+        std::process::Command::new(testkit::bin())
+    };
+    let child = cmd
+        .args(["metrics", "--listen", "127.0.0.1:0"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn tcplab metrics as nobody");
+    let mut running = Running {
+        child,
+        stderr: None,
+    };
+    let mut reader = std::io::BufReader::new(running.child.stderr.take().unwrap());
+    let addr = testkit::read_ready_line(&mut reader);
+    running.stderr = Some(reader);
+    let page = scrape(addr);
+    assert_eq!(
+        page.value("tcplab_tcp_transitions_source{source=\"none\"}"),
+        1.0
+    );
+    assert!(page.family("tcplab_tcp_transitions_total").is_empty());
+    assert!(page.get("tcplab_tcp_transitions_lost_total").is_none());
+    // Other users' processes are still counted (their stat is world-readable).
+    assert!(page.value("tcplab_processes{state=\"sleeping\"}") >= 1.0);
+    assert_promtool_accepts(&page.text);
+}
