@@ -366,3 +366,27 @@ fn at_80_columns_the_command_is_readable() {
     assert!(screen.contains("tcplab demo zombie"), "{screen}");
     assert!(!screen.contains("/home/you"), "{screen}");
 }
+
+/// A filtered socket list at 80 columns: the footer counts what the list shows and leaves the
+/// filter's label whole; nothing matching says so.
+#[test]
+fn a_filtered_socket_list_and_its_footer_at_80x24() {
+    let mut app = app(80, 24);
+    press(&mut app, "2/time_wait listen");
+    app.update(code(KeyCode::Enter));
+    let screen = render(&app);
+    let footer = screen
+        .lines()
+        .find(|l| l.contains("filter: time_wait listen"))
+        .unwrap_or_else(|| panic!("the filter's label is whole:\n{screen}"));
+    assert!(footer.contains("LISTEN 2"), "{footer}");
+    assert!(footer.contains("TIME-WAIT 1"), "{footer}");
+    assert!(
+        !footer.contains("ESTAB"),
+        "counts only what the list shows: {footer}"
+    );
+    insta::assert_snapshot!(screen);
+    press(&mut app, "/nothing-matches-this");
+    app.update(code(KeyCode::Enter));
+    assert!(render(&app).contains("no match"));
+}

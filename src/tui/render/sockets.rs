@@ -113,20 +113,41 @@ pub fn draw(frame: &mut Frame, app: &App, area: Rect) {
         app.socks.sort.column.title(),
         arrow
     );
+    // The counts of what the list shows (the filter's), in the room the filter's label
+    // leaves on the bottom border: whole counts only, `…` for the rest.
+    let shown: crate::model::counts::StateCounts = app
+        .socks
+        .rows
+        .iter()
+        .filter_map(|&i| app.snapshot.sockets.get(i))
+        .collect();
+    let filter = &app.socks.filter.text;
+    let label = match filter.is_empty() {
+        true => 0,
+        false => filter.chars().count() + " filter:  ".len() + 2,
+    };
+    let room = (area.width as usize).saturating_sub(label + 4);
     let mut counts = vec![Span::raw(" ")];
+    let mut used = 1;
     for st in TcpState::ALL {
-        let n = app.sock_counts.get(st);
+        let n = shown.get(st);
         if n > 0 {
-            counts.push(Span::styled(
-                format!("{} {n} ", short_state(st)),
-                state_style(app, st),
-            ));
+            let text = format!("{} {n} ", short_state(st));
+            if used + text.chars().count() + 2 > room {
+                counts.push(Span::raw("… "));
+                break;
+            }
+            used += text.chars().count();
+            counts.push(Span::styled(text, state_style(app, st)));
         }
     }
-    let block = pane_block(app, title, &app.socks.filter.text)
-        .title_bottom(Line::from(counts).right_aligned());
+    let block = pane_block(app, title, filter).title_bottom(Line::from(counts).right_aligned());
     let table = Table::new(body, widths).header(header).block(block);
     frame.render_widget(table, area);
+    if app.socks.rows.is_empty() && !filter.is_empty() {
+        let inner = Rect::new(area.x + 2, area.y + 2, area.width.saturating_sub(4), 1);
+        frame.render_widget(Span::styled("no match", t.dim()), inner);
+    }
 }
 
 fn state_style(app: &App, st: TcpState) -> Style {
