@@ -2,37 +2,20 @@
 //! kernel's own view of the sockets on the demo's port (the same scan `tcplab net` makes), so
 //! every state a demo announces is one the kernel reported, not one it assumed.
 
-use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4, TcpListener};
-use std::os::fd::AsRawFd;
+use std::net::{Ipv4Addr, SocketAddr, TcpListener};
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
-use nix::sys::socket::{
-    bind, listen, setsockopt, socket, sockopt, AddressFamily, Backlog, SockFlag, SockType,
-    SockaddrIn,
-};
 
+use crate::kernel::net::ReusePort;
 use crate::kernel::sockets::SocketScanner;
 use crate::model::{Socket, TcpState, TimerKind};
 use crate::units::format_duration;
 
 /// Listens on 127.0.0.1:`port` (0: any free port) with `backlog`.
 pub fn listen_on(port: u16, backlog: i32) -> anyhow::Result<TcpListener> {
-    let addr = SocketAddrV4::new(Ipv4Addr::LOCALHOST, port);
-    let fd = socket(
-        AddressFamily::Inet,
-        SockType::Stream,
-        SockFlag::SOCK_CLOEXEC,
-        None,
-    )
-    .context("cannot create a TCP socket")?;
-    // As servers do, so that a TIME_WAIT left by a previous run does not block the port.
-    setsockopt(&fd, sockopt::ReuseAddr, &true).context("cannot set SO_REUSEADDR")?;
-    bind(fd.as_raw_fd(), &SockaddrIn::from(addr))
-        .with_context(|| format!("cannot listen on {addr}"))?;
-    let backlog = Backlog::new(backlog).context("bad backlog")?;
-    listen(&fd, backlog).with_context(|| format!("cannot listen on {addr}"))?;
-    Ok(TcpListener::from(fd))
+    let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
+    Ok(crate::kernel::net::listen(addr, backlog, ReusePort::No)?)
 }
 
 /// The kernel's sockets with `port` at either end, on loopback, read fresh.

@@ -16,6 +16,7 @@ mod fd_walk;
 pub mod fork;
 pub mod host;
 pub mod live;
+pub mod net;
 pub mod netns;
 pub mod netstat;
 pub mod owners;

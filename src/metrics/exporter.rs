@@ -38,7 +38,7 @@ const WRITE_TIMEOUT: Duration = Duration::from_secs(30);
 const THREAD_STACK: usize = 256 << 10;
 
 pub fn run(args: MetricsArgs) -> anyhow::Result<ExitCode> {
-    let listener = crate::server::bind(args.listen).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let listener = crate::server::bind(args.listen)?;
     let addr = listener.local_addr()?;
     // The accept loop stops on INT/TERM/HUP, and the tracer then removes its tracefs instance.
     let stop_rx = crate::kernel::signals::stop_on_signals()?;

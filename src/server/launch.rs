@@ -280,7 +280,7 @@ fn worker_main(model: Model, reuseport: bool, config: &Config, env: WorkerEnv) -
 /// the shared listener is the default.
 fn own_listener(shared: &TcpListener) -> anyhow::Result<TcpListener> {
     let addr = shared.local_addr()?;
-    let own = super::bind_reuseport(addr).map_err(|e| anyhow::anyhow!(e))?;
+    let own = super::bind_reuseport(addr)?;
     let _ = nix::sys::socket::shutdown(shared.as_raw_fd(), nix::sys::socket::Shutdown::Read);
     Ok(own)
 }

@@ -49,9 +49,8 @@ pub mod worker_table;
 use std::net::{SocketAddr, TcpListener};
 use std::process::ExitCode;
 
-use nix::errno::Errno;
-
 use crate::cli::ServeArgs;
+use crate::kernel::net::{self, ListenError, ReusePort};
 
 /// `tcplab serve`: see [`launch`].
 pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
@@ -64,43 +63,12 @@ const BACKLOG: i32 = 1024;
 
 /// Binds the listening socket; the error is the one line a user should see (after
 /// `tcplab serve: `).
-pub fn bind(addr: SocketAddr) -> Result<TcpListener, String> {
-    bind_with(addr, false)
+pub fn bind(addr: SocketAddr) -> Result<TcpListener, ListenError> {
+    net::listen(addr, BACKLOG, ReusePort::No)
 }
 
 /// As [`bind`], with SO_REUSEPORT set so that other sockets (other workers) may bind the same
 /// address and the kernel spreads new connections across them.
-pub fn bind_reuseport(addr: SocketAddr) -> Result<TcpListener, String> {
-    bind_with(addr, true)
-}
-
-fn bind_with(addr: SocketAddr, reuseport: bool) -> Result<TcpListener, String> {
-    listen(addr, reuseport).map_err(|e| {
-        let why = match e {
-            Errno::EADDRINUSE => "address already in use".to_string(),
-            Errno::EACCES => "permission denied".to_string(),
-            Errno::EADDRNOTAVAIL => "address not available".to_string(),
-            e => e.desc().to_lowercase(),
-        };
-        format!("cannot listen on {addr}: {why}")
-    })
-}
-
-fn listen(addr: SocketAddr, reuseport: bool) -> nix::Result<TcpListener> {
-    use nix::sys::socket::{self, sockopt, AddressFamily, SockFlag, SockType, SockaddrStorage};
-    use std::os::fd::AsRawFd;
-    let family = if addr.is_ipv4() {
-        AddressFamily::Inet
-    } else {
-        AddressFamily::Inet6
-    };
-    let fd = socket::socket(family, SockType::Stream, SockFlag::SOCK_CLOEXEC, None)?;
-    // A restarted server must not wait for its old connections' TIME_WAIT to end.
-    socket::setsockopt(&fd, sockopt::ReuseAddr, &true)?;
-    if reuseport {
-        socket::setsockopt(&fd, sockopt::ReusePort, &true)?;
-    }
-    socket::bind(fd.as_raw_fd(), &SockaddrStorage::from(addr))?;
-    socket::listen(&fd, socket::Backlog::new(BACKLOG)?)?;
-    Ok(TcpListener::from(fd))
+pub fn bind_reuseport(addr: SocketAddr) -> Result<TcpListener, ListenError> {
+    net::listen(addr, BACKLOG, ReusePort::Yes)
 }
