@@ -139,6 +139,9 @@ fn prometheus_sees_the_states_we_make() {
 
     let q = queue.local_addr().unwrap();
     let tw_port = tw.local_addr().unwrap().port();
+    // Each series is read as its last value over the past minute, so that one scrape that
+    // overran its 1 s timeout on a loaded machine (a missed sample, and `up` 0 for a moment)
+    // does not hide what earlier scrapes already brought in.
     let expect = |promql: String, want: f64| {
         wait_for(
             &format!("Prometheus to show {promql} = {want}"),
@@ -146,36 +149,45 @@ fn prometheus_sees_the_states_we_make() {
             || (query(prom, &promql) == Some(want)).then_some(()),
         );
     };
-    expect("up{job=\"tcplab_metrics\"}".into(), 1.0);
-    expect("up{job=\"tcplab_serve\"}".into(), 1.0);
-    expect(format!("tcplab_tcp_listen_queue{{listen=\"{q}\"}}"), 3.0);
-    expect(format!("tcplab_tcp_listen_backlog{{listen=\"{q}\"}}"), 2.0);
+    expect("max_over_time(up{job=\"tcplab_metrics\"}[1m])".into(), 1.0);
+    expect("max_over_time(up{job=\"tcplab_serve\"}[1m])".into(), 1.0);
     expect(
-        format!("tcplab_tcp_port_sockets{{port=\"{tw_port}\",state=\"TIME_WAIT\"}}"),
+        format!("last_over_time(tcplab_tcp_listen_queue{{listen=\"{q}\"}}[1m])"),
+        3.0,
+    );
+    expect(
+        format!("last_over_time(tcplab_tcp_listen_backlog{{listen=\"{q}\"}}[1m])"),
+        2.0,
+    );
+    expect(
+        format!(
+            "last_over_time(tcplab_tcp_port_sockets{{port=\"{tw_port}\",state=\"TIME_WAIT\"}}[1m])"
+        ),
         50.0,
     );
     expect(
         format!(
-            "tcplab_zombie_parent_unreaped{{pid=\"{}\",comm=\"sleep\"}}",
+            "last_over_time(tcplab_zombie_parent_unreaped{{pid=\"{}\",comm=\"sleep\"}}[1m])",
             parent.pid()
         ),
         3.0,
     );
     expect(
-        "tcplab_serve_requests_total{job=\"tcplab_serve\",class=\"4xx\"}".into(),
+        "last_over_time(tcplab_serve_requests_total{job=\"tcplab_serve\",class=\"4xx\"}[1m])"
+            .into(),
         100.0,
     );
     expect(
-        "sum(tcplab_serve_worker_requests_total{class=\"4xx\"})".into(),
+        "sum(last_over_time(tcplab_serve_worker_requests_total{class=\"4xx\"}[1m]))".into(),
         100.0,
     );
-    expect("tcplab_serve_workers".into(), 2.0);
+    expect("last_over_time(tcplab_serve_workers[1m])".into(), 2.0);
     let source = match nix::unistd::geteuid().is_root() {
         true => "tracepoint",
         false => "none",
     };
     expect(
-        format!("tcplab_tcp_transitions_source{{source=\"{source}\"}}"),
+        format!("last_over_time(tcplab_tcp_transitions_source{{source=\"{source}\"}}[1m])"),
         1.0,
     );
     // The example rules loaded and are evaluated.
