@@ -9,8 +9,7 @@ use crate::cli::{NetArgs, UsageError};
 use crate::kernel::owners::OwnerIndex;
 use crate::kernel::sockets::{ScanDetail, ScanOptions, SocketScanner, SplitPolicy};
 use crate::model::counts::StateCounts;
-use crate::model::{Owner, Socket, TcpState, TimerKind};
-use crate::text::printable;
+use crate::model::{owners_text, Socket, TcpState, TimerKind};
 
 /// Which sockets the command line asks for (`--state`, `--listen`, `--port`).
 pub struct SocketFilter {
@@ -325,19 +324,6 @@ pub fn timer_name(kind: TimerKind) -> &'static str {
     }
 }
 
-/// A socket's holders in the table: `comm[pid]:fd,...`, `-` for none, `?` for unknown.
-pub(super) fn owners_text(owners: Option<&[Owner]>) -> String {
-    match owners {
-        None => "?".to_string(),
-        Some([]) => "-".to_string(),
-        Some(o) => o
-            .iter()
-            .map(|o| format!("{}[{}]:{}", printable(&o.comm), o.pid, o.fd))
-            .collect::<Vec<_>>()
-            .join(","),
-    }
-}
-
 fn table(sockets: &[Socket]) -> String {
     let mut out = String::with_capacity(sockets.len() * 120 + 100);
     let _ = writeln!(
@@ -376,7 +362,7 @@ fn table(sockets: &[Socket]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::Timer;
+    use crate::model::{Owner, Timer};
     use std::time::Duration;
 
     #[test]

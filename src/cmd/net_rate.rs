@@ -10,11 +10,11 @@ use crate::cli::NetArgs;
 use crate::kernel::owners::OwnerIndex;
 use crate::kernel::sockets::{ScanDetail, ScanOptions, SocketScanner, TcpScan};
 use crate::model::rates::{by_process, Counters, ProcessRate, Throughput};
-use crate::model::Socket;
+use crate::model::{owners_text, Socket};
 use crate::text::printable;
 use crate::units::format_size;
 
-use super::net::{json_fields, owners_text, push_json_string, push_u64, SocketFilter};
+use super::net::{json_fields, push_json_string, push_u64, SocketFilter};
 
 pub fn run(args: &NetArgs, filter: &SocketFilter) -> anyhow::Result<ExitCode> {
     let mut scanner = SocketScanner::with(ScanOptions {

@@ -15,7 +15,7 @@ pub mod zombies;
 
 pub use process::{ProcState, Process};
 pub use signals::{SignalMasks, SignalSet};
-pub use socket::{Owner, Socket, Timer, TimerKind};
+pub use socket::{owners_text, Owner, Socket, Timer, TimerKind};
 pub use tcp_info::TcpInfo;
 pub use tcp_state::TcpState;
 pub use transition::{Transition, TransitionSource};

@@ -1,5 +1,6 @@
 //! One TCP socket as the kernel reports it (sock_diag, or /proc/net/tcp), with its holders.
 
+use std::fmt;
 use std::net::SocketAddr;
 use std::time::Duration;
 
@@ -14,6 +15,25 @@ pub struct Owner {
     pub pid: i32,
     pub fd: i32,
     pub comm: String,
+}
+
+/// `comm[pid]:fd`, the one way a holder is shown as text (`tcplab net`, the dashboard). The
+/// comm is the process's own choice, so it goes through [`printable`](crate::text::printable).
+impl fmt::Display for Owner {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let comm = crate::text::printable(&self.comm);
+        write!(f, "{comm}[{}]:{}", self.pid, self.fd)
+    }
+}
+
+/// A socket's holders as text: `comm[pid]:fd,...`; `-` when nobody holds it (TIME_WAIT), `?`
+/// when unknown (not looked up, or another user's process and we are not root).
+pub fn owners_text(owners: Option<&[Owner]>) -> String {
+    match owners {
+        None => "?".to_string(),
+        Some([]) => "-".to_string(),
+        Some(o) => o.iter().map(Owner::to_string).collect::<Vec<_>>().join(","),
+    }
 }
 
 /// Which timer of the socket is running (the `tr` column of /proc/net/tcp, `timer:` of ss -o).
@@ -63,4 +83,31 @@ pub struct Socket {
     /// (`ScanDetail::TcpInfo`) and the kernel gave it (not for TIME_WAIT or SYN_RECV, nor from
     /// /proc/net/tcp). Boxed: the plain scan carries only the empty pointer.
     pub info: Option<Box<TcpInfo>>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn owner(pid: i32, fd: i32, comm: &str) -> Owner {
+        Owner {
+            pid,
+            fd,
+            comm: comm.into(),
+        }
+    }
+
+    #[test]
+    fn an_owner_is_comm_pid_fd_with_the_comm_made_printable() {
+        assert_eq!(owner(300, 3, "tcplab").to_string(), "tcplab[300]:3");
+        assert_eq!(owner(7, 12, "a\nb\x1b[31m").to_string(), "a?b?[31m[7]:12");
+    }
+
+    #[test]
+    fn owners_are_joined_by_commas_dash_for_none_and_question_mark_for_unknown() {
+        assert_eq!(owners_text(None), "?");
+        assert_eq!(owners_text(Some(&[])), "-");
+        let two = [owner(300, 3, "tcplab"), owner(301, 3, "tab\there")];
+        assert_eq!(owners_text(Some(&two)), "tcplab[300]:3,tab?here[301]:3");
+    }
 }

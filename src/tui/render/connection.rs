@@ -8,7 +8,7 @@ use ratatui::Frame;
 
 use super::header::short_state;
 use super::overlay_block;
-use super::sockets::owners;
+use crate::model::owners_text;
 use crate::tui::app::App;
 use crate::tui::traffic::{rate_text, ConnHistory, ConnSample};
 
@@ -70,7 +70,7 @@ pub fn draw(frame: &mut Frame, app: &App, area: Rect) {
         Line::from(vec![
             Span::styled(format!("{} ", short_state(sock.state)), t.title()),
             Span::raw(format!("{} → {}  ", sock.local, sock.remote)),
-            Span::styled(owners(sock), t.dim()),
+            Span::styled(owners_text(sock.owners.as_deref()), t.dim()),
         ]),
         Line::from(match info {
             Some(i) => format!(

@@ -9,8 +9,7 @@ use ratatui::Frame;
 
 use super::header::short_state;
 use super::{fit, pane_block};
-use crate::model::{Socket, TcpState, TimerKind};
-use crate::text::printable;
+use crate::model::{owners_text, Socket, TcpState, TimerKind};
 use crate::tui::app::App;
 use crate::tui::traffic::{rate_text, rtt_text};
 use crate::tui::views::{shows_socket_traffic, SockColumn};
@@ -94,7 +93,7 @@ pub fn draw(frame: &mut Frame, app: &App, area: Rect) {
                         SockColumn::Up => rate_text(rate.map(|r| r.send)),
                         SockColumn::Down => rate_text(rate.map(|r| r.recv)),
                         SockColumn::Timer => timer(s),
-                        SockColumn::Owners => fit(&owners(s), owners_width),
+                        SockColumn::Owners => fit(&owners_text(s.owners.as_deref()), owners_width),
                     })
                 }))
                 .style(style)
@@ -171,18 +170,5 @@ pub fn timer(s: &Socket) -> String {
         TimerKind::Retransmit => format!("rto {left} x{}", s.timer.retransmits),
         TimerKind::Keepalive => format!("ka {left}"),
         TimerKind::Probe => format!("probe {left}"),
-    }
-}
-
-/// `tcplab(300/3) tcplab(301/3)`; `-` when nobody holds it, `?` when unknown.
-pub fn owners(s: &Socket) -> String {
-    match &s.owners {
-        None => "?".into(),
-        Some(o) if o.is_empty() => "-".into(),
-        Some(o) => o
-            .iter()
-            .map(|o| format!("{}({}/{})", printable(&o.comm), o.pid, o.fd))
-            .collect::<Vec<_>>()
-            .join(" "),
     }
 }
