@@ -36,6 +36,8 @@ pub struct App {
     /// The pane that has the keys.
     pub pane: Pane,
     pub overlay: Overlay,
+    /// The first help line shown (the help overlay scrolls when it does not fit).
+    pub help_scroll: u16,
     pub quitting: bool,
 
     pub host: HostInfo,
@@ -85,6 +87,7 @@ impl App {
             paused: false,
             pane: Pane::Processes,
             overlay: Overlay::None,
+            help_scroll: 0,
             quitting: false,
             host: HostInfo::default(),
             snapshot: Snapshot::default(),

@@ -51,6 +51,7 @@ impl App {
             },
             // "Any key closes", q and Esc included: q here must not end the dashboard and
             // every demo and server it started.
+            Overlay::Help if self.scroll_help(key.code) => vec![],
             Overlay::Help | Overlay::Details(_) | Overlay::Connection => {
                 if matches!(key.code, KeyCode::Char('k') | KeyCode::F(9)) {
                     if let Overlay::Connection = self.overlay {
@@ -138,6 +139,23 @@ impl App {
         vec![Effect::SpawnDemo { name, args: vec![] }]
     }
 
+    /// Up/Down/j/k, PgUp/PgDn, Home/End move the help; false for a key that closes it.
+    fn scroll_help(&mut self, code: KeyCode) -> bool {
+        let max = crate::tui::render::help::max_scroll(self.size, self.theme);
+        let page = self.size.1.saturating_sub(4).max(1);
+        let top = self.help_scroll.min(max);
+        self.help_scroll = match code {
+            KeyCode::Up | KeyCode::Char('k') => top.saturating_sub(1),
+            KeyCode::Down | KeyCode::Char('j') => (top + 1).min(max),
+            KeyCode::PageUp => top.saturating_sub(page),
+            KeyCode::PageDown => (top + page).min(max),
+            KeyCode::Home => 0,
+            KeyCode::End => max,
+            _ => return false,
+        };
+        true
+    }
+
     fn on_key_normal(&mut self, key: KeyEvent) -> Vec<Effect> {
         let n = Pane::ALL.len();
         match key.code {
@@ -147,7 +165,10 @@ impl App {
             }
             KeyCode::Tab => self.set_pane(Pane::ALL[(self.pane.index() + 1) % n]),
             KeyCode::BackTab => self.set_pane(Pane::ALL[(self.pane.index() + n - 1) % n]),
-            KeyCode::Char('?') | KeyCode::F(1) => self.overlay = Overlay::Help,
+            KeyCode::Char('?') | KeyCode::F(1) => {
+                self.help_scroll = 0;
+                self.overlay = Overlay::Help;
+            }
             KeyCode::Char('p') => {
                 self.paused = !self.paused;
                 let s = if self.paused { "paused" } else { "resumed" };

@@ -546,3 +546,36 @@ fn the_first_screen_sorts_by_cpu_and_hides_kernel_threads() {
     assert_eq!(app.procs.rows.len(), second.processes.len());
     assert!(!render(&app).contains("kernel threads hidden"));
 }
+
+/// A demo's "stop: Ctrl+C" is advice for its own terminal; in the dashboard Ctrl+C quits (and
+/// ends every demo), so the status line names the dashboard's way to stop the demo instead.
+#[test]
+fn a_demo_is_told_to_stop_with_the_signal_menu_not_ctrl_c() {
+    let mut app = app(120, 30);
+    press(&mut app, "d");
+    app.update(code(KeyCode::Enter));
+    app.update(Event::Spawned {
+        kind: ChildKind::Demo("signal".into()),
+        pid: 150,
+    });
+    app.update(Event::ChildOutput {
+        pid: 150,
+        line: "  stop: Ctrl+C or `kill 150`".into(),
+    });
+    let screen = render(&app);
+    assert!(!screen.contains("Ctrl+C"), "{screen}");
+    assert!(
+        screen.contains("stop: select pid 150 (the demo), k, Enter (TERM)"),
+        "{screen}"
+    );
+    // What comes before the advice on the same line is kept.
+    app.update(Event::ChildOutput {
+        pid: 150,
+        line: "  look: `ps --pid 150`; stop: Ctrl+C, `kill 150`".into(),
+    });
+    let screen = render(&app);
+    assert!(
+        screen.contains("look: `ps --pid 150`; stop: select pid 150"),
+        "{screen}"
+    );
+}

@@ -188,6 +188,71 @@ fn help_overlay() {
     insta::assert_snapshot!(render(&app));
 }
 
+/// The help at `w`×`h`: its first screen, then after Down, j and PgDn, then back up with k.
+fn help_screens(w: u16, h: u16) -> String {
+    let mut app = app(w, h);
+    app.update(key('?'));
+    let mut screens = render(&app);
+    app.update(code(KeyCode::Down));
+    app.update(key('j'));
+    app.update(code(KeyCode::PageDown));
+    screens.push_str(&render(&app));
+    app.update(code(KeyCode::End));
+    app.update(key('k'));
+    screens.push_str(&render(&app));
+    screens
+}
+
+/// The help fits the screen (a margin on each side), wraps at words and scrolls.
+#[test]
+fn help_fits_wraps_and_scrolls_at_80x24() {
+    let screens = help_screens(80, 24);
+    assert!(screens.contains("↓ more"), "{screens}");
+    assert!(screens.contains("↑ more"), "{screens}");
+    insta::assert_snapshot!(screens);
+}
+
+#[test]
+fn help_fits_wraps_and_scrolls_at_120x40() {
+    let screens = help_screens(120, 40);
+    // Here it all fits: no "more", and scrolling keys leave it where it is.
+    assert!(!screens.contains("more"), "{screens}");
+    insta::assert_snapshot!(screens);
+}
+
+/// Every word of every help line can be read at some scroll position, whole.
+#[test]
+fn help_shows_every_word_whole() {
+    for (w, h) in [(80u16, 24u16), (120, 40), (40, 12)] {
+        let mut app = app(w, h);
+        app.update(key('?'));
+        let mut seen = String::new();
+        for _ in 0..500 {
+            let screen = render(&app);
+            seen.push_str(&screen);
+            if !screen.contains("↓ more") {
+                break;
+            }
+            app.update(code(KeyCode::Down));
+        }
+        assert_eq!(
+            app.overlay,
+            tcplab::tui::state::Overlay::Help,
+            "Down keeps it open"
+        );
+        let words: String = seen.split(['│', '"', '\n']).collect::<Vec<_>>().join(" ");
+        let words: Vec<&str> = words.split_whitespace().collect();
+        for (_, what) in tcplab::tui::render::help::KEYS {
+            for word in what.split_whitespace() {
+                assert!(
+                    words.contains(&word),
+                    "{word:?} of {what:?} not shown whole at {w}x{h}:\n{seen}"
+                );
+            }
+        }
+    }
+}
+
 #[test]
 fn demo_menu() {
     let mut app = app(100, 24);

@@ -49,6 +49,7 @@ impl App {
                         None => {}
                     }
                 }
+                let line = dashboard_stop_advice(&line, child.pid);
                 self.say(StatusKind::Info, format!("demo {name}: {line}"));
                 vec![Effect::Refresh]
             }
@@ -139,5 +140,18 @@ impl App {
                 ),
             );
         }
+    }
+}
+
+/// A demo says how to stop it from its terminal ("stop: Ctrl+C or `kill N`"); in the dashboard
+/// Ctrl+C quits the dashboard, so that advice becomes the dashboard's way: TERM to the demo we
+/// started (`pid`), from the signal menu (`k`, TERM is its first entry).
+fn dashboard_stop_advice(line: &str, pid: i32) -> String {
+    match line.find("stop:") {
+        Some(at) => format!(
+            "{}stop: select pid {pid} (the demo), k, Enter (TERM)",
+            &line[..at]
+        ),
+        None => line.to_string(),
     }
 }

@@ -8,6 +8,7 @@ use ratatui::Frame;
 use super::overlay_block;
 use crate::tui::app::App;
 use crate::tui::layout::centered;
+use crate::tui::theme::Theme;
 
 pub const KEYS: [(&str, &str); 26] = [
     (
@@ -71,20 +72,106 @@ pub const KEYS: [(&str, &str); 26] = [
     ),
 ];
 
+/// Columns kept free on each side of the box, and rows above and below it.
+const MARGIN_X: u16 = 2;
+const MARGIN_Y: u16 = 1;
+
+/// The help box on a screen of `area`: never wider than the screen minus a margin, as tall as
+/// its wrapped lines need and the screen allows. Returns the box and those lines.
+fn layout(area: Rect, theme: Theme) -> (Rect, Vec<Line<'static>>) {
+    let w = 92
+        .min(area.width.saturating_sub(2 * MARGIN_X))
+        .max(area.width.min(3));
+    let all = lines(w.saturating_sub(2), theme);
+    let h = (all.len() as u16 + 2)
+        .min(area.height.saturating_sub(2 * MARGIN_Y))
+        .max(area.height.min(3));
+    (centered(area, w, h), all)
+}
+
+/// Cuts `text` into lines of at most `width` characters at spaces (a word longer than the line
+/// is split where it must be).
+fn wrap(text: &str, width: usize) -> Vec<String> {
+    let width = width.max(1);
+    let mut lines = Vec::new();
+    let mut line = String::new();
+    for word in text.split_whitespace() {
+        let mut word: Vec<char> = word.chars().collect();
+        loop {
+            let used = line.chars().count();
+            let gap = usize::from(used > 0);
+            if used + gap + word.len() <= width {
+                if gap == 1 {
+                    line.push(' ');
+                }
+                line.extend(word.iter());
+                break;
+            }
+            if used > 0 {
+                lines.push(std::mem::take(&mut line));
+                continue;
+            }
+            let rest = word.split_off(width);
+            lines.push(word.iter().collect());
+            word = rest;
+        }
+    }
+    if !line.is_empty() || lines.is_empty() {
+        lines.push(line);
+    }
+    lines
+}
+
+/// Every help line wrapped for a box whose inside is `width` wide: the key in its column, what
+/// it does beside it, continued under itself. A key wider than its column gets a line of its own.
+fn lines(width: u16, theme: Theme) -> Vec<Line<'static>> {
+    let width = width as usize;
+    let kw = if width < 50 {
+        0
+    } else if width < 70 {
+        12
+    } else {
+        26
+    };
+    let indent = if kw == 0 { 2 } else { kw + 2 };
+    let mut out = Vec::new();
+    for (k, what) in KEYS {
+        let mut rows = wrap(what, width.saturating_sub(indent)).into_iter();
+        if kw == 0 || k.chars().count() > kw {
+            out.push(Line::from(Span::styled(k.to_string(), theme.accent())));
+        } else if let Some(first) = rows.next() {
+            out.push(Line::from(vec![
+                Span::styled(format!("{k:>kw$}  "), theme.accent()),
+                Span::raw(first),
+            ]));
+        }
+        out.extend(rows.map(|r| Line::from(format!("{:indent$}{r}", ""))));
+    }
+    out
+}
+
+/// How far the help can scroll on a screen of `size`: the wrapped lines that do not fit.
+pub(crate) fn max_scroll(size: (u16, u16), theme: Theme) -> u16 {
+    let (rect, all) = layout(Rect::new(0, 0, size.0, size.1), theme);
+    (all.len() as u16).saturating_sub(rect.height.saturating_sub(2))
+}
+
 pub fn draw(frame: &mut Frame, app: &App, area: Rect) {
-    let t = app.theme;
-    let rect = centered(area, 92, KEYS.len() as u16 + 2);
-    let (block, inner) = overlay_block(frame, rect, " Help · any key closes ");
+    let (rect, all) = layout(area, app.theme);
+    let (mut block, inner) = overlay_block(frame, rect, " Help · q closes ");
+    let max = (all.len() as u16).saturating_sub(inner.height);
+    let top = app.help_scroll.min(max);
+    if top > 0 {
+        block = block.title(Line::from(" ↑ more ").right_aligned());
+    }
+    if top < max {
+        block = block.title_bottom(Line::from(" ↓ more · ↑↓ PgUp PgDn ").right_aligned());
+    }
     frame.render_widget(block, rect);
-    let kw = if inner.width < 70 { 12 } else { 26 };
-    let lines: Vec<Line> = KEYS
-        .iter()
-        .map(|(k, what)| {
-            Line::from(vec![
-                Span::styled(format!("{k:>kw$}  "), t.accent()),
-                Span::raw(*what),
-            ])
-        })
+    let shown: Vec<Line> = all
+        .into_iter()
+        .skip(top as usize)
+        .take(inner.height as usize)
         .collect();
-    frame.render_widget(Paragraph::new(lines), inner);
+    frame.render_widget(Paragraph::new(shown), inner);
 }

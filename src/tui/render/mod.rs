@@ -6,7 +6,7 @@ mod connection;
 mod demo_menu;
 mod details;
 mod header;
-mod help;
+pub mod help;
 mod lesson;
 mod processes;
 mod server;
