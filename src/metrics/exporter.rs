@@ -169,13 +169,9 @@ fn refuse_busy(mut stream: TcpStream) {
     let mut out = Vec::new();
     let clock = Clock::new();
     let head = ResponseHead {
-        status: Status::ServiceUnavailable,
-        content_type: "text/plain",
         content_length: Status::ServiceUnavailable.page().len() as u64,
-        keep_alive: false,
-        http10: false,
         extra: &["Retry-After: 1"],
-        file: None,
+        ..ResponseHead::text(Status::ServiceUnavailable, false, false)
     };
     write_full(
         &mut out,
@@ -222,13 +218,8 @@ fn serve_connection(mut stream: TcpStream, shared: &Shared) {
                 out.clear();
                 let status = e.status();
                 let head = ResponseHead {
-                    status,
-                    content_type: "text/plain",
                     content_length: status.page().len() as u64,
-                    keep_alive: false,
-                    http10: false,
-                    extra: &[],
-                    file: None,
+                    ..ResponseHead::text(status, false, false)
                 };
                 write_full(&mut out, &head, status.page(), false, clock.http_date());
                 let _ = stream.write_all(&out);
@@ -263,15 +254,7 @@ fn answer(
     let keep_alive = req.keep_alive;
     let head_only = req.method == Method::Head;
     let path = req.target.split('?').next().unwrap_or_default();
-    let mut head = ResponseHead {
-        status: Status::Ok,
-        content_type: "text/plain",
-        content_length: 0,
-        keep_alive,
-        http10: req.minor_version == 0,
-        extra: &[],
-        file: None,
-    };
+    let mut head = ResponseHead::text(Status::Ok, keep_alive, req.minor_version == 0);
     let page: std::borrow::Cow<'static, [u8]> = if req.method == Method::Other {
         head.status = Status::MethodNotAllowed;
         head.extra = &["Allow: GET, HEAD"];

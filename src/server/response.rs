@@ -107,6 +107,22 @@ pub struct ResponseHead<'a> {
     pub file: Option<FileHeaders>,
 }
 
+impl ResponseHead<'static> {
+    /// A plain-text answer with no extra headers and no length yet: the start of every answer
+    /// that is not a static file (pages, errors, `/status`, `/metrics`).
+    pub fn text(status: Status, keep_alive: bool, http10: bool) -> ResponseHead<'static> {
+        ResponseHead {
+            status,
+            content_type: "text/plain",
+            content_length: 0,
+            keep_alive,
+            http10,
+            extra: &[],
+            file: None,
+        }
+    }
+}
+
 /// The headers of an answer about a static file.
 #[derive(Debug, Clone, Copy)]
 pub struct FileHeaders {

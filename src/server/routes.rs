@@ -66,15 +66,7 @@ pub fn respond(
     site.board.own().add_requests(1);
     let keep_alive = req.keep_alive && !site.draining;
     let head_only = req.method == Method::Head;
-    let mut head = ResponseHead {
-        status: Status::Ok,
-        content_type: "text/plain",
-        content_length: 0,
-        keep_alive,
-        http10: req.minor_version == 0,
-        extra: &[],
-        file: None,
-    };
+    let mut head = ResponseHead::text(Status::Ok, keep_alive, req.minor_version == 0);
     let date = site.clock.http_date();
     let (path, query) = match origin_form(req.target).split_once('?') {
         Some((p, q)) => (p, q),
@@ -278,15 +270,7 @@ pub fn refuse(
 ) {
     site.board.own().add_requests(1);
     site.board.own().answered(status.code());
-    let mut head = ResponseHead {
-        status,
-        content_type: "text/plain",
-        content_length: 0,
-        keep_alive: false,
-        http10: false,
-        extra: &[],
-        file: None,
-    };
+    let mut head = ResponseHead::text(status, false, false);
     let (sent, _) = error_page(out, &mut head, head_only, site.clock.http_date());
     if let Some(log) = site.access_log.as_deref_mut() {
         log.access(
@@ -310,13 +294,8 @@ pub fn finish_sleep(s: &Sleep, clock: &Clock, draining: bool, out: &mut Vec<u8>)
     let body = sleep_body(s);
     let keep_alive = s.keep_alive && !draining;
     let head = ResponseHead {
-        status: Status::Ok,
-        content_type: "text/plain",
         content_length: body.len() as u64,
-        keep_alive,
-        http10: s.http10,
-        extra: &[],
-        file: None,
+        ..ResponseHead::text(Status::Ok, keep_alive, s.http10)
     };
     write_full(out, &head, body.as_bytes(), s.head_only, clock.http_date());
     keep_alive
