@@ -8,7 +8,7 @@ use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::time::{Duration, SystemTime};
 
-use super::parse::stat::{parse_stat, Stat};
+use super::parse::stat::{self, parse_stat, Stat};
 use super::parse::status::{parse_status, Status};
 use super::users::UserNames;
 use super::{clock_ticks, page_size, read_into, ticks_to_duration, tty, ProcRead};
@@ -137,6 +137,7 @@ impl ProcessScanner {
             tty_nr: st.tty_nr,
             tty: tty::tty_name(st.tty_nr),
             tpgid: st.tpgid,
+            kernel_thread: st.flags & stat::PF_KTHREAD != 0,
             state: ProcState::from_char(st.state),
             uid,
             user,

@@ -77,6 +77,8 @@ pub struct Process {
     pub tty: Option<String>,
     /// Foreground process group of the controlling tty; -1 without one.
     pub tpgid: i32,
+    /// A kernel thread (PF_KTHREAD in /proc/PID/stat's flags).
+    pub kernel_thread: bool,
     pub state: ProcState,
     /// Real uid; None when /proc/PID/status could not be read.
     pub uid: Option<u32>,
@@ -110,6 +112,7 @@ impl Default for Process {
             tty_nr: 0,
             tty: None,
             tpgid: -1,
+            kernel_thread: false,
             state: ProcState::Sleeping,
             uid: None,
             user: None,
@@ -141,9 +144,10 @@ impl Process {
         self.pgid > 0 && self.pid == self.pgid
     }
 
-    /// Kernel threads have no command line and are children of kthreadd (pid 2) or pid 2 itself.
+    /// A kernel thread, as the kernel flags it. Not "pid 2 or a child of pid 2": in a pid
+    /// namespace (a container) pid 2 is an ordinary process and kthreadd is not visible.
     pub fn is_kernel_thread(&self) -> bool {
-        self.pid == 2 || self.ppid == 2
+        self.kernel_thread
     }
 
     /// The command line joined by spaces, or `[comm]` the way ps shows what has none; made

@@ -111,10 +111,12 @@ pub fn foreground_groups(procs: &[Process]) -> BTreeMap<String, i32> {
         .collect()
 }
 
-/// Every session with its groups (kernel threads, in session 0, are left out).
+/// Every session with its groups. Kernel threads (session 0) are left out; other processes in
+/// "session 0" are in a pid namespace (a container) whose session leader lives outside it, as
+/// `docker exec` leaves them, and form a session of their own here.
 pub fn sessions(procs: &[Process]) -> Vec<Session> {
     let mut by_sid: BTreeMap<i32, BTreeMap<i32, Vec<&Process>>> = BTreeMap::new();
-    for p in procs.iter().filter(|p| p.sid > 0) {
+    for p in procs.iter().filter(|p| !p.is_kernel_thread()) {
         by_sid
             .entry(p.sid)
             .or_default()
@@ -169,11 +171,18 @@ mod tests {
         }
     }
 
+    fn kernel(p: Process) -> Process {
+        Process {
+            kernel_thread: true,
+            ..p
+        }
+    }
+
     fn shell_and_job() -> Vec<Process> {
         vec![
             p(1, 0, 1, 1, 0, -1),
-            p(2, 0, 0, 0, 0, -1),              // kthreadd
-            p(3, 2, 0, 0, 0, -1),              // a kernel thread
+            kernel(p(2, 0, 0, 0, 0, -1)),      // kthreadd
+            kernel(p(3, 2, 0, 0, 0, -1)),      // a kernel thread
             p(100, 1, 100, 100, 34816, 200),   // a shell on pts/0
             p(200, 100, 200, 100, 34816, 200), // its foreground job
             p(201, 200, 200, 100, 34816, 200),
@@ -234,5 +243,23 @@ mod tests {
         assert!(!shell.groups[0].foreground && shell.groups[1].foreground);
         assert_eq!(shell.groups[1].members, [200, 201]);
         assert!(s.iter().all(|s| s.sid != 0));
+    }
+
+    #[test]
+    fn in_a_pid_namespace_a_session_led_from_outside_keeps_its_groups() {
+        // Inside a container the kernel reports sid 0 (and pgid 0) for ids outside the
+        // namespace; a pipeline started there with its own group is still a group of three.
+        let procs = vec![
+            p(1, 0, 0, 0, 0, -1),
+            p(10, 1, 0, 0, 0, -1),
+            p(20, 10, 20, 0, 0, -1),
+            p(21, 20, 20, 0, 0, -1),
+            p(22, 20, 20, 0, 0, -1),
+        ];
+        let s = sessions(&procs);
+        let outside = s.iter().find(|s| s.sid == 0).expect("session 0");
+        assert!(!outside.leader_alive);
+        let pipe = outside.groups.iter().find(|g| g.pgid == 20).unwrap();
+        assert_eq!(pipe.members, [20, 21, 22]);
     }
 }

@@ -46,6 +46,7 @@ pub fn process(pid: i32, ppid: i32, comm: &str) -> Process {
         tty_nr: 0,
         tty: None,
         tpgid: -1,
+        kernel_thread: false,
         state: ProcState::Sleeping,
         uid: Some(1000),
         user: Some("user".to_string()),
@@ -109,10 +110,12 @@ pub fn sample() -> Snapshot {
     kthreadd.cmdline = Some(vec![]);
     kthreadd.user = Some("root".into());
     kthreadd.masks = None;
+    kthreadd.kernel_thread = true;
     let mut kworker = process(3, 2, "kworker/0:1");
     kworker.state = ProcState::Idle;
     kworker.cmdline = Some(vec![]);
     kworker.user = Some("root".into());
+    kworker.kernel_thread = true;
 
     // A login shell: session leader on pts/0, and the foreground job it started.
     let mut bash = process(100, 1, "bash");

@@ -26,6 +26,8 @@ fn stat_with_spaces_and_parentheses_in_comm() {
     assert_eq!(st.state, 'S');
     assert_eq!((st.ppid, st.pgid, st.sid), (25629, 25625, 8200));
     assert_eq!((st.tty_nr, st.tpgid), (0, -1));
+    assert_eq!(st.flags, 4194304, "PF_* flags");
+    assert_eq!(st.flags & tcplab::kernel::parse::stat::PF_KTHREAD, 0);
     assert_eq!(st.threads, 1);
     assert_eq!(st.start_ticks, 81162);
     assert_eq!(st.rss_pages, 798);
@@ -274,4 +276,25 @@ fn netlink_and_procfs_agree_on_live_sockets() {
     assert_eq!(a.len(), 3, "{a:?}");
     assert_eq!(a, b);
     drop((client, server));
+}
+
+/// Kernel threads are known by the kernel's PF_KTHREAD flag, as `ps` knows them: kthreadd (pid
+/// 2 outside a container) is one, this test is not.
+#[test]
+fn kernel_threads_by_their_flag() {
+    let procs = tcplab::kernel::processes::ProcessScanner::new()
+        .scan()
+        .unwrap();
+    let me = procs
+        .iter()
+        .find(|p| p.pid == std::process::id() as i32)
+        .unwrap();
+    assert!(!me.is_kernel_thread());
+    if let Some(kthreadd) = procs.iter().find(|p| p.pid == 2 && p.comm == "kthreadd") {
+        assert!(kthreadd.is_kernel_thread());
+        assert!(procs
+            .iter()
+            .filter(|p| p.ppid == 2)
+            .all(|p| p.is_kernel_thread()));
+    }
 }

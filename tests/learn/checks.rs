@@ -311,6 +311,44 @@ fn a_pipeline_is_a_process_group() {
     drop((alone, pipe));
 }
 
+/// The same check inside a pid namespace, as in a container: there the kernel reports session
+/// 0 for a session led from outside, and pid 2 is an ordinary process, not kthreadd. The test
+/// binary runs the test above again as pid 1 of a new namespace (`unshare`, root); where this
+/// machine refuses a new namespace, the test must already be running in one.
+#[test]
+fn a_pipeline_is_a_process_group_inside_a_pid_namespace() {
+    if testkit::skip_without(testkit::Need::Root) {
+        return;
+    }
+    let me = std::env::current_exe().unwrap();
+    let out = Command::new("unshare")
+        .args(["--pid", "--fork", "--mount-proc", "--kill-child"])
+        .arg(&me)
+        .args([
+            "--exact",
+            "checks::a_pipeline_is_a_process_group",
+            "--nocapture",
+        ])
+        .output()
+        .expect("unshare (util-linux)");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    if !out.status.success() && stderr.contains("unshare failed") {
+        let stat = std::fs::read_to_string("/proc/self/stat").unwrap();
+        let sid = stat.rsplit(')').next().unwrap().split_whitespace().nth(4);
+        assert_eq!(
+            sid,
+            Some("0"),
+            "no new pid namespace here ({stderr}), and this test does not run in one either"
+        );
+        return;
+    }
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success() && stdout.contains("1 passed"),
+        "in a pid namespace: {stdout}{stderr}"
+    );
+}
+
 #[test]
 fn signal_masks_caught_pending_blocked() {
     subreaper();

@@ -15,12 +15,17 @@ pub struct Stat {
     pub sid: i32,
     pub tty_nr: i32,
     pub tpgid: i32,
+    /// The kernel's PF_* flags of the task (field 9).
+    pub flags: u64,
     pub utime_ticks: u64,
     pub stime_ticks: u64,
     pub threads: i64,
     pub start_ticks: u64,
     pub rss_pages: i64,
 }
+
+/// PF_KTHREAD of include/linux/sched.h: the task is a kernel thread.
+pub const PF_KTHREAD: u64 = 0x0020_0000;
 
 /// Parses the content of /proc/PID/stat.
 pub fn parse_stat(buf: &[u8]) -> Result<Stat, ParseError> {
@@ -61,6 +66,7 @@ pub fn parse_stat(buf: &[u8]) -> Result<Stat, ParseError> {
         sid: int(3)? as i32,
         tty_nr: int(4)? as i32,
         tpgid: int(5)? as i32,
+        flags: uint(6)?,
         utime_ticks: uint(11)?,
         stime_ticks: uint(12)?,
         threads: int(17)?,
