@@ -26,8 +26,6 @@ pub mod processes;
 pub mod signals;
 pub mod sockets;
 pub mod subreaper;
-pub mod trace_line;
-pub mod trace_raw;
 pub mod tracefs;
 pub mod tty;
 pub mod uring;

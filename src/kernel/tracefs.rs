@@ -17,8 +17,8 @@ use nix::errno::Errno;
 use nix::sys::signal::kill;
 use nix::time::{clock_gettime, ClockId};
 
-use super::trace_line::StateChange;
-use super::trace_raw::{self, EventLayout};
+use super::parse::trace_line::StateChange;
+use super::parse::trace_raw::{self, EventLayout};
 use nix::unistd::Pid;
 
 /// Where tracefs lives on current kernels; the debugfs path is the old one.

@@ -16,8 +16,8 @@ use super::conns::{Observed, Timeline, Tracker};
 use super::owners::{OwnerLookup, ProcOwners};
 use super::sampled::{self, Sampler};
 use super::time_wait::{Found, TimeWaitThread};
+use crate::kernel::parse::trace_line::{self, Context, StateChange, TraceLine};
 use crate::kernel::sockets::SocketScanner;
-use crate::kernel::trace_line::{self, Context, StateChange, TraceLine};
 use crate::kernel::tracefs::{self, Instance};
 use crate::model::{TcpState, Transition, TransitionSource};
 

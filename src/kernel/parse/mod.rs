@@ -10,6 +10,8 @@ pub mod sock_diag;
 pub mod stat;
 pub mod status;
 pub mod tcp_info;
+pub mod trace_line;
+pub mod trace_raw;
 
 /// Text that does not have the shape the kernel gives it.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

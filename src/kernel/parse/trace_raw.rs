@@ -275,7 +275,7 @@ print fmt: \"family=%s ...\"
 
     /// A page read from this kernel (6.18) while a Python client and server made one IPv4
     /// and one IPv6 connection on loopback and closed them.
-    const PAGE: &[u8] = include_bytes!("../../tests/fixtures/inet_sock_set_state.page");
+    const PAGE: &[u8] = include_bytes!("../../../tests/fixtures/inet_sock_set_state.page");
 
     #[test]
     fn layout_from_the_kernels_format() {
