@@ -51,29 +51,14 @@ pub struct Timeline {
     pub steps: Vec<Step>,
 }
 
-/// The life of one socket as far as `transitions` (oldest first, any sockets) show it: the
-/// state before the first of its transitions, then each state it entered, with how long each
-/// lasted; the last is the state it is in (or ended in). For the dashboard, which keeps a log
-/// of recent transitions rather than a tracker.
-pub fn timeline_of<'a>(
-    transitions: impl IntoIterator<Item = &'a Transition>,
-    local: SocketAddr,
-    remote: SocketAddr,
-) -> Vec<Step> {
+/// The life of one socket from its transitions (oldest first, all of that one socket): the
+/// state before the first of them, then each state it entered, with how long each lasted; the
+/// last is the state it is in (or ended in). For the dashboard, which keeps a log of recent
+/// transitions rather than a tracker, and tells which connection each belongs to.
+pub fn timeline_of<'a>(transitions: impl IntoIterator<Item = &'a Transition>) -> Vec<Step> {
     let mut steps: Vec<Step> = Vec::new();
     let mut entered: Option<SystemTime> = None;
     for t in transitions {
-        if (t.local, t.remote) != (local, remote) {
-            // The connect that made this socket, before the kernel picked its port: the
-            // latest such one to this remote is the best guess.
-            let portless = t.local.port() == 0 && t.local.ip() == local.ip();
-            if portless && t.remote == remote && t.old == TcpState::Close && steps.len() <= 2 {
-                steps.clear();
-                entered = None;
-            } else {
-                continue;
-            }
-        }
         match steps.last_mut() {
             None => steps.push(Step {
                 state: t.old,
@@ -99,6 +84,71 @@ pub fn timeline_of<'a>(
     steps
 }
 
+/// Connects whose local port is not known yet. At CLOSE→SYN_SENT the kernel has not picked
+/// the port, so the tracepoint shows port 0; the socket's next transition (out of SYN_SENT,
+/// with its port) joins the oldest such connect from the same address to the same remote.
+/// The tracker parks the socket's memory here; the dashboard's log, the line's position.
+#[derive(Debug)]
+pub struct Portless<T> {
+    by_ends: HashMap<(IpAddr, SocketAddr), VecDeque<T>>,
+}
+
+impl<T> Default for Portless<T> {
+    fn default() -> Self {
+        Portless {
+            by_ends: HashMap::new(),
+        }
+    }
+}
+
+impl<T> Portless<T> {
+    /// Whether this is a connect's first transition, made before its port was picked.
+    pub fn is_connect(local: SocketAddr, old: TcpState, new: TcpState) -> bool {
+        local.port() == 0 && old == TcpState::Close && new == TcpState::SynSent
+    }
+
+    pub fn park(&mut self, local: SocketAddr, remote: SocketAddr, value: T) {
+        self.by_ends
+            .entry((local.ip(), remote))
+            .or_default()
+            .push_back(value);
+    }
+
+    /// The parked connect a transition out of SYN_SENT belongs to, if any.
+    pub fn join(&mut self, local: SocketAddr, remote: SocketAddr, old: TcpState) -> Option<T> {
+        if old != TcpState::SynSent || self.by_ends.is_empty() {
+            return None;
+        }
+        let key = (local.ip(), remote);
+        let queue = self.by_ends.get_mut(&key)?;
+        let value = queue.pop_front();
+        if queue.is_empty() {
+            self.by_ends.remove(&key);
+        }
+        value
+    }
+
+    /// Drops parked connects `keep` says no to.
+    pub fn retain(&mut self, mut keep: impl FnMut(&T) -> bool) {
+        self.by_ends.retain(|_, q| {
+            q.retain(&mut keep);
+            !q.is_empty()
+        });
+    }
+
+    pub fn len(&self) -> usize {
+        self.by_ends.values().map(VecDeque::len).sum()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.by_ends.is_empty()
+    }
+
+    pub fn clear(&mut self) {
+        self.by_ends.clear();
+    }
+}
+
 #[derive(Debug, Clone)]
 struct Sock {
     state: TcpState,
@@ -112,8 +162,8 @@ struct Sock {
 #[derive(Debug, Default)]
 pub struct Tracker {
     socks: HashMap<(SocketAddr, SocketAddr), Sock>,
-    /// Connects whose local port is not known yet, by (local address, remote), oldest first.
-    connecting: HashMap<(IpAddr, SocketAddr), VecDeque<Sock>>,
+    /// Connects whose local port is not known yet.
+    connecting: Portless<Sock>,
 }
 
 impl Tracker {
@@ -125,7 +175,10 @@ impl Tracker {
     /// timeline.
     pub fn observe(&mut self, o: Observed) -> (Transition, Option<Timeline>) {
         let key = (o.local, o.remote);
-        let mut sock = self.socks.remove(&key).or_else(|| self.take_connecting(&o));
+        let mut sock = self
+            .socks
+            .remove(&key)
+            .or_else(|| self.connecting.join(o.local, o.remote, o.old));
         let in_old = sock.as_ref().and_then(|s| {
             (s.state == o.old).then(|| Duration::from_secs_f64((o.clock - s.since).max(0.0)))
         });
@@ -181,30 +234,13 @@ impl Tracker {
             };
             return (transition, Some(timeline));
         }
-        if o.old == TcpState::Close && o.new == TcpState::SynSent && o.local.port() == 0 {
-            self.connecting
-                .entry((o.local.ip(), o.remote))
-                .or_default()
-                .push_back(s);
+        if Portless::<Sock>::is_connect(o.local, o.old, o.new) {
+            self.connecting.park(o.local, o.remote, s);
         } else {
             self.socks.insert(key, s);
         }
         self.bound();
         (transition, None)
-    }
-
-    /// The parked connect this socket's first transition with a port belongs to.
-    fn take_connecting(&mut self, o: &Observed) -> Option<Sock> {
-        if o.old != TcpState::SynSent || self.connecting.is_empty() {
-            return None;
-        }
-        let key = (o.local.ip(), o.remote);
-        let queue = self.connecting.get_mut(&key)?;
-        let sock = queue.pop_front();
-        if queue.is_empty() {
-            self.connecting.remove(&key);
-        }
-        sock
     }
 
     /// The owner this tracker learned for a socket it follows.
@@ -221,7 +257,7 @@ impl Tracker {
 
     /// How many sockets are remembered (open, or connecting).
     pub fn len(&self) -> usize {
-        self.socks.len() + self.connecting.values().map(VecDeque::len).sum::<usize>()
+        self.socks.len() + self.connecting.len()
     }
 
     pub fn is_empty(&self) -> bool {
@@ -288,19 +324,18 @@ mod tests {
     }
 
     #[test]
-    fn timeline_from_a_log_of_many_sockets() {
+    fn timeline_of_one_connection_times_each_state() {
         let mut t = Tracker::new();
         let c = "127.0.0.1:5555";
         let log: Vec<Transition> = [
             obs(1.0, "127.0.0.1:0", "127.0.0.1:80", Close, SynSent),
             obs(1.5, c, "127.0.0.1:80", SynSent, Established),
-            obs(1.6, "127.0.0.1:80", c, Listen, SynRecv),
             obs(3.5, c, "127.0.0.1:80", Established, FinWait1),
         ]
         .into_iter()
         .map(|o| t.observe(o).0)
         .collect();
-        let steps = timeline_of(&log, c.parse().unwrap(), "127.0.0.1:80".parse().unwrap());
+        let steps = timeline_of(&log);
         let got: Vec<_> = steps.iter().map(|s| (s.state, s.lasted)).collect();
         assert_eq!(
             got,
@@ -311,7 +346,25 @@ mod tests {
                 (FinWait1, None),
             ]
         );
-        assert!(timeline_of(&log, c.parse().unwrap(), c.parse().unwrap()).is_empty());
+        assert!(timeline_of(&[]).is_empty());
+    }
+
+    #[test]
+    fn portless_connects_are_joined_oldest_first() {
+        let mut p = Portless::default();
+        let server: SocketAddr = "127.0.0.1:80".parse().unwrap();
+        let any: SocketAddr = "127.0.0.1:0".parse().unwrap();
+        assert!(Portless::<u8>::is_connect(any, Close, SynSent));
+        assert!(!Portless::<u8>::is_connect(server, Close, SynSent));
+        p.park(any, server, 1);
+        p.park(any, server, 2);
+        let c: SocketAddr = "127.0.0.1:5555".parse().unwrap();
+        assert_eq!(p.join(c, server, Established), None, "only out of SYN_SENT");
+        assert_eq!(p.join(c, c, SynSent), None, "another remote");
+        assert_eq!(p.join(c, server, SynSent), Some(1));
+        assert_eq!(p.len(), 1);
+        p.retain(|&v| v != 2);
+        assert!(p.is_empty());
     }
 
     #[test]

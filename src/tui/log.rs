@@ -7,7 +7,7 @@ use std::net::SocketAddr;
 
 use super::state::{MachineFilter, SeenTransition};
 use crate::model::{Snapshot, TcpState, Transition, TransitionSource};
-use crate::trace::conns::Tracker;
+use crate::trace::conns::{Portless, Tracker};
 use crate::trace::sampled::{self, Sampler};
 
 /// How many transitions the log keeps.
@@ -21,6 +21,9 @@ pub struct TransitionLog {
     pub seen: VecDeque<SeenTransition>,
     sampler: Sampler,
     tracker: Tracker,
+    /// Connect lines (local port 0) not yet joined to the socket they became, by `seq`.
+    portless: Portless<u64>,
+    next_seq: u64,
 }
 
 impl TransitionLog {
@@ -30,6 +33,8 @@ impl TransitionLog {
             seen: VecDeque::new(),
             sampler: Sampler::default(),
             tracker: Tracker::new(),
+            portless: Portless::default(),
+            next_seq: 0,
         }
     }
 
@@ -41,6 +46,7 @@ impl TransitionLog {
         // (megabytes at tens of thousands) is not needed any more.
         self.sampler = Sampler::default();
         self.tracker = Tracker::new();
+        self.portless.clear();
         self.source = source;
     }
 
@@ -85,13 +91,35 @@ impl TransitionLog {
 
     pub fn push(&mut self, list: Vec<Transition>, refresh: u64) {
         for t in list {
+            let seq = self.next_seq;
+            self.next_seq += 1;
+            let conn = (t.local, t.remote);
+            if Portless::<u64>::is_connect(t.local, t.old, t.new) {
+                self.portless.park(t.local, t.remote, seq);
+            } else if t.local.port() != 0 {
+                if let Some(at) = self.portless.join(t.local, t.remote, t.old) {
+                    self.join(at, conn);
+                }
+            }
             self.seen.push_back(SeenTransition {
                 transition: t,
                 refresh,
+                conn,
+                seq,
             });
         }
         while self.seen.len() > TRANSITION_LOG {
             self.seen.pop_front();
+        }
+        if let Some(first) = self.seen.front().map(|t| t.seq) {
+            self.portless.retain(|&seq| seq >= first);
+        }
+    }
+
+    /// Gives the connect line `seq` the ends of the socket it became.
+    fn join(&mut self, seq: u64, conn: (SocketAddr, SocketAddr)) {
+        if let Ok(i) = self.seen.binary_search_by_key(&seq, |t| t.seq) {
+            self.seen[i].conn = conn;
         }
     }
 
@@ -109,7 +137,7 @@ impl TransitionLog {
     pub fn connections(&self, filter: Option<MachineFilter>) -> Vec<(SocketAddr, SocketAddr)> {
         let mut seen = Vec::new();
         for t in self.filtered(filter).rev() {
-            let pair = (t.transition.local, t.transition.remote);
+            let pair = t.conn;
             if !seen.contains(&pair) {
                 seen.push(pair);
             }
@@ -117,14 +145,22 @@ impl TransitionLog {
         seen
     }
 
-    /// One connection's life as far as the log shows it.
+    /// One connection's life as far as the log shows it. For ends with local port 0 (connects
+    /// the log cannot tie to a socket yet) there is no life to show: empty.
     pub fn timeline(
         &self,
         local: SocketAddr,
         remote: SocketAddr,
     ) -> Vec<crate::trace::conns::Step> {
-        let log = self.seen.iter().map(|t| &t.transition);
-        crate::trace::conns::timeline_of(log, local, remote)
+        if local.port() == 0 {
+            return Vec::new();
+        }
+        let mine = self
+            .seen
+            .iter()
+            .filter(|t| t.conn == (local, remote))
+            .map(|t| &t.transition);
+        crate::trace::conns::timeline_of(mine)
     }
 
     /// Edges taken in the last `LIT_REFRESHES` refreshes, each with its age in refreshes (0:

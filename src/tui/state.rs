@@ -118,4 +118,10 @@ impl MachineFilter {
 pub struct SeenTransition {
     pub transition: Transition,
     pub refresh: u64,
+    /// The connection (local, remote) it belongs to: the transition's own ends, except for a
+    /// connect's first step (local port 0), which gets the ends of the socket it became once a
+    /// later transition shows them.
+    pub conn: (std::net::SocketAddr, std::net::SocketAddr),
+    /// Its place in the order of arrival (the log drops its oldest).
+    pub seq: u64,
 }

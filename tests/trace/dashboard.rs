@@ -137,3 +137,68 @@ fn sampled_transitions_are_the_same_account_as_trace() {
         "{seen:?}"
     );
 }
+
+/// Picking a connect's first line (local port 0: the kernel had not picked the port yet) shows
+/// the life of the socket it became, and only that socket's; a connect no later line explains
+/// says so instead of gathering every portless connect to the same server.
+#[test]
+fn a_connect_line_shows_the_life_of_the_socket_it_became() {
+    use TcpState::*;
+    let mut app = app(120, 45);
+    press(&mut app, "3");
+    let server = "127.0.0.1:80";
+    let any = "127.0.0.1:0";
+    let (a, b) = ("127.0.0.1:5001", "127.0.0.1:5002");
+    app.update(Event::Transitions(vec![
+        tr(0, any, server, Close, SynSent, None),
+        tr(1, any, server, Close, SynSent, None),
+        tr(2, a, server, SynSent, Established, Some(2_000)),
+        tr(3, b, server, SynSent, Established, Some(2_000)),
+        tr(10, a, server, Established, FinWait1, Some(8_000)),
+        tr(11, a, server, FinWait1, FinWait2, Some(1_000)),
+        tr(12, a, server, FinWait2, TimeWait, Some(1_000)),
+        tr(20, b, server, Established, Close, Some(17_000)),
+        tr(30, any, server, Close, SynSent, None),
+    ]));
+    // Every connection the arrows reach, newest first.
+    let mut lives = Vec::new();
+    for _ in 0..4 {
+        app.update(code(KeyCode::Down));
+        let screen = render(&app);
+        let title = screen
+            .lines()
+            .find_map(|l| l.split("Life of ").nth(1))
+            .map(|t| t.split("  (Esc").next().unwrap().trim().to_string())
+            .unwrap_or_else(|| panic!("no life shown:\n{screen}"));
+        lives.push((title, screen));
+    }
+    let titles: Vec<&str> = lives.iter().map(|(t, _)| t.as_str()).collect();
+    assert_eq!(
+        titles,
+        [
+            "127.0.0.1:0 → 127.0.0.1:80",
+            "127.0.0.1:5002 → 127.0.0.1:80",
+            "127.0.0.1:5001 → 127.0.0.1:80",
+            "127.0.0.1:5001 → 127.0.0.1:80",
+        ],
+        "the last connect, then each socket once (the arrows stop at the oldest)"
+    );
+    let (_, unresolved) = &lives[0];
+    assert!(
+        unresolved.contains("a connect before its port was picked"),
+        "{unresolved}"
+    );
+    assert!(!unresolved.contains("CLOSE→SYN_SENT→"), "{unresolved}");
+    let (_, b_life) = &lives[1];
+    assert!(
+        b_life.contains("CLOSE→SYN_SENT 2.00ms→ESTABLISHED 17.0ms→CLOSE"),
+        "{b_life}"
+    );
+    let (_, a_life) = &lives[2];
+    assert!(
+        a_life.contains(
+            "CLOSE→SYN_SENT 2.00ms→ESTABLISHED 8.00ms→FIN_WAIT1 1.00ms→FIN_WAIT2 1.00ms→TIME_WAIT"
+        ),
+        "{a_life}"
+    );
+}

@@ -91,7 +91,7 @@ fn layout(area: Rect, theme: Theme) -> (Rect, Vec<Line<'static>>) {
 
 /// Cuts `text` into lines of at most `width` characters at spaces (a word longer than the line
 /// is split where it must be).
-fn wrap(text: &str, width: usize) -> Vec<String> {
+pub(super) fn wrap(text: &str, width: usize) -> Vec<String> {
     let width = width.max(1);
     let mut lines = Vec::new();
     let mut line = String::new();

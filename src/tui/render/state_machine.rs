@@ -325,6 +325,14 @@ fn timeline_lines(app: &App, width: usize) -> Vec<Line<'static>> {
         format!("Life of {local} → {remote}  (Esc: none)"),
         t.title(),
     ))];
+    if local.port() == 0 {
+        // A connect whose port the kernel had not picked yet, and no later line shows it.
+        let why = "a connect before its port was picked; no later transition in the log shows which connection it became";
+        for part in super::help::wrap(why, width) {
+            lines.push(Line::from(Span::styled(part, t.dim())));
+        }
+        return lines;
+    }
     if steps.is_empty() {
         lines.push(Line::from(Span::styled("(no longer in the log)", t.dim())));
         return lines;
@@ -362,7 +370,7 @@ fn log_lines(app: &App, max: usize) -> Vec<Line<'static>> {
                 (Some(c), Some(p)) => format!(" {}({p})", printable(c)),
                 _ => String::new(),
             };
-            let picked = app.machine.selected == Some((tr.local, tr.remote));
+            let picked = app.machine.selected == Some(st.conn);
             let line_style = if picked { t.selected() } else { Style::new() };
             Line::from(vec![
                 Span::styled(clock(tr.ts), t.dim()),
