@@ -2,7 +2,7 @@
 //! accepted their connections but never reads to EOF and never calls close(), so the kernel
 //! keeps each one in CLOSE_WAIT for as long as the process lives (no timer ends CLOSE_WAIT;
 //! the peer's side gives up after tcp_fin_timeout). When the demo ends it finally closes them:
-//! CLOSE_WAIT → LAST_ACK → CLOSED.
+//! CLOSE_WAIT → LAST_ACK → CLOSE.
 
 use std::net::TcpStream;
 use std::process::ExitCode;
@@ -75,7 +75,7 @@ pub fn run(count: usize, net: NetDemo) -> anyhow::Result<ExitCode> {
         }
     };
     say(&format!(
-        "close-wait demo: got {stop}; calling close() on {count} connections: CLOSE_WAIT → LAST_ACK → CLOSED"
+        "close-wait demo: got {stop}; calling close() on {count} connections: CLOSE_WAIT → LAST_ACK → CLOSE"
     ));
     drop(leaked);
     drop(listener);

@@ -1,6 +1,6 @@
 //! `tcplab demo time-wait`: lesson 3, the four-way teardown seen from the active closer. One
 //! side closes first (FIN_WAIT1 → FIN_WAIT2), the other reads EOF (CLOSE_WAIT) and closes too
-//! (LAST_ACK → CLOSED), and the first side sits in TIME_WAIT for 60 s (2 MSL on Linux), owned
+//! (LAST_ACK → CLOSE), and the first side sits in TIME_WAIT for 60 s (2 MSL on Linux), owned
 //! by no process. The demo prints each state as the kernel reports it, then the TIME_WAIT
 //! socket's remaining time every few seconds, until it expires or the demo is stopped.
 
@@ -68,7 +68,7 @@ pub fn run(closer: Closer, net: NetDemo) -> anyhow::Result<ExitCode> {
         anyhow::bail!("the kernel shows no TIME_WAIT socket {active_end} -> {passive_end}");
     };
     say(&format!("    {}", describe(&tw)));
-    say("  the passive side is gone (LAST_ACK → CLOSED); TIME_WAIT belongs to no process: it is the kernel's");
+    say("  the passive side is gone (LAST_ACK → CLOSE); TIME_WAIT belongs to no process: it is the kernel's");
     loop {
         match waiter.wait(Some(Duration::from_secs(5)))? {
             Wake::Stop(stop) => {

@@ -6,7 +6,6 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Paragraph, Sparkline};
 use ratatui::Frame;
 
-use super::header::short_state;
 use super::overlay_block;
 use crate::model::owners_text;
 use crate::tui::app::App;
@@ -68,7 +67,7 @@ pub fn draw(frame: &mut Frame, app: &App, area: Rect) {
     let info = sock.info.as_deref();
     let head = vec![
         Line::from(vec![
-            Span::styled(format!("{} ", short_state(sock.state)), t.title()),
+            Span::styled(format!("{} ", sock.state.kernel_name()), t.title()),
             Span::raw(format!("{} → {}  ", sock.local, sock.remote)),
             Span::styled(owners_text(sock.owners.as_deref()), t.dim()),
         ]),

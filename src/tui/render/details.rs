@@ -6,7 +6,6 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Paragraph, Wrap};
 use ratatui::Frame;
 
-use super::header::short_state;
 use super::overlay_block;
 use crate::model::SignalSet;
 use crate::text::printable;
@@ -153,7 +152,7 @@ pub fn draw(frame: &mut Frame, app: &App, pid: i32, area: Rect) {
             let fd = s.owners.iter().flatten().find(|o| o.pid == p.pid)?.fd;
             Some(format!(
                 "  fd {fd:<4} {:<11} {} → {}",
-                short_state(s.state),
+                s.state.kernel_name(),
                 s.local,
                 s.remote
             ))

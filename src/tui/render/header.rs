@@ -128,7 +128,7 @@ pub fn draw(frame: &mut Frame, app: &App, area: Rect) {
     for st in TcpState::ALL {
         let n = app.sock_counts.get(st);
         if n > 0 {
-            tcp.push(Span::raw(format!(" {} {n}", short_state(st))));
+            tcp.push(Span::raw(format!(" {} {n}", st.kernel_name())));
         }
     }
     if app.snapshot.owners_partial && app.needs_owners() {
@@ -166,7 +166,7 @@ pub fn draw(frame: &mut Frame, app: &App, area: Rect) {
 }
 
 /// The spans of `line` that fit in `width` whole, and `…` where the rest was left out: a
-/// header never shows half a number (`CLOSE-WAIT 12` for 126).
+/// header never shows half a number (`CLOSE_WAIT 12` for 126).
 fn whole_spans(line: Line<'static>, width: usize) -> Line<'static> {
     let total: usize = line.spans.iter().map(|s| s.width()).sum();
     if total <= width {
@@ -191,22 +191,4 @@ fn whole_spans(line: Line<'static>, width: usize) -> Line<'static> {
     }
     kept.push(Span::raw("…"));
     Line::from(kept)
-}
-
-/// Compact state names for the header and narrow columns.
-pub fn short_state(st: TcpState) -> &'static str {
-    match st {
-        TcpState::Established => "ESTAB",
-        TcpState::SynSent => "SYN-SENT",
-        TcpState::SynRecv => "SYN-RECV",
-        TcpState::FinWait1 => "FIN-WAIT-1",
-        TcpState::FinWait2 => "FIN-WAIT-2",
-        TcpState::TimeWait => "TIME-WAIT",
-        TcpState::Close => "CLOSED",
-        TcpState::CloseWait => "CLOSE-WAIT",
-        TcpState::LastAck => "LAST-ACK",
-        TcpState::Listen => "LISTEN",
-        TcpState::Closing => "CLOSING",
-        TcpState::NewSynRecv => "NEW-SYN-RECV",
-    }
 }

@@ -8,7 +8,6 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 use ratatui::Frame;
 
-use super::header::short_state;
 use super::{fit, pane_block};
 use crate::model::counts::StateCounts;
 use crate::model::TcpState;
@@ -155,7 +154,7 @@ fn connections(app: &App, port: u16) -> Line<'static> {
     for st in TcpState::ALL {
         let n = counts.get(st);
         if n > 0 {
-            spans.push(Span::raw(format!(" {} {n}", short_state(st))));
+            spans.push(Span::raw(format!(" {} {n}", st.kernel_name())));
         }
     }
     Line::from(spans)

@@ -7,7 +7,6 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Cell, Row, Table};
 use ratatui::Frame;
 
-use super::header::short_state;
 use super::{fit, pane_block};
 use crate::model::{owners_text, Socket, TcpState, TimerKind};
 use crate::tui::app::App;
@@ -81,7 +80,7 @@ pub fn draw(frame: &mut Frame, app: &App, area: Rect) {
                 };
                 Row::new(cols.iter().map(|(c, _)| {
                     Cell::from(match c {
-                        SockColumn::State => short_state(s.state).to_string(),
+                        SockColumn::State => s.state.kernel_name().to_string(),
                         SockColumn::Local => s.local.to_string(),
                         SockColumn::Remote => s.remote.to_string(),
                         SockColumn::RecvQ => s.recv_q.to_string(),
@@ -131,7 +130,7 @@ pub fn draw(frame: &mut Frame, app: &App, area: Rect) {
     for st in TcpState::ALL {
         let n = shown.get(st);
         if n > 0 {
-            let text = format!("{} {n} ", short_state(st));
+            let text = format!("{} {n} ", st.kernel_name());
             if used + text.chars().count() + 2 > room {
                 counts.push(Span::raw("… "));
                 break;

@@ -12,7 +12,6 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 use ratatui::Frame;
 
-use super::header::short_state;
 use super::{pane_block, state_lanes};
 use crate::model::counts::StateCounts;
 use crate::model::{TcpState, TransitionSource};
@@ -28,7 +27,7 @@ const MIN_LOG_LINES: u16 = 8;
 
 /// Where each state's box sits (top-left corner).
 const BOXES: [(TcpState, &str, u16, u16); 11] = [
-    (TcpState::Close, "CLOSED", 29, 0),
+    (TcpState::Close, "CLOSE", 29, 0),
     (TcpState::Listen, "LISTEN", 0, 4),
     (TcpState::SynSent, "SYN_SENT", 58, 4),
     (TcpState::SynRecv, "SYN_RECV", 0, 8),
@@ -133,7 +132,7 @@ const EDGES: [Edge; 14] = [
         from: TcpState::LastAck,
         to: TcpState::Close,
         path: &[(67, 19), (67, 20)],
-        labels: &[(69, 19, "rcv ACK"), (64, 21, "CLOSED")],
+        labels: &[(69, 19, "rcv ACK"), (64, 21, "CLOSE")],
     },
 ];
 
@@ -142,7 +141,7 @@ const TIME_WAIT_EXIT: Edge = Edge {
     from: TcpState::TimeWait,
     to: TcpState::Close,
     path: &[(19, 22), (22, 22)],
-    labels: &[(24, 22, "CLOSED after 2MSL")],
+    labels: &[(24, 22, "CLOSE after 2MSL")],
 };
 
 /// The diagram's states merge the kernel's request sockets into SYN_RECV.
@@ -376,7 +375,7 @@ fn log_lines(app: &App, max: usize) -> Vec<Line<'static>> {
                 Span::styled(clock(tr.ts), t.dim()),
                 Span::raw(format!(" {} {}", tr.local, tr.remote)),
                 Span::styled(
-                    format!(" {}→{}", short_state(tr.old), short_state(tr.new)),
+                    format!(" {}→{}", tr.old.kernel_name(), tr.new.kernel_name()),
                     t.accent(),
                 ),
                 Span::raw(who),
