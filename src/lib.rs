@@ -5,11 +5,10 @@
 //! - [`units`]: durations (`500ms`) and sizes (`16KiB`) as every command writes them.
 //! - [`model`]: pure data (processes, sockets, TCP states, signal masks) and derived views.
 //! - [`kernel`]: the door to the OS (procfs, netlink, tracefs, signals, fork, the subreaper, one
-//!   task's comm or tgid in `kernel::proc`); the rest reads the machine through it. On purpose,
+//!   task's facts in `kernel::proc`); the rest reads the machine through it. On purpose,
 //!   some code makes the calls a lesson is about itself: `server` binds, accepts, forks its
 //!   workers and daemonizes, `demo` forks, listens and selects to show the kernel doing it,
-//!   and `tui`'s runtime owns its terminal and the children it starts. (Still to move behind
-//!   `kernel`: the server's control commands' and pid file's own /proc reads.)
+//!   and `tui`'s runtime owns its terminal and the children it starts.
 //! - [`cmd`]: the plain commands for scripts (`ps`, `net`, ...): format a model for a terminal
 //!   or as JSON.
 //! - [`output`]: writing to stdout for every command: a closed pipe ends quietly.

@@ -31,5 +31,5 @@ pub fn fork_child(child: impl FnOnce() -> i32) -> anyhow::Result<Pid> {
 
 /// Threads of this process, from the `num_threads` field of /proc/self/stat.
 fn thread_count() -> anyhow::Result<i64> {
-    Ok(procfs::process::Process::myself()?.stat()?.num_threads)
+    Ok(super::proc::own_stat()?.threads)
 }

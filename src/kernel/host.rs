@@ -21,6 +21,11 @@ pub fn parse_uptime(text: &str) -> Option<Duration> {
     Some(Duration::from_secs_f64(secs.max(0.0)))
 }
 
+/// The machine's uptime (`/proc/uptime`).
+pub fn uptime() -> Option<Duration> {
+    parse_uptime(&std::fs::read_to_string("/proc/uptime").ok()?)
+}
+
 /// Reads what it can; a missing piece stays empty rather than failing the refresh.
 pub fn read() -> Host {
     let hostname = std::fs::read_to_string("/proc/sys/kernel/hostname")
@@ -30,10 +35,7 @@ pub fn read() -> Host {
         .ok()
         .and_then(|t| parse_loadavg(&t))
         .unwrap_or_default();
-    let uptime = std::fs::read_to_string("/proc/uptime")
-        .ok()
-        .and_then(|t| parse_uptime(&t))
-        .unwrap_or_default();
+    let uptime = uptime().unwrap_or_default();
     Host {
         hostname,
         uptime,

@@ -450,3 +450,18 @@ fn filtered_request(seq: u32, ext: u8, attr: Vec<u8>) -> Vec<u8> {
 pub fn tcp_sockets() -> anyhow::Result<TcpScan> {
     SocketScanner::new().scan()
 }
+
+/// A TCP address the process `pid` listens on: the sockets it holds matched against the
+/// kernel's table. None when it holds no listening socket (or is gone, or may not be read).
+pub fn listening_addr_of(pid: i32) -> Option<std::net::SocketAddr> {
+    let inodes = super::proc::socket_inodes(pid).ok()?;
+    if inodes.is_empty() {
+        return None;
+    }
+    tcp_sockets()
+        .ok()?
+        .sockets
+        .into_iter()
+        .find(|s| s.state == crate::model::TcpState::Listen && inodes.contains(&s.inode))
+        .map(|s| s.local)
+}

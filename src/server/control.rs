@@ -19,6 +19,8 @@ use nix::unistd::Pid;
 
 use super::pidfile::{self, Liveness, ProcessKind};
 use crate::cli::{Cli, Command, ControlArgs, StopArgs};
+use crate::kernel::proc;
+use crate::kernel::sockets::listening_addr_of;
 use crate::units::{format_duration, format_size};
 
 /// `status` exits with this when no server runs (LSB's "program is not running").
@@ -137,7 +139,7 @@ pub fn stop(args: StopArgs) -> anyhow::Result<ExitCode> {
 
 /// The `--shutdown-timeout` the server was started with, read back from its command line.
 fn shutdown_timeout_of(pid: Pid) -> Option<Duration> {
-    let raw = std::fs::read(format!("/proc/{pid}/cmdline")).ok()?;
+    let raw = proc::cmdline(pid.as_raw())?;
     let argv: Vec<String> = raw
         .split(|&b| b == 0)
         .filter(|a| !a.is_empty())
@@ -152,16 +154,10 @@ fn shutdown_timeout_of(pid: Pid) -> Option<Duration> {
 
 /// Live (non-zombie) children of `pid`: a master's workers.
 pub fn workers_of(pid: Pid) -> Vec<Pid> {
-    let Ok(all) = procfs::process::all_processes() else {
-        return Vec::new();
-    };
-    let mut pids: Vec<Pid> = all
-        .filter_map(|p| p.ok()?.stat().ok())
-        .filter(|st| st.ppid == pid.as_raw() && st.state != 'Z')
-        .map(|st| Pid::from_raw(st.pid))
-        .collect();
-    pids.sort();
-    pids
+    proc::live_children(pid.as_raw())
+        .into_iter()
+        .map(Pid::from_raw)
+        .collect()
 }
 
 pub fn reload(args: ControlArgs) -> anyhow::Result<ExitCode> {
@@ -233,8 +229,11 @@ pub fn status(args: ControlArgs) -> anyhow::Result<ExitCode> {
         }
     };
     // With --reuseport only the workers hold listening sockets.
-    let listen =
-        listening_addr(pid).or_else(|| workers_of(pid).into_iter().find_map(listening_addr));
+    let listen = listening_addr_of(pid.as_raw()).or_else(|| {
+        workers_of(pid)
+            .into_iter()
+            .find_map(|w| listening_addr_of(w.as_raw()))
+    });
     let doc = listen.and_then(|addr| fetch_status(addr).ok());
     let mut out = String::new();
     let model = doc
@@ -289,7 +288,7 @@ pub fn status(args: ControlArgs) -> anyhow::Result<ExitCode> {
 }
 
 fn row(pid: Pid, (conns, requests): (String, String), role: &str) -> String {
-    let (uptime, rss) = process_uptime_rss(pid);
+    let (uptime, rss) = (proc::age(pid.as_raw()), proc::rss_bytes(pid.as_raw()));
     format!(
         "{:>8}  {:>8}  {:>10}  {:>10}  {:>9}  {role}\n",
         pid.to_string(),
@@ -298,44 +297,6 @@ fn row(pid: Pid, (conns, requests): (String, String), role: &str) -> String {
         requests,
         rss.map_or("?".into(), format_size),
     )
-}
-
-fn process_uptime_rss(pid: Pid) -> (Option<Duration>, Option<u64>) {
-    let Ok(proc_) = procfs::process::Process::new(pid.as_raw()) else {
-        return (None, None);
-    };
-    let Ok(stat) = proc_.stat() else {
-        return (None, None);
-    };
-    let rss = Some(stat.rss * procfs::page_size());
-    let since_boot = std::fs::read_to_string("/proc/uptime")
-        .ok()
-        .and_then(|s| s.split_whitespace().next()?.parse::<f64>().ok());
-    let uptime = since_boot.map(|up| {
-        let started = stat.starttime as f64 / procfs::ticks_per_second() as f64;
-        Duration::from_secs_f64((up - started).max(0.0))
-    });
-    (uptime, rss)
-}
-
-/// The TCP address `pid` listens on: its socket inodes matched against the kernel's tables.
-pub fn listening_addr(pid: Pid) -> Option<SocketAddr> {
-    let proc_ = procfs::process::Process::new(pid.as_raw()).ok()?;
-    let inodes: Vec<u64> = proc_
-        .fd()
-        .ok()?
-        .filter_map(|fd| match fd.ok()?.target {
-            procfs::process::FDTarget::Socket(inode) => Some(inode),
-            _ => None,
-        })
-        .collect();
-    let tables = [procfs::net::tcp(), procfs::net::tcp6()];
-    tables
-        .into_iter()
-        .filter_map(Result::ok)
-        .flatten()
-        .find(|e| e.state == procfs::net::TcpState::Listen && inodes.contains(&e.inode))
-        .map(|e| e.local_address)
 }
 
 /// GET /status from the server itself.

@@ -15,6 +15,8 @@ use nix::errno::Errno;
 use nix::fcntl::{Flock, FlockArg};
 use nix::unistd::Pid;
 
+use crate::kernel::proc;
+
 /// `/run/tcplab.pid` as root, else `$XDG_RUNTIME_DIR/tcplab.pid`, else `/tmp/tcplab.pid`.
 pub fn default_path() -> PathBuf {
     if nix::unistd::geteuid().is_root() {
@@ -321,8 +323,7 @@ pub fn process_kind(pid: Pid) -> ProcessKind {
         return ProcessKind::Gone;
     };
     if !is_tcplab_serve(&cmdline) {
-        let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default();
-        return ProcessKind::Other(comm.trim().to_string());
+        return ProcessKind::Other(proc::comm(pid.as_raw()).unwrap_or_default());
     }
     match live_process(ppid) {
         Some((_, parent)) if is_tcplab_serve(&parent) => ProcessKind::TcplabWorker(ppid),
@@ -332,16 +333,9 @@ pub fn process_kind(pid: Pid) -> ProcessKind {
 
 /// The parent and command line of `pid`, unless it is gone (or only a zombie).
 fn live_process(pid: Pid) -> Option<(Pid, Vec<u8>)> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    // State and ppid follow the last ')' (the command name may hold spaces and parens).
-    let mut rest = stat.rsplit_once(')')?.1.split_whitespace();
-    let state = rest.next()?;
-    if state == "Z" || state == "X" {
-        return None;
-    }
-    let ppid = Pid::from_raw(rest.next()?.parse().ok()?);
-    let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
-    Some((ppid, cmdline))
+    let stat = proc::stat(pid.as_raw()).filter(proc::is_live)?;
+    let cmdline = proc::cmdline(pid.as_raw()).unwrap_or_default();
+    Some((Pid::from_raw(stat.ppid), cmdline))
 }
 
 /// True for a NUL-separated argv whose program is `tcplab` and whose subcommand is `serve`.
