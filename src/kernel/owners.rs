@@ -4,10 +4,11 @@
 //! Walking /proc/*/fd is the expensive part of a refresh (one readlink per descriptor), so the
 //! index keeps each process's socket descriptors between refreshes and re-reads a process only
 //! when it is new, its start time changed (pid reused), or its descriptor count changed (cheap:
-//! the size of /proc/PID/fd on Linux 6.2+). A socket inode that no cached process holds
-//! triggers one re-read of every process not read this round (descriptors can be swapped
-//! without changing the count); inodes still unheld after that are remembered so they do not
-//! trigger it again.
+//! the size of /proc/PID/fd on Linux 6.2+), or one of its TCP sockets is gone from the
+//! kernel's list (closed one, opened another: the same count). A socket inode that no cached
+//! process holds for two refreshes in a row triggers one re-read of every process not read
+//! this round (a socket can be taken without changing the count); inodes still unheld after
+//! that are remembered so they do not trigger it again.
 
 use std::collections::{HashMap, HashSet};
 use std::fmt::Write as _;
@@ -54,6 +55,13 @@ pub struct OwnerIndex {
     unheld: HashSet<u64, InodeHash>,
     /// inode -> (start, len) in `holders`: one hash lookup per socket instead of a search.
     by_inode: HashMap<u64, (u32, u32), InodeHash>,
+    /// Inodes of the last refresh's TCP sockets: one that is gone sends its holders to be
+    /// re-read.
+    tcp_inodes: HashSet<u64, InodeHash>,
+    /// The previous `tcp_inodes`, kept for its allocation.
+    current: HashSet<u64, InodeHash>,
+    /// Inodes first seen unheld in the last refresh: owners unknown until the next one.
+    waiting: HashSet<u64, InodeHash>,
     unreadable: usize,
     generation: u64,
     /// Processes whose descriptors were read in the last refresh (for measuring the cache).
@@ -77,6 +85,9 @@ impl OwnerIndex {
             holders: Vec::new(),
             unheld: HashSet::default(),
             by_inode: HashMap::default(),
+            tcp_inodes: HashSet::default(),
+            current: HashSet::default(),
+            waiting: HashSet::default(),
             unreadable: 0,
             generation: 0,
             last_reads: 0,
@@ -140,13 +151,26 @@ impl OwnerIndex {
         let gen = self.generation;
         self.last_reads = 0;
         let mut changed = false;
+        // A TCP socket the kernel listed last time and no longer does was closed (or passed
+        // on) by its holders: re-read them even when their count is unchanged, the common way
+        // a busy server swaps one connection for another between two refreshes.
+        let mut current = std::mem::take(&mut self.current);
+        current.clear();
+        current.extend(sockets.iter().map(|s| s.inode).filter(|&inode| inode != 0));
+        let suspects: HashSet<i32> = self
+            .tcp_inodes
+            .iter()
+            .filter(|inode| !current.contains(*inode))
+            .flat_map(|&inode| self.holders_of(inode).iter().map(|&(_, pid, _)| pid))
+            .collect();
         for info in infos {
-            let fresh = self.pids.get(&info.pid).is_some_and(|e| {
-                e.start_time == info.start_time
-                    && e.readable
-                    && info.fd_count.is_some()
-                    && e.fd_count == info.fd_count
-            });
+            let fresh = !suspects.contains(&info.pid)
+                && self.pids.get(&info.pid).is_some_and(|e| {
+                    e.start_time == info.start_time
+                        && e.readable
+                        && info.fd_count.is_some()
+                        && e.fd_count == info.fd_count
+                });
             if !fresh {
                 self.read_pid(info.pid, info.start_time, info.fd_count);
                 changed = true;
@@ -165,17 +189,33 @@ impl OwnerIndex {
             self.rebuild();
         }
 
-        // An inode nobody cached holds: some process swapped descriptors without changing its
-        // count. Re-read the processes not read this round, those with the fewest descriptors
-        // first, until every such inode is found: a busy small server is found at once, and a
-        // process holding thousands of unchanged sockets is read again only if it must be.
-        let mut unknown: HashSet<u64, InodeHash> = sockets
-            .iter()
-            .map(|s| s.inode)
-            .filter(|&inode| {
-                inode != 0 && !self.unheld.contains(&inode) && self.holders_of(inode).is_empty()
-            })
-            .collect();
+        // An inode nobody cached holds: some process took a socket without changing its count
+        // and without closing one (it closed a file instead, or received one). Re-read the
+        // processes not read this round, those with the fewest descriptors first, until every
+        // such inode is found: a busy small server is found at once, and a process holding
+        // thousands of unchanged sockets is read again only if it must be. An inode first seen
+        // unheld waits one refresh before that hunt (its owners are unknown meanwhile): on a
+        // busy machine most are connections closed before their holder's descriptors were
+        // read, and hunting for those re-read every process each refresh.
+        let mut unknown: HashSet<u64, InodeHash> = HashSet::default();
+        let mut waiting: HashSet<u64, InodeHash> = HashSet::default();
+        // Nothing to hunt in when every process was read this round (a first refresh).
+        let all_read = self.pids.values().all(|e| e.read_gen == gen);
+        for inode in sockets.iter().map(|s| s.inode) {
+            if all_read
+                || inode == 0
+                || self.unheld.contains(&inode)
+                || !self.holders_of(inode).is_empty()
+            {
+                continue;
+            }
+            if self.waiting.contains(&inode) {
+                unknown.insert(inode);
+            } else {
+                waiting.insert(inode);
+            }
+        }
+        self.waiting = waiting;
         if !unknown.is_empty() {
             let mut stale: Vec<(usize, i32, Duration, Option<usize>)> = self
                 .pids
@@ -207,14 +247,20 @@ impl OwnerIndex {
         }
         self.unheld = sockets
             .iter()
-            .filter(|s| s.inode != 0 && self.holders_of(s.inode).is_empty())
+            .filter(|s| {
+                s.inode != 0
+                    && !self.waiting.contains(&s.inode)
+                    && self.holders_of(s.inode).is_empty()
+            })
             .map(|s| s.inode)
             .collect();
+        self.current = std::mem::replace(&mut self.tcp_inodes, current);
         self.unreadable = self.pids.values().filter(|e| !e.readable).count();
     }
 
     /// Every holder of `inode`; None when nobody readable holds it but some process's
-    /// descriptors could not be read (it may be one of them). Inode 0 (TIME_WAIT, orphaned,
+    /// descriptors could not be read (it may be one of them), or when it is new since the last
+    /// refresh and no holder was found yet (the next refresh looks for it). Inode 0 (TIME_WAIT, orphaned,
     /// not yet accepted) is held by nobody.
     pub fn owners(&self, inode: u64) -> Option<Vec<Owner>> {
         let owners = self.each_owner(inode)?.map(|(pid, fd, comm)| Owner {
@@ -234,7 +280,8 @@ impl OwnerIndex {
         } else {
             self.holders_of(inode)
         };
-        if inode != 0 && found.is_empty() && self.unreadable > 0 {
+        if inode != 0 && found.is_empty() && (self.unreadable > 0 || self.waiting.contains(&inode))
+        {
             return None;
         }
         Some(found.iter().map(|&(_, pid, fd)| {

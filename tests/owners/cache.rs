@@ -4,9 +4,11 @@
 
 use std::net::{TcpListener, TcpStream};
 use std::os::fd::AsRawFd;
+use std::time::Duration;
 
 use tcplab::kernel::live::LiveSource;
-use tcplab::model::SnapshotSource;
+use tcplab::kernel::owners::OwnerIndex;
+use tcplab::model::{SnapshotSource, Socket, TcpState, Timer, TimerKind};
 
 use inspect::{inode_of, owners_of};
 use testkit::inspect;
@@ -74,4 +76,63 @@ fn sockets_only_scan_has_no_owners(source: &mut LiveSource, port: u16) {
         .collect();
     assert!(!mine.is_empty());
     assert!(mine.iter().all(|s| s.owners.is_none()));
+}
+
+/// A socket inode no process holds (a connection closed before its holder's descriptors were
+/// read, as a busy machine makes every refresh) does not send every process to be read again
+/// at once: it waits one refresh with its owners unknown, then is looked for once, then is
+/// known to have no holder.
+#[test]
+fn an_unheld_inode_waits_one_refresh_before_the_hunt() {
+    let _alone = crate::alone();
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let real = Socket {
+        state: TcpState::Listen,
+        local: listener.local_addr().unwrap(),
+        remote: "0.0.0.0:0".parse().unwrap(),
+        recv_q: 0,
+        send_q: 0,
+        inode: inode_of(&listener),
+        uid: 0,
+        timer: Timer {
+            kind: TimerKind::Off,
+            expires_in: Duration::ZERO,
+            retransmits: 0,
+        },
+        owners: None,
+        info: None,
+    };
+    // Inodes count up from 1 and are 32 bits in sock_diag: nothing holds this one.
+    let ghost = Socket {
+        inode: u64::from(u32::MAX) - 7,
+        ..real.clone()
+    };
+    let mut index = OwnerIndex::new();
+    index.refresh(std::slice::from_ref(&real)).unwrap();
+    let everyone = index.last_reads();
+    assert!(everyone > 1, "the first refresh reads every process");
+    let me = std::process::id() as i32;
+    let mine = |index: &OwnerIndex| index.owners(real.inode).map(|o| o[0].pid);
+    assert_eq!(mine(&index), Some(me));
+
+    let both = [real.clone(), ghost.clone()];
+    index.refresh(&both).unwrap();
+    assert_eq!(index.owners(ghost.inode), None, "not looked for yet");
+    // Only processes that changed meanwhile are read (others' tests may start some), never
+    // every one of them.
+    assert!(
+        index.last_reads() < everyone,
+        "{} of {everyone} read",
+        index.last_reads()
+    );
+    assert_eq!(mine(&index), Some(me));
+
+    index.refresh(&both).unwrap();
+    assert_eq!(
+        index.owners(ghost.inode),
+        Some(vec![]),
+        "looked for, not found"
+    );
+    index.refresh(&both).unwrap();
+    assert!(index.last_reads() < everyone, "and not looked for again");
 }
