@@ -2,9 +2,10 @@
 //! pid really is a live tcplab server (never signal a stale pid blindly), signal it, and report
 //! what the kernel shows afterwards.
 //!
-//! The workers are found as the master's children in /proc; their counters come from the
-//! server's own `/status`, fetched from the address the master listens on (found through the
-//! socket inodes the master holds).
+//! The workers are found as the master's children in /proc; their counters, and how long the
+//! server lets connections drain (its `--shutdown-timeout`), come from the server's own
+//! `/status`, fetched from the address the master listens on (found through the socket inodes
+//! the master holds).
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
@@ -18,7 +19,7 @@ use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
 
 use super::pidfile::{self, Liveness, ProcessKind};
-use crate::cli::{Cli, Command, ControlArgs, StopArgs};
+use crate::cli::{ControlArgs, StopArgs};
 use crate::kernel::proc;
 use crate::kernel::sockets::listening_addr_of;
 use crate::units::{format_duration, format_size};
@@ -29,6 +30,8 @@ const NOT_RUNNING: u8 = 3;
 const STOP_DEADLINE: Duration = Duration::from_secs(10);
 /// How long `reload` waits for the old workers to be retired (on top of their drain time).
 const RELOAD_DEADLINE: Duration = Duration::from_secs(8);
+/// `--shutdown-timeout`'s default: the drain assumed of a server that does not say its own.
+const DEFAULT_SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(10);
 
 fn pid_file_path(args: &ControlArgs) -> PathBuf {
     args.pid_file.clone().unwrap_or_else(pidfile::default_path)
@@ -111,8 +114,7 @@ pub fn stop(args: StopArgs) -> anyhow::Result<ExitCode> {
     let path = pid_file_path(&args.control);
     let pid = running_server(&path)?;
     let (sig, deadline) = if args.graceful {
-        let drain = shutdown_timeout_of(pid).unwrap_or(Duration::from_secs(10));
-        (Signal::SIGQUIT, drain + Duration::from_secs(5))
+        (Signal::SIGQUIT, drain_of(pid) + Duration::from_secs(5))
     } else {
         (Signal::SIGTERM, STOP_DEADLINE)
     };
@@ -137,19 +139,33 @@ pub fn stop(args: StopArgs) -> anyhow::Result<ExitCode> {
     )
 }
 
-/// The `--shutdown-timeout` the server was started with, read back from its command line.
-fn shutdown_timeout_of(pid: Pid) -> Option<Duration> {
-    let raw = proc::cmdline(pid.as_raw())?;
-    let argv: Vec<String> = raw
-        .split(|&b| b == 0)
-        .filter(|a| !a.is_empty())
-        .map(|a| String::from_utf8_lossy(a).into_owned())
-        .collect();
-    use clap::Parser;
-    match Cli::try_parse_from(argv).ok()?.command? {
-        Command::Serve(serve) => Some(serve.shutdown_timeout),
-        _ => None,
-    }
+/// How long the server lets connections drain on QUIT or HUP: the `--shutdown-timeout` its
+/// `/status` publishes; the flag's default when it does not answer (or, started by an older
+/// tcplab, does not say).
+fn drain_of(pid: Pid) -> Duration {
+    server_status(pid)
+        .1
+        .as_ref()
+        .and_then(shutdown_timeout)
+        .unwrap_or(DEFAULT_SHUTDOWN_TIMEOUT)
+}
+
+fn shutdown_timeout(doc: &serde_json::Value) -> Option<Duration> {
+    doc["shutdown_timeout_ms"]
+        .as_u64()
+        .map(Duration::from_millis)
+}
+
+/// Where the server listens and what its `/status` says (None for what could not be found).
+/// With --reuseport only the workers hold listening sockets.
+fn server_status(pid: Pid) -> (Option<SocketAddr>, Option<serde_json::Value>) {
+    let listen = listening_addr_of(pid.as_raw()).or_else(|| {
+        workers_of(pid)
+            .into_iter()
+            .find_map(|w| listening_addr_of(w.as_raw()))
+    });
+    let doc = listen.and_then(|addr| fetch_status(addr).ok());
+    (listen, doc)
 }
 
 /// Live (non-zombie) children of `pid`: a master's workers.
@@ -164,6 +180,8 @@ pub fn reload(args: ControlArgs) -> anyhow::Result<ExitCode> {
     let path = pid_file_path(&args);
     let pid = running_server(&path)?;
     let old = workers_of(pid);
+    // Asked before the HUP: the workers answering it are about to be retired.
+    let drain = drain_of(pid);
     send(pid, Signal::SIGHUP)?;
     if old.is_empty() {
         return crate::output::print(&format!(
@@ -172,7 +190,6 @@ pub fn reload(args: ControlArgs) -> anyhow::Result<ExitCode> {
     }
     // The master retires the old workers once fresh ones are ready (within 5 s), then they
     // drain for at most the server's --shutdown-timeout.
-    let drain = shutdown_timeout_of(pid).unwrap_or(Duration::from_secs(10));
     let deadline = RELOAD_DEADLINE + drain;
     let started = Instant::now();
     loop {
@@ -228,13 +245,7 @@ pub fn status(args: ControlArgs) -> anyhow::Result<ExitCode> {
             return Ok(ExitCode::from(NOT_RUNNING));
         }
     };
-    // With --reuseport only the workers hold listening sockets.
-    let listen = listening_addr_of(pid.as_raw()).or_else(|| {
-        workers_of(pid)
-            .into_iter()
-            .find_map(|w| listening_addr_of(w.as_raw()))
-    });
-    let doc = listen.and_then(|addr| fetch_status(addr).ok());
+    let (listen, doc) = server_status(pid);
     let mut out = String::new();
     let model = doc
         .as_ref()
@@ -321,4 +332,23 @@ fn fetch_status(addr: SocketAddr) -> anyhow::Result<serde_json::Value> {
         .position(|w| w == b"\r\n\r\n")
         .context("no end of headers in /status")?;
     Ok(serde_json::from_slice(&response[body_at + 4..])?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_drain_is_read_from_status_and_defaults_as_the_flag_does() {
+        let doc = serde_json::json!({"pid": 1, "shutdown_timeout_ms": 2500});
+        assert_eq!(shutdown_timeout(&doc), Some(Duration::from_millis(2500)));
+        // A server of an older tcplab does not say.
+        assert_eq!(shutdown_timeout(&serde_json::json!({"pid": 1})), None);
+        use clap::Parser;
+        let cli = crate::cli::Cli::try_parse_from(["tcplab", "serve"]).unwrap();
+        let Some(crate::cli::Command::Serve(serve)) = cli.command else {
+            panic!("not serve");
+        };
+        assert_eq!(serve.shutdown_timeout, DEFAULT_SHUTDOWN_TIMEOUT);
+    }
 }

@@ -81,12 +81,7 @@ pub fn respond(
         let sent = write_full(out, &head, HELLO, head_only, date);
         (sent, Answered::Done { keep_alive })
     } else if path == "/status" {
-        let doc = StatusDoc::collect(
-            site.board,
-            site.config.model.name(),
-            site.config.server_pid,
-            site.config.server_started_unix_ms,
-        );
+        let doc = StatusDoc::collect(site.board, site.config);
         let mut body = serde_json::to_vec_pretty(&doc).unwrap_or_default();
         body.push(b'\n');
         head.content_type = "application/json";

@@ -286,6 +286,9 @@ pub struct StatusDoc {
     pub pid: u32,
     pub model: &'static str,
     pub uptime_ms: u64,
+    /// `--shutdown-timeout`: how long a graceful stop or a reload lets connections drain. The
+    /// control commands read it here to know how long to wait.
+    pub shutdown_timeout_ms: u64,
     pub connections_open: u64,
     pub connections_total: u64,
     pub requests: u64,
@@ -302,13 +305,7 @@ pub struct WorkerDoc {
 }
 
 impl StatusDoc {
-    /// `server_pid`, `server_started_ms`: the master's (or the only process's).
-    pub fn collect(
-        board: &Scoreboard,
-        model: &'static str,
-        server_pid: u32,
-        server_started_ms: u64,
-    ) -> StatusDoc {
+    pub fn collect(board: &Scoreboard, config: &super::config::Config) -> StatusDoc {
         let now = unix_ms();
         let workers: Vec<WorkerDoc> = board
             .in_use()
@@ -319,9 +316,10 @@ impl StatusDoc {
             .collect();
         let total = |f: fn(&StatsView) -> u64| workers.iter().map(|w| f(&w.stats)).sum();
         StatusDoc {
-            pid: server_pid,
-            model,
-            uptime_ms: now.saturating_sub(server_started_ms),
+            pid: config.server_pid,
+            model: config.model.name(),
+            uptime_ms: now.saturating_sub(config.server_started_unix_ms),
+            shutdown_timeout_ms: config.shutdown_timeout.as_millis() as u64,
             connections_open: total(|s| s.connections_open),
             connections_total: total(|s| s.connections_total),
             requests: total(|s| s.requests),
