@@ -15,54 +15,12 @@ cd "$(dirname "$0")/.."
 DURATION=${DURATION:-3s}
 WORKERS=${WORKERS:-2}
 
-. bench/need.sh  # installs wrk and nginx if missing; sets NGINX
-ulimit -n "$(ulimit -Hn)"
+. bench/servers.sh  # prepare, start_tcplab, start_nginx, stop_server, write_section; $work, pids
+prepare
 
-cargo build --release --locked --bin tcplab
-TCPLAB=target/release/tcplab
-
-. bench/servers.sh  # $work (removed on exit), pids (killed on exit), free_port
-
-# Starts tcplab with the given flags; sets PORT and PID.
-start_tcplab() {
-  : >"$work/tcplab.err"
-  "$TCPLAB" serve --listen 127.0.0.1:0 --max-connections 30000 --keepalive-timeout 60s \
-    --pid-file "$work/tcplab.pid" "$@" 2>"$work/tcplab.err" &
-  PID=$!; pids+=("$PID")
-  for _ in $(seq 200); do grep -q "listening on" "$work/tcplab.err" && break; sleep 0.05; done
-  PORT=$(sed -n 's/.*listening on http:\/\/127.0.0.1:\([0-9]*\).*/\1/p' "$work/tcplab.err")
-  [ -n "$PORT" ] || { cat "$work/tcplab.err" >&2; exit 1; }
-}
-
-stop_pid() { kill "$1" 2>/dev/null || true; wait "$1" 2>/dev/null || true; }
-
-# nginx with N workers answering the same page; sets PORT and PID.
-start_nginx() {
-  PORT=$(free_port)
-  mkdir -p "$work/nginx"
-  cat >"$work/nginx/nginx.conf" <<EOF
-worker_processes $1;
-daemon off;
-pid $work/nginx/nginx.pid;
-error_log $work/nginx/error.log warn;
-worker_rlimit_nofile 30000;
-events { worker_connections 20000; use epoll; }
-http {
-  access_log off;
-  keepalive_timeout 60s;
-  keepalive_requests 100000000;
-  client_body_temp_path $work/nginx/body;
-  proxy_temp_path $work/nginx/proxy;
-  fastcgi_temp_path $work/nginx/fastcgi;
-  uwsgi_temp_path $work/nginx/uwsgi;
-  scgi_temp_path $work/nginx/scgi;
-  server { listen 127.0.0.1:$PORT backlog=1024; location / { return 200 "hello!world"; } }
-}
-EOF
-  "$NGINX" -p "$work/nginx" -c "$work/nginx/nginx.conf" 2>"$work/nginx.err" &
-  PID=$!; pids+=("$PID")
-  for _ in $(seq 200); do curl -s -o /dev/null "http://127.0.0.1:$PORT/" && return 0; sleep 0.05; done
-  echo "nginx did not start" >&2; cat "$work/nginx.err" >&2; exit 1
+# tcplab with the given flags, as "t".
+start() {
+  start_tcplab t --max-connections 30000 --keepalive-timeout 60s --pid-file "$work/tcplab.pid" "$@"
 }
 
 # wrk output -> "req/s p99_ms errors"
@@ -105,14 +63,14 @@ models_table=$(
   printf '| model | connections | keep-alive req/s | p99 ms | clients answered | errors | new connection each: req/s | p99 ms | errors |\n'
   printf '|---|---:|---:|---:|---:|---:|---:|---:|---:|\n'
   for model in iterative prefork select poll reactor; do
-    start_tcplab --model "$model" --workers "$WORKERS"
+    start --model "$model" --workers "$WORKERS"
     for c in 10 100 1000; do
-      ka=$(load "$c" "$PORT")
-      cl=$(load "$c" "$PORT" -H "Connection: close")
+      ka=$(load "$c" "${PORT[t]}")
+      cl=$(load "$c" "${PORT[t]}" -H "Connection: close")
       set -- $ka $cl
       printf '| %s | %s | %s | %s | %s | %s | %s | %s | %s |\n' "$model" "$c" "$1" "$2" "$4" "$3" "$5" "$6" "$7"
     done
-    stop_pid "$PID"
+    stop_server t
   done
 )
 echo "$models_table"
@@ -121,14 +79,14 @@ echo "$models_table"
 workers_table=$(
   printf '| server | workers | req/s (-c100) | p99 ms | errors |\n|---|---:|---:|---:|---:|\n'
   for n in 1 2; do
-    start_tcplab --model reactor --workers "$n"
-    set -- $(load 100 "$PORT")
+    start --model reactor --workers "$n"
+    set -- $(load 100 "${PORT[t]}")
     printf '| tcplab reactor | %s | %s | %s | %s |\n' "$n" "$1" "$2" "$3"
-    stop_pid "$PID"
-    start_nginx "$n"
-    set -- $(load 100 "$PORT")
+    stop_server t
+    start_nginx nginx "$n"
+    set -- $(load 100 "${PORT[nginx]}")
     printf '| nginx | %s | %s | %s | %s |\n' "$n" "$1" "$2" "$3"
-    kill -QUIT "$PID"; wait "$PID" 2>/dev/null || true
+    stop_server nginx
   done
 )
 echo "$workers_table"
@@ -140,18 +98,18 @@ reuse_table=$(
   for mode in shared reuseport; do
     flags=(--model reactor --workers 2)
     [ "$mode" = reuseport ] && flags+=(--reuseport)
-    start_tcplab "${flags[@]}"
-    set -- $(load 100 "$PORT" -H "Connection: close")
+    start "${flags[@]}"
+    set -- $(load 100 "${PORT[t]}" -H "Connection: close")
     steady="$1 | $2 | $3"
     (
       sleep 0.5
       for _ in 1 2 3 4 5; do "$TCPLAB" reload --pid-file "$work/tcplab.pid" >/dev/null; sleep 0.4; done
     ) &
     reloader=$!
-    set -- $(load 100 "$PORT" -H "Connection: close")
+    set -- $(load 100 "${PORT[t]}" -H "Connection: close")
     wait "$reloader"
     printf '| %s | %s | %s | %s |\n' "$mode" "$steady" "$1" "$3"
-    stop_pid "$PID"
+    stop_server t
   done
 )
 echo "$reuse_table"
@@ -166,13 +124,5 @@ section=$(
   printf '### Reactor workers against nginx workers\n\n%s\n\n' "$workers_table"
   printf '### Shared listener or SO_REUSEPORT (2 reactor workers, a new connection per request)\n\n%s\n' "$reuse_table"
 )
-results=bench/RESULTS.md
-[ -f "$results" ] || printf '# Benchmark results\n' >"$results"
-# Replace this script's own section, keep everyone else's.
-awk -v start='## serve: models and workers' '
-  $0 == start { skip = 1; next }
-  skip && /^## / { skip = 0 }
-  !skip { print }
-' "$results" >"$work/results"
-{ cat "$work/results"; printf '\n%s\n' "$section"; } | cat -s >"$results"
-echo "written to $results"
+write_section "## serve: models and workers" "$section"
+echo "written to bench/RESULTS.md"

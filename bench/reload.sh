@@ -15,35 +15,11 @@ DURATION=${DURATION:-12s}
 CONNS=${CONNS:-50}
 MODEL=${MODEL:-reactor}
 
-. bench/need.sh  # installs wrk and nginx if missing; sets NGINX
-ulimit -n "$(ulimit -Hn)"
-cargo build --release --locked --bin tcplab
-TCPLAB=target/release/tcplab
-. bench/servers.sh  # $work (removed on exit), pids (killed on exit), free_port
+. bench/servers.sh  # prepare, start_tcplab, start_nginx, stop_server, write_section; $work, pids
+prepare
 
-wait_port() {
-  for _ in $(seq 200); do
-    curl -s -o /dev/null "http://127.0.0.1:$1/" && return 0
-    sleep 0.05
-  done
-  echo "nothing answers on port $1" >&2
-  return 1
-}
-
-"$TCPLAB" serve --model "$MODEL" --workers 2 --listen 127.0.0.1:0 --keepalive-timeout 60s \
-  2>"$work/tcplab.err" &
-tpid=$!; pids+=("$tpid")
-for _ in $(seq 200); do grep -q "listening on" "$work/tcplab.err" && break; sleep 0.05; done
-tport=$(sed -n 's/.*listening on http:\/\/127.0.0.1:\([0-9]*\).*/\1/p' "$work/tcplab.err")
-
-nport=$(free_port)
-mkdir -p "$work/nginx"
-sed -e "s#__PREFIX__#$work/nginx#g" -e "s#__PORT__#$nport#g" -e 's/^worker_processes 1;/worker_processes 2;/' \
-  assets/nginx.conf >"$work/nginx/nginx.conf"
-"$NGINX" -p "$work/nginx" -c "$work/nginx/nginx.conf" 2>"$work/nginx.err" &
-npid=$!; pids+=("$npid")
-wait_port "$tport"
-wait_port "$nport"
+start_tcplab tcplab --model "$MODEL" --workers 2 --keepalive-timeout 60s
+start_nginx nginx 2
 
 declare -A R
 # One wrk run with RELOADS HUPs to the master during it: R[name.mode] = "requests failed".
@@ -67,13 +43,15 @@ run() { # name mode port master-pid [wrk args...]
   sleep 1 # the last reload's old workers finish draining before the next run
 }
 
-run tcplab ka "$tport" "$tpid"
-run nginx ka "$nport" "$npid"
-run tcplab close "$tport" "$tpid" -H 'Connection: close'
-run nginx close "$nport" "$npid" -H 'Connection: close'
-kill "$tpid"
-kill -QUIT "$npid"
-wait "$tpid" "$npid" 2>/dev/null || true
+for mode in ka close; do
+  args=()
+  [ "$mode" = close ] && args=(-H 'Connection: close')
+  for name in tcplab nginx; do
+    run "$name" "$mode" "${PORT[$name]}" "${PID[$name]}" "${args[@]}"
+  done
+done
+stop_server tcplab
+stop_server nginx
 
 cell() { echo "$1" | awk '{ printf "%d of %d", $2, $1 }'; }
 table=$(

@@ -13,25 +13,10 @@ ROUNDS=${ROUNDS:-3}
 CONNS=${CONNS:-100}
 IDLE=${IDLE:-10000}
 
-. bench/need.sh  # installs wrk and nginx if missing; sets NGINX
-# Both servers and the idle holder need a descriptor per connection.
-ulimit -n "$(ulimit -Hn)"
-
-cargo build --release --locked --bin tcplab --example hold_idle --example pipeload
-TCPLAB=target/release/tcplab
+. bench/servers.sh  # prepare, start_tcplab, start_nginx, stop_server, write_section; $work, pids
+prepare --example hold_idle --example pipeload
 HOLD=target/release/examples/hold_idle
 PIPELOAD=target/release/examples/pipeload
-
-. bench/servers.sh  # $work (removed on exit), pids (killed on exit), free_port
-
-wait_port() {
-  for _ in $(seq 200); do
-    curl -s -o /dev/null "http://127.0.0.1:$1/" && return 0
-    sleep 0.05
-  done
-  echo "nothing answers on port $1" >&2
-  return 1
-}
 
 # Sums a /proc figure over a process and its children (nginx: master + worker).
 proc_sum() { # pid file awk-program
@@ -114,19 +99,9 @@ PIN_SERVER="taskset -c 1"
 PIN_CLIENT="taskset -c 0"
 
 # One worker, like the nginx it is compared with (serve is a master with workers since issue 5).
-$PIN_SERVER "$TCPLAB" serve --workers 1 --listen 127.0.0.1:0 --max-connections 30000 --keepalive-timeout 60s \
-  2>"$work/tcplab.err" &
-tpid=$!; pids+=("$tpid")
-for _ in $(seq 200); do grep -q "listening on" "$work/tcplab.err" && break; sleep 0.05; done
-tport=$(sed -n 's/.*listening on http:\/\/127.0.0.1:\([0-9]*\).*/\1/p' "$work/tcplab.err")
-
-nport=$(free_port)
-mkdir -p "$work/nginx"
-sed -e "s#__PREFIX__#$work/nginx#g" -e "s#__PORT__#$nport#g" assets/nginx.conf >"$work/nginx/nginx.conf"
-$PIN_SERVER "$NGINX" -p "$work/nginx" -c "$work/nginx/nginx.conf" 2>"$work/nginx.err" &
-npid=$!; pids+=("$npid")
-wait_port "$tport"
-wait_port "$nport"
+start_tcplab tcplab --workers 1 --max-connections 30000 --keepalive-timeout 60s
+start_nginx nginx 1
+tport=${PORT[tcplab]} tpid=${PID[tcplab]} nport=${PORT[nginx]} npid=${PID[nginx]}
 
 # Warm-up, then ROUNDS rounds alternating the two servers, so that a burst of load from
 # elsewhere on the machine hits both; the table shows each metric's median.
@@ -155,9 +130,8 @@ for name in tcplab nginx; do
 done
 idle_kib tcplab "$tport" "$tpid"
 idle_kib nginx "$nport" "$npid"
-kill "$tpid"
-kill -QUIT "$npid"
-wait "$tpid" "$npid" 2>/dev/null || true
+stop_server tcplab
+stop_server nginx
 
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b == 0) print "-"; else printf "%.2f", a / b }'; }
 table=$(
@@ -199,11 +173,7 @@ section=$(
 )
 echo "$section"
 
-results=bench/RESULTS.md
-[ -f "$results" ] || printf '# Benchmark results\n\nEach section is written by the script it names.\n' >"$results"
-# Replace this script's section, keep everyone else's.
-awk '/^## / { skip = ($0 == "## serve: tcplab vs nginx") } !skip' "$results" >"$work/results"
-{ cat "$work/results"; echo; echo "$section"; } | cat -s >"$results"
+write_section "## serve: tcplab vs nginx" "$section"
 
 # The models, 1 and 2 workers against nginx, and the shared listener against SO_REUSEPORT
 # (issue 5) are bench/models.sh; MODELS=1 bench/serve.sh runs them after this.
