@@ -1,14 +1,16 @@
 #!/usr/bin/env bash
 # CPU per request, measured so that the client is not the limit: each server's one worker is
-# pinned to CPU 1 and wrk to CPU 0 (taskset); the worker's utime+stime from /proc/PID/stat is
-# read around a fixed wrk run and divided by the requests wrk completed. Servers, all on the
-# same page (`hello!world`, keep-alive, no access log):
-#   nginx      1 worker, assets/nginx.conf
-#   bare mio   examples/bare_mio.rs: one mio loop that parses nothing (the floor of an epoll loop)
-#   reactor    tcplab serve --model reactor --workers 1
-#   uring      tcplab serve --model uring --workers 1
+# pinned to CPU 1 and wrk to CPU 0 (taskset); the worker's CPU time (/proc/PID/schedstat, else
+# utime+stime from /proc/PID/stat) is read around a fixed wrk run and divided by the requests
+# wrk completed. Servers, all on the same page (`hello!world`, keep-alive, no access log):
+#   nginx       1 worker, assets/nginx.conf
+#   bare mio    examples/bare_mio.rs: one mio loop that parses nothing (the floor of an epoll loop)
+#   bare uring  examples/bare_uring.rs: the same on uring's ring (the floor of an io_uring loop)
+#   reactor     tcplab serve --model reactor --workers 1
+#   uring       tcplab serve --model uring --workers 1
 # ROUNDS rounds, each running every server once in turn (the machine drifts from minute to
-# minute); the table shows each server's median and the median of the per-round ratios.
+# minute); the table shows each server's median and the median of the per-round ratios, and
+# (with perf) system calls and sleeps per request from one more run of each.
 # Writes bench/RESULTS.md's section "## serve: CPU per request".
 #
 #   bench/cpu.sh                       # ROUNDS=5 DURATION=5s CONNS=50
@@ -18,80 +20,79 @@ ROUNDS=${ROUNDS:-5}
 DURATION=${DURATION:-5s}
 CONNS=${CONNS:-50}
 
-. bench/need.sh  # installs wrk and nginx if missing; sets NGINX
-ulimit -n "$(ulimit -Hn)"
-cargo build --release --locked --bin tcplab --example bare_mio
-TCPLAB=target/release/tcplab
-BARE=target/release/examples/bare_mio
-. bench/servers.sh  # $work (removed on exit), pids (killed on exit), free_port
+. bench/servers.sh  # prepare, start_tcplab, start_nginx, worker_of, write_section; $work, pids
+prepare --example bare_mio --example bare_uring
 
 PIN_SERVER="taskset -c 1"
 PIN_CLIENT="taskset -c 0"
 HZ=$(getconf CLK_TCK)
 
-wait_line() { # file pattern
-  for _ in $(seq 200); do grep -q "$2" "$1" && return 0; sleep 0.05; done
-  echo "no '$2' in $1: $(cat "$1")" >&2
-  return 1
-}
-port_of() { sed -n 's/.*127\.0\.0\.1:\([0-9]*\).*/\1/p' "$1" | head -1; }
-only_child() { # pid: its one child (a master's worker)
-  local c
-  for _ in $(seq 200); do
-    c=$(pgrep -P "$1" | head -1 || true)
-    [ -n "$c" ] && { echo "$c"; return; }
-    sleep 0.05
-  done
-  echo "no worker under $1" >&2
-  return 1
-}
-
-declare -A PORT WORKER
-start_tcplab() { # name model
-  $PIN_SERVER "$TCPLAB" serve --model "$2" --workers 1 --listen 127.0.0.1:0 --keepalive-timeout 60s \
-    2>"$work/$1.err" &
+declare -A WORKER
+for model in reactor uring; do
+  start_tcplab "$model" --model "$model" --workers 1 --keepalive-timeout 60s
+  WORKER[$model]=$(worker_of "${PID[$model]}")
+done
+# The bare loops are their own worker.
+for bare in bare_mio bare_uring; do
+  $PIN_SERVER "target/release/examples/$bare" 127.0.0.1:0 >"$work/$bare.out" &
   pids+=($!)
-  wait_line "$work/$1.err" "listening on"
-  PORT[$1]=$(port_of "$work/$1.err")
-  WORKER[$1]=$(only_child "$!")
-}
-start_tcplab reactor reactor
-start_tcplab uring uring
+  WORKER[$bare]=$!
+  wait_line "$work/$bare.out" "listening on"
+  PORT[$bare]=$(port_of "$work/$bare.out")
+done
+start_nginx nginx 1
+WORKER[nginx]=$(worker_of "${PID[nginx]}")
 
-$PIN_SERVER "$BARE" 127.0.0.1:0 >"$work/bare.out" &
-pids+=($!)
-wait_line "$work/bare.out" "listening on"
-PORT[bare]=$(port_of "$work/bare.out")
-WORKER[bare]=$!
-
-PORT[nginx]=$(free_port)
-mkdir -p "$work/nginx"
-sed -e "s#__PREFIX__#$work/nginx#g" -e "s#__PORT__#${PORT[nginx]}#g" assets/nginx.conf >"$work/nginx/nginx.conf"
-$PIN_SERVER "$NGINX" -p "$work/nginx" -c "$work/nginx/nginx.conf" 2>"$work/nginx.err" &
-npid=$!
-pids+=("$npid")
-WORKER[nginx]=$(only_child "$npid")
-
-SERVERS=(nginx bare reactor uring)
+SERVERS=(nginx bare_mio bare_uring reactor uring)
+load_start=$(cut -d' ' -f1-3 /proc/loadavg)
 for s in "${SERVERS[@]}"; do
-  for _ in $(seq 200); do curl -s -o /dev/null "http://127.0.0.1:${PORT[$s]}/" && break; sleep 0.05; done
+  wait_port "${PORT[$s]}"
   # Warm-up: caches, the page cache of the binary, the first connections.
   $PIN_CLIENT wrk -t1 -c"$CONNS" -d1s "http://127.0.0.1:${PORT[$s]}/" >/dev/null
 done
 
-ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
+# The worker's CPU time in microseconds: the scheduler's own count (ns) where the kernel keeps
+# it, else utime+stime in clock ticks.
+cpu_us() {
+  if [ -r "/proc/$1/schedstat" ]; then
+    awk '{ printf "%.0f\n", $1 / 1000 }' "/proc/$1/schedstat"
+  else
+    awk -v hz="$HZ" '{ printf "%.0f\n", ($14 + $15) / hz * 1e6 }' "/proc/$1/stat"
+  fi
+}
 declare -A US  # US[server.round] = microseconds of worker CPU per request
 for r in $(seq "$ROUNDS"); do
+  line="round $r:"
   for s in "${SERVERS[@]}"; do
-    before=$(ticks "${WORKER[$s]}")
+    before=$(cpu_us "${WORKER[$s]}")
     out=$($PIN_CLIENT wrk -t1 -c"$CONNS" -d"$DURATION" "http://127.0.0.1:${PORT[$s]}/")
-    after=$(ticks "${WORKER[$s]}")
+    after=$(cpu_us "${WORKER[$s]}")
     requests=$(echo "$out" | awk '/requests in/ { print $1 }')
     errors=$(echo "$out" | awk '/Socket errors|Non-2xx/ { print }')
     [ -z "$errors" ] || echo "$s round $r: $errors" >&2
-    US[$s.$r]=$(awk -v a="$after" -v b="$before" -v n="$requests" -v hz="$HZ" 'BEGIN { printf "%.3f", (a - b) / hz * 1e6 / n }')
+    US[$s.$r]=$(awk -v a="$after" -v b="$before" -v n="$requests" 'BEGIN { printf "%.3f", (a - b) / n }')
+    line+=" $s ${US[$s.$r]}"
   done
-  echo "round $r: nginx ${US[nginx.$r]} bare ${US[bare.$r]} reactor ${US[reactor.$r]} uring ${US[uring.$r]} us/request" >&2
+  echo "$line us/request (load $(cut -d' ' -f1 /proc/loadavg))" >&2
+done
+
+# Where the time goes, once per server: system calls and sleeps (context switches) per request,
+# counted by perf on the worker during one more run (without perf, or without the permission
+# to count, the column says "-").
+declare -A CALLS SLEEPS
+for s in "${SERVERS[@]}"; do
+  CALLS[$s]=-; SLEEPS[$s]=-
+  command -v perf >/dev/null || continue
+  perf stat -x, -e raw_syscalls:sys_enter,context-switches -p "${WORKER[$s]}" -o "$work/perf.$s" \
+    -- sleep "${DURATION%s}" 2>/dev/null &
+  counter=$!
+  out=$($PIN_CLIENT wrk -t1 -c"$CONNS" -d"$DURATION" "http://127.0.0.1:${PORT[$s]}/")
+  wait "$counter" || continue
+  requests=$(echo "$out" | awk '/requests in/ { print $1 }')
+  CALLS[$s]=$(awk -F, -v n="$requests" '$3 == "raw_syscalls:sys_enter" && $1 ~ /^[0-9]+$/ { printf "%.3f", $1 / n }' "$work/perf.$s")
+  SLEEPS[$s]=$(awk -F, -v n="$requests" '$3 == "context-switches" && $1 ~ /^[0-9]+$/ { printf "%.3f", $1 / n }' "$work/perf.$s")
+  [ -n "${CALLS[$s]}" ] || CALLS[$s]=-
+  [ -n "${SLEEPS[$s]}" ] || SLEEPS[$s]=-
 done
 
 median() { tr ' ' '\n' | awk 'NF' | sort -g | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else printf "%.3f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
@@ -101,20 +102,36 @@ per_round() { # numerator denominator
 }
 verdict() { awk -v v="$1" -v t="$2" 'BEGIN { print (v <= t) ? "met" : "missed" }'; }
 all_rounds() { for r in $(seq "$ROUNDS"); do awk -v a="${US[$1.$r]}" -v b="${US[$2.$r]}" 'BEGIN { printf "%.2f ", a / b }'; done; }
+ratio_row() { # numerator denominator label [target]
+  local v
+  v=$(per_round "$1" "$2")
+  if [ -n "${4:-}" ]; then
+    printf '| %s | %s | %s | <= %s | %s |\n' "$3" "$v" "$(all_rounds "$1" "$2")" "$4" "$(verdict "$v" "$4")"
+  else
+    printf '| %s | %s | %s | | |\n' "$3" "$v" "$(all_rounds "$1" "$2")"
+  fi
+}
 
-rb=$(per_round reactor bare); rn=$(per_round reactor nginx); ur=$(per_round uring reactor); ub=$(per_round uring bare)
+declare -A LABEL=(
+  [nginx]="nginx (1 worker)"
+  [bare_mio]="bare mio loop (examples/bare_mio.rs)"
+  [bare_uring]="bare io_uring loop (examples/bare_uring.rs)"
+  [reactor]="tcplab reactor"
+  [uring]="tcplab uring"
+)
 table=$(
-  printf '| server | worker CPU us per request (median) |\n|---|---:|\n'
-  printf '| nginx (1 worker) | %s |\n' "$(per_server nginx)"
-  printf '| bare mio loop (examples/bare_mio.rs) | %s |\n' "$(per_server bare)"
-  printf '| tcplab reactor | %s |\n' "$(per_server reactor)"
-  printf '| tcplab uring | %s |\n' "$(per_server uring)"
+  printf '| server | worker CPU us per request (median) | system calls per request | sleeps per request |\n|---|---:|---:|---:|\n'
+  for s in "${SERVERS[@]}"; do
+    printf '| %s | %s | %s | %s |\n' "${LABEL[$s]}" "$(per_server "$s")" "${CALLS[$s]}" "${SLEEPS[$s]}"
+  done
   echo
   printf '| ratio (median of per-round ratios) | value | each round | target | |\n|---|---:|---|---|---|\n'
-  printf '| reactor / bare mio | %s | %s | <= 1.05 | %s |\n' "$rb" "$(all_rounds reactor bare)" "$(verdict "$rb" 1.05)"
-  printf '| reactor / nginx | %s | %s | <= 0.85 | %s |\n' "$rn" "$(all_rounds reactor nginx)" "$(verdict "$rn" 0.85)"
-  printf '| uring / reactor | %s | %s | <= 0.9 | %s |\n' "$ur" "$(all_rounds uring reactor)" "$(verdict "$ur" 0.9)"
-  printf '| uring / bare mio | %s | %s | | |\n' "$ub" "$(all_rounds uring bare)"
+  ratio_row reactor bare_mio "reactor / bare mio" 1.05
+  ratio_row reactor nginx "reactor / nginx" 0.85
+  ratio_row uring reactor "uring / reactor" 0.9
+  ratio_row bare_uring bare_mio "bare io_uring / bare mio (what io_uring saves at best)"
+  ratio_row uring bare_uring "uring / bare io_uring (the server's own work over its floor)"
+  ratio_row bare_uring reactor "bare io_uring / reactor (the floor of uring / reactor)"
 )
 load=$(cut -d' ' -f1-3 /proc/loadavg)
 section=$(
@@ -122,21 +139,22 @@ section=$(
   echo
   echo "\`ROUNDS=$ROUNDS DURATION=$DURATION CONNS=$CONNS bench/cpu.sh\` on $(date -u '+%Y-%m-%d %H:%M UTC'),"
   echo "$(nproc) cores, Linux $(uname -r), $("$NGINX" -v 2>&1 | sed 's/.*: //'), $(wrk -v 2>&1 | head -1 | cut -d' ' -f1-2),"
-  echo "load average at the end: $load (the machine is shared with other engineers' builds and tests;"
-  echo "the per-round ratios are what such drift disturbs least). Each server's one worker is pinned"
-  echo "to CPU 1, wrk -t1 -c$CONNS (keep-alive) to CPU 0; the worker's utime+stime from /proc/PID/stat"
-  echo "around each $DURATION run, divided by the requests wrk completed."
+  echo "load average at the start: $load_start, at the end: $load (other engineers' builds and tests share"
+  echo "the machine unless the load is under ~1; the per-round ratios are what such drift disturbs"
+  echo "least). Each server's one worker is pinned to CPU 1, wrk -t1 -c$CONNS (keep-alive) to CPU 0; the"
+  echo "worker's CPU time (/proc/PID/schedstat) around each $DURATION run, divided by the requests wrk"
+  echo "completed. System calls and sleeps: \`perf stat -e raw_syscalls:sys_enter,context-switches\` on"
+  echo "the worker during one more run."
   echo
   echo "$table"
   echo
-  echo "Reading it: most of a keep-alive request's cost is the kernel's loopback TCP work, which"
-  echo "every server pays; the bare loop is that plus one read and one write. The reactor's"
-  echo "parsing, routing, Date and bookkeeping are the difference to it. uring replaces the read,"
-  echo "write and epoll_wait of each request by completions batched through one io_uring_enter per"
-  echo "turn, but pays a copy out of the provided buffer, a send per answer that completes"
-  echo "asynchronously, and the kernel's completion work (DEFER_TASKRUN makes that one batch per"
-  echo "wait; without it uring measured 1.17x the reactor here). With one request per connection"
-  echo "per turn (wrk without pipelining) there is little to batch."
+  echo "Reading it: most of a keep-alive request's cost is the kernel's loopback TCP work (the"
+  echo "server's send also runs the receive path of wrk's socket), which every server pays; the bare"
+  echo "loops are that plus the least each interface needs: a read and a write per request for"
+  echo "epoll, a share of one io_uring_enter per turn for io_uring. The bare io_uring loop runs the"
+  echo "ring uring uses (kernel::uring: multishot accept, multishot receive into provided buffers,"
+  echo "DEFER_TASKRUN), so \"bare io_uring / bare mio\" is what io_uring itself can save here, and"
+  echo "\"bare io_uring / reactor\" is the best uring / reactor any server on this ring can reach."
 )
 echo "$section"
 write_section "## serve: CPU per request" "$section"
