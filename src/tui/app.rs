@@ -9,6 +9,7 @@ use nix::errno::Errno;
 use nix::sys::signal::Signal;
 
 use super::event::{ChildKind, Effect, Event, HostInfo, Reaped, SignalTarget};
+use super::history::History;
 use super::log::TransitionLog;
 use super::panes::{MachinePane, PaneState, ProcessesPane, SocketsPane, World};
 use super::predict::short_name;
@@ -35,6 +36,8 @@ pub struct App {
     pub paused: bool,
     /// The pane that has the keys.
     pub pane: Pane,
+    /// Every pane at once where the terminal has room (`o` toggles; `overview.rs`).
+    pub overview: bool,
     pub overlay: Overlay,
     /// The first help line shown (the help overlay scrolls when it does not fit).
     pub help_scroll: u16,
@@ -57,6 +60,8 @@ pub struct App {
     pub log: TransitionLog,
     /// Bytes per second per socket and per process, while a view shows them.
     pub traffic: Traffic,
+    /// Sockets per state, transitions/s and the server's counters over the last minutes.
+    pub history: History,
 
     // One state per pane (`panes/`).
     pub procs: ProcessesPane,
@@ -86,6 +91,7 @@ impl App {
             interval,
             paused: false,
             pane: Pane::Processes,
+            overview: true,
             overlay: Overlay::None,
             help_scroll: 0,
             quitting: false,
@@ -101,6 +107,7 @@ impl App {
             sock_counts: StateCounts::default(),
             log: TransitionLog::new(TransitionSource::Sampled { interval }),
             traffic: Traffic::default(),
+            history: History::default(),
             procs: ProcessesPane::default(),
             socks: SocketsPane::default(),
             machine: MachinePane::default(),
@@ -129,11 +136,12 @@ impl App {
     }
 
     /// Whether what is on screen shows socket owners (the Sockets and State-machine panes,
-    /// process details); the runtime looks them up only then.
+    /// the Processes pane's NET columns, process details); the runtime looks them up only then.
     pub fn needs_owners(&self) -> bool {
-        self.pane_state(self.pane).shows_owners()
-            || matches!(self.overlay, Overlay::Details(_))
-            || (self.pane == Pane::Processes && views::shows_process_traffic(self.size.0))
+        self.shown_panes().iter().any(|&(p, area)| {
+            self.pane_state(p).shows_owners()
+                || (p == Pane::Processes && views::shows_process_traffic(area.width))
+        }) || matches!(self.overlay, Overlay::Details(_))
             || self.lesson.visible
     }
 
@@ -142,11 +150,11 @@ impl App {
     /// for it only then, so a dashboard without them costs what it did before.
     pub fn needs_info(&self) -> bool {
         matches!(self.overlay, Overlay::Connection)
-            || match self.pane {
-                Pane::Sockets => views::shows_socket_traffic(self.size.0),
-                Pane::Processes => views::shows_process_traffic(self.size.0),
+            || self.shown_panes().iter().any(|&(p, area)| match p {
+                Pane::Sockets => views::shows_socket_traffic(area.width),
+                Pane::Processes => views::shows_process_traffic(area.width),
                 _ => false,
-            }
+            })
     }
 
     fn handle(&mut self, event: Event) -> Vec<Effect> {
@@ -155,7 +163,8 @@ impl App {
             Event::Mouse(m) => self.on_mouse(m),
             Event::Resize(w, h) => {
                 self.size = (w, h);
-                self.scroll_into_view();
+                // The overview may have come or gone: every pane on screen needs its rows.
+                self.recompute_rows();
                 vec![]
             }
             Event::Tick => self.on_tick(),
@@ -188,6 +197,7 @@ impl App {
                 if kind == ChildKind::Server {
                     self.server.state = ServerState::Running { pid, addr: None };
                     self.server.status = None;
+                    self.history.server_started();
                 }
                 self.say(StatusKind::Info, format!("started {kind} (pid {pid})"));
                 vec![Effect::Refresh]
@@ -211,6 +221,9 @@ impl App {
             }
             Event::ChildOutput { pid, line } => self.on_child_output(pid, line),
             Event::ServerStatus(s) => {
+                if let Ok(doc) = &s {
+                    self.history.server_status(doc);
+                }
                 self.server.status = Some(s);
                 vec![]
             }
@@ -318,12 +331,14 @@ impl App {
         self.refreshes += 1;
         if self.log.is_sampled() {
             let found = self.log.sample(&s);
+            self.history.transitions(found.len());
             self.log.push(found, self.refreshes);
         }
         self.relations = Relations::new(&s);
         self.proc_counts = views::process_counts(&s.processes);
         self.init_zombies = crate::model::zombies::zombies_of_init(&s);
         self.sock_counts = StateCounts::of(&s.sockets);
+        self.history.refreshed(s.taken_at, self.sock_counts);
         self.traffic.update(&s);
         self.snapshot = s;
         self.source_error = None;
@@ -353,6 +368,7 @@ impl App {
         if self.server.addr().is_some() {
             list.retain(|t| !self.server.takes_probe_transition(t));
         }
+        self.history.transitions(list.len());
         self.log.push(list, self.refreshes);
     }
 
@@ -364,8 +380,13 @@ impl App {
             relations: &self.relations,
             log: &self.log,
             traffic: &self.traffic,
-            page: page_rows(self.size, self.lesson.visible),
+            page: self.page_of(self.pane),
         }
+    }
+
+    /// Table rows `pane` has on screen (or would have, focused).
+    fn page_of(&self, pane: Pane) -> usize {
+        super::layout::table_rows(self.pane_area(pane)).1
     }
 
     /// Runs `f` on the state of `pane` with the world it reads; the one place that maps a
@@ -381,7 +402,7 @@ impl App {
             relations: &self.relations,
             log: &self.log,
             traffic: &self.traffic,
-            page: page_rows(self.size, self.lesson.visible),
+            page: self.page_of(pane),
         };
         let state: &mut dyn PaneState = match pane {
             Pane::Processes => &mut self.procs,
@@ -410,8 +431,9 @@ impl App {
     /// Rebuilds the rows of the panes on screen after a new snapshot, filter or sort, keeping
     /// each selection; panes off screen drop what is expensive to keep.
     pub(super) fn recompute_rows(&mut self) {
+        let overview = self.overview().is_some();
         for pane in Pane::ALL {
-            let shown = pane == self.pane || pane == Pane::Processes;
+            let shown = overview || pane == self.pane || pane == Pane::Processes;
             self.with_pane(
                 pane,
                 |p, world| {
@@ -441,9 +463,9 @@ impl App {
         }
     }
 
-    /// The table rows on screen now: (first row's y, count).
+    /// The focused pane's table rows on screen now: (first row's y, count).
     pub fn table_rows(&self) -> (u16, usize) {
-        table_rows(self.size, self.lesson.visible)
+        super::layout::table_rows(self.pane_area(self.pane))
     }
 
     pub fn process(&self, pid: i32) -> Option<&crate::model::Process> {
@@ -519,17 +541,6 @@ impl App {
             .map(|c| c.pid)
             .collect()
     }
-}
-
-/// The table rows on a terminal of `size`, with or without the lesson panel: (first row's y,
-/// count).
-fn table_rows(size: (u16, u16), lesson: bool) -> (u16, usize) {
-    let area = ratatui::layout::Rect::new(0, 0, size.0, size.1);
-    super::layout::table_rows(super::layout::areas_with(area, lesson).body)
-}
-
-fn page_rows(size: (u16, u16), lesson: bool) -> usize {
-    table_rows(size, lesson).1
 }
 
 /// Every `tcplab demo` subcommand with its help line, so the menu grows with the demos.

@@ -178,6 +178,7 @@ impl App {
             KeyCode::Char('-') => self.step_interval(false),
             KeyCode::Char('z') => return self.spawn_demo("zombie".to_string()),
             KeyCode::Char('d') => self.overlay = Overlay::DemoMenu { selected: 0 },
+            KeyCode::Char('o') => self.toggle_overview(),
             KeyCode::Char('/') => {
                 self.with_pane(self.pane, |p, _| {
                     if let Some(f) = p.filter_mut() {
@@ -278,7 +279,12 @@ impl App {
 
     /// Moves the cursor of the current pane by `delta` rows, clamped.
     pub(super) fn move_cursor(&mut self, delta: isize) {
-        self.with_pane(self.pane, |p, world| {
+        self.move_cursor_of(self.pane, delta)
+    }
+
+    /// Moves the cursor of `pane` by `delta` rows, clamped.
+    fn move_cursor_of(&mut self, pane: Pane, delta: isize) {
+        self.with_pane(pane, |p, world| {
             p.move_cursor(delta, world);
             p.scroll_into_view(world.page);
         });
@@ -358,11 +364,15 @@ impl App {
             }
             return vec![];
         }
-        let area = ratatui::layout::Rect::new(0, 0, self.size.0, self.size.1);
-        let areas = layout::areas_with(area, self.lesson_visible());
+        let areas = self.areas();
+        // In the overview the pane under the pointer gets the click or the wheel.
+        let under = self
+            .overview()
+            .and_then(|b| b.pane_at(m.column, m.row))
+            .unwrap_or(self.pane);
         match m.kind {
-            MouseEventKind::ScrollDown => self.move_cursor(3),
-            MouseEventKind::ScrollUp => self.move_cursor(-3),
+            MouseEventKind::ScrollDown => self.move_cursor_of(under, 3),
+            MouseEventKind::ScrollUp => self.move_cursor_of(under, -3),
             MouseEventKind::Down(MouseButton::Left) => {
                 if m.row == areas.tabs.y {
                     if let Some(i) = layout::tab_at(m.column) {
@@ -370,10 +380,17 @@ impl App {
                     }
                     return vec![];
                 }
-                let (top, rows) = layout::table_rows(areas.body);
+                let area = self.pane_area(under);
+                let hit = m.column >= area.x && m.column < area.right();
+                let hit = hit && m.row >= area.y && m.row < area.bottom();
+                if !hit {
+                    return vec![];
+                }
+                self.set_pane(under);
+                let (top, rows) = layout::table_rows(area);
                 if m.row >= top && ((m.row - top) as usize) < rows {
                     let i = (m.row - top) as usize;
-                    self.with_pane(self.pane, |p, world| p.click(i, world));
+                    self.with_pane(under, |p, world| p.click(i, world));
                 }
             }
             _ => {}

@@ -4,20 +4,24 @@
 //!   I/O; [`panes`] holds one state per pane with the keys that act on it, [`keys`] the keys
 //!   the dashboard takes before any pane, [`log`] the transitions seen, [`views`] the rows,
 //!   [`predict`] what a signal would do.
+//! - [`overview`]: every pane at once, in boxes, on a terminal of 160×40 or more.
 //! - [`render`]: drawing, a pure function of `&App`, one file per pane and overlay.
 //! - [`term`] and [`runtime`]: the terminal (setup, restore on quit, panic and TERM/HUP) and
 //!   the loop that turns effects into system calls and their results back into events.
 //! - [`traffic`]: throughput per socket and per process, and the open connection's history.
+//! - [`history`]: the rings behind the graphs (sockets per state, transitions/s, the server).
 //! - [`fake`]: a fixed snapshot source for tests.
 
 pub mod app;
 mod children;
 pub mod event;
 pub mod fake;
+pub mod history;
 mod keys;
 pub mod layout;
 pub mod lesson;
 pub mod log;
+pub mod overview;
 pub mod panes;
 pub mod predict;
 mod probe;

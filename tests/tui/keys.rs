@@ -464,8 +464,9 @@ fn tcp_info_is_asked_for_only_while_a_view_shows_it() {
     narrow.update(code(KeyCode::Esc));
     assert_eq!(narrow.overlay, Overlay::None);
     assert!(!narrow.needs_info() && narrow.traffic.history.is_none());
-    // Wide: the Sockets pane's and the Processes pane's rate columns are on screen.
-    let mut wide = app(160, 40);
+    // Wide, one pane at a time (under the overview's 40 lines): the Sockets pane's and the
+    // Processes pane's rate columns are on screen.
+    let mut wide = app(160, 30);
     assert!(
         wide.needs_info() && wide.needs_owners(),
         "NET columns need owners"

@@ -2,6 +2,7 @@
 //! (tests/tui/snapshots/), and the real binary in a real terminal (tmux).
 
 mod keys;
+mod overview;
 mod refresh;
 mod snapshots;
 mod tmux;

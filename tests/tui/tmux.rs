@@ -377,8 +377,9 @@ fn polling_the_server_adds_no_time_wait_and_no_log_line() {
         assert!(tw.is_empty(), "the dashboard's polling left: {tw:?}");
         std::thread::sleep(Duration::from_millis(250));
     }
-    // The State machine pane, restricted to the server's port, shows no transition.
-    tmux.send(&["3", "/"]);
+    // The State machine pane, restricted to the server's port, shows no transition (one pane
+    // at a time, `o`, so that every line is the pane's and not the overview's other boxes).
+    tmux.send(&["o", "3", "/"]);
     tmux.send(&[&addr.port().to_string(), "Enter"]);
     let screen = tmux.wait_screen("the filtered log", |s| {
         s.contains(&format!("State machine · port {}", addr.port()))

@@ -10,11 +10,12 @@ use crate::tui::app::App;
 use crate::tui::layout::centered;
 use crate::tui::theme::Theme;
 
-pub const KEYS: [(&str, &str); 26] = [
+pub const KEYS: [(&str, &str); 27] = [
     (
         "1 2 3 4, Tab",
         "panes: processes, sockets, state machine, server",
     ),
+    ("o", "overview: all panes at once as boxes (160x40 and up)"),
     (
         "↑ ↓ j, PgUp PgDn Home End",
         "move (state machine: pick a connection, see its life); mouse too",

@@ -7,7 +7,9 @@ mod demo_menu;
 mod details;
 mod header;
 pub mod help;
+mod history;
 mod lesson;
+mod overview;
 mod processes;
 mod server;
 mod signal_menu;
@@ -43,11 +45,9 @@ pub fn draw(frame: &mut Frame, app: &App) {
     let areas = layout::areas_with(area, app.lesson_visible());
     header::draw(frame, app, areas.header);
     draw_tabs(frame, app, areas.tabs);
-    match app.pane {
-        Pane::Processes => processes::draw(frame, app, areas.body),
-        Pane::Sockets => sockets::draw(frame, app, areas.body),
-        Pane::Machine => state_machine::draw(frame, app, areas.body),
-        Pane::Server => server::draw(frame, app, areas.body),
+    match app.overview() {
+        Some(boxes) => overview::draw(frame, app, &boxes),
+        None => draw_pane(frame, app, app.pane, areas.body),
     }
     if let Some(panel) = areas.lesson {
         lesson::draw(frame, app, panel);
@@ -61,6 +61,16 @@ pub fn draw(frame: &mut Frame, app: &App) {
         Overlay::Confirm(c) => signal_menu::draw_confirm(frame, app, c, area),
         Overlay::DemoMenu { selected } => demo_menu::draw(frame, app, *selected, area),
         Overlay::Connection => connection::draw(frame, app, area),
+    }
+}
+
+/// One pane in `area`, whether it fills the body or is a box of the overview.
+fn draw_pane(frame: &mut Frame, app: &App, pane: Pane, area: Rect) {
+    match pane {
+        Pane::Processes => processes::draw(frame, app, area),
+        Pane::Sockets => sockets::draw(frame, app, area),
+        Pane::Machine => state_machine::draw(frame, app, area),
+        Pane::Server => server::draw(frame, app, area),
     }
 }
 
@@ -118,8 +128,14 @@ fn hints_line(app: &App) -> Line<'static> {
     let pane = app.pane_state(app.pane).hints();
     let first: &[(&str, &str)] = &[("?", "help"), ("q", "quit")];
     let last: &[(&str, &str)] = &[("Tab", "pane"), ("d", "demos")];
+    // `o` only where the terminal has room for the overview.
+    let overview: &[(&str, &str)] = match (app.overview, app.overview().is_some()) {
+        (true, true) => &[("o", "one pane")],
+        (false, _) if app.overview_fits() => &[("o", "overview")],
+        _ => &[],
+    };
     let mut spans = vec![Span::raw(" ")];
-    for (key, what) in first.iter().chain(pane).chain(last) {
+    for (key, what) in first.iter().chain(pane).chain(last).chain(overview) {
         spans.push(Span::styled(key.to_string(), t.accent()));
         spans.push(Span::styled(format!(" {what}  "), t.dim()));
     }

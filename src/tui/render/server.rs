@@ -20,6 +20,8 @@ pub fn draw(frame: &mut Frame, app: &App, area: Rect) {
     let block = pane_block(app, " Server ".to_string(), "");
     let inner = block.inner(area);
     frame.render_widget(block, area);
+    // Requests/s and open connections over time at the bottom, while a server runs.
+    let inner = super::history::draw_server(frame, app, inner);
     let w = inner.width as usize;
     let mut lines: Vec<Line> = Vec::new();
     let keys_idle = format!(
