@@ -212,5 +212,5 @@ fn history_records_each_refresh_and_the_transitions_between() {
     let screen = render(&app);
     assert!(screen.contains("History · last"), "{screen}");
     assert!(screen.contains("transitions"), "{screen}");
-    assert!(screen.contains("FIN-WAIT-1 "), "{screen}");
+    assert!(screen.contains("FIN_WAIT1 "), "{screen}");
 }

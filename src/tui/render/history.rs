@@ -10,13 +10,12 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Paragraph, Sparkline};
 use ratatui::Frame;
 
-use super::header::short_state;
 use crate::model::TcpState;
 use crate::tui::app::App;
 use crate::units::format_duration;
 
 /// Width of a row's name and of its value.
-const NAME: u16 = 11;
+const NAME: u16 = 12;
 const VALUE: u16 = 7;
 
 /// One series to draw: its name, one value per column oldest first (None: no value then)
@@ -64,7 +63,7 @@ pub fn draw(frame: &mut Frame, app: &App, area: Rect) {
             continue;
         }
         series.push(Series {
-            name: short_state(st).to_string(),
+            name: st.kernel_name().to_string(),
             now: app.sock_counts.get(st).to_string(),
             values: peaks(&values, columns),
             style: state_style(app, st),
