@@ -3,28 +3,18 @@
 
 use std::time::{Duration, Instant};
 
-use nix::errno::Errno;
 use nix::sys::signal::{kill, Signal};
-use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
+use nix::sys::wait::WaitStatus;
 use nix::unistd::Pid;
 
 use super::waiter::{Stop, Waiter, Wake};
 use crate::kernel::family::children_of;
+use crate::kernel::subreaper::{self, Children};
 
-/// Reaps what has already exited without blocking; true once this process has no child left.
+/// Reaps what has already exited without blocking; true once this process has no child left
+/// (or reaping failed, which leaves nothing to wait for either).
 pub fn reap_exited(reaped: &mut Vec<(Pid, WaitStatus)>) -> bool {
-    loop {
-        match waitpid(None, Some(WaitPidFlag::WNOHANG)) {
-            Ok(WaitStatus::StillAlive) => return false,
-            Ok(status) => {
-                if let Some(pid) = status.pid() {
-                    reaped.push((pid, status));
-                }
-            }
-            Err(Errno::EINTR) => continue,
-            Err(_) => return true, // ECHILD: nobody left
-        }
-    }
+    subreaper::reap_exited_into(reaped) != Ok(Children::Remain)
 }
 
 /// Sends TERM to every child still alive, then reaps until none is left, escalating to KILL

@@ -11,20 +11,37 @@ pub fn become_subreaper() -> nix::Result<()> {
     nix::sys::prctl::set_child_subreaper(true)
 }
 
-/// Reaps every child that has already exited, without blocking; returns what was reaped.
-pub fn reap_exited() -> Vec<(Pid, WaitStatus)> {
-    let mut reaped = Vec::new();
+/// Whether this process has children left after a round of reaping.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Children {
+    /// Some child still runs (or has stopped): its exit is yet to come.
+    Remain,
+    /// Nothing left to wait for (ECHILD).
+    NoneLeft,
+}
+
+/// The one reaping loop: reaps every child that has already exited, without blocking, appending
+/// each to `reaped` in the order the kernel gave them, and says whether any child is left. An
+/// error other than ECHILD or EINTR (none is expected from `waitpid(-1, WNOHANG)`) ends the round.
+pub fn reap_exited_into(reaped: &mut Vec<(Pid, WaitStatus)>) -> nix::Result<Children> {
     loop {
         match waitpid(None, Some(WaitPidFlag::WNOHANG)) {
-            Ok(WaitStatus::StillAlive) | Err(Errno::ECHILD) => break,
+            Ok(WaitStatus::StillAlive) => return Ok(Children::Remain),
             Ok(status) => {
                 if let Some(pid) = status.pid() {
                     reaped.push((pid, status));
                 }
             }
+            Err(Errno::ECHILD) => return Ok(Children::NoneLeft),
             Err(Errno::EINTR) => continue,
-            Err(_) => break,
+            Err(e) => return Err(e),
         }
     }
+}
+
+/// Reaps every child that has already exited, without blocking; returns what was reaped.
+pub fn reap_exited() -> Vec<(Pid, WaitStatus)> {
+    let mut reaped = Vec::new();
+    let _ = reap_exited_into(&mut reaped);
     reaped
 }

@@ -19,7 +19,6 @@ use nix::errno::Errno;
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 use nix::sys::signal::{kill, SigSet, Signal};
 use nix::sys::signalfd::{SfdFlags, SignalFd};
-use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
 use nix::unistd::Pid;
 
 use super::stats::Scoreboard;
@@ -247,17 +246,11 @@ impl<F: Fn(WorkerEnv) -> i32> Master<'_, F> {
 
     /// Reaps every dead child; a worker that was not told to go is replaced.
     fn reap(&mut self) {
-        loop {
-            let status = match waitpid(None, Some(WaitPidFlag::WNOHANG)) {
-                Ok(WaitStatus::StillAlive) | Err(Errno::ECHILD) => break,
-                Err(Errno::EINTR) => continue,
-                Err(e) => {
-                    log(format_args!("waitpid: {e}"));
-                    break;
-                }
-                Ok(status) => status,
-            };
-            let Some(pid) = status.pid() else { continue };
+        let mut reaped = Vec::new();
+        if let Err(e) = crate::kernel::subreaper::reap_exited_into(&mut reaped) {
+            log(format_args!("waitpid: {e}"));
+        }
+        for (pid, status) in reaped {
             let Some(worker) = self.workers.remove(&pid) else {
                 continue;
             };
