@@ -9,48 +9,29 @@ use crate::cli::{NetArgs, UsageError};
 use crate::kernel::owners::OwnerIndex;
 use crate::kernel::sockets::{ScanDetail, ScanOptions, SocketScanner, SplitPolicy};
 use crate::model::counts::StateCounts;
-use crate::model::{owners_text, Socket, TcpState, TimerKind};
+use crate::model::{owners_text, Socket, SocketFilter, TcpState, TimerKind};
 
-/// Which sockets the command line asks for (`--state`, `--listen`, `--port`).
-pub struct SocketFilter {
-    states: Vec<TcpState>,
-    port: Option<u16>,
-}
-
-impl SocketFilter {
-    /// The filter, or a one-line usage error for an unknown state name.
-    pub fn of(args: &NetArgs) -> Result<SocketFilter, UsageError> {
-        let mut states = Vec::new();
-        for s in &args.states {
-            match TcpState::parse(s) {
-                Some(st) => states.push(st),
-                None => {
-                    return Err(UsageError(format!(
-                        "unknown TCP state `{s}`; expected one of {}",
-                        TcpState::ALL.map(|s| s.kernel_name()).join(", ")
-                    )))
-                }
-            }
-        }
-        if args.listen {
-            states.push(TcpState::Listen);
-        }
-        Ok(SocketFilter {
-            states,
-            port: args.port,
-        })
+/// The sockets the command line asks for (`--state`, `--listen`, `--port`), or a one-line
+/// usage error for an unknown state name.
+pub fn filter_of(args: &NetArgs) -> Result<SocketFilter, UsageError> {
+    let mut states = args
+        .states
+        .iter()
+        .map(|s| SocketFilter::state(s))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(UsageError)?;
+    if args.listen {
+        states.push(TcpState::Listen);
     }
-
-    pub fn keeps(&self, s: &Socket) -> bool {
-        (self.states.is_empty() || self.states.contains(&s.state))
-            && self
-                .port
-                .is_none_or(|p| s.local.port() == p || s.remote.port() == p)
-    }
+    Ok(SocketFilter {
+        states,
+        ports: args.port.into_iter().collect(),
+        words: Vec::new(),
+    })
 }
 
 pub fn run(args: NetArgs) -> anyhow::Result<ExitCode> {
-    let filter = SocketFilter::of(&args)?;
+    let filter = filter_of(&args)?;
     if args.rate {
         return super::net_rate::run(&args, &filter);
     }

@@ -14,7 +14,8 @@ use crate::model::{owners_text, Socket};
 use crate::text::printable;
 use crate::units::format_size;
 
-use super::net::{json_fields, push_json_string, push_u64, SocketFilter};
+use super::net::{json_fields, push_json_string, push_u64};
+use crate::model::SocketFilter;
 
 pub fn run(args: &NetArgs, filter: &SocketFilter) -> anyhow::Result<ExitCode> {
     let mut scanner = SocketScanner::with(ScanOptions {

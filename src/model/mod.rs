@@ -7,6 +7,7 @@ pub mod rates;
 pub mod sessions;
 pub mod signals;
 pub mod socket;
+pub mod socket_filter;
 pub mod tcp_info;
 pub mod tcp_state;
 pub mod transition;
@@ -15,7 +16,8 @@ pub mod zombies;
 
 pub use process::{ProcState, Process};
 pub use signals::{SignalMasks, SignalSet};
-pub use socket::{owners_text, Owner, Socket, Timer, TimerKind};
+pub use socket::{owners_text, owners_text_within, Owner, Socket, Timer, TimerKind};
+pub use socket_filter::SocketFilter;
 pub use tcp_info::TcpInfo;
 pub use tcp_state::TcpState;
 pub use transition::{Transition, TransitionSource};

@@ -36,6 +36,33 @@ pub fn owners_text(owners: Option<&[Owner]>) -> String {
     }
 }
 
+/// [`owners_text`] in at most `width` characters: whole when it fits, else the first holder's
+/// `comm[pid]` and how many more (`nginx[301]+3`), cut with `…` when even that is too long.
+pub fn owners_text_within(owners: Option<&[Owner]>, width: usize) -> String {
+    let full = owners_text(owners);
+    if full.chars().count() <= width {
+        return full;
+    }
+    let Some([first, rest @ ..]) = owners else {
+        return full;
+    };
+    let mut short = format!("{}[{}]", crate::text::printable(&first.comm), first.pid);
+    if !rest.is_empty() {
+        short.push_str(&format!("+{}", rest.len()));
+    }
+    if short.chars().count() <= width {
+        return short;
+    }
+    match width {
+        0 => String::new(),
+        w => {
+            let mut cut: String = short.chars().take(w - 1).collect();
+            cut.push('…');
+            cut
+        }
+    }
+}
+
 /// Which timer of the socket is running (the `tr` column of /proc/net/tcp, `timer:` of ss -o).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -95,6 +122,19 @@ mod tests {
             fd,
             comm: comm.into(),
         }
+    }
+
+    #[test]
+    fn owners_within_a_width_keep_the_first_holder_whole() {
+        let two = [owner(301, 7, "nginx"), owner(302, 7, "nginx")];
+        assert_eq!(
+            owners_text_within(Some(&two), 30),
+            "nginx[301]:7,nginx[302]:7"
+        );
+        assert_eq!(owners_text_within(Some(&two), 12), "nginx[301]+1");
+        assert_eq!(owners_text_within(Some(&two[..1]), 10), "nginx[301]");
+        assert_eq!(owners_text_within(Some(&two), 6), "nginx…");
+        assert_eq!(owners_text_within(Some(&[]), 1), "-");
     }
 
     #[test]

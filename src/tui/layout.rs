@@ -84,9 +84,19 @@ pub fn areas(area: Rect) -> Areas {
     }
 }
 
-/// The rows of a table drawn in `body` with a border and a header line: (first row's y, count).
+/// Whether a pane of this size gets its border (and the titles on it). Below this a border
+/// would take most of the rows (at 20×6 all of them): the table goes without.
+pub fn bordered(body: Rect) -> bool {
+    body.height >= 7
+}
+
+/// The rows of a table drawn in `body` with a header line, inside its border when it has one:
+/// (first row's y, count).
 pub fn table_rows(body: Rect) -> (u16, usize) {
-    (body.y + 2, body.height.saturating_sub(3) as usize)
+    match bordered(body) {
+        true => (body.y + 2, body.height.saturating_sub(3) as usize),
+        false => (body.y + 1, body.height.saturating_sub(1) as usize),
+    }
 }
 
 /// A centred rectangle for overlays, at most `w`×`h`, never larger than `area`.

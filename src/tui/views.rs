@@ -8,7 +8,7 @@ use std::collections::HashMap;
 use crate::model::rates::Throughput;
 use crate::model::sessions::{self, Roles};
 use crate::model::zombies::unreaped_children;
-use crate::model::{tree, ProcState, Process, Snapshot, Socket, TcpState};
+use crate::model::{tree, ProcState, Process, Snapshot, Socket, SocketFilter};
 
 /// Columns of the Processes pane, in screen order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -316,47 +316,6 @@ pub fn process_counts(processes: &[Process]) -> [(char, usize); 6] {
     }
     c
 }
-
-/// The Sockets pane's filter, parsed from what the person typed: state names (`time_wait`,
-/// `LISTEN`), port numbers (`8080` or `:8080`), and any other word matched against addresses
-/// and owners.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct SockFilter {
-    pub states: Vec<TcpState>,
-    pub ports: Vec<u16>,
-    pub words: Vec<String>,
-}
-
-impl SockFilter {
-    pub fn parse(text: &str) -> SockFilter {
-        let mut f = SockFilter::default();
-        for word in text.split_whitespace() {
-            if let Some(st) = TcpState::parse(word) {
-                f.states.push(st);
-            } else if let Ok(port) = word.trim_start_matches(':').parse::<u16>() {
-                f.ports.push(port);
-            } else {
-                f.words.push(word.to_lowercase());
-            }
-        }
-        f
-    }
-
-    pub fn matches(&self, s: &Socket) -> bool {
-        (self.states.is_empty() || self.states.contains(&s.state))
-            && (self.ports.is_empty()
-                || self.ports.contains(&s.local.port())
-                || self.ports.contains(&s.remote.port()))
-            && self.words.iter().all(|w| {
-                s.local.to_string().contains(w.as_str())
-                    || s.remote.to_string().contains(w.as_str())
-                    || s.owners.iter().flatten().any(|o| {
-                        o.comm.to_lowercase().contains(w.as_str()) || o.pid.to_string() == *w
-                    })
-            })
-    }
-}
-
 fn owners_key(s: &Socket) -> (Option<i32>, String) {
     match s.owners.as_deref() {
         Some([first, ..]) => (Some(first.pid), first.comm.clone()),
@@ -396,10 +355,10 @@ pub fn socket_rows(
     sockets: &[Socket],
     rates: &[Option<Throughput>],
     sort: Sort<SockColumn>,
-    filter: &SockFilter,
+    filter: &SocketFilter,
 ) -> Vec<usize> {
     let mut idx: Vec<usize> = (0..sockets.len())
-        .filter(|&i| filter.matches(&sockets[i]))
+        .filter(|&i| filter.keeps(&sockets[i]))
         .collect();
     let rate = |i: usize| rates.get(i).copied().flatten();
     idx.sort_by(|&a, &b| {

@@ -455,3 +455,136 @@ fn a_filtered_socket_list_and_its_footer_at_80x24() {
     app.update(code(KeyCode::Enter));
     assert!(render(&app).contains("no match"));
 }
+
+/// Every pane as it looks at one size: the fake machine, two transitions in the log, a server
+/// running with its /status answered.
+fn every_pane(w: u16, h: u16) -> String {
+    let mut app = with_two_transitions(app(w, h));
+    app.server.state = ServerState::Running {
+        pid: 300,
+        addr: Some("127.0.0.1:8080".parse().unwrap()),
+    };
+    app.server.status = Some(Ok(serde_json::json!({
+        "model": "prefork",
+        "pid": 300,
+        "requests": 17,
+        "connections_open": 3,
+        "workers": [
+            {"pid": 301, "requests": 9, "connections_open": 2},
+            {"pid": 302, "requests": 8, "connections_open": 1}
+        ]
+    })));
+    app.server.log.push_back("worker 301 started".into());
+    let mut screens = String::new();
+    for pane in ["1", "2", "3", "4"] {
+        press(&mut app, pane);
+        screens.push_str(&render(&app));
+        screens.push('\n');
+    }
+    screens
+}
+
+#[test]
+fn every_pane_at_80x24() {
+    insta::assert_snapshot!(every_pane(80, 24));
+}
+
+#[test]
+fn every_pane_at_120x40() {
+    insta::assert_snapshot!(every_pane(120, 40));
+}
+
+#[test]
+fn every_pane_at_160x40() {
+    insta::assert_snapshot!(every_pane(160, 40));
+}
+
+#[test]
+fn every_pane_at_40x12() {
+    insta::assert_snapshot!(every_pane(40, 12));
+}
+
+#[test]
+fn every_pane_at_20x6() {
+    insta::assert_snapshot!(every_pane(20, 6));
+}
+
+/// The row of `screen` that contains `what`.
+fn row_with<'a>(screen: &'a str, what: &str) -> &'a str {
+    screen
+        .lines()
+        .find(|l| l.contains(what))
+        .unwrap_or_else(|| panic!("no row with {what:?}:\n{screen}"))
+}
+
+/// At 80 columns the Sockets pane keeps the queues and the timer: the TIME_WAIT countdown and
+/// a listener's accept queue (waiting / backlog), beside the owners.
+#[test]
+fn at_80_columns_sockets_keep_the_queues_and_the_timer() {
+    let mut app = app(80, 24);
+    press(&mut app, "2");
+    let screen = render(&app);
+    let header = row_with(&screen, "│STATE");
+    for title in ["LOCAL", "REMOTE", "RECV-Q", "SEND-Q", "TIMER", "OWNERS"] {
+        assert!(header.contains(title), "{title}: {header}");
+    }
+    assert!(row_with(&screen, "TIME_WAIT  ").contains("tw 41.5s"));
+    let listener: Vec<&str> = row_with(&screen, "0.0.0.0:8080")
+        .split_whitespace()
+        .collect();
+    assert_eq!(listener[1..5], ["0.0.0.0:8080", "0.0.0.0:0", "2", "128"]);
+    assert!(listener[5].starts_with("tcpla"), "{listener:?}");
+    // Columns are as wide as what they show: with shorter rows the owners get the room.
+    press(&mut app, "/listen time_wait");
+    app.update(code(KeyCode::Enter));
+    let screen = render(&app);
+    assert!(row_with(&screen, "TIME_WAIT ").contains("tw 41.5s"));
+    assert!(
+        row_with(&screen, "0.0.0.0:8080").contains("2      128             tcplab[300]+2"),
+        "the first owner and how many more: {screen}"
+    );
+}
+
+/// A MARK column with nothing in it is not drawn; COMMAND gets its room.
+#[test]
+fn processes_without_marks_have_no_mark_column() {
+    let mut app = app(80, 24);
+    press(&mut app, "/yes");
+    app.update(code(KeyCode::Enter));
+    let screen = render(&app);
+    assert!(row_with(&screen, "COMMAND").contains("MARK"), "{screen}");
+    press(&mut app, "/");
+    app.update(code(KeyCode::Esc));
+    press(&mut app, "/301");
+    app.update(code(KeyCode::Enter));
+    let screen = render(&app);
+    let header = row_with(&screen, "COMMAND");
+    assert!(!header.contains("MARK"), "{screen}");
+    let cpu = header.find("CPU%").unwrap();
+    assert_eq!(
+        header.find("COMMAND"),
+        Some(cpu + "CPU% ".len()),
+        "{header}"
+    );
+}
+
+/// The smallest terminal the dashboard draws on still shows data in every pane; at 40×12 the
+/// owners of a socket are readable.
+#[test]
+fn the_smallest_sizes_show_data() {
+    let screens = every_pane(20, 6);
+    let panes: Vec<&str> = screens.split("\n\n").collect();
+    for (pane, what) in panes
+        .iter()
+        .zip(["init", "SYN_SENT", "LISTEN", "master 300"])
+    {
+        assert!(pane.contains(what), "{what}:\n{pane}");
+    }
+    let mut app = app(40, 12);
+    press(&mut app, "2");
+    let screen = render(&app);
+    assert!(
+        row_with(&screen, "FIN_WAIT1").contains("tcplab[30"),
+        "{screen}"
+    );
+}

@@ -3,9 +3,9 @@
 use crossterm::event::KeyEvent;
 
 use super::{sort_key, Cursor, PaneState, Reply, World};
-use crate::model::Socket;
+use crate::model::{Socket, SocketFilter};
 use crate::tui::state::Filter;
-use crate::tui::views::{self, SockColumn, SockFilter, Sort};
+use crate::tui::views::{self, SockColumn, Sort};
 
 #[derive(Debug)]
 pub struct SocketsPane {
@@ -56,7 +56,7 @@ impl PaneState for SocketsPane {
     }
 
     fn refresh(&mut self, world: &World) {
-        let filter = SockFilter::parse(&self.filter.text);
+        let filter = SocketFilter::parse(&self.filter.text);
         self.rows = views::socket_rows(
             &world.snapshot.sockets,
             &world.traffic.sockets,

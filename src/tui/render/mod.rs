@@ -154,8 +154,12 @@ fn overlay_block<'a>(frame: &mut Frame, area: Rect, title: &'a str) -> (Block<'a
     (block, inner)
 }
 
-/// The pane's border with its title and the filter in force.
-fn pane_block<'a>(app: &App, title: String, filter: &str) -> Block<'a> {
+/// The pane's border with its title and the filter in force; none for a pane too short for
+/// one (`layout::bordered`).
+fn pane_block<'a>(app: &App, area: Rect, title: String, filter: &str) -> Block<'a> {
+    if !layout::bordered(area) {
+        return Block::default();
+    }
     let mut block = Block::default()
         .borders(Borders::ALL)
         .title(Span::styled(title, app.theme.title()));

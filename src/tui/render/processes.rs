@@ -41,8 +41,10 @@ fn columns(width: u16) -> Vec<(ProcColumn, u16)> {
     } else if width >= 70 {
         // COMMAND gets the room PGID and SID would take.
         &[Pid, Ppid, Stat, User, Cpu, Command]
-    } else {
+    } else if width >= 32 {
         &[Pid, Ppid, Stat, Command]
+    } else {
+        &[Pid, Command]
     };
     all.iter()
         .copied()
@@ -58,54 +60,63 @@ pub fn draw(frame: &mut Frame, app: &App, area: Rect) {
     } else {
         "▲"
     };
-    let header = Row::new(cols.iter().map(|(c, _)| {
-        let mut title = c.title().to_string();
-        if *c == app.procs.sort.column {
-            title.push_str(arrow);
-        }
-        if *c == ProcColumn::Command {
-            title = format!("MARK   {title}");
-        }
-        cell_aligned(title, *c)
-    }))
-    .style(t.title());
-    let (_, rows) = crate::tui::layout::table_rows(area);
-    let cmd_width =
-        area.width
-            .saturating_sub(cols.iter().map(|(_, w)| w + 1).sum::<u16>() + 2) as usize;
-    let body = app
+    let (first_row, rows) = crate::tui::layout::table_rows(area);
+    // The marks of the rows on screen: MARK is as wide as the widest, and not there when
+    // no row has one; COMMAND gets the room.
+    let visible: Vec<_> = app
         .procs
         .rows
         .iter()
         .enumerate()
         .skip(app.procs.cursor.offset)
         .take(rows)
-        .map(|(i, r)| {
-            let p = &app.snapshot.processes[r.idx];
-            let style = if i == app.procs.cursor.at {
-                t.selected()
-            } else {
-                row_style(app, p)
+        .map(|(i, r)| (i, r, marks(&app.snapshot.processes[r.idx], &app.relations)))
+        .collect();
+    let mark_width = match visible.iter().map(|(_, _, m)| m.chars().count()).max() {
+        Some(0) | None => 0,
+        Some(w) => w.max("MARK".len()),
+    };
+    let header = Row::new(cols.iter().map(|(c, _)| {
+        let mut title = c.title().to_string();
+        if *c == app.procs.sort.column {
+            title.push_str(arrow);
+        }
+        if *c == ProcColumn::Command && mark_width > 0 {
+            title = format!("{:<mark_width$} {title}", "MARK");
+        }
+        cell_aligned(title, *c)
+    }))
+    .style(t.title());
+    let inner_width = match crate::tui::layout::bordered(area) {
+        true => area.width.saturating_sub(2),
+        false => area.width,
+    };
+    let cmd_width =
+        inner_width.saturating_sub(cols.iter().map(|(_, w)| w + 1).sum::<u16>()) as usize;
+    let body = visible.into_iter().map(|(i, r, mark)| {
+        let p = &app.snapshot.processes[r.idx];
+        let style = if i == app.procs.cursor.at {
+            t.selected()
+        } else {
+            row_style(app, p)
+        };
+        let command = match mark_width {
+            0 => format!("{}{}", r.prefix, shown_command(p)),
+            w => format!("{mark:<w$} {}{}", r.prefix, shown_command(p)),
+        };
+        Row::new(cols.iter().map(|(c, _)| {
+            let text = match c {
+                ProcColumn::Command => fit(&command, cmd_width),
+                other => cell(app, p, *other),
             };
-            let command = format!(
-                "{:<6} {}{}",
-                marks(p, &app.relations),
-                r.prefix,
-                shown_command(p)
-            );
-            Row::new(cols.iter().map(|(c, _)| {
-                let text = match c {
-                    ProcColumn::Command => fit(&command, cmd_width),
-                    other => cell(app, p, *other),
-                };
-                cell_aligned(text, *c)
-            }))
-            .style(style)
-        });
+            cell_aligned(text, *c)
+        }))
+        .style(style)
+    });
     let widths: Vec<Constraint> = cols
         .iter()
         .map(|(c, w)| match c {
-            ProcColumn::Command => Constraint::Min(10),
+            ProcColumn::Command => Constraint::Fill(1),
             _ => Constraint::Length(*w),
         })
         .collect();
@@ -121,12 +132,13 @@ pub fn draw(frame: &mut Frame, app: &App, area: Rect) {
     }
     let table = Table::new(body, widths).header(header).block(pane_block(
         app,
+        area,
         title,
         &app.procs.filter.text,
     ));
     frame.render_widget(table, area);
     if app.procs.rows.is_empty() && !app.snapshot.processes.is_empty() {
-        let inner = Rect::new(area.x + 2, area.y + 2, area.width.saturating_sub(4), 1);
+        let inner = Rect::new(area.x + 2, first_row, area.width.saturating_sub(4), 1);
         frame.render_widget(
             Span::styled("no process matches the filter", t.dim()),
             inner,

@@ -17,7 +17,7 @@ use crate::tui::views::stat_string;
 pub fn draw(frame: &mut Frame, app: &App, area: Rect) {
     let t = app.theme;
     let s = &app.server;
-    let block = pane_block(app, " Server ".to_string(), "");
+    let block = pane_block(app, area, " Server ".to_string(), "");
     let inner = block.inner(area);
     frame.render_widget(block, area);
     // Requests/s and open connections over time at the bottom, while a server runs.

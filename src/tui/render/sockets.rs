@@ -8,100 +8,149 @@ use ratatui::widgets::{Cell, Row, Table};
 use ratatui::Frame;
 
 use super::{fit, pane_block};
-use crate::model::{owners_text, Socket, TcpState, TimerKind};
+use crate::model::{owners_text, owners_text_within, Socket, TcpState, TimerKind};
 use crate::tui::app::App;
 use crate::tui::traffic::{rate_text, rtt_text};
 use crate::tui::views::{shows_socket_traffic, SockColumn};
 use crate::units::format_duration;
 
-fn columns(width: u16) -> Vec<(SockColumn, u16)> {
+/// The most a column takes; addresses longer than 22 (IPv6) are cut with `…`.
+fn cap(c: SockColumn) -> u16 {
     use SockColumn::*;
-    let all = [
-        (State, 12),
-        (Local, 22),
-        (Remote, 22),
-        (RecvQ, 6),
-        (SendQ, 6),
-        (Rtt, 6),
-        (Cwnd, 5),
-        (Retr, 8),
-        (Up, 9),
-        (Down, 9),
-        (Timer, 12),
-        (Owners, 0),
-    ];
-    let keep: &[SockColumn] = if shows_socket_traffic(width) {
+    match c {
+        State => 12,
+        Local | Remote => 22,
+        RecvQ | SendQ => 6,
+        Rtt => 6,
+        Cwnd => 5,
+        Retr => 8,
+        Up | Down => 9,
+        Timer => 12,
+        Owners => 0,
+    }
+}
+
+/// The columns shown at a width. Each takes the width of its longest value on screen (up to
+/// its cap), so at 80 columns the queues and the timer keep their place beside two IPv4
+/// addresses and the owners.
+fn columns(width: u16) -> &'static [SockColumn] {
+    use SockColumn::*;
+    if shows_socket_traffic(width) {
         &SockColumn::ALL
-    } else if width >= 100 {
-        &[State, Local, Remote, RecvQ, SendQ, Timer, Owners]
     } else if width >= 64 {
-        &[State, Local, Remote, Owners]
-    } else {
+        &[State, Local, Remote, RecvQ, SendQ, Timer, Owners]
+    } else if width >= 32 {
         &[State, Local, Owners]
-    };
-    all.into_iter().filter(|(c, _)| keep.contains(c)).collect()
+    } else {
+        &[State, Local]
+    }
+}
+
+fn text(app: &App, idx: usize, s: &Socket, c: SockColumn) -> String {
+    let info = s.info.as_deref().filter(|i| !i.listener);
+    let rate = app.traffic.socket(idx);
+    match c {
+        SockColumn::State => s.state.kernel_name().to_string(),
+        SockColumn::Local => s.local.to_string(),
+        SockColumn::Remote => s.remote.to_string(),
+        SockColumn::RecvQ => s.recv_q.to_string(),
+        SockColumn::SendQ => s.send_q.to_string(),
+        SockColumn::Rtt => rtt_text(info),
+        SockColumn::Cwnd => info.map_or("-".into(), |i| i.snd_cwnd.to_string()),
+        SockColumn::Retr => {
+            info.map_or("-".into(), |i| format!("{}/{}", i.retrans, i.total_retrans))
+        }
+        SockColumn::Up => rate_text(rate.map(|r| r.send)),
+        SockColumn::Down => rate_text(rate.map(|r| r.recv)),
+        SockColumn::Timer => timer(s),
+        SockColumn::Owners => owners_text(s.owners.as_deref()),
+    }
 }
 
 pub fn draw(frame: &mut Frame, app: &App, area: Rect) {
     let t = app.theme;
-    let cols = columns(area.width);
+    let wanted = columns(area.width);
     let arrow = if app.socks.sort.descending {
         "▼"
     } else {
         "▲"
     };
-    let header = Row::new(cols.iter().map(|(c, _)| {
-        let mut title = c.title().to_string();
-        if *c == app.socks.sort.column {
-            title.push_str(arrow);
-        }
-        Cell::from(title)
-    }))
-    .style(t.title());
+    let titles: Vec<String> = wanted
+        .iter()
+        .map(|c| {
+            let mut title = c.title().to_string();
+            if *c == app.socks.sort.column {
+                title.push_str(arrow);
+            }
+            title
+        })
+        .collect();
     let (_, rows) = crate::tui::layout::table_rows(area);
-    let owners_width =
-        area.width
-            .saturating_sub(cols.iter().map(|(_, w)| w + 1).sum::<u16>() + 2) as usize;
-    let body =
-        app.socks
-            .rows
-            .iter()
-            .enumerate()
-            .skip(app.socks.cursor.offset)
-            .take(rows)
-            .map(|(i, &idx)| {
-                let s = &app.snapshot.sockets[idx];
-                let info = s.info.as_deref().filter(|i| !i.listener);
-                let rate = app.traffic.socket(idx);
-                let style = if i == app.socks.cursor.at {
-                    t.selected()
-                } else {
-                    state_style(app, s.state)
-                };
-                Row::new(cols.iter().map(|(c, _)| {
+    let visible: Vec<(usize, usize, Vec<String>)> = app
+        .socks
+        .rows
+        .iter()
+        .enumerate()
+        .skip(app.socks.cursor.offset)
+        .take(rows)
+        .map(|(i, &idx)| {
+            let s = &app.snapshot.sockets[idx];
+            (
+                i,
+                idx,
+                wanted.iter().map(|c| text(app, idx, s, *c)).collect(),
+            )
+        })
+        .collect();
+    // The last column takes what the others leave.
+    let cols: Vec<(SockColumn, u16)> = wanted
+        .iter()
+        .enumerate()
+        .map(|(k, c)| {
+            let longest = visible
+                .iter()
+                .map(|(_, _, texts)| texts[k].chars().count())
+                .chain([titles[k].chars().count()])
+                .max()
+                .unwrap_or(0) as u16;
+            (*c, longest.min(cap(*c)))
+        })
+        .collect();
+    let header = Row::new(titles.into_iter().map(Cell::from)).style(t.title());
+    let inner_width = match crate::tui::layout::bordered(area) {
+        true => area.width.saturating_sub(2),
+        false => area.width,
+    };
+    let fixed = &cols[..cols.len() - 1];
+    let flex = inner_width.saturating_sub(fixed.iter().map(|(_, w)| w + 1).sum::<u16>()) as usize;
+    let body = visible.into_iter().map(|(i, idx, texts)| {
+        let s = &app.snapshot.sockets[idx];
+        let style = if i == app.socks.cursor.at {
+            t.selected()
+        } else {
+            state_style(app, s.state)
+        };
+        let last = cols.len() - 1;
+        Row::new(
+            cols.iter()
+                .zip(texts)
+                .enumerate()
+                .map(|(k, ((c, w), text))| {
+                    let width = if k == last { flex } else { *w as usize };
                     Cell::from(match c {
-                        SockColumn::State => s.state.kernel_name().to_string(),
-                        SockColumn::Local => s.local.to_string(),
-                        SockColumn::Remote => s.remote.to_string(),
-                        SockColumn::RecvQ => s.recv_q.to_string(),
-                        SockColumn::SendQ => s.send_q.to_string(),
-                        SockColumn::Rtt => rtt_text(info),
-                        SockColumn::Cwnd => info.map_or("-".into(), |i| i.snd_cwnd.to_string()),
-                        SockColumn::Retr => info
-                            .map_or("-".into(), |i| format!("{}/{}", i.retrans, i.total_retrans)),
-                        SockColumn::Up => rate_text(rate.map(|r| r.send)),
-                        SockColumn::Down => rate_text(rate.map(|r| r.recv)),
-                        SockColumn::Timer => timer(s),
-                        SockColumn::Owners => fit(&owners_text(s.owners.as_deref()), owners_width),
+                        SockColumn::Owners => owners_text_within(s.owners.as_deref(), width),
+                        _ => fit(&text, width),
                     })
-                }))
-                .style(style)
-            });
+                }),
+        )
+        .style(style)
+    });
     let widths: Vec<Constraint> = cols
         .iter()
-        .map(|(c, w)| match c {
-            SockColumn::Owners => Constraint::Min(8),
-            _ => Constraint::Length(*w),
+        .enumerate()
+        .map(|(k, (_, w))| match k + 1 == cols.len() {
+            true => Constraint::Fill(1),
+            false => Constraint::Length(*w),
         })
         .collect();
     let title = format!(
@@ -139,11 +188,15 @@ pub fn draw(frame: &mut Frame, app: &App, area: Rect) {
             counts.push(Span::styled(text, state_style(app, st)));
         }
     }
-    let block = pane_block(app, title, filter).title_bottom(Line::from(counts).right_aligned());
+    let mut block = pane_block(app, area, title, filter);
+    if crate::tui::layout::bordered(area) {
+        block = block.title_bottom(Line::from(counts).right_aligned());
+    }
+    let first_row = crate::tui::layout::table_rows(area).0;
     let table = Table::new(body, widths).header(header).block(block);
     frame.render_widget(table, area);
     if app.socks.rows.is_empty() && !filter.is_empty() {
-        let inner = Rect::new(area.x + 2, area.y + 2, area.width.saturating_sub(4), 1);
+        let inner = Rect::new(area.x + 2, first_row, area.width.saturating_sub(4), 1);
         frame.render_widget(Span::styled("no match", t.dim()), inner);
     }
 }

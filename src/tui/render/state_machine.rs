@@ -404,7 +404,7 @@ pub fn draw(frame: &mut Frame, app: &App, area: Rect) {
         None => String::new(),
     };
     let title = format!(" State machine{scope} · {source} ");
-    let block = pane_block(app, title, &app.machine.filter.text);
+    let block = pane_block(app, area, title, &app.machine.filter.text);
     let inner = block.inner(area);
     frame.render_widget(block, area);
     let counts = app.machine_counts();
