@@ -119,10 +119,8 @@ fn lit_edges_fade_with_each_refresh_then_go_out() {
     assert_eq!(ages[lit], None, "out after {} refreshes", lit + 1);
 }
 
-#[test]
-fn server_pane_running() {
-    let mut app = app(120, 30);
-    press(&mut app, "4");
+/// A prefork server started from the dashboard, its /status answered.
+fn with_server(app: &mut tcplab::tui::App) {
     app.server.state = ServerState::Running {
         pid: 300,
         addr: Some("127.0.0.1:8080".parse().unwrap()),
@@ -138,6 +136,13 @@ fn server_pane_running() {
         ]
     })));
     app.server.log.push_back("worker 301 started".into());
+}
+
+#[test]
+fn server_pane_running() {
+    let mut app = app(120, 30);
+    press(&mut app, "4");
+    with_server(&mut app);
     insta::assert_snapshot!(render(&app));
 }
 
@@ -460,21 +465,7 @@ fn a_filtered_socket_list_and_its_footer_at_80x24() {
 /// running with its /status answered.
 fn every_pane(w: u16, h: u16) -> String {
     let mut app = with_two_transitions(app(w, h));
-    app.server.state = ServerState::Running {
-        pid: 300,
-        addr: Some("127.0.0.1:8080".parse().unwrap()),
-    };
-    app.server.status = Some(Ok(serde_json::json!({
-        "model": "prefork",
-        "pid": 300,
-        "requests": 17,
-        "connections_open": 3,
-        "workers": [
-            {"pid": 301, "requests": 9, "connections_open": 2},
-            {"pid": 302, "requests": 8, "connections_open": 1}
-        ]
-    })));
-    app.server.log.push_back("worker 301 started".into());
+    with_server(&mut app);
     let mut screens = String::new();
     for pane in ["1", "2", "3", "4"] {
         press(&mut app, pane);
