@@ -47,7 +47,7 @@ fn main() -> anyhow::Result<()> {
                     conns.push(None);
                     conns.len() - 1
                 });
-                ring.recv_multi(fd.as_fd(), slot as u64)?;
+                ring.recv(fd.as_fd(), slot as u64)?;
                 conns[slot] = Some(fd);
                 continue;
             }
@@ -77,7 +77,7 @@ fn main() -> anyhow::Result<()> {
                     ring.send(fd.as_fd(), buf, 0, SEND | sends)?;
                 }
                 if !c.more {
-                    ring.recv_multi(fd.as_fd(), slot as u64)?;
+                    ring.recv(fd.as_fd(), slot as u64)?;
                 }
             } else if let Some(fd) = conns[slot].take() {
                 // The peer closed or failed: close behind what is queued on it.

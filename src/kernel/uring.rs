@@ -1,6 +1,6 @@
 //! io_uring, made safe for the server's `uring` model: one ring, one ring of provided receive
-//! buffers, and the few operations the model submits (multishot accept, multishot receive,
-//! multishot poll, send, cancel, close). Every `unsafe` io_uring demands is here.
+//! buffers, and the few operations the model submits (multishot accept, multishot receive, or
+//! single-shot where the kernel has no multishot one, multishot poll, send, cancel, close). Every `unsafe` io_uring demands is here.
 //!
 //! What makes the operations safe to submit: this type owns every byte the kernel may touch
 //! while an operation is in flight (the provided buffers, and each send's buffer until its
@@ -80,6 +80,31 @@ pub struct Ring {
     sends: HashMap<u64, Vec<u8>>,
     /// The user data of the multishot accepts in flight: their results are new descriptors.
     accepts: Vec<u64>,
+    /// How receives are submitted: one receive for many completions (Linux 6.0), or one per
+    /// completion (Linux 5.19, whose io_uring has provided buffer rings but refuses multishot).
+    receives: Receives,
+}
+
+/// How a [`Ring`] submits receives, found by probing the kernel when the ring is made.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Receives {
+    /// One multishot receive stays armed until the peer closes, an error, or no buffer is left.
+    Multishot,
+    /// Each receive completes once (more is false): the caller submits the next.
+    SingleShot,
+}
+
+/// Set to `single` in the environment, forces single-shot receives where the kernel has
+/// multishot ones: what a Linux 5.19 kernel gets, to try it on a newer one.
+pub const RECEIVES_ENV: &str = "TCPLAB_URING_RECEIVES";
+
+impl Receives {
+    pub fn name(self) -> &'static str {
+        match self {
+            Receives::Multishot => "multishot",
+            Receives::SingleShot => "single-shot",
+        }
+    }
 }
 
 impl Ring {
@@ -130,12 +155,58 @@ impl Ring {
                 )));
             }
         }
-        Ok(Ring {
+        let mut ring = Ring {
             ring,
             bufs,
             sends: HashMap::new(),
             accepts: Vec::new(),
-        })
+            receives: Receives::SingleShot,
+        };
+        let forced = std::env::var_os(RECEIVES_ENV).is_some_and(|v| v == "single");
+        if !forced {
+            ring.receives = ring
+                .probe_receives()
+                .map_err(|e| Unavailable(format!("cannot probe io_uring receives: {e}")))?;
+        }
+        Ok(ring)
+    }
+
+    /// Whether this kernel takes multishot receives: the opcode probe cannot say (the receive
+    /// opcode is the same, multishot is a flag of it, Linux 6.0), so submit one on a socket whose
+    /// peer is gone. A kernel that has it completes it at once with end of file; Linux 5.19
+    /// refuses the flag with EINVAL.
+    fn probe_receives(&mut self) -> io::Result<Receives> {
+        const PROBE: u64 = u64::MAX;
+        let (ours, theirs) = std::os::unix::net::UnixStream::pair()?;
+        drop(theirs);
+        let e = opcode::RecvMulti::new(Fd(ours.as_raw_fd()), GROUP).build();
+        self.push(e.user_data(PROBE))?;
+        let deadline = std::time::Instant::now() + Duration::from_secs(5);
+        loop {
+            self.submit_and_wait(Some(Duration::from_millis(100)))?;
+            let mut result = None;
+            for c in self.ring.completion() {
+                if let Some(id) = cqueue::buffer_select(c.flags()) {
+                    self.bufs.recycle(id);
+                }
+                if c.user_data() == PROBE && !cqueue::more(c.flags()) {
+                    result = Some(c.result());
+                }
+            }
+            match result {
+                Some(r) if r == -libc::EINVAL => return Ok(Receives::SingleShot),
+                Some(_) => return Ok(Receives::Multishot),
+                None if std::time::Instant::now() >= deadline => {
+                    return Err(io::Error::other("no completion in 5 s"))
+                }
+                None => {}
+            }
+        }
+    }
+
+    /// How this ring submits receives.
+    pub fn receives(&self) -> Receives {
+        self.receives
     }
 
     fn push(&mut self, entry: squeue::Entry) -> io::Result<()> {
@@ -162,9 +233,20 @@ impl Ring {
         Ok(())
     }
 
-    /// Receives into provided buffers until the peer closes, an error, or the buffers run out.
-    pub fn recv_multi(&mut self, fd: BorrowedFd<'_>, user_data: u64) -> io::Result<()> {
-        let e = opcode::RecvMulti::new(Fd(fd.as_raw_fd()), GROUP).build();
+    /// Receives into provided buffers: with [`Receives::Multishot`] until the peer closes, an
+    /// error, or the buffers run out; else once. A completion whose `more` is false ended it.
+    pub fn recv(&mut self, fd: BorrowedFd<'_>, user_data: u64) -> io::Result<()> {
+        let e = match self.receives {
+            Receives::Multishot => opcode::RecvMulti::new(Fd(fd.as_raw_fd()), GROUP).build(),
+            // The length bounds the receive (Linux 5.19 reads 0 bytes into a picked buffer
+            // when it is 0, where newer kernels take the buffer's size).
+            Receives::SingleShot => {
+                opcode::Recv::new(Fd(fd.as_raw_fd()), std::ptr::null_mut(), BUFFER_SIZE as u32)
+                    .buf_group(GROUP)
+                    .build()
+                    .flags(squeue::Flags::BUFFER_SELECT)
+            }
+        };
         self.push(e.user_data(user_data))
     }
 

@@ -31,6 +31,9 @@ pub struct Config {
     /// The server's own pid and start time (the master's, when there are workers).
     pub server_pid: u32,
     pub server_started_unix_ms: u64,
+    /// How this worker's io_uring submits receives (`multishot`, or `single-shot` on a kernel
+    /// without multishot ones): set by `--model uring`'s loop, shown in `/status`.
+    pub uring_receives: Option<&'static str>,
 }
 
 impl Config {
@@ -61,6 +64,7 @@ impl Config {
             model: args.model,
             server_pid: std::process::id(),
             server_started_unix_ms: super::stats::unix_ms(),
+            uring_receives: None,
         })
     }
 

@@ -289,6 +289,9 @@ pub struct StatusDoc {
     /// `--shutdown-timeout`: how long a graceful stop or a reload lets connections drain. The
     /// control commands read it here to know how long to wait.
     pub shutdown_timeout_ms: u64,
+    /// `--model uring` only: `multishot` or `single-shot` receives (see Config).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub uring_receives: Option<&'static str>,
     pub connections_open: u64,
     pub connections_total: u64,
     pub requests: u64,
@@ -320,6 +323,7 @@ impl StatusDoc {
             model: config.model.name(),
             uptime_ms: now.saturating_sub(config.server_started_unix_ms),
             shutdown_timeout_ms: config.shutdown_timeout.as_millis() as u64,
+            uring_receives: config.uring_receives,
             connections_open: total(|s| s.connections_open),
             connections_total: total(|s| s.connections_total),
             requests: total(|s| s.requests),

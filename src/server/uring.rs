@@ -228,12 +228,16 @@ pub fn run(
     intents: Intents,
 ) -> anyhow::Result<Stopped> {
     let ring = Ring::new(ENTRIES).context("io_uring")?;
+    let config = Config {
+        uring_receives: Some(ring.receives().name()),
+        ..config.clone()
+    };
     let mut l = Uring {
         ring,
         listener: Some(OwnedFd::from(listener)),
         accept: Accept::default(),
         intents,
-        conns: Connections::open(config.clone(), board)?,
+        conns: Connections::open(config, board)?,
         pending: Rc::new(Pending::default()),
         spare_inbox: Vec::new(),
         spare_outbox: Vec::new(),
@@ -453,7 +457,7 @@ impl Uring {
             return Ok(());
         };
         self.ring
-            .recv_multi(fd.as_fd(), ud)
+            .recv(fd.as_fd(), ud)
             .context("cannot submit a receive")?;
         socket.recv = Some(ud);
         Ok(())
@@ -604,7 +608,7 @@ impl Uring {
                 }
                 None if wants_input && socket.unread() <= INBOX_LIMIT => {
                     self.ring
-                        .recv_multi(fd, recv_ud)
+                        .recv(fd, recv_ud)
                         .context("cannot submit a receive")?;
                     socket.recv = Some(recv_ud);
                 }

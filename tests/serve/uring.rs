@@ -23,3 +23,110 @@ mod smuggling;
 mod static_files;
 #[path = "traversal.rs"]
 mod traversal;
+
+mod receives {
+    //! How the uring model receives: multishot receives where the kernel has them (Linux
+    //! 6.0), single-shot ones on Linux 5.19 (provided buffer rings, but no multishot receive).
+
+    use std::io::Write;
+    use std::net::SocketAddr;
+
+    use testkit::http::Client;
+    use testkit::Running;
+
+    fn receives_of(addr: SocketAddr) -> String {
+        let status = testkit::http::get(addr, "/status");
+        let doc: serde_json::Value = serde_json::from_slice(&status.body).unwrap();
+        doc["uring_receives"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string()
+    }
+
+    /// The kernel this runs on, as (major, minor).
+    fn kernel() -> (u32, u32) {
+        let uts = nix::sys::utsname::uname().unwrap();
+        let release = uts.release().to_string_lossy().into_owned();
+        let mut parts = release.split(|c: char| !c.is_ascii_digit());
+        let major = parts.next().and_then(|p| p.parse().ok()).unwrap_or(0);
+        let minor = parts.next().and_then(|p| p.parse().ok()).unwrap_or(0);
+        (major, minor)
+    }
+
+    #[test]
+    fn the_kernel_is_asked_whether_receives_can_be_multishot() {
+        let (_server, addr) = super::serve(&["--workers", "1"]);
+        let want = if kernel() >= (6, 0) {
+            "multishot"
+        } else {
+            "single-shot"
+        };
+        assert_eq!(receives_of(addr), want, "Linux {:?}", kernel());
+    }
+
+    /// --model uring with single-shot receives forced, as a Linux 5.19 kernel has them.
+    fn serve_single_shot() -> (Running, SocketAddr) {
+        let mut cmd = testkit::tcplab();
+        cmd.env("TCPLAB_URING_RECEIVES", "single").args([
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--model",
+            "uring",
+            "--workers",
+            "1",
+        ]);
+        testkit::start_listening_command(cmd)
+    }
+
+    #[test]
+    fn single_shot_receives_serve_keep_alive_pipelined_large_and_trickled_requests() {
+        let (_server, addr) = serve_single_shot();
+        assert_eq!(receives_of(addr), "single-shot");
+
+        // Keep-alive: each request needs the receive submitted again after the last one.
+        let mut c = Client::connect(addr);
+        for i in 0..50 {
+            let r = c.get("/");
+            assert_eq!(
+                (r.status, r.body.as_slice()),
+                (200, &b"hello!world"[..]),
+                "{i}"
+            );
+        }
+
+        // Pipelined: 32 requests in one write, answered in order.
+        let mut batch = Vec::new();
+        for i in 0..32 {
+            let path = if i % 2 == 0 { "/" } else { "/missing" };
+            batch.extend_from_slice(format!("GET {path} HTTP/1.1\r\nHost: t\r\n\r\n").as_bytes());
+        }
+        c.send(&batch);
+        for i in 0..32 {
+            let want = if i % 2 == 0 { 200 } else { 404 };
+            assert_eq!(c.response().status, want, "pipelined {i}");
+        }
+
+        // A head of 12 KiB: three receive buffers (4 KiB each), one receive at a time.
+        let filler = "x".repeat(12 << 10);
+        c.send(format!("GET / HTTP/1.1\r\nHost: t\r\nX-Filler: {filler}\r\n\r\n").as_bytes());
+        assert_eq!(c.response().status, 200);
+
+        // Trickled a byte a segment: receives bring a byte or a few.
+        let mut t = Client::connect(addr);
+        t.stream.set_nodelay(true).unwrap();
+        for b in b"GET / HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n" {
+            t.stream.write_all(&[*b]).unwrap();
+        }
+        let answer = t.read_to_close();
+        assert!(answer.starts_with(b"HTTP/1.1 200 OK\r\n"), "{answer:?}");
+        assert!(answer.ends_with(b"hello!world"), "{answer:?}");
+
+        // The end of a client's input (half-close) is a receive's 0: answered, then closed.
+        let mut h = Client::connect(addr);
+        h.send(b"GET / HTTP/1.1\r\nHost: t\r\n\r\n");
+        h.stream.shutdown(std::net::Shutdown::Write).unwrap();
+        let answer = h.read_to_close();
+        assert!(answer.ends_with(b"hello!world"), "{answer:?}");
+    }
+}

@@ -192,9 +192,16 @@ pub fn serve(extra: &[&str]) -> (Running, SocketAddr) {
 /// Starts `tcplab <args>` (a command that prints a `listening on http://IP:PORT` line, as
 /// `serve` and `metrics` do) and returns it with that address.
 pub fn start_listening(args: &[&str]) -> (Running, SocketAddr) {
+    let mut cmd = tcplab();
+    cmd.args(args);
+    start_listening_command(cmd)
+}
+
+/// As [`start_listening`], for a command the caller built (its own environment, say).
+pub fn start_listening_command(mut cmd: Command) -> (Running, SocketAddr) {
     subreaper();
-    let child = tcplab()
-        .args(args)
+    let args: Vec<_> = cmd.get_args().map(|a| a.to_string_lossy().into_owned()).collect();
+    let child = cmd
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
