@@ -87,7 +87,9 @@ impl App {
     }
 
     pub(super) fn on_reaped(&mut self, list: Vec<Reaped>) {
-        let mut adopted: Vec<(i32, String)> = Vec::new();
+        // Orphans adopted as a subreaper: (pid, its parent when the last snapshot showed it a
+        // zombie, None for any other process).
+        let mut adopted: Vec<(i32, Option<i32>)> = Vec::new();
         for r in list {
             if let Some(pos) = self.children.iter().position(|c| c.pid == r.pid) {
                 let child = self.children.remove(pos);
@@ -103,44 +105,40 @@ impl App {
                     format!("{} (pid {}) {}; reaped", child.kind, r.pid, r.how),
                 );
             } else {
-                let was = match self.process(r.pid) {
-                    Some(p) if p.is_zombie() => format!("zombie of {}", p.ppid),
-                    Some(p) => format!("{} of {}", printable(&p.comm), p.ppid),
-                    None => "process".to_string(),
-                };
-                adopted.push((r.pid, was));
+                let zombie_of = self
+                    .process(r.pid)
+                    .filter(|p| p.is_zombie())
+                    .map(|p| p.ppid);
+                adopted.push((r.pid, zombie_of));
             }
         }
         if !adopted.is_empty() {
-            let pids: Vec<String> = adopted.iter().map(|(p, _)| p.to_string()).collect();
-            let zombies = adopted
-                .iter()
-                .filter(|(_, w)| w.starts_with("zombie"))
-                .count();
-            let what = if zombies == adopted.len() {
-                let parents: Vec<&str> = adopted
-                    .iter()
-                    .map(|(_, w)| w.trim_start_matches("zombie of "))
-                    .collect();
-                let mut parents = parents;
-                parents.dedup();
-                format!(
-                    "{} orphaned zombie(s) of dead parent {}",
-                    adopted.len(),
-                    parents.join(", ")
-                )
-            } else {
-                format!("{} orphaned process(es)", adopted.len())
-            };
-            self.say(
-                StatusKind::Info,
-                format!(
-                    "reaped {what} (pids {}): they came back to tcplab, a child subreaper",
-                    pids.join(" ")
-                ),
-            );
+            self.say(StatusKind::Info, adopted_line(&adopted));
         }
     }
+}
+
+/// One status line for the orphans reaped as a subreaper, naming the dead parents when every
+/// one of them was a zombie.
+fn adopted_line(adopted: &[(i32, Option<i32>)]) -> String {
+    let pids: Vec<String> = adopted.iter().map(|(p, _)| p.to_string()).collect();
+    let parents: Option<Vec<i32>> = adopted.iter().map(|(_, zombie_of)| *zombie_of).collect();
+    let what = match parents {
+        Some(mut parents) => {
+            parents.dedup();
+            let parents: Vec<String> = parents.iter().map(i32::to_string).collect();
+            format!(
+                "{} orphaned zombie(s) of dead parent {}",
+                adopted.len(),
+                parents.join(", ")
+            )
+        }
+        None => format!("{} orphaned process(es)", adopted.len()),
+    };
+    format!(
+        "reaped {what} (pids {}): they came back to tcplab, a child subreaper",
+        pids.join(" ")
+    )
 }
 
 /// A demo says how to stop it from its terminal ("stop: Ctrl+C or `kill N`"); in the dashboard
@@ -153,5 +151,24 @@ fn dashboard_stop_advice(line: &str, pid: i32) -> String {
             &line[..at]
         ),
         None => line.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::adopted_line;
+
+    #[test]
+    fn adopted_zombies_name_their_dead_parents_and_anything_else_is_counted() {
+        assert_eq!(
+            adopted_line(&[(201, Some(200)), (202, Some(200)), (301, Some(300))]),
+            "reaped 3 orphaned zombie(s) of dead parent 200, 300 (pids 201 202 301): \
+             they came back to tcplab, a child subreaper"
+        );
+        assert_eq!(
+            adopted_line(&[(201, Some(200)), (7, None)]),
+            "reaped 2 orphaned process(es) (pids 201 7): they came back to tcplab, a child \
+             subreaper"
+        );
     }
 }
