@@ -1,12 +1,17 @@
-//! Host facts for the dashboard header: name, uptime, load averages.
+//! Host facts for the dashboard header: name, uptime, load averages, CPU times and memory.
 
 use std::time::Duration;
+
+pub use super::parse::meters::{CpuTimes, Memory};
 
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Host {
     pub hostname: String,
     pub uptime: Duration,
     pub load: [f64; 3],
+    /// The machine's CPU time since boot; two readings make the CPU meter.
+    pub cpu: Option<CpuTimes>,
+    pub memory: Option<Memory>,
 }
 
 /// Parses /proc/loadavg (`0.12 0.10 0.05 1/123 4567`).
@@ -36,10 +41,18 @@ pub fn read() -> Host {
         .and_then(|t| parse_loadavg(&t))
         .unwrap_or_default();
     let uptime = uptime().unwrap_or_default();
+    let cpu = std::fs::read("/proc/stat")
+        .ok()
+        .and_then(|t| super::parse::meters::cpu_times(&t));
+    let memory = std::fs::read("/proc/meminfo")
+        .ok()
+        .and_then(|t| super::parse::meters::memory(&t));
     Host {
         hostname,
         uptime,
         load,
+        cpu,
+        memory,
     }
 }
 

@@ -44,6 +44,8 @@ pub struct App {
     pub quitting: bool,
 
     pub host: HostInfo,
+    /// The machine's CPU use over the last refresh (the header's CPU meter).
+    pub cpu_share: Option<super::meters::CpuShare>,
     pub snapshot: Snapshot,
     pub source_error: Option<String>,
     /// How many snapshots arrived; the clock of "recent".
@@ -96,6 +98,7 @@ impl App {
             help_scroll: 0,
             quitting: false,
             host: HostInfo::default(),
+            cpu_share: None,
             snapshot: Snapshot::default(),
             source_error: None,
             refreshes: 0,
@@ -178,7 +181,7 @@ impl App {
                 vec![]
             }
             Event::Host(h) => {
-                self.host = h;
+                self.on_host(h);
                 vec![]
             }
             Event::Signalled {

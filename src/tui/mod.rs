@@ -4,6 +4,7 @@
 //!   I/O; [`panes`] holds one state per pane with the keys that act on it, [`keys`] the keys
 //!   the dashboard takes before any pane, [`log`] the transitions seen, [`views`] the rows,
 //!   [`predict`] what a signal would do.
+//! - [`meters`]: the header's CPU and memory meters.
 //! - [`overview`]: every pane at once, in boxes, on a terminal of 160×40 or more.
 //! - [`render`]: drawing, a pure function of `&App`, one file per pane and overlay.
 //! - [`term`] and [`runtime`]: the terminal (setup, restore on quit, panic and TERM/HUP) and
@@ -21,6 +22,7 @@ mod keys;
 pub mod layout;
 pub mod lesson;
 pub mod log;
+pub mod meters;
 pub mod overview;
 pub mod panes;
 pub mod predict;

@@ -214,3 +214,60 @@ fn history_records_each_refresh_and_the_transitions_between() {
     assert!(screen.contains("transitions"), "{screen}");
     assert!(screen.contains("FIN_WAIT1 "), "{screen}");
 }
+
+/// htop's bars at the header's right on a wide terminal; at 80 columns a few words at the end
+/// of the first line, the other lines keeping their width (the zombies' parents still shown).
+#[test]
+fn header_meters_and_how_they_degrade_at_80x24() {
+    let wide = render(&app(160, 40));
+    let lines: Vec<&str> = wide.lines().take(3).collect();
+    assert!(
+        lines[0].ends_with("CPU[|||||||||||           40.0%]\""),
+        "{wide}"
+    );
+    assert!(
+        lines[1].ends_with("Mem[||||||||||    3.0GiB/8.0GiB]\""),
+        "{wide}"
+    );
+    assert!(
+        lines[2].ends_with("Swp[|||||||     512.0MiB/2.0GiB]\""),
+        "{wide}"
+    );
+    let narrow = render(&app(80, 24));
+    let lines: Vec<&str> = narrow.lines().take(3).collect();
+    assert!(lines[0].ends_with(" cpu 40% mem 38% \""), "{narrow}");
+    assert!(!narrow.contains("CPU["), "{narrow}");
+    assert!(lines[1].contains("unreaped by: 1(1) 200(3)"), "{narrow}");
+    insta::assert_snapshot!(narrow);
+}
+
+/// The meters read the machine: memory as `free` reports it, CPU time that moves.
+#[test]
+fn the_meters_read_this_machine() {
+    let host = tcplab::kernel::host::read();
+    let mem = host.memory.expect("/proc/meminfo read");
+    let free = std::process::Command::new("free")
+        .arg("-b")
+        .output()
+        .unwrap();
+    let free = String::from_utf8_lossy(&free.stdout);
+    let total: u64 = free
+        .lines()
+        .find(|l| l.starts_with("Mem:"))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|n| n.parse().ok())
+        .expect("free -b prints Mem: total");
+    assert_eq!(mem.total, total);
+    assert!(mem.available <= mem.total && mem.available > 0);
+    let before = host.cpu.expect("/proc/stat read");
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let now = tcplab::kernel::host::read().cpu.unwrap();
+        if now.total > before.total {
+            assert!(now.user >= before.user && now.system >= before.system);
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "CPU time never moved");
+        std::thread::yield_now();
+    }
+}

@@ -1,5 +1,5 @@
 //! The header: host, uptime, load, refresh interval and cost, where transitions come from,
-//! processes by state (zombies in red) and TCP sockets by state.
+//! processes by state (zombies in red) and TCP sockets by state; the meters at its right.
 
 use ratatui::layout::Rect;
 use ratatui::style::Style;
@@ -12,6 +12,8 @@ use crate::tui::app::App;
 use crate::units::format_duration;
 
 pub fn draw(frame: &mut Frame, app: &App, area: Rect) {
+    // CPU and memory meters at the right; the text gets the rest.
+    let (area, first_width) = super::meters::draw(frame, app, area);
     let t = app.theme;
     let h = &app.host;
     let up = h.uptime.as_secs();
@@ -160,8 +162,15 @@ pub fn draw(frame: &mut Frame, app: &App, area: Rect) {
         }
         _ => vec![Line::from(first), Line::from(procs), Line::from(tcp)],
     };
-    let width = area.width as usize;
-    let lines: Vec<Line> = lines.into_iter().map(|l| whole_spans(l, width)).collect();
+    let width = |i: usize| match i {
+        0 => first_width,
+        _ => area.width,
+    };
+    let lines: Vec<Line> = lines
+        .into_iter()
+        .enumerate()
+        .map(|(i, l)| whole_spans(l, width(i) as usize))
+        .collect();
     frame.render_widget(Paragraph::new(lines), area);
 }
 

@@ -9,6 +9,7 @@ mod header;
 pub mod help;
 mod history;
 mod lesson;
+mod meters;
 mod overview;
 mod processes;
 mod server;

@@ -5,6 +5,7 @@ use std::time::Duration;
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use ratatui::backend::TestBackend;
 use ratatui::Terminal;
+use tcplab::kernel::host::{CpuTimes, Memory};
 use tcplab::tui::event::HostInfo;
 use tcplab::tui::theme::Theme;
 use tcplab::tui::{draw, fake, App, Effect, Event};
@@ -19,11 +20,31 @@ pub fn app(w: u16, h: u16) -> App {
         column: tcplab::tui::views::ProcColumn::Pid,
         descending: false,
     };
-    app.update(Event::Host(HostInfo {
+    // Two readings of the CPU counters (30% user, 10% system between them) and memory.
+    let gib = 1 << 30;
+    let mut host = HostInfo {
         hostname: "lab".into(),
         uptime: Duration::from_secs(93_784),
         load: [0.5, 0.25, 0.1],
-    }));
+        cpu: Some(CpuTimes {
+            user: 1000,
+            system: 500,
+            total: 10_000,
+        }),
+        memory: Some(Memory {
+            total: 8 * gib,
+            available: 5 * gib,
+            swap_total: 2 * gib,
+            swap_free: gib * 3 / 2,
+        }),
+    };
+    app.update(Event::Host(host.clone()));
+    host.cpu = Some(CpuTimes {
+        user: 1300,
+        system: 600,
+        total: 11_000,
+    });
+    app.update(Event::Host(host));
     let first = fake::sample();
     let mut second = first.clone();
     second.taken_at = second.taken_at.map(|t| t + Duration::from_secs(1));
