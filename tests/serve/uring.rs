@@ -130,3 +130,34 @@ mod receives {
         assert!(answer.ends_with(b"hello!world"), "{answer:?}");
     }
 }
+
+mod exit {
+    //! A worker's ring may hold the listener in operations the kernel has not finished (its
+    //! multishot accept above all): the worker cancels them and waits until the kernel has let
+    //! go, or the port would go on accepting connections nobody serves after the server exits.
+
+    use std::net::SocketAddr;
+    use std::time::Duration;
+
+    use nix::sys::signal::Signal;
+
+    #[test]
+    fn once_a_server_stopped_at_once_has_exited_its_port_refuses_connections() {
+        // TERM: the worker returns from its loop with the multishot accept armed. Without the
+        // synchronous cancel at exit, and with DEFER_TASKRUN without the wait that lets the
+        // cancelled requests complete, the port accepted connections after the exit in a few
+        // of these rounds (as early as the first).
+        for round in 0..100 {
+            let (mut server, addr): (_, SocketAddr) = super::serve(&["--workers", "1"]);
+            for _ in 0..20 {
+                assert_eq!(testkit::http::get(addr, "/").status, 200);
+            }
+            server.signal(Signal::SIGTERM);
+            assert!(server.wait_exit(Duration::from_secs(10)).success());
+            match std::net::TcpStream::connect(addr) {
+                Err(e) if e.kind() == std::io::ErrorKind::ConnectionRefused => {}
+                other => panic!("round {round}: after exit, a connect to {addr}: {other:?}"),
+            }
+        }
+    }
+}
