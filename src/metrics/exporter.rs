@@ -47,7 +47,7 @@ pub fn run(args: MetricsArgs) -> anyhow::Result<ExitCode> {
         false => match Counter::start() {
             Ok(c) => Some(c),
             Err(why) => {
-                eprintln!("tcplab metrics: transitions are not counted: {why}");
+                eprintln!("tcplab metrics: transitions are not counted: {why:#}");
                 None
             }
         },

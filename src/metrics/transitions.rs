@@ -11,6 +11,8 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
+use anyhow::anyhow;
+
 use super::inspector::Transitions;
 use crate::model::{TcpState, Transition, TransitionSource};
 use crate::trace::conns::Timeline;
@@ -36,8 +38,8 @@ const START_TIMEOUT: Duration = Duration::from_secs(10);
 impl Counter {
     /// Starts counting; Err says why the tracepoint cannot be used (not root, no tracefs),
     /// and then nothing runs.
-    pub fn start() -> Result<Counter, String> {
-        let (stop_rx, stop_tx) = UnixStream::pair().map_err(|e| e.to_string())?;
+    pub fn start() -> anyhow::Result<Counter> {
+        let (stop_rx, stop_tx) = UnixStream::pair()?;
         let counts = Arc::new(Mutex::new(Counts::default()));
         let (ready_tx, ready_rx) = mpsc::channel();
         let shared = counts.clone();
@@ -57,7 +59,7 @@ impl Counter {
                 let result = session::run(&opts, stop_rx.as_fd(), &mut sink);
                 if let Err(e) = result {
                     if let Some(tx) = sink.ready.take() {
-                        let _ = tx.send(Err(format!("{e:#}")));
+                        let _ = tx.send(Err(e));
                     } else {
                         eprintln!("tcplab metrics: transitions no longer counted: {e:#}");
                     }
@@ -65,8 +67,7 @@ impl Counter {
                 if let Ok(mut c) = shared.lock() {
                     c.failed = true;
                 }
-            })
-            .map_err(|e| e.to_string())?;
+            })?;
         let mut counter = Counter {
             counts: Some(counts),
             stop: Some(stop_tx),
@@ -77,7 +78,7 @@ impl Counter {
             Ok(Err(why)) => Err(why),
             Err(_) => {
                 counter.counts = None;
-                Err("the tracepoint did not start in time".into())
+                Err(anyhow!("the tracepoint did not start in time"))
             }
         }
     }
@@ -109,7 +110,7 @@ impl Drop for Counter {
 
 struct CountingSink {
     counts: Arc<Mutex<Counts>>,
-    ready: Option<mpsc::Sender<Result<(), String>>>,
+    ready: Option<mpsc::Sender<anyhow::Result<()>>>,
 }
 
 impl Sink for CountingSink {
@@ -117,7 +118,7 @@ impl Sink for CountingSink {
         if let Some(tx) = self.ready.take() {
             let ok = match source {
                 TransitionSource::Tracepoint => Ok(()),
-                TransitionSource::Sampled { .. } => Err("only sampling is possible".to_string()),
+                TransitionSource::Sampled { .. } => Err(anyhow!("only sampling is possible")),
             };
             let stop = ok.is_err();
             let _ = tx.send(ok);

@@ -60,6 +60,18 @@ impl std::fmt::Display for ChildKind {
     }
 }
 
+/// Why the server's `/status` gave no document, as the server pane shows it: the failure and
+/// its causes on one line (kept as text so that events stay `Clone`).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct StatusUnavailable(String);
+
+impl From<anyhow::Error> for StatusUnavailable {
+    fn from(e: anyhow::Error) -> StatusUnavailable {
+        StatusUnavailable(format!("{e:#}"))
+    }
+}
+
 /// One child reaped by the runtime's waitpid loop.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Reaped {
@@ -103,7 +115,7 @@ pub enum Event {
         line: String,
     },
     /// The answer of the server's `/status`, or why there is none.
-    ServerStatus(Result<serde_json::Value, String>),
+    ServerStatus(Result<serde_json::Value, StatusUnavailable>),
     /// The dashboard's own `/status` connection opened, from this local address: its
     /// sockets and transitions are the dashboard's probing, not what the person watches.
     ServerProbe(SocketAddr),

@@ -27,7 +27,7 @@ pub enum News {
     /// A new connection to the server, from this local address (the dashboard hides it).
     Connected(SocketAddr),
     /// The answer to a request, or why there is none.
-    Answer(Result<serde_json::Value, String>),
+    Answer(anyhow::Result<serde_json::Value>),
 }
 
 /// `/status` over one kept-alive connection, on a thread. Dropping it closes the connection.
@@ -95,7 +95,7 @@ fn poll_loop(requests: Receiver<SocketAddr>, news: Sender<News>) {
             },
         };
         last = Some(addr);
-        let answer = ask(&mut conn, addr, &news).map_err(|e| format!("{e:#}"));
+        let answer = ask(&mut conn, addr, &news);
         if answer.is_err() {
             conn = None;
         }

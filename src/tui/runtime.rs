@@ -15,7 +15,7 @@ use nix::unistd::Pid;
 use super::app::{App, StatusKind};
 use super::children::{end_and_reap, reap_now, Children};
 use super::event::LessonAction;
-use super::event::{ChildKind, Effect, Event, Reaped};
+use super::event::{ChildKind, Effect, Event, Reaped, StatusUnavailable};
 use super::probe::{Load, News, StatusPoller};
 use super::scanner::{Scanner, Want};
 use super::term::{self, StopSignals};
@@ -218,7 +218,7 @@ impl Runtime {
                     events.extend(self.check_lesson(&s));
                     events.push(Event::Snapshot(s));
                 }
-                Err(e) => events.push(Event::SourceError(e)),
+                Err(e) => events.push(Event::SourceError(format!("{e:#}"))),
             }
         }
         let reaped = reap_now();
@@ -245,7 +245,7 @@ impl Runtime {
         // transitions that show it, and hides them.
         events.extend(self.status.news().into_iter().map(|n| match n {
             News::Connected(local) => Event::ServerProbe(local),
-            News::Answer(answer) => Event::ServerStatus(answer),
+            News::Answer(answer) => Event::ServerStatus(answer.map_err(StatusUnavailable::from)),
         }));
         events.extend(self.trace_events());
         events

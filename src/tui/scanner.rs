@@ -37,7 +37,7 @@ impl RefreshSource for super::fake::FakeSource {}
 
 pub struct Scanner {
     requests: Sender<Want>,
-    results: Receiver<Result<Snapshot, String>>,
+    results: Receiver<anyhow::Result<Snapshot>>,
     in_flight: bool,
     queued: Option<Want>,
     last: Want,
@@ -54,7 +54,7 @@ impl Scanner {
             .spawn(move || {
                 for want in req_rx {
                     source.want(want);
-                    let result = source.snapshot().map_err(|e| format!("{e:#}"));
+                    let result = source.snapshot();
                     if res_tx.send(result).is_err() {
                         return;
                     }
@@ -90,7 +90,7 @@ impl Scanner {
     }
 
     /// The refreshes finished since the last call; never blocks.
-    pub fn finished(&mut self) -> Vec<Result<Snapshot, String>> {
+    pub fn finished(&mut self) -> Vec<anyhow::Result<Snapshot>> {
         let done: Vec<_> = self.results.try_iter().collect();
         if !done.is_empty() {
             self.in_flight = false;

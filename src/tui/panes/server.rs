@@ -10,7 +10,7 @@ use nix::sys::signal::Signal;
 use super::{PaneState, Reply, World};
 use crate::kernel::exit::Exit;
 use crate::server::models::Model;
-use crate::tui::event::{Effect, SignalTarget};
+use crate::tui::event::{Effect, SignalTarget, StatusUnavailable};
 use crate::tui::state::StatusKind;
 
 /// Connections one press of the load key opens.
@@ -31,7 +31,7 @@ pub struct ServerView {
     pub model: Model,
     pub workers: usize,
     pub state: ServerState,
-    pub status: Option<Result<serde_json::Value, String>>,
+    pub status: Option<Result<serde_json::Value, StatusUnavailable>>,
     pub log: VecDeque<String>,
     /// Left running when the dashboard quits.
     pub detached: bool,

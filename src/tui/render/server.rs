@@ -89,7 +89,9 @@ pub fn draw(frame: &mut Frame, app: &App, area: Rect) {
             ]));
             match &s.status {
                 None => lines.push(Line::from(Span::styled("(not polled yet)", t.dim()))),
-                Some(Err(e)) => lines.push(Line::from(Span::styled(fit(e, w), t.danger()))),
+                Some(Err(e)) => {
+                    lines.push(Line::from(Span::styled(fit(&e.to_string(), w), t.danger())))
+                }
                 Some(Ok(v)) => lines.extend(json_lines(v, w)),
             }
         }
