@@ -14,6 +14,17 @@ pub fn print(text: &str) -> anyhow::Result<ExitCode> {
     }
 }
 
+/// Writes `bytes` to stdout as they are (a block of a longer output); Ok(false) once the reader
+/// has gone away, so the caller can stop.
+pub fn write(bytes: &[u8]) -> anyhow::Result<bool> {
+    let mut out = io::stdout().lock();
+    match out.write_all(bytes).and_then(|()| out.flush()) {
+        Ok(()) => Ok(true),
+        Err(e) if e.kind() == io::ErrorKind::BrokenPipe => Ok(false),
+        Err(e) => Err(anyhow::anyhow!("cannot write to stdout: {e}")),
+    }
+}
+
 /// Writes one line and flushes at once (for streams like `trace`); Ok(false) once the reader
 /// has gone away, so the caller can stop.
 pub fn print_line(line: &str) -> anyhow::Result<bool> {

@@ -108,7 +108,7 @@ fn socket_json(rows: &[(&Socket, Throughput)]) -> anyhow::Result<String> {
     out.push_str("[\n");
     for (i, (s, r)) in rows.iter().enumerate() {
         out.push('{');
-        json_fields(&mut out, s, None, ScanDetail::Basic)?;
+        json_fields(&mut out, s, None, ScanDetail::Basic);
         push_rate(&mut out, *r);
         out.push('}');
         out.push_str(if i + 1 < rows.len() { ",\n" } else { "\n" });

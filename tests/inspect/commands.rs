@@ -98,3 +98,74 @@ fn filters_and_summary_agree_with_the_sockets_made() {
     );
     drop((held, listener));
 }
+
+/// `net --json` is formatted in blocks of 256 sockets on two threads and written in order:
+/// with several blocks, every socket is there once, the array is valid JSON, and a reader
+/// that hangs up half-way ends the command quietly.
+#[test]
+fn json_of_many_sockets_has_each_once_and_survives_a_hang_up() {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let port = addr.port().to_string();
+    let mut held = Vec::new();
+    for _ in 0..300 {
+        let c = TcpStream::connect(addr).unwrap();
+        let (s, _) = listener.accept().unwrap();
+        held.push((c, s));
+    }
+    let mut expected: Vec<String> = held
+        .iter()
+        .flat_map(|(c, s)| [c.local_addr().unwrap(), s.local_addr().unwrap()])
+        .map(|a| a.to_string())
+        .collect();
+    expected.push(addr.to_string());
+    expected.sort();
+    for args in [&["net", "--json"][..], &["net", "--info", "--json"]] {
+        let out = testkit::tcplab()
+            .args(args)
+            .args(["--port", &port])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{args:?}");
+        let text = String::from_utf8(out.stdout).unwrap();
+        assert!(
+            text.starts_with("[\n{") && text.ends_with("}\n]\n"),
+            "{args:?}"
+        );
+        let list: Value = serde_json::from_str(&text).unwrap();
+        let mut locals: Vec<String> = list
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| s["local"].as_str().unwrap().to_string())
+            .collect();
+        locals.sort();
+        assert_eq!(locals, expected, "{args:?}");
+    }
+
+    let (read_end, write_end) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).unwrap();
+    nix::fcntl::fcntl(&read_end, nix::fcntl::FcntlArg::F_SETPIPE_SZ(4096)).unwrap();
+    let mut child = testkit::tcplab()
+        .args(["net", "--info", "--json", "--port", &port])
+        .stdout(Stdio::from(write_end))
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut out = std::fs::File::from(read_end);
+    let mut some = [0u8; 1000];
+    let _ = out.read(&mut some);
+    drop(out);
+    let status = testkit::wait_for("exit after the hang-up", Duration::from_secs(10), || {
+        child.try_wait().unwrap()
+    });
+    let mut err = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut err)
+        .unwrap();
+    assert!(status.success(), "{status:?} {err}");
+    assert!(err.is_empty(), "{err}");
+    drop((held, listener));
+}
