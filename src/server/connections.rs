@@ -43,6 +43,19 @@ pub enum Cause {
     TimerFired,
 }
 
+/// What a worker's event loop ([`reactor`](super::reactor), [`uring`](super::uring)) starts
+/// with, in a forked worker: its listener, the server's configuration, the scoreboard whose own
+/// slot it counts into, and the signal intents the caller installed. The loop opens the logs.
+pub struct LoopStart<'a> {
+    pub listener: std::net::TcpListener,
+    pub config: &'a Config,
+    pub board: Scoreboard,
+    pub intents: super::intents::Intents,
+}
+
+/// A worker's event loop: serves until a signal stops it.
+pub type EventLoop = fn(LoopStart<'_>) -> anyhow::Result<Stopped>;
+
 /// Why a loop ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Stopped {

@@ -14,6 +14,7 @@ use std::process::ExitCode;
 use anyhow::Context;
 
 use super::config::Config;
+use super::connections::{EventLoop, LoopStart};
 use super::daemon::{self, ReadyReport};
 use super::intents::Intents;
 use super::master::{self, MasterConfig, WorkerEnv};
@@ -244,25 +245,26 @@ fn worker_main(model: Model, reuseport: bool, config: &Config, env: WorkerEnv) -
     if let Err(e) = master::unblock_worker_signals() {
         return fail("cannot unblock signals", &e);
     }
-    if model == Model::Reactor {
+    let event_loop: Option<(&str, EventLoop)> = match model {
+        // Each claims its slot (= ready) once its loop is set up.
+        Model::Reactor => Some(("reactor", super::reactor::run)),
+        Model::Uring => Some(("uring", super::uring::run)),
+        _ => None,
+    };
+    if let Some((name, event_loop)) = event_loop {
         let listener = match listener.try_clone() {
             Ok(l) => l,
             Err(e) => return fail("cannot use the listener", &e),
         };
-        // The reactor claims its slot (= ready) once its loop is set up.
-        return match super::reactor::run(listener, config, env.scoreboard, intents) {
-            Ok(_) => 0,
-            Err(e) => fail("reactor", &format!("{e:#}")),
+        let start = LoopStart {
+            listener,
+            config,
+            board: env.scoreboard,
+            intents,
         };
-    }
-    if model == Model::Uring {
-        let listener = match listener.try_clone() {
-            Ok(l) => l,
-            Err(e) => return fail("cannot use the listener", &e),
-        };
-        return match super::uring::run(listener, config, env.scoreboard, intents) {
+        return match event_loop(start) {
             Ok(_) => 0,
-            Err(e) => fail("uring", &format!("{e:#}")),
+            Err(e) => fail(name, &format!("{e:#}")),
         };
     }
     let mut conns = match Table::open(config.clone(), env.scoreboard) {

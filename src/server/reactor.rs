@@ -17,7 +17,7 @@ use mio::unix::SourceFd;
 use mio::{Events, Interest, Poll, Token};
 
 use super::config::Config;
-use super::connections::{Cause, Connections, Stopped};
+use super::connections::{Cause, Connections, LoopStart, Stopped};
 use super::intents::Intents;
 use super::stats::Scoreboard;
 
@@ -27,18 +27,15 @@ const SIGNALS: Token = Token(usize::MAX - 2);
 /// After EMFILE/ENFILE on accept, wait this long before accepting again.
 pub const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
 
-/// Serves `listener` until a signal stops it. Callable in a forked worker: `intents` were
-/// installed by the caller, the logs are opened here, and the counters go to `board`'s own slot.
-pub fn run(
-    listener: std::net::TcpListener,
-    config: &Config,
-    board: Scoreboard,
-    intents: Intents,
-) -> anyhow::Result<Stopped> {
-    listener
+/// Serves the listener until a signal stops it (an [`EventLoop`](super::connections::EventLoop)).
+pub fn run(start: LoopStart<'_>) -> anyhow::Result<Stopped> {
+    let board = start.board;
+    start
+        .listener
         .set_nonblocking(true)
         .context("cannot make the listener non-blocking")?;
-    let mut reactor = Reactor::new(TcpListener::from_std(listener), config, board, intents)?;
+    let listener = TcpListener::from_std(start.listener);
+    let mut reactor = Reactor::new(listener, start.config, board, start.intents)?;
     board.own().claim();
     let stopped = reactor.run();
     board.own().release();

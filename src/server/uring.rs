@@ -26,10 +26,9 @@ use anyhow::Context;
 
 use super::config::Config;
 use super::conn::Stream;
-use super::connections::{Cause, Connections, Stopped};
+use super::connections::{Cause, Connections, LoopStart, Stopped};
 use super::intents::Intents;
 use super::reactor::{accept_failure, AcceptFailure, ACCEPT_BACKOFF};
-use super::stats::Scoreboard;
 use crate::kernel::uring::{Completion, Ring, Unavailable};
 
 /// Submission queue entries (the completion queue is twice that).
@@ -220,23 +219,19 @@ impl Drop for Socket {
     }
 }
 
-/// Serves `listener` until a signal stops it, as [`reactor::run`](super::reactor::run) does.
-pub fn run(
-    listener: std::net::TcpListener,
-    config: &Config,
-    board: Scoreboard,
-    intents: Intents,
-) -> anyhow::Result<Stopped> {
+/// Serves the listener until a signal stops it (an [`EventLoop`](super::connections::EventLoop)).
+pub fn run(start: LoopStart<'_>) -> anyhow::Result<Stopped> {
     let ring = Ring::new(ENTRIES).context("io_uring")?;
     let config = Config {
         uring_receives: Some(ring.receives().name()),
-        ..config.clone()
+        ..start.config.clone()
     };
+    let board = start.board;
     let mut l = Uring {
         ring,
-        listener: Some(OwnedFd::from(listener)),
+        listener: Some(OwnedFd::from(start.listener)),
         accept: Accept::default(),
-        intents,
+        intents: start.intents,
         conns: Connections::open(config, board)?,
         pending: Rc::new(Pending::default()),
         spare_inbox: Vec::new(),
