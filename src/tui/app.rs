@@ -192,10 +192,12 @@ impl App {
                 self.on_signalled(target, signal, result);
                 vec![Effect::Refresh]
             }
-            Event::Spawned { kind, pid } => {
+            Event::Spawned { kind, pid, log } => {
                 self.children.push(Child {
                     pid,
                     kind: kind.clone(),
+                    log,
+                    output: Vec::new(),
                 });
                 if kind == ChildKind::Server {
                     self.server.state = ServerState::Running { pid, addr: None };

@@ -101,6 +101,8 @@ pub enum Event {
     Spawned {
         kind: ChildKind,
         pid: i32,
+        /// Where its output goes (`$TMPDIR/tcplab-tui-PID/`).
+        log: Option<std::path::PathBuf>,
     },
     SpawnFailed {
         kind: ChildKind,

@@ -74,6 +74,32 @@ impl App {
                 self.traffic.unfollow();
                 vec![]
             }
+            Overlay::DemoOutput { pid, scroll } => {
+                let page = self.size.1.saturating_sub(6).max(1);
+                let max = crate::tui::render::demo_output::max_scroll(self, pid, self.size);
+                let scroll = match key.code {
+                    KeyCode::Up => scroll.saturating_sub(1),
+                    KeyCode::Down | KeyCode::Char('j') => (scroll + 1).min(max),
+                    KeyCode::PageUp => scroll.saturating_sub(page),
+                    KeyCode::PageDown => (scroll + page).min(max),
+                    KeyCode::Home => 0,
+                    KeyCode::End => max,
+                    KeyCode::Char('k') | KeyCode::F(9) => {
+                        self.overlay = Overlay::SignalMenu(SignalMenu {
+                            pid,
+                            selected: 0,
+                            group: false,
+                        });
+                        return vec![];
+                    }
+                    _ => {
+                        self.overlay = Overlay::None;
+                        return vec![];
+                    }
+                };
+                self.overlay = Overlay::DemoOutput { pid, scroll };
+                vec![]
+            }
             Overlay::SignalMenu(menu) => self.on_key_signal_menu(key, menu),
             Overlay::Confirm(c) => match key.code {
                 KeyCode::Char('y') | KeyCode::Char('Y') => {
@@ -206,8 +232,12 @@ impl App {
                 }
             }
             KeyCode::Enter => {
+                // A demo we started: what it said and its log; any other process: details.
                 if let Some(pid) = self.target_pid() {
-                    self.overlay = Overlay::Details(pid);
+                    self.overlay = match self.children.iter().any(|c| c.pid == pid && c.is_demo()) {
+                        true => Overlay::DemoOutput { pid, scroll: 0 },
+                        false => Overlay::Details(pid),
+                    };
                 }
             }
             KeyCode::Char('s') => {

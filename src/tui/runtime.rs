@@ -143,7 +143,11 @@ impl Runtime {
                 let mut argv = vec!["demo".to_string(), name.clone()];
                 argv.extend(args);
                 vec![match self.children.spawn(&format!("demo-{name}"), &argv) {
-                    Ok(pid) => Event::Spawned { kind, pid },
+                    Ok(pid) => Event::Spawned {
+                        kind,
+                        pid,
+                        log: self.children.log_path(pid),
+                    },
                     Err(e) => Event::SpawnFailed {
                         kind,
                         error: format!("{e:#}"),
@@ -167,6 +171,7 @@ impl Runtime {
                     Ok(pid) => Event::Spawned {
                         kind: ChildKind::Server,
                         pid,
+                        log: self.children.log_path(pid),
                     },
                     Err(e) => Event::SpawnFailed {
                         kind: ChildKind::Server,

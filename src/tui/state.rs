@@ -55,6 +55,11 @@ pub enum Overlay {
     },
     /// One connection's detail: graphs and its whole `tcp_info` (`App::traffic.history`).
     Connection,
+    /// A demo's whole output and where its log is, scrolled to `scroll`.
+    DemoOutput {
+        pid: i32,
+        scroll: u16,
+    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -68,7 +73,20 @@ pub enum StatusKind {
 pub struct Child {
     pub pid: i32,
     pub kind: ChildKind,
+    pub log: Option<std::path::PathBuf>,
+    /// What it printed, oldest first (the last `CHILD_OUTPUT` lines): a demo's whole
+    /// explanation, which the status line shows one line at a time.
+    pub output: Vec<String>,
 }
+
+impl Child {
+    pub fn is_demo(&self) -> bool {
+        matches!(self.kind, ChildKind::Demo(_))
+    }
+}
+
+/// Lines of a child's output kept for reading in the dashboard (its log file has all).
+pub const CHILD_OUTPUT: usize = 500;
 
 /// A filter being typed, or applied.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

@@ -60,6 +60,7 @@ fn spawn(app: &mut tcplab::tui::App, name: &str, line: &str) {
     app.update(Event::Spawned {
         kind: ChildKind::Demo(name.into()),
         pid: 150,
+        log: None,
     });
     app.update(Event::ChildOutput {
         pid: 150,

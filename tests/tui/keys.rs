@@ -210,6 +210,7 @@ fn zombie_key_spawns_the_demo_and_selects_it() {
     app.update(Event::Spawned {
         kind: ChildKind::Demo("zombie".into()),
         pid: 150,
+        log: None,
     });
     app.update(Event::ChildOutput {
         pid: 150,
@@ -227,6 +228,7 @@ fn orphaned_zombies_reaped_as_subreaper_are_reported() {
     app.update(Event::Spawned {
         kind: ChildKind::Demo("zombie".into()),
         pid: 200,
+        log: None,
     });
     app.update(Event::Reaped(vec![
         Reaped {
@@ -263,6 +265,7 @@ fn quit_ends_children_except_a_detached_server() {
     app.update(Event::Spawned {
         kind: ChildKind::Demo("zombie".into()),
         pid: 200,
+        log: None,
     });
     let fx = press(&mut app, "s");
     assert_eq!(fx.len(), 1);
@@ -270,6 +273,7 @@ fn quit_ends_children_except_a_detached_server() {
     app.update(Event::Spawned {
         kind: ChildKind::Server,
         pid: 300,
+        log: None,
     });
     assert_eq!(
         app.server.state,
@@ -310,6 +314,7 @@ fn server_keys_signal_the_master_and_load_it() {
     app.update(Event::Spawned {
         kind: ChildKind::Server,
         pid: 300,
+        log: None,
     });
     let addr = "127.0.0.1:8080".parse().unwrap();
     let fx = app.update(Event::ChildOutput {
@@ -558,6 +563,7 @@ fn a_demo_is_told_to_stop_with_the_signal_menu_not_ctrl_c() {
     app.update(Event::Spawned {
         kind: ChildKind::Demo("signal".into()),
         pid: 150,
+        log: None,
     });
     app.update(Event::ChildOutput {
         pid: 150,
@@ -566,7 +572,7 @@ fn a_demo_is_told_to_stop_with_the_signal_menu_not_ctrl_c() {
     let screen = render(&app);
     assert!(!screen.contains("Ctrl+C"), "{screen}");
     assert!(
-        screen.contains("stop: select pid 150 (the demo), k, Enter (TERM)"),
+        screen.contains("select pid 150: Enter, all it said; k, Enter, stop (TERM)"),
         "{screen}"
     );
     // What comes before the advice on the same line is kept.
@@ -578,5 +584,94 @@ fn a_demo_is_told_to_stop_with_the_signal_menu_not_ctrl_c() {
     assert!(
         screen.contains("look: `ps --pid 150`; stop: select pid 150"),
         "{screen}"
+    );
+}
+
+/// A demo explains itself in several lines; the status line shows one at a time. Enter on the
+/// demo shows them all (select-limit's key line, about the descriptor past FD_SETSIZE,
+/// included) and its log file; the details of a process it started point to it.
+#[test]
+fn enter_on_a_demo_shows_all_it_said_and_its_log() {
+    let mut app = app(80, 24);
+    app.update(Event::Spawned {
+        kind: ChildKind::Demo("select-limit".into()),
+        pid: 402,
+        log: Some("/tmp/tcplab-tui-9/demo-select-limit-402.log".into()),
+    });
+    let said = [
+        "select-limit demo: port 40123, pid 402, FD_SETSIZE 1024, open-files limit soft 1088 hard 524288",
+        "  raised the soft RLIMIT_NOFILE from 1024 to 1088: a process starts at 1024, exactly FD_SETSIZE, so it runs out of descriptors (EMFILE) before select's limit shows",
+        "  connection 1020: fd 1023: select() works: 1 ready, fd 1023 readable",
+        "  connection 1021: fd 1024 ≥ FD_SETSIZE: refused for select(); in C, FD_SET(1024) would write past the 1024-bit fd_set (undefined behaviour; Rust's nix panics instead)",
+        "  poll() on fd 1024: 1 ready, readable: poll and epoll take any descriptor",
+        "  look: `ls /proc/402/fd | wc -l`",
+        "  stop: Ctrl+C or `kill 402`",
+    ];
+    for line in said {
+        app.update(Event::ChildOutput {
+            pid: 402,
+            line: line.into(),
+        });
+    }
+    let screen = render(&app);
+    assert!(
+        !screen.contains("≥ FD_SETSIZE"),
+        "one line at a time:\n{screen}"
+    );
+    assert!(
+        screen.contains("select pid 402: Enter, all it said"),
+        "{screen}"
+    );
+
+    select_pid(&mut app, 402);
+    app.update(code(KeyCode::Enter));
+    assert_eq!(
+        app.overlay,
+        Overlay::DemoOutput {
+            pid: 402,
+            scroll: 0
+        }
+    );
+    let screen = render(&app);
+    let text: String = screen
+        .lines()
+        .map(|l| l.trim_matches(|c| c == '"' || c == '│' || c == ' '))
+        .collect::<Vec<_>>()
+        .join(" ");
+    for part in [
+        "demo select-limit · pid 402",
+        "log: /tmp/tcplab-tui-9/demo-select-limit-402.log",
+        "fd 1024 ≥ FD_SETSIZE: refused for select();",
+        "poll and epoll take any descriptor",
+        "stop: k, Enter (TERM)",
+    ] {
+        assert!(text.contains(part), "{part:?} in:\n{screen}");
+    }
+    // Scrolls to the end and back; any other key closes.
+    app.update(code(KeyCode::End));
+    app.update(code(KeyCode::Home));
+    assert_eq!(
+        app.overlay,
+        Overlay::DemoOutput {
+            pid: 402,
+            scroll: 0
+        }
+    );
+    app.update(key('x'));
+    assert_eq!(app.overlay, Overlay::None);
+
+    // A process the demo started: its details name the demo.
+    app.update(Event::Spawned {
+        kind: ChildKind::Demo("zombie".into()),
+        pid: 100,
+        log: None,
+    });
+    select_pid(&mut app, 200);
+    app.update(code(KeyCode::Enter));
+    assert_eq!(app.overlay, Overlay::Details(200));
+    assert!(
+        render(&app).contains("started by demo zombie (pid 100)"),
+        "{}",
+        render(&app)
     );
 }

@@ -49,7 +49,18 @@ impl App {
                         None => {}
                     }
                 }
+                // Kept as it reads beside the demo (Enter on it): k opens the signal menu there.
+                let kept = match line.find("stop:") {
+                    Some(at) => format!("{}stop: k, Enter (TERM)", &line[..at]),
+                    None => line.clone(),
+                };
                 let line = dashboard_stop_advice(&line, child.pid);
+                if let Some(c) = self.children.iter_mut().find(|c| c.pid == pid) {
+                    c.output.push(kept);
+                    if c.output.len() > CHILD_OUTPUT {
+                        c.output.remove(0);
+                    }
+                }
                 self.say(StatusKind::Info, format!("demo {name}: {line}"));
                 vec![Effect::Refresh]
             }
@@ -143,9 +154,13 @@ fn adopted_line(adopted: &[(i32, Option<i32>)]) -> String {
 
 /// A demo says how to stop it from its terminal ("stop: Ctrl+C or `kill N`"); in the dashboard
 /// Ctrl+C quits the dashboard, so that advice becomes the dashboard's way: TERM to the demo we
-/// started (`pid`), from the signal menu (`k`, TERM is its first entry).
+/// started (`pid`), from the signal menu (`k`, TERM is its first entry). Its own line (the
+/// last a demo prints) also says where the rest of what it said is: Enter on it.
 fn dashboard_stop_advice(line: &str, pid: i32) -> String {
     match line.find("stop:") {
+        Some(at) if line[..at].trim().is_empty() => {
+            format!("select pid {pid}: Enter, all it said; k, Enter, stop (TERM)")
+        }
         Some(at) => format!(
             "{}stop: select pid {pid} (the demo), k, Enter (TERM)",
             &line[..at]

@@ -10,6 +10,7 @@ use super::overlay_block;
 use crate::model::SignalSet;
 use crate::text::printable;
 use crate::tui::app::App;
+use crate::tui::event::ChildKind;
 use crate::tui::layout::centered;
 use crate::tui::views::stat_string;
 use crate::units::{format_duration, format_size};
@@ -103,6 +104,12 @@ pub fn draw(frame: &mut Frame, app: &App, pid: i32, area: Rect) {
         };
         lines.push(Line::from(Span::styled(roles.join(" · "), style)));
     }
+    if let Some((demo, name)) = demo_of(app, p) {
+        lines.push(Line::from(Span::styled(
+            format!("started by demo {name} (pid {demo}): Enter on pid {demo} shows all it said and its log"),
+            t.accent(),
+        )));
+    }
     let kids: Vec<String> = app
         .relations
         .children
@@ -172,4 +179,20 @@ pub fn draw(frame: &mut Frame, app: &App, pid: i32, area: Rect) {
     }
     lines.extend(socks.into_iter().map(Line::from));
     frame.render_widget(Paragraph::new(lines).wrap(Wrap { trim: false }), inner);
+}
+
+/// The demo the dashboard started that `p` descends from (a demo's own process opens its
+/// output, not these details): (its pid, its name).
+fn demo_of<'a>(app: &'a App, p: &crate::model::Process) -> Option<(i32, &'a str)> {
+    let mut pid = p.ppid;
+    for _ in 0..16 {
+        if let Some(c) = app.children.iter().find(|c| c.pid == pid) {
+            return match &c.kind {
+                ChildKind::Demo(name) => Some((pid, name.as_str())),
+                ChildKind::Server => None,
+            };
+        }
+        pid = app.process(pid)?.ppid;
+    }
+    None
 }

@@ -30,7 +30,7 @@ pub const KEYS: [(&str, &str); 27] = [
     ("t, F5", "tree view"),
     (
         "Enter",
-        "details: process ids, sockets, masks; socket graphs, tcp_info",
+        "details: process ids, sockets, masks; socket graphs, tcp_info; a demo: all it said, its log",
     ),
     (
         "k, F9",

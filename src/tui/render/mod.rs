@@ -4,6 +4,7 @@
 
 mod connection;
 mod demo_menu;
+pub mod demo_output;
 mod details;
 mod header;
 pub mod help;
@@ -62,6 +63,7 @@ pub fn draw(frame: &mut Frame, app: &App) {
         Overlay::Confirm(c) => signal_menu::draw_confirm(frame, app, c, area),
         Overlay::DemoMenu { selected } => demo_menu::draw(frame, app, *selected, area),
         Overlay::Connection => connection::draw(frame, app, area),
+        Overlay::DemoOutput { pid, scroll } => demo_output::draw(frame, app, *pid, *scroll, area),
     }
 }
 
