@@ -25,16 +25,11 @@ fn closed_pipe_ends_quietly() {
         let mut byte = [0u8; 1];
         let _ = out.read(&mut byte);
         drop(out);
-        let status = testkit::wait_for("exit after the hang-up", Duration::from_secs(10), || {
-            child.try_wait().unwrap()
-        });
-        let mut err = String::new();
-        child
-            .stderr
-            .take()
-            .unwrap()
-            .read_to_string(&mut err)
-            .unwrap();
+        let (status, err) = testkit::exit_and_stderr(
+            &mut child,
+            &format!("tcplab {args:?} after the hang-up"),
+            Duration::from_secs(10),
+        );
         assert!(status.success(), "{args:?}: {status:?} {err}");
         assert!(err.is_empty(), "{args:?} wrote to stderr: {err}");
     }

@@ -3,85 +3,7 @@
 //! and the lesson ends in "done". The tmux server (a socket of its own) is killed whatever
 //! happens.
 
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
-
-const DEADLINE: Duration = Duration::from_secs(30);
-
-struct Tmux {
-    socket: String,
-}
-
-impl Tmux {
-    fn start(lang: &str, state: &std::path::Path) -> Tmux {
-        testkit::subreaper();
-        let tmux = Tmux {
-            socket: format!("tcplab-learn-test-{}-{lang}", std::process::id()),
-        };
-        let cmd = format!(
-            "env XDG_STATE_HOME={} {} learn zombies --lang {lang}",
-            state.display(),
-            testkit::bin().display()
-        );
-        let ok = tmux
-            .cmd(&["new-session", "-d", "-x", "80", "-y", "24", &cmd])
-            .status()
-            .unwrap()
-            .success();
-        assert!(ok, "tmux new-session failed");
-        tmux
-    }
-
-    fn cmd(&self, args: &[&str]) -> Command {
-        let mut c = Command::new("tmux");
-        c.arg("-L")
-            .arg(&self.socket)
-            .args(args)
-            .stdin(Stdio::null());
-        c
-    }
-
-    fn screen(&self) -> String {
-        let out = self
-            .cmd(&["capture-pane", "-p", "-t", "0"])
-            .output()
-            .unwrap();
-        String::from_utf8_lossy(&out.stdout).into_owned()
-    }
-
-    fn wait_screen(&self, what: &str, pred: impl Fn(&str) -> bool) -> String {
-        let deadline = Instant::now() + DEADLINE;
-        loop {
-            let s = self.screen();
-            if pred(&s) {
-                return s;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "timed out waiting for {what}; the screen:\n{s}"
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
-
-    fn pid(&self) -> Option<i32> {
-        let out = self
-            .cmd(&["display", "-p", "-t", "0", "#{pid}"])
-            .output()
-            .ok()?;
-        String::from_utf8_lossy(&out.stdout).trim().parse().ok()
-    }
-}
-
-impl Drop for Tmux {
-    fn drop(&mut self) {
-        let server = self.pid();
-        let _ = self.cmd(&["kill-server"]).status();
-        if let Some(pid) = server {
-            testkit::reap_pid(pid, Duration::from_secs(5));
-        }
-    }
-}
+use testkit::tmux::Tmux;
 
 /// The pid in `kill PID` on the screen.
 fn parent_on(screen: &str) -> Option<i32> {
@@ -97,10 +19,14 @@ fn parent_on(screen: &str) -> Option<i32> {
 fn walk(lang: &str, first: &str, made: &str, done: &str) {
     let _one = crate::zombie_demos();
     let state = tempfile::tempdir().unwrap();
-    let tmux = Tmux::start(lang, state.path());
+    let cmd = format!(
+        "env XDG_STATE_HOME={} {} learn zombies --lang {lang}",
+        state.path().display(),
+        testkit::bin().display()
+    );
+    let tmux = Tmux::start("learn", (80, 24), &cmd);
     tmux.wait_screen("the first step", |s| s.contains(first));
-    let out = tmux.cmd(&["send-keys", "-t", "0", "z"]).status().unwrap();
-    assert!(out.success());
+    tmux.send(&["z"]);
     // The pid the panel names is the zombie demo's negligent parent (a screen caught half
     // drawn could show another number: that one is never signalled).
     let is_parent = |pid: i32| {
@@ -120,17 +46,9 @@ fn walk(lang: &str, first: &str, made: &str, done: &str) {
     let screen = tmux.wait_screen("the lesson done", |s| s.contains(done));
     assert!(screen.contains("done"), "{screen}");
     assert!(screen.lines().count() <= 24);
-    tmux.cmd(&["send-keys", "-t", "0", "q"]).status().unwrap();
+    tmux.send(&["q"]);
     // q ends the demo the dashboard started and the dashboard itself: the session goes.
-    let deadline = Instant::now() + DEADLINE;
-    while tmux
-        .cmd(&["has-session"])
-        .status()
-        .is_ok_and(|s| s.success())
-    {
-        assert!(Instant::now() < deadline, "the dashboard did not quit");
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    tmux.wait_session_gone("the dashboard to quit");
     let progress = std::fs::read_to_string(state.path().join("tcplab/learn.json")).unwrap();
     assert!(progress.contains("\"reap\""), "{progress}");
 }

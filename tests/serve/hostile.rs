@@ -108,32 +108,17 @@ fn exchange_open(addr: SocketAddr, bytes: &[u8]) -> Vec<u8> {
 
 /// Runs `tcplab ARGS` to its exit, killing it (and failing) if it takes more than 10 s.
 fn tcplab_within(args: &[&str]) -> (Option<i32>, String) {
-    use std::io::Read;
     let mut child = testkit::tcplab()
         .args(args)
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-    let status = loop {
-        if let Some(st) = child.try_wait().unwrap() {
-            break st;
-        }
-        if std::time::Instant::now() > deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("tcplab {args:?} hung");
-        }
-        std::thread::sleep(std::time::Duration::from_millis(10));
-    };
-    let mut err = String::new();
-    child
-        .stderr
-        .take()
-        .unwrap()
-        .read_to_string(&mut err)
-        .unwrap();
+    let (status, err) = testkit::exit_and_stderr(
+        &mut child,
+        &format!("tcplab {args:?}"),
+        std::time::Duration::from_secs(10),
+    );
     (status.code(), err)
 }
 

@@ -4,106 +4,13 @@
 //! deadline; the tmux server (its own socket) is killed whatever happens.
 
 use std::os::unix::process::ExitStatusExt;
-use std::process::{Command, Stdio};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::process::Command;
 use std::time::Duration;
 
+use testkit::tmux::Tmux;
 use testkit::{wait_for, Running};
 
 const DEADLINE: Duration = Duration::from_secs(20);
-
-/// A tmux server of our own (`-L`), killed on drop.
-struct Tmux {
-    socket: String,
-    dir: tempfile::TempDir,
-}
-
-impl Tmux {
-    fn start(cmd: &str) -> Tmux {
-        // tmux daemonizes its server: as a subreaper we get it back, not PID 1 (which reaps late).
-        testkit::subreaper();
-        // One server per test: tests of this file run in parallel.
-        static NEXT: AtomicUsize = AtomicUsize::new(0);
-        let tmux = Tmux {
-            socket: format!(
-                "tcplab-tui-test-{}-{}",
-                std::process::id(),
-                NEXT.fetch_add(1, Ordering::Relaxed)
-            ),
-            dir: tempfile::tempdir().unwrap(),
-        };
-        let ok = tmux
-            .cmd(&["new-session", "-d", "-x", "160", "-y", "50", cmd])
-            .status()
-            .unwrap()
-            .success();
-        assert!(ok, "tmux new-session failed");
-        tmux
-    }
-
-    /// The tmux server's pid and the pane's shell: both are orphans of this test process (a
-    /// subreaper) once the server daemonizes or dies, so they are reaped here by pid.
-    fn pids(&self) -> Vec<i32> {
-        ["#{pid}", "#{pane_pid}"]
-            .iter()
-            .filter_map(|f| self.display(f).parse().ok())
-            .collect()
-    }
-
-    fn cmd(&self, args: &[&str]) -> Command {
-        let mut c = Command::new("tmux");
-        c.arg("-L").arg(&self.socket).args(args);
-        c.stdin(Stdio::null());
-        c
-    }
-
-    fn send(&self, keys: &[&str]) {
-        let mut args = vec!["send-keys", "-t", "0"];
-        args.extend_from_slice(keys);
-        assert!(self.cmd(&args).status().unwrap().success());
-    }
-
-    fn screen(&self) -> String {
-        let out = self
-            .cmd(&["capture-pane", "-p", "-t", "0"])
-            .output()
-            .unwrap();
-        String::from_utf8_lossy(&out.stdout).into_owned()
-    }
-
-    fn display(&self, format: &str) -> String {
-        let out = self
-            .cmd(&["display", "-p", "-t", "0", format])
-            .output()
-            .unwrap();
-        String::from_utf8_lossy(&out.stdout).trim().to_string()
-    }
-
-    /// Polls the screen until `pred` holds; on timeout, fails showing the last screen.
-    fn wait_screen(&self, what: &str, pred: impl Fn(&str) -> bool) -> String {
-        let deadline = std::time::Instant::now() + DEADLINE;
-        loop {
-            let s = self.screen();
-            if pred(&s) {
-                return s;
-            }
-            if std::time::Instant::now() > deadline {
-                panic!("timed out after {DEADLINE:?} waiting for {what}; the screen:\n{s}");
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
-}
-
-impl Drop for Tmux {
-    fn drop(&mut self) {
-        let pids = self.pids();
-        let _ = self.cmd(&["kill-server"]).status();
-        for pid in pids {
-            testkit::reap_pid(pid, Duration::from_secs(5));
-        }
-    }
-}
 
 /// Waits until the demo's child (the negligent parent) has its 3 zombie children, read with
 /// `ps`; returns (parent, zombies).
@@ -142,8 +49,8 @@ fn ps() -> Vec<(i32, i32, String, String)> {
 /// before and after (`stty -g`) and the exit status. Returns the tmux and the dashboard's pid.
 fn start_dashboard() -> (Tmux, i32) {
     let bin = env!("CARGO_BIN_EXE_tcplab");
-    let tmux = Tmux::start("sh");
-    let dir = tmux.dir.path().display().to_string();
+    let tmux = Tmux::start("tui", (160, 50), "sh");
+    let dir = tmux.dir().display().to_string();
     let script = format!(
         "stty -g > {dir}/before; {bin} tui; echo \"exit $?\" > {dir}/status; stty -g > {dir}/after; printf 'TCPLAB-%s\\n' DONE"
     );
@@ -182,7 +89,7 @@ fn assert_terminal_restored(tmux: &Tmux) {
         "0",
         "alternate screen left"
     );
-    let read = |f: &str| std::fs::read_to_string(tmux.dir.path().join(f)).unwrap();
+    let read = |f: &str| std::fs::read_to_string(tmux.dir().join(f)).unwrap();
     assert_eq!(read("status").trim(), "exit 0");
     assert_eq!(
         read("before"),

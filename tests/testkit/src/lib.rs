@@ -9,6 +9,7 @@ pub mod inspect;
 pub mod needs;
 pub mod server_procs;
 pub mod ss;
+pub mod tmux;
 
 pub use needs::{skip_without, Need};
 
@@ -163,6 +164,35 @@ pub fn children_of(pid: i32) -> Vec<i32> {
         .split_whitespace()
         .filter_map(|s| s.parse().ok())
         .collect()
+}
+
+/// Waits for `child` to exit, then reads what it wrote to its (piped) stderr. One still running
+/// after `timeout` is killed and reaped, and the test fails saying it hung in `what`.
+pub fn exit_and_stderr(
+    child: &mut Child,
+    what: &str,
+    timeout: Duration,
+) -> (std::process::ExitStatus, String) {
+    use std::io::Read;
+    let deadline = Instant::now() + timeout;
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("waitpid on the child") {
+            break status;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("{what} hung: still running after {timeout:?}");
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    let mut err = String::new();
+    if let Some(mut stderr) = child.stderr.take() {
+        stderr
+            .read_to_string(&mut err)
+            .expect("the child's stderr");
+    }
+    (status, err)
 }
 
 /// Waits for one adopted orphan to exit and reaps it; returns at once if it is not our child
