@@ -7,7 +7,7 @@ use ratatui::widgets::{Paragraph, Wrap};
 use ratatui::Frame;
 
 use super::overlay_block;
-use crate::model::SignalSet;
+use crate::model::{Process, SignalSet};
 use crate::text::printable;
 use crate::tui::app::App;
 use crate::tui::event::ChildKind;
@@ -38,9 +38,55 @@ pub fn draw(frame: &mut Frame, app: &App, pid: i32, area: Rect) {
         );
         return;
     };
-    let mut lines = vec![
+    let mut lines = identity_lines(app, p);
+    let roles = role_words(app, p);
+    if !roles.is_empty() {
+        let style = if p.is_zombie() {
+            t.danger()
+        } else {
+            t.accent()
+        };
+        lines.push(Line::from(Span::styled(roles.join(" · "), style)));
+    }
+    if let Some((demo, name)) = demo_of(app, p) {
+        lines.push(Line::from(Span::styled(
+            format!("started by demo {name} (pid {demo}): Enter on pid {demo} shows all it said and its log"),
+            t.accent(),
+        )));
+    }
+    let kids = children_words(app, p);
+    lines.push(Line::from(format!(
+        "children: {}",
+        if kids.is_empty() {
+            "none".to_string()
+        } else {
+            kids.join(" ")
+        }
+    )));
+    lines.push(Line::from(Span::styled("signals", t.title())));
+    lines.extend(signal_lines(p).into_iter().map(Line::from));
+    let socks = socket_rows(app, p.pid);
+    lines.push(Line::from(Span::styled(
+        format!("sockets ({})", socks.len()),
+        t.title(),
+    )));
+    if socks.is_empty() {
+        let why = if app.snapshot.owners_partial {
+            "  none seen (owners are partial: not root)"
+        } else {
+            "  none"
+        };
+        lines.push(Line::from(why));
+    }
+    lines.extend(socks.into_iter().map(Line::from));
+    frame.render_widget(Paragraph::new(lines).wrap(Wrap { trim: false }), inner);
+}
+
+/// The command line, then the ids, then state and resources.
+fn identity_lines(app: &App, p: &Process) -> Vec<Line<'static>> {
+    vec![
         Line::from(vec![
-            Span::styled(format!("{} ", p.pid), t.title()),
+            Span::styled(format!("{} ", p.pid), app.theme.title()),
             Span::raw(p.command()),
         ]),
         Line::from(format!(
@@ -65,7 +111,11 @@ pub fn draw(frame: &mut Frame, app: &App, pid: i32, area: Rect) {
             p.fd_count
                 .map_or("? (not readable)".to_string(), |n| n.to_string())
         )),
-    ];
+    ]
+}
+
+/// The process's roles (leaders, daemon, zombie, zombie parent) in words.
+fn role_words(app: &App, p: &Process) -> Vec<String> {
     let role = app.relations.roles_of(p);
     let mut roles = Vec::new();
     if role.session_leader {
@@ -96,67 +146,50 @@ pub fn draw(frame: &mut Frame, app: &App, pid: i32, area: Rect) {
             role.unreaped_children
         ));
     }
-    if !roles.is_empty() {
-        let style = if p.is_zombie() {
-            t.danger()
-        } else {
-            t.accent()
-        };
-        lines.push(Line::from(Span::styled(roles.join(" · "), style)));
-    }
-    if let Some((demo, name)) = demo_of(app, p) {
-        lines.push(Line::from(Span::styled(
-            format!("started by demo {name} (pid {demo}): Enter on pid {demo} shows all it said and its log"),
-            t.accent(),
-        )));
-    }
-    let kids: Vec<String> = app
-        .relations
-        .children
-        .get(&p.pid)
-        .map(|k| {
-            k.iter()
-                .filter_map(|c| app.process(*c))
-                .map(|c| {
-                    format!(
-                        "{}({}{})",
-                        printable(&c.comm),
-                        c.pid,
-                        if c.is_zombie() { " Z" } else { "" }
-                    )
-                })
-                .collect()
+    roles
+}
+
+/// Each child as `comm(pid)`, `comm(pid Z)` for a zombie.
+fn children_words(app: &App, p: &Process) -> Vec<String> {
+    let Some(kids) = app.relations.children.get(&p.pid) else {
+        return Vec::new();
+    };
+    kids.iter()
+        .filter_map(|c| app.process(*c))
+        .map(|c| {
+            format!(
+                "{}({}{})",
+                printable(&c.comm),
+                c.pid,
+                if c.is_zombie() { " Z" } else { "" }
+            )
         })
-        .unwrap_or_default();
-    lines.push(Line::from(format!(
-        "children: {}",
-        if kids.is_empty() {
-            "none".to_string()
-        } else {
-            kids.join(" ")
-        }
-    )));
-    lines.push(Line::from(Span::styled("signals", t.title())));
+        .collect()
+}
+
+/// The signal masks decoded, one line each.
+fn signal_lines(p: &Process) -> Vec<String> {
     match p.masks {
-        None => lines.push(Line::from(
-            "masks not readable (another user's process; run as root)",
-        )),
-        Some(m) => {
-            lines.push(Line::from(format!("  blocked: {}", names(m.blocked))));
-            lines.push(Line::from(format!("  ignored: {}", names(m.ignored))));
-            lines.push(Line::from(format!("  caught:  {}", names(m.caught))));
-            lines.push(Line::from(format!(
+        None => vec!["masks not readable (another user's process; run as root)".to_string()],
+        Some(m) => vec![
+            format!("  blocked: {}", names(m.blocked)),
+            format!("  ignored: {}", names(m.ignored)),
+            format!("  caught:  {}", names(m.caught)),
+            format!(
                 "  pending: {}",
                 names(SignalSet(m.pending.0 | m.shared_pending.0))
-            )));
-        }
+            ),
+        ],
     }
-    let socks: Vec<String> = app
-        .snapshot
+}
+
+/// The sockets `pid` holds: descriptor, state, local → remote.
+fn socket_rows(app: &App, pid: i32) -> Vec<String> {
+    app.snapshot
         .sockets
         .iter()
         .filter_map(|s| {
-            let fd = s.owners.iter().flatten().find(|o| o.pid == p.pid)?.fd;
+            let fd = s.owners.iter().flatten().find(|o| o.pid == pid)?.fd;
             Some(format!(
                 "  fd {fd:<4} {:<11} {} → {}",
                 s.state.kernel_name(),
@@ -164,26 +197,12 @@ pub fn draw(frame: &mut Frame, app: &App, pid: i32, area: Rect) {
                 s.remote
             ))
         })
-        .collect();
-    lines.push(Line::from(Span::styled(
-        format!("sockets ({})", socks.len()),
-        t.title(),
-    )));
-    if socks.is_empty() {
-        let why = if app.snapshot.owners_partial {
-            "  none seen (owners are partial: not root)"
-        } else {
-            "  none"
-        };
-        lines.push(Line::from(why));
-    }
-    lines.extend(socks.into_iter().map(Line::from));
-    frame.render_widget(Paragraph::new(lines).wrap(Wrap { trim: false }), inner);
+        .collect()
 }
 
 /// The demo the dashboard started that `p` descends from (a demo's own process opens its
 /// output, not these details): (its pid, its name).
-fn demo_of<'a>(app: &'a App, p: &crate::model::Process) -> Option<(i32, &'a str)> {
+fn demo_of<'a>(app: &'a App, p: &Process) -> Option<(i32, &'a str)> {
     let mut pid = p.ppid;
     for _ in 0..16 {
         if let Some(c) = app.children.iter().find(|c| c.pid == pid) {
