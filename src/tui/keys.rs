@@ -203,6 +203,7 @@ impl App {
             KeyCode::Char('+') | KeyCode::Char('=') => self.step_interval(true),
             KeyCode::Char('-') => self.step_interval(false),
             KeyCode::Char('z') => return self.spawn_demo("zombie".to_string()),
+            KeyCode::Char('Z') => self.jump_next(),
             KeyCode::Char('d') => self.overlay = Overlay::DemoMenu { selected: 0 },
             KeyCode::Char('o') => self.toggle_overview(),
             KeyCode::Char('/') => {

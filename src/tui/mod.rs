@@ -4,6 +4,7 @@
 //!   I/O; [`panes`] holds one state per pane with the keys that act on it, [`keys`] the keys
 //!   the dashboard takes before any pane, [`log`] the transitions seen, [`views`] the rows,
 //!   [`predict`] what a signal would do.
+//! - `jump`: `Z`, to the next zombie, its parent, or a process started here.
 //! - [`meters`]: the header's CPU and memory meters.
 //! - [`overview`]: every pane at once, in boxes, on a terminal of 160×40 or more.
 //! - [`render`]: drawing, a pure function of `&App`, one file per pane and overlay.
@@ -18,6 +19,7 @@ mod children;
 pub mod event;
 pub mod fake;
 pub mod history;
+mod jump;
 mod keys;
 pub mod layout;
 pub mod lesson;

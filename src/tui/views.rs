@@ -156,6 +156,14 @@ pub struct Relations {
 }
 
 impl Relations {
+    /// Each parent of unreaped zombies with their count, by pid (the header's "unreaped by").
+    pub fn zombie_parents(&self) -> Vec<(i32, usize)> {
+        let mut parents: Vec<(i32, usize)> =
+            self.zombie_children.iter().map(|(p, n)| (*p, *n)).collect();
+        parents.sort_unstable();
+        parents
+    }
+
     pub fn new(snapshot: &Snapshot) -> Relations {
         let processes = &snapshot.processes;
         Relations {

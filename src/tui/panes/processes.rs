@@ -111,10 +111,11 @@ impl PaneState for ProcessesPane {
             ("Enter", "details"),
             ("k", "signal"),
             ("/", "filter"),
+            ("Z", "next zombie"),
             ("t", "tree"),
             ("P/M/N", "sort"),
             ("K", "kthreads"),
-            ("z", "zombies"),
+            ("z", "zombie demo"),
         ]
     }
 

@@ -85,16 +85,10 @@ pub fn draw(frame: &mut Frame, app: &App, area: Rect) {
     }
     if app.proc_counts[3].1 > 0 {
         // Who failed to reap: each parent with its count.
-        let mut parents: Vec<(i32, usize)> = app
-            .relations
-            .zombie_children
-            .iter()
-            .map(|(p, n)| (*p, *n))
-            .collect();
-        parents.sort_unstable();
+        let parents = app.relations.zombie_parents();
         let list: Vec<String> = parents.iter().map(|(p, n)| format!("{p}({n})")).collect();
         procs.push(Span::styled(
-            format!("  unreaped by: {}", list.join(" ")),
+            format!("  unreaped by: {} (Z)", list.join(" ")),
             t.danger(),
         ));
     }

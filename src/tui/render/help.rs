@@ -10,7 +10,7 @@ use crate::tui::app::App;
 use crate::tui::layout::centered;
 use crate::tui::theme::Theme;
 
-pub const KEYS: [(&str, &str); 27] = [
+pub const KEYS: [(&str, &str); 28] = [
     (
         "1 2 3 4, Tab",
         "panes: processes, sockets, state machine, server",
@@ -37,6 +37,10 @@ pub const KEYS: [(&str, &str); 27] = [
         "signal menu with predicted effect; g: whole process group",
     ),
     ("z", "start the zombie demo and select it"),
+    (
+        "Z",
+        "next zombie's parent, zombie, or process started here (demos, server)",
+    ),
     ("d", "demo menu"),
     ("s", "start a server (server pane)"),
     ("m, w W", "server: model, workers (before starting)"),
