@@ -45,16 +45,16 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         // A foreground server writes a pid file only when asked: tests and people run many.
         (None, false) => None,
     };
-    let workers = match args.model {
+    let workers = match args.model.has_workers() {
         // clap keeps --workers within 1..=MAX_WORKERS.
-        Model::Reactor | Model::Prefork | Model::Uring => match args.workers {
+        true => match args.workers {
             Some(n) => n,
             None => std::thread::available_parallelism()
                 .map_or(1, |n| n.get())
                 .min(super::worker_table::MAX_WORKERS),
         },
         // One-process models: the flag does not apply.
-        _ => 1,
+        false => 1,
     };
     raise_fd_limit();
     let plan = Plan {
@@ -162,9 +162,9 @@ fn start(plan: &Plan, config: &mut Config) -> anyhow::Result<Started> {
     // `kill -SEGV` must kill the master or a worker (forked ones inherit this) at once, not
     // be swallowed by the runtime's stack-overflow handler.
     crate::kernel::faults::die_of_sent_faults().context("SIGSEGV and SIGBUS")?;
-    let how = match plan.model {
-        Model::Reactor | Model::Prefork | Model::Uring => How::Master(master::prepare()?),
-        Model::Iterative | Model::Select | Model::Poll => How::Single(Intents::install()?),
+    let how = match plan.model.has_workers() {
+        true => How::Master(master::prepare()?),
+        false => How::Single(Intents::install()?),
     };
     Ok(Started {
         addr,

@@ -251,6 +251,7 @@ impl App {
                     Reply::Ignored | Reply::Done => {}
                     Reply::Effects(fx) => return fx,
                     Reply::Say(kind, text) => self.say(kind, text),
+                    Reply::Confirm(c) => self.overlay = Overlay::Confirm(c),
                 }
                 self.scroll_into_view();
             }

@@ -302,12 +302,25 @@ fn ctrl_c_quits_even_while_typing_a_filter() {
 #[test]
 fn server_keys_signal_the_master_and_load_it() {
     let mut app = app(120, 30);
-    press(&mut app, "4mWW");
+    // A one-process model has no workers to count: w/W say so.
+    press(&mut app, "4m");
+    assert_eq!(app.server.model, tcplab::server::models::Model::Iterative);
+    press(&mut app, "W");
+    assert_eq!(app.server.workers, 1);
+    let screen = render(&app);
+    assert!(
+        screen.contains("model iterative is one process: no workers"),
+        "{screen}"
+    );
+    assert!(!screen.contains("w/W"), "{screen}");
+    press(&mut app, "mWW");
+    let screen = render(&app);
+    assert!(screen.contains("w/W workers: 3"), "{screen}");
     let fx = press(&mut app, "s");
     assert_eq!(
         fx,
         vec![Effect::StartServer {
-            model: tcplab::server::models::Model::Iterative,
+            model: tcplab::server::models::Model::Prefork,
             workers: 3
         }]
     );
@@ -330,8 +343,18 @@ fn server_keys_signal_the_master_and_load_it() {
         signal: s,
     };
     assert_eq!(press(&mut app, "r"), vec![sig(Signal::SIGHUP)]);
-    assert_eq!(press(&mut app, "g"), vec![sig(Signal::SIGQUIT)]);
-    assert_eq!(press(&mut app, "x"), vec![sig(Signal::SIGTERM)]);
+    // Stopping it is asked first: y sends, any other key does not.
+    assert_eq!(press(&mut app, "g"), vec![]);
+    let screen = render(&app);
+    assert!(screen.contains("Send QUIT to pid 300"), "{screen}");
+    assert!(screen.contains("finishes the requests in"), "{screen}");
+    assert_eq!(press(&mut app, "y"), vec![sig(Signal::SIGQUIT)]);
+    assert_eq!(press(&mut app, "x"), vec![]);
+    assert!(render(&app).contains("Send TERM to pid 300"));
+    assert_eq!(press(&mut app, "n"), vec![]);
+    assert_eq!(app.overlay, Overlay::None);
+    assert_eq!(press(&mut app, "x"), vec![]);
+    assert_eq!(press(&mut app, "y"), vec![sig(Signal::SIGTERM)]);
     assert!(matches!(
         press(&mut app, "l")[..],
         [Effect::Load {

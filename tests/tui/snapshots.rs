@@ -125,14 +125,24 @@ fn with_server(app: &mut tcplab::tui::App) {
         pid: 300,
         addr: Some("127.0.0.1:8080".parse().unwrap()),
     };
+    // What a real prefork server answers.
     app.server.status = Some(Ok(serde_json::json!({
-        "model": "prefork",
         "pid": 300,
-        "requests": 17,
+        "model": "prefork",
+        "uptime_ms": 65_200,
+        "shutdown_timeout_ms": 10_000,
         "connections_open": 3,
+        "connections_total": 40,
+        "requests": 17,
+        "bytes_in": 1445,
+        "bytes_out": 20_480,
         "workers": [
-            {"pid": 301, "requests": 9, "connections_open": 2},
-            {"pid": 302, "requests": 8, "connections_open": 1}
+            {"uptime_ms": 65_100, "pid": 301, "started_unix_ms": 1_796_008_076_642_u64,
+             "connections_open": 2, "connections_total": 25, "requests": 9,
+             "bytes_in": 765, "bytes_out": 10_240},
+            {"uptime_ms": 1_500, "pid": 302, "started_unix_ms": 1_796_008_140_242_u64,
+             "connections_open": 1, "connections_total": 15, "requests": 8,
+             "bytes_in": 680, "bytes_out": 10_240}
         ]
     })));
     app.server.log.push_back("worker 301 started".into());
@@ -576,6 +586,38 @@ fn the_smallest_sizes_show_data() {
     let screen = render(&app);
     assert!(
         row_with(&screen, "FIN_WAIT1").contains("tcplab[30"),
+        "{screen}"
+    );
+}
+
+/// The server's /status as a table: a header, the server's totals, one row per worker.
+#[test]
+fn server_status_is_a_table() {
+    let mut app = app(80, 24);
+    with_server(&mut app);
+    press(&mut app, "4");
+    let screen = render(&app);
+    let header = row_with(&screen, "REQUESTS");
+    for title in ["PID", "UP", "OPEN", "CONNS", "REQUESTS", "IN", "OUT"] {
+        assert!(header.contains(title), "{title}: {header}");
+    }
+    let cells = |what: &str| -> Vec<String> {
+        row_with(&screen, what)
+            .trim_matches(|c| c == '"' || c == '│' || c == ' ')
+            .split_whitespace()
+            .map(str::to_string)
+            .collect()
+    };
+    assert_eq!(
+        cells("  server  "),
+        ["server", "300", "1m05s", "3", "40", "17", "1.4KiB", "20.0KiB"]
+    );
+    assert_eq!(
+        cells("680B"),
+        ["worker", "302", "1.5s", "1", "15", "8", "680B", "10.0KiB"]
+    );
+    assert!(
+        screen.contains("graceful stop waits up to 10.0s"),
         "{screen}"
     );
 }

@@ -38,6 +38,12 @@ pub enum Model {
 }
 
 impl Model {
+    /// Whether a master forks workers for it (`--workers` applies); the others are one
+    /// process.
+    pub fn has_workers(self) -> bool {
+        matches!(self, Model::Reactor | Model::Prefork | Model::Uring)
+    }
+
     pub fn name(self) -> &'static str {
         match self {
             Model::Reactor => "reactor",

@@ -17,7 +17,7 @@ use crossterm::event::{KeyCode, KeyEvent};
 
 use super::event::Effect;
 use super::log::TransitionLog;
-use super::state::{Filter, StatusKind};
+use super::state::{Confirm, Filter, StatusKind};
 use super::traffic::Traffic;
 use super::views::{Relations, Sort};
 use crate::model::Snapshot;
@@ -49,6 +49,8 @@ pub enum Reply {
     Effects(Vec<Effect>),
     /// Handled; a line for the status bar.
     Say(StatusKind, String),
+    /// Handled; asks the person before sending this signal.
+    Confirm(Confirm),
 }
 
 /// The state of one pane and the keys it owns.

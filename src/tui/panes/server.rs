@@ -11,7 +11,7 @@ use super::{PaneState, Reply, World};
 use crate::kernel::exit::Exit;
 use crate::server::models::Model;
 use crate::tui::event::{Effect, SignalTarget, StatusUnavailable};
-use crate::tui::state::StatusKind;
+use crate::tui::state::{Confirm, StatusKind};
 
 /// Connections one press of the load key opens.
 pub const LOAD_CONNECTIONS: usize = 50;
@@ -120,7 +120,10 @@ impl PaneState for ServerView {
 
     fn hints(&self) -> &'static [(&'static str, &'static str)] {
         match self.pid() {
-            None => &[("s", "start"), ("m", "model"), ("w/W", "workers")],
+            None if self.model.has_workers() => {
+                &[("s", "start"), ("m", "model"), ("w/W", "workers")]
+            }
+            None => &[("s", "start"), ("m", "model")],
             Some(_) => &[
                 ("l", "load"),
                 ("r", "reload"),
@@ -139,11 +142,30 @@ impl PaneState for ServerView {
                 let i = all.iter().position(|m| *m == self.model).unwrap_or(0);
                 self.model = all[(i + 1) % all.len()];
             }
+            (KeyCode::Char('w' | 'W'), None) if !self.model.has_workers() => {
+                return Reply::Say(
+                    StatusKind::Error,
+                    format!(
+                        "model {} is one process: no workers (m picks another model)",
+                        self.model.name()
+                    ),
+                )
+            }
             (KeyCode::Char('w'), None) => self.workers = self.workers.saturating_sub(1).max(1),
             (KeyCode::Char('W'), None) => self.workers = (self.workers + 1).min(64),
             (KeyCode::Char('r'), Some(pid)) => return signal(pid, Signal::SIGHUP),
-            (KeyCode::Char('g'), Some(pid)) => return signal(pid, Signal::SIGQUIT),
-            (KeyCode::Char('x'), Some(pid)) => return signal(pid, Signal::SIGTERM),
+            (KeyCode::Char('g'), Some(pid)) => return confirm(
+                pid,
+                Signal::SIGQUIT,
+                "graceful stop: it stops accepting, finishes the requests in flight, then exits",
+            ),
+            (KeyCode::Char('x'), Some(pid)) => {
+                return confirm(
+                    pid,
+                    Signal::SIGTERM,
+                    "stop now: it exits at once, closing its open connections",
+                )
+            }
             (KeyCode::Char('l'), Some(_)) => match self.addr() {
                 Some(addr) => {
                     return Reply::Effects(vec![Effect::Load {
@@ -172,6 +194,16 @@ impl PaneState for ServerView {
         }
         Reply::Done
     }
+}
+
+/// Stopping the server ends what the pane shows: asked first, as the signal menu does.
+fn confirm(pid: i32, signal: Signal, what: &str) -> Reply {
+    Reply::Confirm(Confirm {
+        pid,
+        target: SignalTarget::Process(pid),
+        signal,
+        prediction: what.to_string(),
+    })
 }
 
 fn signal(pid: i32, signal: Signal) -> Reply {

@@ -12,7 +12,10 @@ use super::{fit, pane_block};
 use crate::model::counts::StateCounts;
 use crate::model::TcpState;
 use crate::tui::app::{App, ServerState};
+use crate::tui::theme::Theme;
 use crate::tui::views::stat_string;
+use crate::units::{format_duration, format_size};
+use std::time::Duration;
 
 pub fn draw(frame: &mut Frame, app: &App, area: Rect) {
     let t = app.theme;
@@ -24,20 +27,19 @@ pub fn draw(frame: &mut Frame, app: &App, area: Rect) {
     let inner = super::history::draw_server(frame, app, inner);
     let w = inner.width as usize;
     let mut lines: Vec<Line> = Vec::new();
-    let keys_idle = format!(
-        "s start · m model: {} · w/W workers: {}",
-        s.model.name(),
-        s.workers
-    );
+    let workers = match s.model.has_workers() {
+        true => format!("w/W workers: {}", s.workers),
+        false => "one process, no workers".to_string(),
+    };
+    let keys_idle = format!("s start · m model: {} · {workers}", s.model.name());
     match &s.state {
         ServerState::NotStarted => {
             lines.push(Line::from("No server started from here yet."));
             lines.push(Line::from(Span::styled(keys_idle, t.accent())));
         }
         ServerState::Starting => lines.push(Line::from(format!(
-            "starting tcplab serve --model {} --workers {} ...",
+            "starting tcplab serve --model {} ({workers}) ...",
             s.model.name(),
-            s.workers
         ))),
         ServerState::Failed(e) => {
             lines.push(Line::from(Span::styled(
@@ -92,7 +94,7 @@ pub fn draw(frame: &mut Frame, app: &App, area: Rect) {
                 Some(Err(e)) => {
                     lines.push(Line::from(Span::styled(fit(&e.to_string(), w), t.danger())))
                 }
-                Some(Ok(v)) => lines.extend(json_lines(v, w)),
+                Some(Ok(v)) => lines.extend(status_table(v, w, app.theme)),
             }
         }
     }
@@ -164,65 +166,56 @@ fn connections(app: &App, port: u16) -> Line<'static> {
     Line::from(spans)
 }
 
-/// The JSON object's scalar fields on a few lines, then each array of objects (the workers)
-/// one element per line, so the shape the server chooses shows without knowing it here.
-fn json_lines(v: &serde_json::Value, w: usize) -> Vec<Line<'static>> {
+/// The server's `/status` as a table: the whole server, then each worker, with uptime, open
+/// and total connections, requests and bytes (`tcplab status` prints the same counters).
+fn status_table(v: &serde_json::Value, w: usize, t: Theme) -> Vec<Line<'static>> {
     let Some(map) = v.as_object() else {
         return vec![Line::from(fit(&v.to_string(), w))];
     };
+    let num = |o: &serde_json::Value, k: &str| o.get(k).and_then(serde_json::Value::as_u64);
+    let text = |n: Option<u64>, f: fn(u64) -> String| n.map_or("-".to_string(), f);
+    let row = |role: &str, o: &serde_json::Value| {
+        format!(
+            "  {role:<7} {:>7} {:>7} {:>6} {:>7} {:>9} {:>9} {:>9}",
+            text(num(o, "pid"), |n| n.to_string()),
+            text(num(o, "uptime_ms"), |ms| format_duration(
+                Duration::from_millis(ms)
+            )),
+            text(num(o, "connections_open"), |n| n.to_string()),
+            text(num(o, "connections_total"), |n| n.to_string()),
+            text(num(o, "requests"), |n| n.to_string()),
+            text(num(o, "bytes_in"), format_size),
+            text(num(o, "bytes_out"), format_size),
+        )
+    };
+    let mut about = Vec::new();
+    if let Some(model) = map.get("model").and_then(|m| m.as_str()) {
+        about.push(format!("model {model}"));
+    }
+    if let Some(ms) = num(v, "shutdown_timeout_ms") {
+        about.push(format!(
+            "graceful stop waits up to {}",
+            format_duration(Duration::from_millis(ms))
+        ));
+    }
     let mut out = Vec::new();
-    let mut scalars = String::from(" ");
-    for (k, v) in map {
-        if v.is_object() || v.is_array() {
-            continue;
-        }
-        let field = format!(" {k}: {}", scalar(v));
-        if scalars.chars().count() + field.chars().count() > w && scalars.len() > 1 {
-            out.push(Line::from(std::mem::replace(
-                &mut scalars,
-                String::from(" "),
-            )));
-        }
-        scalars.push_str(&field);
+    if !about.is_empty() {
+        out.push(Line::from(fit(&format!("  {}", about.join(" · ")), w)));
     }
-    if scalars.len() > 1 {
-        out.push(Line::from(scalars));
-    }
-    for (k, v) in map {
-        match v {
-            serde_json::Value::Array(items) => {
-                out.push(Line::from(format!("  {k} ({}):", items.len())));
-                for item in items {
-                    let text = match item.as_object() {
-                        Some(o) => o
-                            .iter()
-                            .filter(|(_, v)| !v.is_object() && !v.is_array())
-                            .map(|(k, v)| format!("{k}={}", scalar(v)))
-                            .collect::<Vec<_>>()
-                            .join(" "),
-                        None => scalar(item),
-                    };
-                    out.push(Line::from(fit(&format!("    {text}"), w)));
-                }
-            }
-            serde_json::Value::Object(o) => {
-                let text = o
-                    .iter()
-                    .map(|(k, v)| format!("{k}={}", scalar(v)))
-                    .collect::<Vec<_>>()
-                    .join(" ");
-                out.push(Line::from(fit(&format!("  {k}: {text}"), w)));
-            }
-            _ => {}
-        }
+    out.push(Line::from(Span::styled(
+        fit(
+            &format!(
+                "  {:<7} {:>7} {:>7} {:>6} {:>7} {:>9} {:>9} {:>9}",
+                "", "PID", "UP", "OPEN", "CONNS", "REQUESTS", "IN", "OUT"
+            ),
+            w,
+        ),
+        t.title(),
+    )));
+    out.push(Line::from(fit(&row("server", v), w)));
+    let workers = map.get("workers").and_then(|ws| ws.as_array());
+    for worker in workers.into_iter().flatten() {
+        out.push(Line::from(fit(&row("worker", worker), w)));
     }
     out
-}
-
-/// A JSON value as text without quotes around strings.
-fn scalar(v: &serde_json::Value) -> String {
-    match v {
-        serde_json::Value::String(s) => s.clone(),
-        other => other.to_string(),
-    }
 }
