@@ -9,6 +9,7 @@
 //! reused under a queued operation.
 
 use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
 use std::io;
 use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, IntoRawFd, OwnedFd};
 use std::ptr::NonNull;
@@ -77,12 +78,38 @@ pub struct Ring {
     ring: IoUring,
     bufs: BufRing,
     /// Each send's buffer, by user data, until its completion is taken.
-    sends: HashMap<u64, Vec<u8>>,
+    sends: Sends,
     /// The user data of the multishot accepts in flight: their results are new descriptors.
     accepts: Vec<u64>,
     /// How receives are submitted: one receive for many completions (Linux 6.0), or one per
     /// completion (Linux 5.19, whose io_uring has provided buffer rings but refuses multishot).
     receives: Receives,
+}
+
+/// Each send's buffer by its user data. Those are integers the caller made distinct, never
+/// input from outside: the default SipHash (a defence against chosen keys) would cost more per
+/// send than the map itself.
+type Sends = HashMap<u64, Vec<u8>, BuildHasherDefault<UserDataHasher>>;
+
+#[derive(Default)]
+struct UserDataHasher(u64);
+
+impl Hasher for UserDataHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.write_u64(self.0 ^ u64::from(b));
+        }
+    }
+
+    fn write_u64(&mut self, n: u64) {
+        // Fibonacci hashing, the high half folded into the low bits the table indexes by.
+        let h = n.wrapping_mul(0x9e37_79b9_7f4a_7c15);
+        self.0 = h ^ (h >> 32);
+    }
 }
 
 /// How a [`Ring`] submits receives, found by probing the kernel when the ring is made.
@@ -158,7 +185,7 @@ impl Ring {
         let mut ring = Ring {
             ring,
             bufs,
-            sends: HashMap::new(),
+            sends: Sends::default(),
             accepts: Vec::new(),
             receives: Receives::SingleShot,
         };

@@ -38,6 +38,9 @@ const ENTRIES: u32 = 1024;
 const INBOX_LIMIT: usize = 64 << 10;
 /// Answers queued on one connection before its writes say WouldBlock (the Conn keeps the rest).
 const OUTBOX_LIMIT: usize = 256 << 10;
+/// Output buffers kept for reuse, and the largest kept (a big answer's buffer is let go).
+const SPARE_OUTBOXES: usize = 1024;
+const SPARE_OUTBOX_CAPACITY: usize = 16 << 10;
 
 /// Whether io_uring can serve here: the one sentence `--model uring` exits with when not.
 pub fn check() -> Result<(), Unavailable> {
@@ -235,7 +238,7 @@ pub fn run(start: LoopStart<'_>) -> anyhow::Result<Stopped> {
         conns: Connections::open(config, board)?,
         pending: Rc::new(Pending::default()),
         spare_inbox: Vec::new(),
-        spare_outbox: Vec::new(),
+        spare_outboxes: Vec::new(),
     };
     l.arm_signals()?;
     board.own().claim();
@@ -274,7 +277,9 @@ struct Uring {
     /// Lent to a connection while it has unread input, so a steady stream of requests
     /// allocates nothing.
     spare_inbox: Vec<u8>,
-    spare_outbox: Vec<u8>,
+    /// Output buffers back from their sends, for the next answers: a turn sends many at once,
+    /// each in flight until its completion, so one spare would leave the others to allocate.
+    spare_outboxes: Vec<Vec<u8>>,
 }
 
 impl Uring {
@@ -551,8 +556,8 @@ impl Uring {
             return Ok(());
         }
         buf.clear();
-        if self.spare_outbox.capacity() == 0 {
-            self.spare_outbox = buf;
+        if self.spare_outboxes.len() < SPARE_OUTBOXES && buf.capacity() <= SPARE_OUTBOX_CAPACITY {
+            self.spare_outboxes.push(buf);
         }
         socket.mark_dirty();
         if conn.wants_write() {
@@ -579,7 +584,7 @@ impl Uring {
                 continue;
             };
             if socket.send.is_none() && !socket.outbox.is_empty() {
-                let next = std::mem::take(&mut self.spare_outbox);
+                let next = self.spare_outboxes.pop().unwrap_or_default();
                 let buf = std::mem::replace(&mut socket.outbox, next);
                 self.ring
                     .send(fd, buf, 0, send_ud)
