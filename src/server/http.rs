@@ -149,89 +149,8 @@ pub fn parse_head<'b>(buf: &'b [u8], limits: &Limits) -> Result<Option<Head<'b>>
         _ => Method::Other,
     };
 
-    let mut content_length: Option<u64> = None;
-    let mut chunked = false;
-    let mut transfer_encoding = false;
-    let mut close = false;
-    let mut keep_alive_token = false;
-    let mut hosts = 0;
-    let mut expect_continue = false;
-    let mut referer = None;
-    let mut user_agent = None;
-    let mut accept = None;
-    let mut conditions = Conditions::default();
-    for h in req.headers.iter() {
-        let name = h.name.as_bytes();
-        if name.eq_ignore_ascii_case(b"content-length") {
-            if content_length.is_some() {
-                return Err(HttpError::BadRequest("duplicate Content-Length"));
-            }
-            content_length = Some(parse_content_length(h.value)?);
-        } else if name.eq_ignore_ascii_case(b"transfer-encoding") {
-            if transfer_encoding {
-                return Err(HttpError::BadRequest("duplicate Transfer-Encoding"));
-            }
-            transfer_encoding = true;
-            if !trim(h.value).eq_ignore_ascii_case(b"chunked") {
-                return Err(HttpError::BadRequest("unsupported Transfer-Encoding"));
-            }
-            chunked = true;
-        } else if name.eq_ignore_ascii_case(b"connection") {
-            for token in h.value.split(|&b| b == b',') {
-                let token = trim(token);
-                if token.eq_ignore_ascii_case(b"close") {
-                    close = true;
-                } else if token.eq_ignore_ascii_case(b"keep-alive") {
-                    keep_alive_token = true;
-                }
-            }
-        } else if name.eq_ignore_ascii_case(b"host") {
-            hosts += 1;
-        } else if name.eq_ignore_ascii_case(b"expect") {
-            expect_continue = trim(h.value).eq_ignore_ascii_case(b"100-continue");
-        } else if name.eq_ignore_ascii_case(b"referer") {
-            referer = Some(h.value);
-        } else if name.eq_ignore_ascii_case(b"user-agent") {
-            user_agent = Some(h.value);
-        } else if name.eq_ignore_ascii_case(b"accept") {
-            accept = Some(h.value);
-        } else if name.eq_ignore_ascii_case(b"if-match") {
-            conditions.if_match.add(h.value);
-        } else if name.eq_ignore_ascii_case(b"if-unmodified-since") {
-            conditions.if_unmodified_since.add(h.value);
-        } else if name.eq_ignore_ascii_case(b"if-none-match") {
-            conditions.if_none_match.add(h.value);
-        } else if name.eq_ignore_ascii_case(b"if-modified-since") {
-            conditions.if_modified_since.add(h.value);
-        } else if name.eq_ignore_ascii_case(b"range") {
-            conditions.range.add(h.value);
-        } else if name.eq_ignore_ascii_case(b"if-range") {
-            conditions.if_range.add(h.value);
-        }
-    }
-    if content_length.is_some() && transfer_encoding {
-        return Err(HttpError::BadRequest(
-            "both Content-Length and Transfer-Encoding",
-        ));
-    }
-    if hosts > 1 || (minor_version == 1 && hosts == 0) {
-        return Err(HttpError::BadRequest("HTTP/1.1 needs exactly one Host"));
-    }
-    if transfer_encoding && minor_version == 0 {
-        return Err(HttpError::BadRequest("Transfer-Encoding in HTTP/1.0"));
-    }
-    let framing = match (content_length, chunked) {
-        (Some(n), _) if n > limits.max_body => return Err(HttpError::PayloadTooLarge),
-        (Some(0), _) => Framing::None,
-        (Some(n), _) => Framing::Length(n),
-        (None, true) => Framing::Chunked,
-        (None, false) => Framing::None,
-    };
-    let keep_alive = if minor_version >= 1 {
-        !close
-    } else {
-        keep_alive_token && !close
-    };
+    let fields = Fields::read(req.headers)?;
+    let (framing, keep_alive) = fields.judge(minor_version, limits)?;
     Ok(Some(Head {
         request: Request {
             method,
@@ -239,15 +158,118 @@ pub fn parse_head<'b>(buf: &'b [u8], limits: &Limits) -> Result<Option<Head<'b>>
             target,
             minor_version,
             keep_alive,
-            referer,
-            user_agent,
-            accept,
-            conditions,
+            referer: fields.referer,
+            user_agent: fields.user_agent,
+            accept: fields.accept,
+            conditions: fields.conditions,
         },
         framing,
-        expect_continue,
+        expect_continue: fields.expect_continue,
         len,
     }))
+}
+
+/// What the header fields of one head say, gathered in one pass ([`Fields::read`]) and then
+/// judged together ([`Fields::judge`]).
+#[derive(Default)]
+struct Fields<'b> {
+    content_length: Option<u64>,
+    /// `Transfer-Encoding: chunked` (the only one accepted).
+    chunked: bool,
+    close: bool,
+    keep_alive_token: bool,
+    hosts: usize,
+    expect_continue: bool,
+    referer: Option<&'b [u8]>,
+    user_agent: Option<&'b [u8]>,
+    accept: Option<&'b [u8]>,
+    conditions: Conditions<'b>,
+}
+
+impl<'b> Fields<'b> {
+    /// Reads every field that matters; a repeated framing field or an unsupported transfer
+    /// coding is refused here, at once.
+    fn read(headers: &[httparse::Header<'b>]) -> Result<Fields<'b>, HttpError> {
+        let mut f = Fields::default();
+        for h in headers {
+            let name = h.name.as_bytes();
+            if name.eq_ignore_ascii_case(b"content-length") {
+                if f.content_length.is_some() {
+                    return Err(HttpError::BadRequest("duplicate Content-Length"));
+                }
+                f.content_length = Some(parse_content_length(h.value)?);
+            } else if name.eq_ignore_ascii_case(b"transfer-encoding") {
+                if f.chunked {
+                    return Err(HttpError::BadRequest("duplicate Transfer-Encoding"));
+                }
+                if !trim(h.value).eq_ignore_ascii_case(b"chunked") {
+                    return Err(HttpError::BadRequest("unsupported Transfer-Encoding"));
+                }
+                f.chunked = true;
+            } else if name.eq_ignore_ascii_case(b"connection") {
+                for token in h.value.split(|&b| b == b',') {
+                    let token = trim(token);
+                    if token.eq_ignore_ascii_case(b"close") {
+                        f.close = true;
+                    } else if token.eq_ignore_ascii_case(b"keep-alive") {
+                        f.keep_alive_token = true;
+                    }
+                }
+            } else if name.eq_ignore_ascii_case(b"host") {
+                f.hosts += 1;
+            } else if name.eq_ignore_ascii_case(b"expect") {
+                f.expect_continue = trim(h.value).eq_ignore_ascii_case(b"100-continue");
+            } else if name.eq_ignore_ascii_case(b"referer") {
+                f.referer = Some(h.value);
+            } else if name.eq_ignore_ascii_case(b"user-agent") {
+                f.user_agent = Some(h.value);
+            } else if name.eq_ignore_ascii_case(b"accept") {
+                f.accept = Some(h.value);
+            } else if name.eq_ignore_ascii_case(b"if-match") {
+                f.conditions.if_match.add(h.value);
+            } else if name.eq_ignore_ascii_case(b"if-unmodified-since") {
+                f.conditions.if_unmodified_since.add(h.value);
+            } else if name.eq_ignore_ascii_case(b"if-none-match") {
+                f.conditions.if_none_match.add(h.value);
+            } else if name.eq_ignore_ascii_case(b"if-modified-since") {
+                f.conditions.if_modified_since.add(h.value);
+            } else if name.eq_ignore_ascii_case(b"range") {
+                f.conditions.range.add(h.value);
+            } else if name.eq_ignore_ascii_case(b"if-range") {
+                f.conditions.if_range.add(h.value);
+            }
+        }
+        Ok(f)
+    }
+
+    /// The body's framing and whether the connection stays open, by RFC 9112's rules for a
+    /// request of HTTP/1.`minor_version`.
+    fn judge(&self, minor_version: u8, limits: &Limits) -> Result<(Framing, bool), HttpError> {
+        if self.content_length.is_some() && self.chunked {
+            return Err(HttpError::BadRequest(
+                "both Content-Length and Transfer-Encoding",
+            ));
+        }
+        if self.hosts > 1 || (minor_version == 1 && self.hosts == 0) {
+            return Err(HttpError::BadRequest("HTTP/1.1 needs exactly one Host"));
+        }
+        if self.chunked && minor_version == 0 {
+            return Err(HttpError::BadRequest("Transfer-Encoding in HTTP/1.0"));
+        }
+        let framing = match (self.content_length, self.chunked) {
+            (Some(n), _) if n > limits.max_body => return Err(HttpError::PayloadTooLarge),
+            (Some(0), _) => Framing::None,
+            (Some(n), _) => Framing::Length(n),
+            (None, true) => Framing::Chunked,
+            (None, false) => Framing::None,
+        };
+        let keep_alive = if minor_version >= 1 {
+            !self.close
+        } else {
+            self.keep_alive_token && !self.close
+        };
+        Ok((framing, keep_alive))
+    }
 }
 
 /// Finds the end of the head (just past the empty line), checking line endings and sizes on
