@@ -4,6 +4,7 @@
 mod jump;
 mod keys;
 mod overview;
+mod overview_tmux;
 mod refresh;
 mod snapshots;
 mod tmux;
