@@ -19,6 +19,7 @@ use super::fd_walk::socket_fds;
 use super::parse::stat::parse_stat;
 use super::processes::{fd_size_is_count, list_pids};
 use super::{clock_ticks, read_into, ticks_to_duration};
+use crate::model::socket::InodeHash;
 use crate::model::{Owner, Process, Socket};
 
 /// What the index needs to know about a live process.
@@ -368,24 +369,3 @@ pub fn socket_inode(target: &[u8]) -> Option<u64> {
     let digits = target.strip_prefix(b"socket:[")?.strip_suffix(b"]")?;
     super::parse::dec_u64(digits)
 }
-
-/// Inodes are small distinct integers: a multiplicative hash spreads them well and costs a
-/// fraction of SipHash, which showed in profiles at tens of thousands of sockets.
-#[derive(Debug, Default, Clone, Copy)]
-pub struct InodeHasher(u64);
-
-impl std::hash::Hasher for InodeHasher {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-    fn write(&mut self, bytes: &[u8]) {
-        for &b in bytes {
-            self.0 = (self.0.rotate_left(8) ^ b as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
-        }
-    }
-    fn write_u64(&mut self, n: u64) {
-        self.0 = (n ^ self.0).wrapping_mul(0x9E37_79B9_7F4A_7C15);
-    }
-}
-
-type InodeHash = std::hash::BuildHasherDefault<InodeHasher>;

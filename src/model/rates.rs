@@ -10,6 +10,7 @@ use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use super::socket::InodeHash;
 use super::{Socket, TcpState};
 
 /// Bytes per second in each direction.
@@ -38,7 +39,7 @@ impl std::ops::AddAssign for Throughput {
 /// `net --rate`, keyed by inode.
 #[derive(Debug, Clone, Default)]
 pub struct Counters {
-    by_inode: HashMap<u64, (SocketAddr, SocketAddr, u64, u64)>,
+    by_inode: HashMap<u64, (SocketAddr, SocketAddr, u64, u64), InodeHash>,
 }
 
 impl Counters {
@@ -103,7 +104,7 @@ pub fn by_process(
     sockets: &[Socket],
     rates: &[Option<Throughput>],
 ) -> (Vec<ProcessRate>, Throughput, usize) {
-    let mut procs: HashMap<i32, ProcessRate> = HashMap::new();
+    let mut procs: HashMap<i32, ProcessRate, InodeHash> = HashMap::default();
     let mut unknown = Throughput::default();
     let mut unknown_count = 0;
     for (s, rate) in sockets.iter().zip(rates) {
@@ -114,11 +115,23 @@ pub fn by_process(
             continue;
         };
         // A process holding the socket in two descriptors counts it once.
-        let mut pids: Vec<(i32, &str)> = owners.iter().map(|o| (o.pid, o.comm.as_str())).collect();
-        pids.sort_unstable();
-        pids.dedup_by_key(|p| p.0);
+        // One holder is the common case: no list to build.
+        let single;
+        let mut pids: Vec<(i32, &str)> = Vec::new();
+        let pids: &[(i32, &str)] = match owners.as_slice() {
+            [one] => {
+                single = [(one.pid, one.comm.as_str())];
+                &single
+            }
+            _ => {
+                pids.extend(owners.iter().map(|o| (o.pid, o.comm.as_str())));
+                pids.sort_unstable();
+                pids.dedup_by_key(|p| p.0);
+                &pids[..]
+            }
+        };
         let shared = pids.len() > 1;
-        for (pid, comm) in pids {
+        for &(pid, comm) in pids {
             let entry = procs.entry(pid).or_insert_with(|| ProcessRate {
                 pid,
                 comm: comm.to_string(),

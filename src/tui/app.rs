@@ -344,7 +344,8 @@ impl App {
         self.init_zombies = crate::model::zombies::zombies_of_init(&s);
         self.sock_counts = StateCounts::of(&s.sockets);
         self.history.refreshed(s.taken_at, self.sock_counts);
-        self.traffic.update(&s);
+        let in_view = self.sockets_in_view();
+        self.traffic.update(&s, &in_view);
         self.snapshot = s;
         self.source_error = None;
         if let Some(kind) = self.pending_select.clone() {
@@ -482,6 +483,24 @@ impl App {
 
     pub fn selected_process(&self) -> Option<&crate::model::Process> {
         self.procs.selected.and_then(|pid| self.process(pid))
+    }
+
+    /// The connections the Sockets pane shows now (its rows on screen), whose graphs are kept
+    /// before their detail view opens; none while the pane or its rate columns are hidden.
+    fn sockets_in_view(&self) -> Vec<super::traffic::ConnKey> {
+        if self.pane != Pane::Sockets || !self.needs_info() {
+            return Vec::new();
+        }
+        let from = self.socks.cursor.offset;
+        let shown = self.page_of(Pane::Sockets);
+        self.socks
+            .rows
+            .iter()
+            .skip(from)
+            .take(shown)
+            .filter_map(|&i| self.snapshot.sockets.get(i))
+            .map(|s| (s.local, s.remote))
+            .collect()
     }
 
     pub fn selected_socket(&self) -> Option<&crate::model::Socket> {

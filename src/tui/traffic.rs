@@ -1,6 +1,8 @@
 //! Throughput in the dashboard: per socket and per process from two refreshes' byte counters
 //! (`model::rates`, the same arithmetic as `tcplab net --rate`), and the recent history of the
-//! connection whose detail view is open (its graphs).
+//! connection whose detail view is open (its graphs). The connections on screen in the Sockets
+//! pane keep a short history of their own (`RECENT` samples each, `WATCHED` connections at
+//! most), so a detail view opens with the last minutes already drawn.
 //!
 //! Everything here is empty while no snapshot carries `tcp_info`: the runtime asks the kernel
 //! for it only while a view shows rates (`App::needs_info`).
@@ -15,6 +17,15 @@ use crate::model::{Snapshot, Socket, TcpInfo};
 
 /// Samples kept for the detail view's graphs: ten minutes at the default 1 s refresh.
 pub const HISTORY: usize = 600;
+/// Samples kept for each connection on screen before its detail view opens: three minutes at
+/// the default refresh.
+pub const RECENT: usize = 180;
+/// Connections with a recent history at most (a tall terminal shows about a hundred rows);
+/// with `RECENT` samples of 48 bytes each, under a megabyte in all.
+pub const WATCHED: usize = 200;
+
+/// A connection by its two ends (inodes are reused; the pair names the connection).
+pub type ConnKey = (SocketAddr, SocketAddr);
 
 #[derive(Debug, Default)]
 pub struct Traffic {
@@ -26,6 +37,8 @@ pub struct Traffic {
     pub processes: HashMap<i32, Throughput>,
     /// The connection whose detail view is open, and what it did since.
     pub history: Option<ConnHistory>,
+    /// The recent samples of connections on screen, oldest first, with when each was taken.
+    recent: HashMap<ConnKey, VecDeque<(SystemTime, ConnSample)>>,
 }
 
 /// One connection's samples, oldest first.
@@ -42,7 +55,8 @@ pub struct ConnHistory {
 
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct ConnSample {
-    /// Seconds since the view opened.
+    /// Seconds since the first sample (taken while the connection was on screen, or when its
+    /// view opened).
     pub secs: f64,
     /// Bytes per second; None for the first sample.
     pub rate: Option<Throughput>,
@@ -52,8 +66,9 @@ pub struct ConnSample {
 }
 
 impl Traffic {
-    /// Rates from this snapshot against the previous one; the open connection's next sample.
-    pub fn update(&mut self, snap: &Snapshot) {
+    /// Rates from this snapshot against the previous one; the open connection's next sample,
+    /// and the next sample of each connection in `in_view` (those the Sockets pane shows).
+    pub fn update(&mut self, snap: &Snapshot, in_view: &[ConnKey]) {
         if !snap.sockets.iter().any(|s| s.info.is_some()) {
             self.prev = None;
             self.sockets.clear();
@@ -78,6 +93,9 @@ impl Traffic {
                 .collect()
         };
         self.prev = snap.taken_at.map(|at| (Counters::of(&snap.sockets), at));
+        if let Some(at) = snap.taken_at {
+            self.record_recent(snap, at, in_view);
+        }
         if let Some(h) = &mut self.history {
             let found = snap
                 .sockets
@@ -99,15 +117,65 @@ impl Traffic {
         }
     }
 
-    /// Starts recording one connection (its detail view opened).
+    /// The next sample of every connection in view that the snapshot carries `tcp_info` for;
+    /// connections neither in view nor followed are forgotten.
+    fn record_recent(&mut self, snap: &Snapshot, at: SystemTime, in_view: &[ConnKey]) {
+        let followed = self.history.as_ref().map(|h| (h.local, h.remote));
+        self.recent
+            .retain(|key, _| in_view.contains(key) || followed == Some(*key));
+        if in_view.is_empty() {
+            return;
+        }
+        let wanted: HashMap<ConnKey, ()> = in_view.iter().take(WATCHED).map(|k| (*k, ())).collect();
+        for (i, s) in snap.sockets.iter().enumerate() {
+            let key = (s.local, s.remote);
+            let Some(info) = s.info.as_deref() else {
+                continue;
+            };
+            if !wanted.contains_key(&key) {
+                continue;
+            }
+            let samples = self.recent.entry(key).or_default();
+            samples.push_back((
+                at,
+                sample(0.0, self.sockets.get(i).copied().flatten(), info),
+            ));
+            while samples.len() > RECENT {
+                samples.pop_front();
+            }
+        }
+    }
+
+    /// Starts recording one connection (its detail view opened), from the samples it has
+    /// gathered while on screen.
     pub fn follow(&mut self, socket: &Socket) {
+        let key = (socket.local, socket.remote);
+        let recent = self.recent.get(&key);
+        let since = recent.and_then(|r| r.front()).map(|(at, _)| *at);
+        let samples = recent
+            .into_iter()
+            .flatten()
+            .map(|(at, sample)| ConnSample {
+                secs: since
+                    .and_then(|since| at.duration_since(since).ok())
+                    .unwrap_or_default()
+                    .as_secs_f64(),
+                ..*sample
+            })
+            .collect();
         self.history = Some(ConnHistory {
             local: socket.local,
             remote: socket.remote,
-            samples: VecDeque::new(),
-            since: None,
+            samples,
+            since,
             last: Some(socket.clone()),
         });
+    }
+
+    /// How many samples the connection has gathered while on screen (for tests and the
+    /// detail view's caption).
+    pub fn recent_len(&self, key: &ConnKey) -> usize {
+        self.recent.get(key).map_or(0, VecDeque::len)
     }
 
     pub fn unfollow(&mut self) {

@@ -698,3 +698,60 @@ fn enter_on_a_demo_shows_all_it_said_and_its_log() {
         render(&app)
     );
 }
+
+/// The connections on screen in the Sockets pane (rate columns shown) keep their recent
+/// samples, so Enter opens a detail whose graphs already cover the last refreshes; the
+/// history is bounded, and a terminal too narrow for the columns records none.
+#[test]
+fn a_connection_detail_opens_with_the_history_it_gathered_on_screen() {
+    let established = |app: &tcplab::tui::App| {
+        app.socks
+            .rows
+            .iter()
+            .position(|&i| app.snapshot.sockets[i].state == tcplab::model::TcpState::Established)
+            .unwrap()
+    };
+    let mut wide = app(160, 30);
+    press(&mut wide, "2");
+    assert!(wide.needs_info());
+    for step in 1..=6 {
+        wide.update(Event::Snapshot(fake::sample_with_info(step)));
+    }
+    wide.socks.cursor.at = established(&wide);
+    let sock = wide.selected_socket().unwrap().clone();
+    assert_eq!(
+        wide.traffic.recent_len(&(sock.local, sock.remote)),
+        6,
+        "a sample each refresh while on screen"
+    );
+    wide.update(code(KeyCode::Enter));
+    let h = wide.traffic.history.as_ref().unwrap();
+    assert_eq!(h.samples.len(), 6);
+    assert_eq!(h.samples.back().unwrap().secs, 5.0);
+    assert!(h.samples.iter().skip(1).all(|s| s.rate.is_some()));
+    let screen = render(&wide);
+    assert!(screen.contains("graphs: 6 samples over 5.0s"), "{screen}");
+    // Live from there on, after what was gathered.
+    wide.update(Event::Snapshot(fake::sample_with_info(7)));
+    assert_eq!(wide.traffic.history.as_ref().unwrap().samples.len(), 7);
+    wide.update(code(KeyCode::Esc));
+
+    // Bounded: never more than RECENT samples per connection.
+    for step in 8..=(8 + tcplab::tui::traffic::RECENT as u64 + 10) {
+        wide.update(Event::Snapshot(fake::sample_with_info(step)));
+    }
+    assert_eq!(
+        wide.traffic.recent_len(&(sock.local, sock.remote)),
+        tcplab::tui::traffic::RECENT
+    );
+
+    // Narrow: no rate columns, no tcp_info asked for, nothing gathered.
+    let mut narrow = app(80, 24);
+    press(&mut narrow, "2");
+    for step in 1..=3 {
+        narrow.update(Event::Snapshot(fake::sample_with_info(step)));
+    }
+    narrow.socks.cursor.at = established(&narrow);
+    narrow.update(code(KeyCode::Enter));
+    assert!(narrow.traffic.history.as_ref().unwrap().samples.is_empty());
+}

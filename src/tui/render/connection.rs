@@ -1,5 +1,6 @@
-//! Enter on a connection: live graphs of its throughput, congestion window and rtt since the
-//! view opened (watch slow start, a loss and the recovery), and its whole `tcp_info`.
+//! Enter on a connection: live graphs of its throughput, congestion window and rtt over the
+//! last minutes (from while it was on screen in the Sockets pane, then live: watch slow start, a
+//! loss and the recovery), and its whole `tcp_info`.
 
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
@@ -73,12 +74,15 @@ pub fn draw(frame: &mut Frame, app: &App, area: Rect) {
         ]),
         Line::from(match info {
             Some(i) => format!(
-                "{} {}  retrans {}/{}  since opened: {} samples, every {}",
+                "{} {}  retrans {}/{}  graphs: {} samples over {}, every {}",
                 i.congestion.map_or("?".to_string(), |c| c.to_string()),
                 i.ca_state.map_or("?", |s| s.name()),
                 i.retrans,
                 i.total_retrans,
                 h.samples.len(),
+                crate::units::format_duration(std::time::Duration::from_secs_f64(
+                    h.samples.back().map_or(0.0, |s| s.secs)
+                )),
                 crate::units::format_duration(app.interval),
             ),
             None => "the kernel gives no tcp_info for this socket".to_string(),
