@@ -72,6 +72,18 @@ pub fn draw(frame: &mut Frame, app: &App, area: Rect) {
     draw_rows(frame, app, inner, &series);
 }
 
+/// One pane at a time, the State machine pane gives its bottom third to the History box when
+/// it has 30 rows or more; returns what is left for the pane.
+pub fn below_machine(frame: &mut Frame, app: &App, body: Rect) -> Rect {
+    if body.height < 30 || body.width < 60 {
+        return body;
+    }
+    let h = (body.height / 3).clamp(6, 16);
+    let history = Rect::new(body.x, body.bottom() - h, body.width, h);
+    draw(frame, app, history);
+    Rect::new(body.x, body.y, body.width, body.height - h)
+}
+
 /// Two rows at the bottom of the Server pane while a server runs: requests per second and
 /// open connections, as `/status` gave them (the dashboard's own polling left out). Returns
 /// the area left above them, or all of `inner` when there is no room or no history yet.

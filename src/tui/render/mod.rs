@@ -49,6 +49,10 @@ pub fn draw(frame: &mut Frame, app: &App) {
     draw_tabs(frame, app, areas.tabs);
     match app.overview() {
         Some(boxes) => overview::draw(frame, app, &boxes),
+        None if app.pane == Pane::Machine => {
+            let rest = history::below_machine(frame, app, areas.body);
+            draw_pane(frame, app, app.pane, rest)
+        }
         None => draw_pane(frame, app, app.pane, areas.body),
     }
     if let Some(panel) = areas.lesson {
