@@ -59,6 +59,15 @@ pub fn timeline_of<'a>(transitions: impl IntoIterator<Item = &'a Transition>) ->
     let mut steps: Vec<Step> = Vec::new();
     let mut entered: Option<SystemTime> = None;
     for t in transitions {
+        // FIN_WAIT2 (or CLOSING) → CLOSE, then the same → TIME_WAIT: the full socket closed as
+        // the kernel handed the connection to its timewait socket. The connection went on.
+        let handed_over = t.new == TcpState::TimeWait
+            && steps.len() >= 2
+            && steps[steps.len() - 1].state == TcpState::Close
+            && steps[steps.len() - 2].state == t.old;
+        if handed_over {
+            steps.pop();
+        }
         match steps.last_mut() {
             None => steps.push(Step {
                 state: t.old,
@@ -347,6 +356,27 @@ mod tests {
             ]
         );
         assert!(timeline_of(&[]).is_empty());
+    }
+
+    #[test]
+    fn the_handover_to_the_timewait_socket_is_not_an_end() {
+        let mut t = Tracker::new();
+        let (c, s) = ("127.0.0.1:5555", "127.0.0.1:80");
+        let mut log: Vec<Transition> = [
+            obs(1.0, c, s, Established, FinWait1),
+            obs(1.5, c, s, FinWait1, FinWait2),
+            obs(2.0, c, s, FinWait2, Close),
+        ]
+        .into_iter()
+        .map(|o| t.observe(o).0)
+        .collect();
+        // What the TIME_WAIT watch reports once it finds the timewait socket.
+        let mut tw = log[2].clone();
+        tw.new = TimeWait;
+        tw.in_old = Some(Duration::from_millis(500));
+        log.push(tw);
+        let states: Vec<_> = timeline_of(&log).iter().map(|s| s.state).collect();
+        assert_eq!(states, [Established, FinWait1, FinWait2, TimeWait]);
     }
 
     #[test]

@@ -48,8 +48,13 @@ fn ps() -> Vec<(i32, i32, String, String)> {
 /// Starts `tcplab tui` from a shell in a fresh tmux; the shell records the terminal's modes
 /// before and after (`stty -g`) and the exit status. Returns the tmux and the dashboard's pid.
 fn start_dashboard() -> (Tmux, i32) {
+    start_dashboard_at((160, 50))
+}
+
+/// As [`start_dashboard`], on a terminal of `size`.
+fn start_dashboard_at(size: (u16, u16)) -> (Tmux, i32) {
     let bin = env!("CARGO_BIN_EXE_tcplab");
-    let tmux = Tmux::start("tui", (160, 50), "sh");
+    let tmux = Tmux::start("tui", size, "sh");
     let dir = tmux.dir().display().to_string();
     let script = format!(
         "stty -g > {dir}/before; {bin} tui; echo \"exit $?\" > {dir}/status; stty -g > {dir}/after; printf 'TCPLAB-%s\\n' DONE"
@@ -300,6 +305,128 @@ fn polling_the_server_adds_no_time_wait_and_no_log_line() {
         polled.is_empty(),
         "the polling shows in the log: {polled:?}"
     );
+    tmux.send(&["q"]);
+    assert_terminal_restored(&tmux);
+}
+
+/// A client that connects from a thread of this process and closes first: the dashboard's log
+/// names this process (the thread is gone; its id is not what is shown) and follows the
+/// connection through TIME_WAIT; its life, picked with the arrows, reads the same way.
+#[test]
+fn a_threaded_client_closing_first_is_followed_through_time_wait() {
+    use std::io::Read;
+    use std::net::{TcpListener, TcpStream};
+    use std::sync::mpsc;
+
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let server = listener.local_addr().unwrap();
+    // Wide enough for a whole log line beside the diagram; one pane at a time.
+    let (tmux, _tui) = start_dashboard_at((200, 50));
+    tmux.send(&["o"]);
+    tmux.wait_screen("one pane at a time", |s| s.contains("one pane at a time"));
+    tmux.send(&["3", "/"]);
+    tmux.send(&[&server.port().to_string(), "Enter"]);
+    tmux.wait_screen("the log of the port", |s| {
+        s.contains(&format!("State machine · port {}", server.port()))
+    });
+
+    let (close, closing) = mpsc::channel::<()>();
+    let client = std::thread::spawn(move || {
+        let stream = TcpStream::connect(server).unwrap();
+        let local = stream.local_addr().unwrap();
+        (local, closing, stream)
+    })
+    .join()
+    .map(|(local, closing, stream)| {
+        // The connecting thread is gone; another closes the client, first.
+        let t = std::thread::spawn(move || {
+            closing.recv().unwrap();
+            drop(stream);
+        });
+        (local, t)
+    })
+    .unwrap();
+    let (local, closer) = client;
+    let (mut accepted, _) = listener.accept().unwrap();
+    let me = std::process::id();
+    let ours = format!("{local} {server}");
+    // Sampled (not root), a state must last a refresh to be seen: close once it shows.
+    tmux.wait_screen("the connection established", |s| {
+        s.lines()
+            .any(|l| l.contains(&ours) && l.contains("→ESTABLISHED"))
+    });
+    close.send(()).unwrap();
+    closer.join().unwrap();
+    let mut rest = Vec::new();
+    accepted.read_to_end(&mut rest).unwrap();
+    drop(accepted);
+    let screen = tmux.wait_screen("the client in TIME_WAIT", |s| {
+        s.lines()
+            .any(|l| l.contains(&ours) && l.contains("→TIME_WAIT"))
+    });
+    let lines: Vec<&str> = screen.lines().filter(|l| l.contains(&ours)).collect();
+    let pids: Vec<&str> = lines
+        .iter()
+        .filter_map(|l| l.rsplit_once('(')?.1.split(')').next())
+        .collect();
+    assert!(!pids.is_empty(), "no owner shown: {lines:#?}");
+    assert!(
+        pids.iter().all(|p| *p == me.to_string()),
+        "every line names this process ({me}), not a thread: {lines:#?}"
+    );
+    if nix::unistd::geteuid().is_root() {
+        // The kernel's account: every step, oldest at the bottom.
+        let steps: Vec<&str> = lines
+            .iter()
+            .rev()
+            .filter_map(|l| l.split_whitespace().find(|w| w.contains('→')))
+            .collect();
+        assert_eq!(
+            steps,
+            [
+                "SYN_SENT→ESTABLISHED",
+                "ESTABLISHED→FIN_WAIT1",
+                "FIN_WAIT1→FIN_WAIT2",
+                // The full socket closes as the kernel hands the connection to its
+                // timewait socket, which the TIME_WAIT watch then finds.
+                "FIN_WAIT2→CLOSE",
+                "FIN_WAIT2→TIME_WAIT"
+            ],
+            "{screen}"
+        );
+    }
+    // The arrows reach the client's connection; its life ends in TIME_WAIT.
+    let life = format!("Life of {local} → {server}");
+    for _ in 0..4 {
+        tmux.send(&["Down"]);
+        if tmux.screen().contains(&life) {
+            break;
+        }
+    }
+    let screen = tmux.wait_screen("the client's life", |s| s.contains(&life));
+    let shown = screen
+        .lines()
+        .skip_while(|l| !l.contains(&life))
+        .nth(1)
+        .unwrap_or_default();
+    let shown = shown.trim_end_matches(['│', ' ']);
+    assert!(
+        shown.contains("ESTABLISHED") && shown.ends_with("→TIME_WAIT"),
+        "it is in TIME_WAIT now: {screen}"
+    );
+    if nix::unistd::geteuid().is_root() {
+        for step in [
+            "CLOSE→SYN_SENT ",
+            "→ESTABLISHED ",
+            "→FIN_WAIT1 ",
+            "→FIN_WAIT2 ",
+        ] {
+            assert!(
+                shown.contains(step),
+                "{step:?} from the connect on: {screen}"
+            );
+        }
+    }
     tmux.send(&["q"]);
     assert_terminal_restored(&tmux);
 }
