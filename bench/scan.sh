@@ -4,7 +4,9 @@
 # full refresh (processes + sockets + owners) as the dashboard does it, first and steady-state.
 # Writes its table to the "## inspector: scan" section of bench/RESULTS.md.
 #
-# Usage: bench/scan.sh [PAIRS]      (default 9000; RUNS=11 rounds of every command in turn, medians reported)
+# Usage: bench/scan.sh [PAIRS]      (default 9000, at most ~9,950: one process holds them all)
+# Env:   RUNS=11   rounds of every command in turn; medians and the per-round ratio range reported
+# `ss -tin` prints no owners; `net --info --json` does, so it is also compared with `ss -tinp`.
 # Needs: ss (iproute2), netstat (net-tools), ps (procps); root to see every owner.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -50,7 +52,7 @@ ss -tanp >/dev/null; $B net --json >/dev/null
 
 # RUNS rounds, each running every command once, so that a burst of load from elsewhere on the
 # machine falls on tcplab and the tool it is compared with alike.
-T_net=() T_ssp=() T_nst=() T_net_no=() T_ss_no=() T_ps_j=() T_ps_a=() T_info=() T_info_no=() T_ssi=()
+T_net=() T_ssp=() T_nst=() T_net_no=() T_ss_no=() T_ps_j=() T_ps_a=() T_info=() T_info_no=() T_ssi=() T_ssip=()
 for _ in $(seq "$RUNS"); do
   T_net+=("$(time_us $B net --json)")
   T_ssp+=("$(time_us ss -tanp)")
@@ -62,6 +64,7 @@ for _ in $(seq "$RUNS"); do
   T_info+=("$(time_us $B net --info --json)")
   T_info_no+=("$(time_us $B net --info --json --no-owners)")
   T_ssi+=("$(time_us ss -tin)")
+  T_ssip+=("$(time_us ss -tinp)")
 done
 net=$(median_ms "${T_net[@]}")
 ssp=$(median_ms "${T_ssp[@]}")
@@ -73,6 +76,7 @@ ps_a=$(median_ms "${T_ps_a[@]}")
 info=$(median_ms "${T_info[@]}")
 info_no=$(median_ms "${T_info_no[@]}")
 ssi=$(median_ms "${T_ssi[@]}")
+ssip=$(median_ms "${T_ssip[@]}")
 # The spread of the two ratios with targets, round by round (same round, same conditions).
 ratio_range() { # tcplab-times... -- other-times...
   local -a a b; local seen=0 x
@@ -86,6 +90,7 @@ net_range=$(ratio_range "${T_net[@]}" -- "${T_ssp[@]}")
 net_no_range=$(ratio_range "${T_net_no[@]}" -- "${T_ss_no[@]}")
 info_range=$(ratio_range "${T_info[@]}" -- "${T_ssi[@]}")
 info_no_range=$(ratio_range "${T_info_no[@]}" -- "${T_ssi[@]}")
+info_p_range=$(ratio_range "${T_info[@]}" -- "${T_ssip[@]}")
 refresh=$(target/release/examples/refresh_cost 20)
 
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
@@ -105,6 +110,7 @@ rest other people's). Load average before the run: $load (the machine is shared)
 | \`tcplab ps --json\` | $ps_j | \`ps -axj\` | $ps_a | $(ratio "$ps_j" "$ps_a") | |
 | \`tcplab net --info --json\` | $info | \`ss -tin\` | $ssi | $(ratio "$info" "$ssi") (rounds: $info_range) | <= 0.5 |
 | \`tcplab net --info --json --no-owners\` | $info_no | \`ss -tin\` | $ssi | $(ratio "$info_no" "$ssi") (rounds: $info_no_range) | |
+| \`tcplab net --info --json\` | $info | \`ss -tinp\` (owners too) | $ssip | $(ratio "$info" "$ssip") (rounds: $info_p_range) | |
 
 In-process refresh (\`target/release/examples/refresh_cost 20\`: one \`LiveSource\`, processes +
 sockets + owners): $(field processes) processes, $(field sockets) sockets; first refresh
