@@ -2,6 +2,7 @@
 //! every worker), `/metrics` (the same counters for Prometheus), `/sleep?ms=N` (an answer after N ms, from a timer in the caller's loop) and,
 //! with `--root`, static files. GET and HEAD only; anything else gets 405 and `Allow`.
 
+use std::borrow::Cow;
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
@@ -14,6 +15,7 @@ use super::logs::{AccessRecord, LogSink};
 use super::response::{write_full, ResponseHead, Status};
 use super::static_files::{self, FileBody, Lookup};
 use super::stats::{Scoreboard, StatusDoc};
+use crate::kernel::beneath::Beneath;
 
 pub const HELLO: &[u8] = b"hello!world";
 
@@ -68,6 +70,7 @@ pub fn respond(
     let head_only = req.method == Method::Head;
     let mut head = ResponseHead::text(Status::Ok, keep_alive, req.minor_version == 0);
     let date = site.clock.http_date();
+    let config: &Config = site.config;
     let (path, query) = match origin_form(req.target).split_once('?') {
         Some((p, q)) => (p, q),
         None => (origin_form(req.target), ""),
@@ -76,38 +79,9 @@ pub fn respond(
         head.status = Status::MethodNotAllowed;
         head.extra = &["Allow: GET, HEAD"];
         error_page(out, &mut head, false, date)
-    } else if path == "/" && site.config.root.is_none() {
-        head.content_length = HELLO.len() as u64;
-        let sent = write_full(out, &head, HELLO, head_only, date);
-        (sent, Answered::Done { keep_alive })
-    } else if path == "/status" {
-        let doc = StatusDoc::collect(site.board, site.config);
-        let mut body = serde_json::to_vec_pretty(&doc).unwrap_or_default();
-        body.push(b'\n');
-        head.content_type = "application/json";
-        head.content_length = body.len() as u64;
-        let sent = write_full(out, &head, &body, head_only, date);
-        (sent, Answered::Done { keep_alive })
-    } else if path == "/metrics" {
-        let format = crate::metrics::exposition::Format::negotiate(req.accept);
-        let body = super::metrics::page(site.board, site.config, format);
-        head.content_type = format.content_type();
-        head.content_length = body.len() as u64;
-        let sent = write_full(out, &head, body.as_bytes(), head_only, date);
-        (sent, Answered::Done { keep_alive })
     } else if path == "/sleep" {
-        let ms = query
-            .split('&')
-            .find_map(|kv| kv.strip_prefix("ms="))
-            .and_then(|v| v.parse::<u64>().ok());
-        match ms {
-            Some(ms) => {
-                let sleep = Sleep {
-                    duration: Duration::from_millis(ms).min(MAX_SLEEP),
-                    keep_alive,
-                    head_only,
-                    http10: head.http10,
-                };
+        match sleep_of(query, &head, head_only) {
+            Some(sleep) => {
                 let sent = if head_only {
                     0
                 } else {
@@ -121,65 +95,123 @@ pub fn respond(
                 error_page(out, &mut head, head_only, date)
             }
         }
-    } else if let Some(root) = &site.config.root {
-        let found = static_files::lookup(root, path);
-        if !matches!(found, Lookup::Failed(_)) {
-            OPEN_TROUBLE.store(false, Ordering::Relaxed);
-        }
-        match found {
-            Lookup::File {
-                body,
-                content_type,
-                modified,
-            } => {
-                let found = Found {
-                    body,
-                    content_type,
-                    modified,
-                };
-                let now = site.clock.unix_seconds();
-                let (status, sent, answered) =
-                    file_answer::answer(req, found, head, now, date, out);
-                head.status = status;
-                (sent, answered)
-            }
-            Lookup::AddSlash(to) => {
-                head.status = Status::MovedPermanently;
-                let location = format!("Location: {to}");
-                let extra = [location.as_str()];
-                let mut with_location = ResponseHead {
-                    extra: &extra,
-                    ..head
-                };
-                error_page(out, &mut with_location, head_only, date)
-            }
-            Lookup::NotFound => {
-                head.status = Status::NotFound;
-                error_page(out, &mut head, head_only, date)
-            }
-            Lookup::Forbidden => {
-                head.status = Status::Forbidden;
-                error_page(out, &mut head, head_only, date)
-            }
-            Lookup::BadPath => {
-                head.status = Status::BadRequest;
-                head.keep_alive = false;
-                error_page(out, &mut head, head_only, date)
-            }
-            Lookup::Failed(e) => {
-                head.status = open_failed(site, &e);
-                if head.status == Status::ServiceUnavailable {
-                    head.extra = &["Retry-After: 1"];
-                }
-                error_page(out, &mut head, head_only, date)
-            }
-        }
+    } else if let Some((content_type, body)) = page(path, req, site) {
+        head.content_type = content_type;
+        head.content_length = body.len() as u64;
+        let sent = write_full(out, &head, &body, head_only, date);
+        (sent, Answered::Done { keep_alive })
+    } else if let Some(root) = config.root.as_deref() {
+        static_answer(root, path, req, site, &mut head, date, out)
     } else {
         head.status = Status::NotFound;
         error_page(out, &mut head, head_only, date)
     };
     log(site, peer, req, head.status, sent);
     answered
+}
+
+/// The server's own pages: `/` (without `--root`), `/status` and `/metrics`, as (content
+/// type, body); None for any other path.
+fn page(
+    path: &str,
+    req: &Request<'_>,
+    site: &Site<'_>,
+) -> Option<(&'static str, Cow<'static, [u8]>)> {
+    match path {
+        "/" if site.config.root.is_none() => Some(("text/plain", Cow::Borrowed(HELLO))),
+        "/status" => {
+            let doc = StatusDoc::collect(site.board, site.config);
+            let mut body = serde_json::to_vec_pretty(&doc).unwrap_or_default();
+            body.push(b'\n');
+            Some(("application/json", Cow::Owned(body)))
+        }
+        "/metrics" => {
+            let format = crate::metrics::exposition::Format::negotiate(req.accept);
+            let body = super::metrics::page(site.board, site.config, format);
+            Some((format.content_type(), Cow::Owned(body.into_bytes())))
+        }
+        _ => None,
+    }
+}
+
+/// `/sleep?ms=N`: how long to wait and how to answer then; None without a number of ms.
+fn sleep_of(query: &str, head: &ResponseHead<'_>, head_only: bool) -> Option<Sleep> {
+    let ms = query
+        .split('&')
+        .find_map(|kv| kv.strip_prefix("ms="))
+        .and_then(|v| v.parse::<u64>().ok())?;
+    Some(Sleep {
+        duration: Duration::from_millis(ms).min(MAX_SLEEP),
+        keep_alive: head.keep_alive,
+        head_only,
+        http10: head.http10,
+    })
+}
+
+/// A path under `--root`: the file (whole, partial or not modified), a redirect to add a
+/// directory's slash, or the error that stands for what the lookup found. Sets `head.status`
+/// to what was answered.
+fn static_answer(
+    root: &Beneath,
+    path: &str,
+    req: &Request<'_>,
+    site: &mut Site<'_>,
+    head: &mut ResponseHead<'static>,
+    date: &[u8],
+    out: &mut Vec<u8>,
+) -> (u64, Answered) {
+    let head_only = req.method == Method::Head;
+    let found = static_files::lookup(root, path);
+    if !matches!(found, Lookup::Failed(_)) {
+        OPEN_TROUBLE.store(false, Ordering::Relaxed);
+    }
+    match found {
+        Lookup::File {
+            body,
+            content_type,
+            modified,
+        } => {
+            let found = Found {
+                body,
+                content_type,
+                modified,
+            };
+            let now = site.clock.unix_seconds();
+            let (status, sent, answered) = file_answer::answer(req, found, *head, now, date, out);
+            head.status = status;
+            (sent, answered)
+        }
+        Lookup::AddSlash(to) => {
+            head.status = Status::MovedPermanently;
+            let location = format!("Location: {to}");
+            let extra = [location.as_str()];
+            let mut with_location = ResponseHead {
+                extra: &extra,
+                ..*head
+            };
+            error_page(out, &mut with_location, head_only, date)
+        }
+        Lookup::NotFound => {
+            head.status = Status::NotFound;
+            error_page(out, head, head_only, date)
+        }
+        Lookup::Forbidden => {
+            head.status = Status::Forbidden;
+            error_page(out, head, head_only, date)
+        }
+        Lookup::BadPath => {
+            head.status = Status::BadRequest;
+            head.keep_alive = false;
+            error_page(out, head, head_only, date)
+        }
+        Lookup::Failed(e) => {
+            head.status = open_failed(site, &e);
+            if head.status == Status::ServiceUnavailable {
+                head.extra = &["Retry-After: 1"];
+            }
+            error_page(out, head, head_only, date)
+        }
+    }
 }
 
 /// `http://host:port/a?b` → `/a?b`: servers must accept the absolute form (RFC 9112 3.2.2).
