@@ -621,3 +621,29 @@ fn server_status_is_a_table() {
         "{screen}"
     );
 }
+
+/// The Server pane names its processes as the Processes pane does: the program, not its path.
+#[test]
+fn server_processes_show_the_program_not_its_path() {
+    let mut app = app(80, 24);
+    let mut s = fake::sample();
+    for p in &mut s.processes {
+        if p.pid == 300 {
+            p.cmdline = Some(vec![
+                "/home/you/tcplab/target/debug/tcplab".into(),
+                "serve".into(),
+                "--listen".into(),
+                "127.0.0.1:0".into(),
+            ]);
+        }
+    }
+    app.update(Event::Snapshot(s));
+    with_server(&mut app);
+    press(&mut app, "4");
+    let screen = render(&app);
+    assert!(
+        row_with(&screen, "master     300").contains("tcplab serve --listen 127.0.0.1:0"),
+        "{screen}"
+    );
+    assert!(!screen.contains("/home/you"), "{screen}");
+}

@@ -175,7 +175,7 @@ fn row_style(app: &App, p: &Process) -> Style {
 
 /// The command line as a person reads it: the program's name, not its path
 /// (`tcplab demo zombie`, not `/home/you/tcplab/target/debug/tcplab demo zombie`).
-fn shown_command(p: &Process) -> String {
+pub(super) fn shown_command(p: &Process) -> String {
     let full = p.command();
     if !full.starts_with('/') {
         return full;

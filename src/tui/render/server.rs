@@ -133,7 +133,7 @@ fn processes(app: &App, master: i32, w: usize) -> Vec<Line<'static>> {
                     "  ".repeat(depth + 1),
                     p.pid,
                     stat_string(p),
-                    p.command()
+                    super::processes::shown_command(p)
                 ),
                 w,
             ),
