@@ -427,21 +427,24 @@ fn the_header_never_cuts_a_number() {
     assert!(tcp.trim_end_matches([' ', '"']).ends_with('…'), "{tcp}");
 }
 
+/// A refresh in which `pid` runs tcplab by its full path with `args`, as a build tree does.
+fn run_from_a_path(app: &mut tcplab::tui::App, pid: i32, args: &[&str]) {
+    let mut s = fake::sample();
+    for p in &mut s.processes {
+        if p.pid == pid {
+            let mut argv = vec!["/home/you/tcplab/target/debug/tcplab".to_string()];
+            argv.extend(args.iter().map(|a| a.to_string()));
+            p.cmdline = Some(argv);
+        }
+    }
+    app.update(Event::Snapshot(s));
+}
+
 /// At 80 columns COMMAND gets the spare width and shows the program's name, not its path.
 #[test]
 fn at_80_columns_the_command_is_readable() {
     let mut app = app(80, 24);
-    let mut s = fake::sample();
-    for p in &mut s.processes {
-        if p.pid == 200 {
-            p.cmdline = Some(vec![
-                "/home/you/tcplab/target/debug/tcplab".into(),
-                "demo".into(),
-                "zombie".into(),
-            ]);
-        }
-    }
-    app.update(Event::Snapshot(s));
+    run_from_a_path(&mut app, 200, &["demo", "zombie"]);
     let screen = render(&app);
     assert!(screen.contains("tcplab demo zombie"), "{screen}");
     assert!(!screen.contains("/home/you"), "{screen}");
@@ -626,18 +629,7 @@ fn server_status_is_a_table() {
 #[test]
 fn server_processes_show_the_program_not_its_path() {
     let mut app = app(80, 24);
-    let mut s = fake::sample();
-    for p in &mut s.processes {
-        if p.pid == 300 {
-            p.cmdline = Some(vec![
-                "/home/you/tcplab/target/debug/tcplab".into(),
-                "serve".into(),
-                "--listen".into(),
-                "127.0.0.1:0".into(),
-            ]);
-        }
-    }
-    app.update(Event::Snapshot(s));
+    run_from_a_path(&mut app, 300, &["serve", "--listen", "127.0.0.1:0"]);
     with_server(&mut app);
     press(&mut app, "4");
     let screen = render(&app);
