@@ -454,11 +454,21 @@ impl App {
         self.scroll_into_view();
     }
 
-    /// Shows `pane`, with its rows up to date.
+    /// Rebuilds the rows of `pane` alone, after its own filter changed: the other panes'
+    /// rows (thousands of sockets) are not sorted again for a key typed in another box.
+    pub(super) fn recompute_pane(&mut self, pane: Pane) {
+        self.with_pane(pane, |p, world| p.refresh(world));
+        self.scroll_into_view();
+    }
+
+    /// Shows `pane`, with its rows up to date (in the overview they are: every box is shown).
     pub(super) fn set_pane(&mut self, pane: Pane) {
         if self.pane != pane {
             self.pane = pane;
-            self.recompute_rows();
+            match self.overview() {
+                Some(_) => self.scroll_into_view(),
+                None => self.recompute_rows(),
+            }
         }
     }
 

@@ -40,7 +40,7 @@ impl App {
                 true
             });
             if edited {
-                self.recompute_rows();
+                self.recompute_pane(self.pane);
             }
             return vec![];
         }
@@ -216,7 +216,7 @@ impl App {
             KeyCode::Esc => {
                 self.with_pane(self.pane, |p, _| p.clear());
                 self.status = None;
-                self.recompute_rows();
+                self.recompute_pane(self.pane);
             }
             KeyCode::Up => self.move_cursor(-1),
             KeyCode::Down | KeyCode::Char('j') => self.move_cursor(1),
