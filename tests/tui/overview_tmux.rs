@@ -1,6 +1,7 @@
 //! The overview in a real terminal (tmux, 160×40) against the real binary: every box and the
 //! header's meters on screen, Tab and a mouse click moving the focus, the click selecting the
-//! row under it (Enter then opens that connection), `o` one pane and back, `q` ending it.
+//! row under it (Enter then opens that connection), `o` one pane and back, `q` ending it with
+//! the terminal's mouse reporting off again.
 
 use std::net::{TcpListener, TcpStream};
 
@@ -37,8 +38,10 @@ fn the_overview_at_160x40_focus_by_tab_and_click() {
         .collect();
     let servers: Vec<TcpStream> = (0..4).map(|_| listener.accept().unwrap().0).collect();
 
+    // From a shell, so the terminal can be read after the dashboard quits.
     let bin = env!("CARGO_BIN_EXE_tcplab");
-    let tmux = Tmux::start("overview", (160, 40), &format!("{bin} tui"));
+    let tmux = Tmux::start("overview", (160, 40), "sh");
+    tmux.send(&[&format!("{bin} tui; printf 'TCPLAB-%s\\n' DONE"), "Enter"]);
     tmux.wait_screen("the overview with its meters", |s| {
         let mut lines = s.lines();
         let (cpu, mem) = (lines.next().unwrap_or(""), lines.next().unwrap_or(""));
@@ -99,7 +102,14 @@ fn the_overview_at_160x40_focus_by_tab_and_click() {
     tmux.send(&["o"]);
     tmux.wait_screen("the overview again", |s| s.contains("┌ History"));
 
+    // The terminal reports the mouse while the dashboard runs, and no longer once it quit.
+    let mouse = || tmux.display("#{mouse_any_flag}#{mouse_sgr_flag}");
+    assert_eq!(mouse(), "11");
     tmux.send(&["q"]);
-    tmux.wait_session_gone("the dashboard to quit");
+    tmux.wait_screen("the shell after the dashboard", |s| {
+        s.contains("TCPLAB-DONE")
+    });
+    assert_eq!(mouse(), "00", "mouse reporting switched off on quit");
+    assert_eq!(tmux.display("#{alternate_on}"), "0");
     drop((clients, servers));
 }
