@@ -121,9 +121,15 @@ pub enum Receives {
     SingleShot,
 }
 
-/// Set to `single` in the environment, forces single-shot receives where the kernel has
-/// multishot ones: what a Linux 5.19 kernel gets, to try it on a newer one.
-pub const RECEIVES_ENV: &str = "TCPLAB_URING_RECEIVES";
+/// Set to `5.19` in the environment, makes the ring use only what Linux 5.19's io_uring has
+/// (provided buffer rings and multishot accept, the oldest it runs on): no single-issuer and
+/// deferred-completion setup flags (6.0, 6.1), single-shot receives, an asynchronous cancel at
+/// exit (the synchronous one is 6.0). To try that path on a newer kernel.
+pub const LINUX_ENV: &str = "TCPLAB_URING_LINUX";
+
+fn as_linux_5_19() -> bool {
+    std::env::var_os(LINUX_ENV).is_some_and(|v| v == "5.19")
+}
 
 impl Receives {
     pub fn name(self) -> &'static str {
@@ -141,11 +147,17 @@ impl Ring {
         // work only when the loop enters to wait (DEFER_TASKRUN), in one batch, instead of
         // interrupting the loop for each completion.
         // (Linux 6.1; an older kernel refuses the flags and gets a ring without them.)
-        let ring = IoUring::builder()
-            .setup_single_issuer()
-            .setup_defer_taskrun()
-            .setup_coop_taskrun()
-            .build(entries)
+        let old = as_linux_5_19();
+        let newer = if old {
+            Err(io::Error::from_raw_os_error(libc::EINVAL))
+        } else {
+            IoUring::builder()
+                .setup_single_issuer()
+                .setup_defer_taskrun()
+                .setup_coop_taskrun()
+                .build(entries)
+        };
+        let ring = newer
             .or_else(|e| match e.raw_os_error() {
                 Some(libc::EINVAL) => IoUring::new(entries),
                 _ => Err(e),
@@ -189,8 +201,7 @@ impl Ring {
             accepts: Vec::new(),
             receives: Receives::SingleShot,
         };
-        let forced = std::env::var_os(RECEIVES_ENV).is_some_and(|v| v == "single");
-        if !forced {
+        if !old {
             ring.receives = ring
                 .probe_receives()
                 .map_err(|e| Unavailable(format!("cannot probe io_uring receives: {e}")))?;
@@ -320,17 +331,49 @@ impl Ring {
         let ts = Timespec::new()
             .sec(timeout.as_secs())
             .nsec(timeout.subsec_nanos());
-        match self
-            .ring
-            .submitter()
-            .register_sync_cancel(Some(ts), io_uring::types::CancelBuilder::any())
-        {
+        let sync = if as_linux_5_19() {
+            Err(io::Error::from_raw_os_error(libc::EINVAL))
+        } else {
+            self.ring
+                .submitter()
+                .register_sync_cancel(Some(ts), io_uring::types::CancelBuilder::any())
+        };
+        match sync {
             Err(e) if e.raw_os_error() == Some(libc::ENOENT) => {} // nothing in flight
+            // Linux 5.19 has no synchronous cancel (6.0).
+            Err(e) if e.raw_os_error() == Some(libc::EINVAL) => {
+                return self.cancel_everything_through_the_ring(timeout)
+            }
             other => other?,
         }
         // With DEFER_TASKRUN the cancelled requests are completed (and let go of their files)
         // only when this thread next waits for completions: wait once, briefly.
         self.submit_and_wait(Some(Duration::from_millis(10)))
+    }
+
+    /// As [`cancel_everything`](Self::cancel_everything) with one cancel-any operation, waiting
+    /// for its completion and for the last completion of every multishot accept (the
+    /// operations that hold the listener).
+    fn cancel_everything_through_the_ring(&mut self, timeout: Duration) -> io::Result<()> {
+        const CANCEL_ALL: u64 = u64::MAX - 1;
+        let any = io_uring::types::CancelBuilder::any();
+        self.push(opcode::AsyncCancel2::new(any).build().user_data(CANCEL_ALL))?;
+        let deadline = std::time::Instant::now() + timeout;
+        let mut cancelled = false;
+        let mut done = Vec::new();
+        while !(cancelled && self.accepts.is_empty()) {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            if left.is_zero() {
+                return Err(io::Error::other(
+                    "operations still in flight after a cancel",
+                ));
+            }
+            self.submit_and_wait(Some(left.min(Duration::from_millis(10))))?;
+            self.completions(&mut done);
+            cancelled |= done.iter().any(|c| c.user_data == CANCEL_ALL);
+            done.clear(); // closes what a last accept handed over
+        }
+        Ok(())
     }
 
     /// Cancels the operation submitted with `target`.
