@@ -8,7 +8,7 @@ use std::sync::mpsc;
 
 use crate::cli::{NetArgs, UsageError};
 use crate::kernel::owners::OwnerIndex;
-use crate::kernel::sockets::{ScanDetail, ScanOptions, SocketScanner, SplitPolicy};
+use crate::kernel::sockets::{ScanDetail, ScanOptions, SocketScanner, SplitPolicy, TcpScan};
 use crate::model::counts::StateCounts;
 use crate::model::{owners_text, Socket, SocketFilter, TcpState, TimerKind};
 
@@ -41,34 +41,8 @@ pub fn run(args: NetArgs) -> anyhow::Result<ExitCode> {
     } else {
         ScanDetail::Basic
     };
-    // The kernel's socket dump and the walk of every process's descriptors are independent:
-    // run them at once (the walk is most of the command's time with thousands of sockets).
     let want_owners = !args.no_owners && !args.summary;
-    let (scan, index) = std::thread::scope(|scope| {
-        let walk = want_owners.then(|| {
-            scope.spawn(|| {
-                let mut index = OwnerIndex::new();
-                index.refresh(&[]).map(|()| index)
-            })
-        });
-        // With owners, the walk is the longer task and both cores are busy with it: a split
-        // dump would only add its second walk of the hash table.
-        let mut scanner = SocketScanner::with(ScanOptions {
-            detail,
-            split: if want_owners {
-                SplitPolicy::Never
-            } else {
-                SplitPolicy::Auto
-            },
-            ..ScanOptions::default()
-        });
-        let scan = scanner.scan();
-        let index = walk.map(|h| {
-            h.join()
-                .unwrap_or_else(|_| Err(std::io::Error::other("the owner walk panicked")))
-        });
-        (scan, index)
-    });
+    let (scan, index) = scan_and_walk(detail, want_owners);
     let scan = scan?;
     let mut sockets: Vec<Socket> = scan
         .sockets
@@ -80,22 +54,7 @@ pub fn run(args: NetArgs) -> anyhow::Result<ExitCode> {
     }
 
     if args.summary {
-        let counts = StateCounts::of(&sockets);
-        let text = if args.json {
-            let map: serde_json::Map<String, serde_json::Value> = counts
-                .iter()
-                .map(|(s, n)| (s.kernel_name().to_string(), n.into()))
-                .collect();
-            format!("{}\n", serde_json::to_string_pretty(&map)?)
-        } else {
-            let mut t = String::new();
-            for (s, n) in counts.iter() {
-                let _ = writeln!(t, "{:<13}{n:>7}", s.kernel_name());
-            }
-            let _ = writeln!(t, "{:<13}{:>7}", "TOTAL", counts.total());
-            t
-        };
-        return crate::output::print(&text);
+        return crate::output::print(&summary(&StateCounts::of(&sockets), args.json)?);
     }
 
     let index = index
@@ -114,6 +73,57 @@ pub fn run(args: NetArgs) -> anyhow::Result<ExitCode> {
     // (tens of thousands of sockets and the owner index).
     std::mem::forget((sockets, index));
     done
+}
+
+/// The kernel's socket dump and, when `owners`, the walk of every process's descriptors. They
+/// are independent: run at once (the walk is most of the command's time with thousands of
+/// sockets).
+fn scan_and_walk(
+    detail: ScanDetail,
+    owners: bool,
+) -> (anyhow::Result<TcpScan>, Option<std::io::Result<OwnerIndex>>) {
+    std::thread::scope(|scope| {
+        let walk = owners.then(|| {
+            scope.spawn(|| {
+                let mut index = OwnerIndex::new();
+                index.refresh(&[]).map(|()| index)
+            })
+        });
+        // With owners, the walk is the longer task and both cores are busy with it: a split
+        // dump would only add its second walk of the hash table.
+        let mut scanner = SocketScanner::with(ScanOptions {
+            detail,
+            split: if owners {
+                SplitPolicy::Never
+            } else {
+                SplitPolicy::Auto
+            },
+            ..ScanOptions::default()
+        });
+        let scan = scanner.scan();
+        let index = walk.map(|h| {
+            h.join()
+                .unwrap_or_else(|_| Err(std::io::Error::other("the owner walk panicked")))
+        });
+        (scan, index)
+    })
+}
+
+/// `--summary`: sockets per state and the total, as a table or a JSON object.
+fn summary(counts: &StateCounts, json: bool) -> anyhow::Result<String> {
+    if json {
+        let map: serde_json::Map<String, serde_json::Value> = counts
+            .iter()
+            .map(|(s, n)| (s.kernel_name().to_string(), n.into()))
+            .collect();
+        return Ok(format!("{}\n", serde_json::to_string_pretty(&map)?));
+    }
+    let mut t = String::new();
+    for (s, n) in counts.iter() {
+        let _ = writeln!(t, "{:<13}{n:>7}", s.kernel_name());
+    }
+    let _ = writeln!(t, "{:<13}{:>7}", "TOTAL", counts.total());
+    Ok(t)
 }
 
 /// `tcplab net --json` (schema in the README): one object per line inside the array.
