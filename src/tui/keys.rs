@@ -398,20 +398,21 @@ impl App {
         }
         let areas = self.areas();
         // In the overview the pane under the pointer gets the click or the wheel.
-        let under = self
-            .overview()
-            .and_then(|b| b.pane_at(m.column, m.row))
-            .unwrap_or(self.pane);
-        match m.kind {
-            MouseEventKind::ScrollDown => self.move_cursor_of(under, 3),
-            MouseEventKind::ScrollUp => self.move_cursor_of(under, -3),
-            MouseEventKind::Down(MouseButton::Left) => {
-                if m.row == areas.tabs.y {
-                    if let Some(i) = layout::tab_at(m.column) {
-                        self.set_pane(Pane::ALL[i]);
-                    }
-                    return vec![];
+        // In the overview, the box under the pointer (none over the header or the History
+        // box); one pane at a time, that pane.
+        let under = match self.overview() {
+            Some(b) => b.pane_at(m.column, m.row),
+            None => Some(self.pane),
+        };
+        match (m.kind, under) {
+            (MouseEventKind::ScrollDown, Some(under)) => self.move_cursor_of(under, 3),
+            (MouseEventKind::ScrollUp, Some(under)) => self.move_cursor_of(under, -3),
+            (MouseEventKind::Down(MouseButton::Left), _) if m.row == areas.tabs.y => {
+                if let Some(i) = layout::tab_at(m.column) {
+                    self.set_pane(Pane::ALL[i]);
                 }
+            }
+            (MouseEventKind::Down(MouseButton::Left), Some(under)) => {
                 let area = self.pane_area(under);
                 let hit = m.column >= area.x && m.column < area.right();
                 let hit = hit && m.row >= area.y && m.row < area.bottom();

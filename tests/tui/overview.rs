@@ -156,9 +156,15 @@ fn a_click_focuses_a_box_and_selects_the_row_under_it() {
     wheel_down(&mut app, socks.x + 5, socks.y + 4);
     assert_eq!(app.socks.cursor.at, 5);
     assert_eq!(app.pane, Pane::Machine, "the wheel does not move the focus");
-    // The History box takes no focus.
+    // The History box takes no focus, and the wheel over it moves nothing.
     click(&mut app, boxes.history.x + 3, boxes.history.y + 3);
     assert_eq!(app.pane, Pane::Machine);
+    // With the Sockets box focused, the wheel over the History box or the header moves nothing.
+    press(&mut app, "2");
+    for (x, y) in [(boxes.history.x + 3, boxes.history.y + 3), (3, 1)] {
+        wheel_down(&mut app, x, y);
+        assert_eq!(app.socks.cursor.at, 5);
+    }
 }
 
 #[test]
