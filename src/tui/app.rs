@@ -34,6 +34,8 @@ pub struct App {
     pub size: (u16, u16),
     pub interval: Duration,
     pub paused: bool,
+    /// Transitions that came while paused, newest last (at most a log's worth).
+    held: Vec<Transition>,
     /// The pane that has the keys.
     pub pane: Pane,
     /// Every pane at once where the terminal has room (`o` toggles; `overview.rs`).
@@ -92,6 +94,7 @@ impl App {
             size,
             interval,
             paused: false,
+            held: Vec::new(),
             pane: Pane::Processes,
             overview: true,
             overlay: Overlay::None,
@@ -375,7 +378,26 @@ impl App {
             list.retain(|t| !self.server.takes_probe_transition(t));
         }
         self.history.transitions(list.len());
+        if self.paused {
+            // The log stays still while paused, so a connection picked in it stays there to
+            // read; the newest of what came meanwhile waits for `p`.
+            self.held.extend(list);
+            let over = self.held.len().saturating_sub(TRANSITION_LOG);
+            self.held.drain(..over);
+            return;
+        }
         self.log.push(list, self.refreshes);
+    }
+
+    /// `p`: stops refreshing and holds the transition log still, or resumes both.
+    pub(super) fn toggle_pause(&mut self) {
+        self.paused = !self.paused;
+        if !self.paused {
+            let held = std::mem::take(&mut self.held);
+            self.log.push(held, self.refreshes);
+        }
+        let s = if self.paused { "paused" } else { "resumed" };
+        self.say(StatusKind::Info, s.to_string());
     }
 
     /// What panes read: the data they are derived from, and the rows on screen.

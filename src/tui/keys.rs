@@ -195,11 +195,7 @@ impl App {
                 self.help_scroll = 0;
                 self.overlay = Overlay::Help;
             }
-            KeyCode::Char('p') => {
-                self.paused = !self.paused;
-                let s = if self.paused { "paused" } else { "resumed" };
-                self.say(StatusKind::Info, s.to_string());
-            }
+            KeyCode::Char('p') => self.toggle_pause(),
             KeyCode::Char('+') | KeyCode::Char('=') => self.step_interval(true),
             KeyCode::Char('-') => self.step_interval(false),
             KeyCode::Char('z') => return self.spawn_demo("zombie".to_string()),

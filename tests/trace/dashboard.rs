@@ -202,3 +202,44 @@ fn a_connect_line_shows_the_life_of_the_socket_it_became() {
         "{a_life}"
     );
 }
+
+/// While paused the log stays still, so a connection picked in it can be read on a busy
+/// machine; what came meanwhile shows on resume.
+#[test]
+fn pause_holds_the_log_still() {
+    use TcpState::*;
+    let mut app = app(120, 45);
+    press(&mut app, "3");
+    let (client, server) = ("127.0.0.1:5555", "127.0.0.1:80");
+    app.update(Event::Transitions(vec![tr(
+        0,
+        client,
+        server,
+        SynSent,
+        Established,
+        Some(500),
+    )]));
+    app.update(code(KeyCode::Down));
+    press(&mut app, "p");
+    // A flood of other connections, more than the log holds.
+    let flood: Vec<Transition> = (0..300)
+        .map(|i| {
+            let other = format!("127.0.0.1:{}", 20_000 + i);
+            tr(10 + i, &other, server, SynSent, Established, Some(100))
+        })
+        .collect();
+    app.update(Event::Transitions(flood));
+    let screen = render(&app);
+    assert!(
+        screen.contains("SYN_SENT 0.500ms→ESTABLISHED"),
+        "the picked life is still readable:\n{screen}"
+    );
+    assert!(
+        !screen.contains("127.0.0.1:20299"),
+        "nothing new while paused:\n{screen}"
+    );
+    press(&mut app, "p");
+    let screen = render(&app);
+    assert!(screen.contains("127.0.0.1:20299"), "{screen}");
+    assert!(screen.contains("(no longer in the log)"), "{screen}");
+}
