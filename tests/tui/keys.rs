@@ -551,14 +551,7 @@ fn the_first_screen_sorts_by_cpu_and_hides_kernel_threads() {
     use std::time::Duration;
     use tcplab::tui::theme::Theme;
     let mut app = tcplab::tui::App::new(Duration::from_secs(1), (120, 30), Theme { color: true });
-    let first = fake::sample();
-    let mut second = first.clone();
-    second.taken_at = second.taken_at.map(|t| t + Duration::from_secs(1));
-    for p in &mut second.processes {
-        if p.comm == "yes" {
-            p.cpu_time += Duration::from_millis(970);
-        }
-    }
+    let (first, second) = testkit::dashboard::two_readings();
     let kernel = first
         .processes
         .iter()

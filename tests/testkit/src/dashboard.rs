@@ -7,6 +7,7 @@ use ratatui::backend::TestBackend;
 use ratatui::Terminal;
 use tcplab::kernel::host::{CpuTimes, Memory};
 use tcplab::tui::event::HostInfo;
+use tcplab::model::Snapshot;
 use tcplab::tui::theme::Theme;
 use tcplab::tui::{draw, fake, App, Effect, Event};
 
@@ -45,6 +46,15 @@ pub fn app(w: u16, h: u16) -> App {
         total: 11_000,
     });
     app.update(Event::Host(host));
+    let (first, second) = two_readings();
+    app.update(Event::Snapshot(first));
+    app.update(Event::Snapshot(second));
+    app
+}
+
+/// The fake machine read twice, one second apart, `yes` busy (97% of a core) in between: what
+/// makes CPU% exist.
+pub fn two_readings() -> (Snapshot, Snapshot) {
     let first = fake::sample();
     let mut second = first.clone();
     second.taken_at = second.taken_at.map(|t| t + Duration::from_secs(1));
@@ -53,9 +63,7 @@ pub fn app(w: u16, h: u16) -> App {
             p.cpu_time += Duration::from_millis(970);
         }
     }
-    app.update(Event::Snapshot(first));
-    app.update(Event::Snapshot(second));
-    app
+    (first, second)
 }
 
 pub fn render(app: &App) -> String {
