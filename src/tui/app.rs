@@ -39,7 +39,7 @@ pub struct App {
     /// The pane that has the keys.
     pub pane: Pane,
     /// Every pane at once where the terminal has room (`o` toggles; `overview.rs`).
-    pub overview: bool,
+    pub overview_wanted: bool,
     pub overlay: Overlay,
     /// The first help line shown (the help overlay scrolls when it does not fit).
     pub help_scroll: u16,
@@ -96,7 +96,7 @@ impl App {
             paused: false,
             held: Vec::new(),
             pane: Pane::Processes,
-            overview: true,
+            overview_wanted: true,
             overlay: Overlay::None,
             help_scroll: 0,
             quitting: false,

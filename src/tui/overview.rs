@@ -67,7 +67,7 @@ pub fn boxes(size: (u16, u16), body: Rect) -> Option<Boxes> {
 impl App {
     /// The overview's boxes when it is on and the terminal has room for it.
     pub fn overview(&self) -> Option<Boxes> {
-        if !self.overview {
+        if !self.overview_wanted {
             return None;
         }
         let a = self.areas();
@@ -117,8 +117,8 @@ impl App {
             );
             return;
         }
-        self.overview = !self.overview;
-        let text = match self.overview {
+        self.overview_wanted = !self.overview_wanted;
+        let text = match self.overview_wanted {
             true => "overview: every pane at once (o: one pane)",
             false => "one pane at a time (o: overview)",
         };

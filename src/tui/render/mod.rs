@@ -136,7 +136,7 @@ fn hints_line(app: &App) -> Line<'static> {
     let first: &[(&str, &str)] = &[("?", "help"), ("q", "quit")];
     let last: &[(&str, &str)] = &[("Tab", "pane"), ("d", "demos")];
     // `o` only where the terminal has room for the overview.
-    let overview: &[(&str, &str)] = match (app.overview, app.overview().is_some()) {
+    let overview: &[(&str, &str)] = match (app.overview_wanted, app.overview().is_some()) {
         (true, true) => &[("o", "one pane")],
         (false, _) if app.overview_fits() => &[("o", "overview")],
         _ => &[],
