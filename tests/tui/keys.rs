@@ -748,3 +748,36 @@ fn a_connection_detail_opens_with_the_history_it_gathered_on_screen() {
     narrow.update(code(KeyCode::Enter));
     assert!(narrow.traffic.history.as_ref().unwrap().samples.is_empty());
 }
+
+/// A demo that ends (a failure, often) takes Enter-on-it with its process: the news of its
+/// end says what it said last and where its log is.
+#[test]
+fn a_demo_that_ended_says_what_it_said_last_and_where_its_log_is() {
+    let mut app = app(120, 30);
+    app.update(Event::Spawned {
+        kind: ChildKind::Demo("select-limit".into()),
+        pid: 150,
+        log: Some("/tmp/tcplab-tui-9/demo-select-limit-150.log".into()),
+    });
+    app.update(Event::ChildOutput {
+        pid: 150,
+        line: "tcplab: the hard limit on open files is 1024, below the 1088 descriptors this demo needs".into(),
+    });
+    app.update(Event::Reaped(vec![Reaped {
+        pid: 150,
+        how: Exit::Code(1),
+    }]));
+    let last = app.notices.back().unwrap();
+    assert!(
+        last.starts_with("demo select-limit (pid 150) exited"),
+        "{last}"
+    );
+    assert!(
+        last.contains("it said last: tcplab: the hard limit on open files is 1024"),
+        "{last}"
+    );
+    assert!(
+        last.contains("(all of it: /tmp/tcplab-tui-9/demo-select-limit-150.log)"),
+        "{last}"
+    );
+}

@@ -111,9 +111,22 @@ impl App {
                     };
                     self.server.detached = false;
                 }
+                // Its process is gone, and with it Enter on it: what a demo said last (why it
+                // failed, often) and where the rest is come with the news.
+                let last = match (child.is_demo(), child.output.last()) {
+                    (true, Some(line)) => format!("; it said last: {}", line.trim()),
+                    _ => String::new(),
+                };
+                let log = match (child.is_demo(), &child.log) {
+                    (true, Some(path)) => format!(" (all of it: {})", path.display()),
+                    _ => String::new(),
+                };
                 self.say(
                     StatusKind::Info,
-                    format!("{} (pid {}) {}; reaped", child.kind, r.pid, r.how),
+                    format!(
+                        "{} (pid {}) {}; reaped{last}{log}",
+                        child.kind, r.pid, r.how
+                    ),
                 );
             } else {
                 let zombie_of = self
