@@ -78,17 +78,35 @@ for r in $(seq "$ROUNDS"); do
   echo "$line us/request (load ${LOAD[$r]})" >&2
 done
 
-# Where the time goes, once per server: system calls and sleeps (context switches) per request,
-# counted by perf on the worker during one more run (without perf, or without the permission
-# to count, the column says "-").
-declare -A CALLS SLEEPS
+# Where the time goes, once per server, during one more run: system calls and sleeps (context
+# switches) per request counted by perf stat, and the worker's samples (perf record) by kind:
+# user space, io_uring's kernel code, system call entry and epoll, the scheduler and wake-ups,
+# and the rest (TCP/IP, memory). Without perf, or without the permission, the columns say "-".
+declare -A CALLS SLEEPS SHARES
+# perf report --no-children --sort sym lines ("  1.23%  [k] symbol") -> the five shares
+classify() {
+  awk '$1 ~ /%$/ && ($2 == "[k]" || $2 == "[.]") {
+    v = $1; sub("%", "", v); sym = $3
+    if ($2 == "[.]") k = "user"
+    else if (sym ~ /^(__)?io_|^io_uring|^__do_sys_io_uring|^tctx_/) k = "uring"
+    else if (sym ~ /^(do_syscall_64|entry_SYSCALL|syscall_|__x64_sys_|x64_sys_call|__sys_|ksys_|ep_|__ep_|do_epoll|sock_poll|tcp_poll|fdget|__fdget|__fget|fput|sockfd_lookup)/) k = "sys"
+    else if (sym ~ /^(finish_task_switch|__schedule|schedule|pick_next|dequeue_|enqueue_|try_to_wake_up|ttwu_|update_curr|__switch_to|switch_mm|psi_|hrtimer|__hrtimer|_raw_spin_unlock_irqrestore)/) k = "sched"
+    else k = "rest"
+    s[k] += v; t += v
+  }
+  END { if (t > 0) printf "%.1f | %.1f | %.1f | %.1f | %.1f\n", 100*s["user"]/t, 100*s["uring"]/t, 100*s["sys"]/t, 100*s["sched"]/t, 100*s["rest"]/t }'
+}
 for s in "${SERVERS[@]}"; do
-  CALLS[$s]=-; SLEEPS[$s]=-
+  CALLS[$s]=-; SLEEPS[$s]=-; SHARES[$s]="- | - | - | - | -"
   command -v perf >/dev/null || continue
   perf stat -x, -e raw_syscalls:sys_enter,context-switches -p "${WORKER[$s]}" -o "$work/perf.$s" \
     -- sleep "${DURATION%s}" 2>/dev/null &
   counter=$!
+  perf record -q -F 999 -p "${WORKER[$s]}" -o "$work/record.$s" -- sleep "${DURATION%s}" >/dev/null 2>&1 &
+  sampler=$!
   out=$($PIN_CLIENT wrk -t1 -c"$CONNS" -d"$DURATION" "http://127.0.0.1:${PORT[$s]}/")
+  wait "$sampler" && shares=$(perf report -i "$work/record.$s" --no-children --sort sym --stdio 2>/dev/null | classify) &&
+    [ -n "$shares" ] && SHARES[$s]=$shares
   wait "$counter" || continue
   requests=$(echo "$out" | awk '/requests in/ { print $1 }')
   CALLS[$s]=$(awk -F, -v n="$requests" '$3 == "raw_syscalls:sys_enter" && $1 ~ /^[0-9]+$/ { printf "%.3f", $1 / n }' "$work/perf.$s")
@@ -136,6 +154,10 @@ table=$(
   ratio_row bare_uring reactor "bare io_uring / reactor (the floor of uring / reactor)"
   printf '| load average (1 min) after each round | | %s | | |\n' "$(for r in $(seq "$ROUNDS"); do printf '%s ' "${LOAD[$r]}"; done)"
 )
+shares=$(
+  printf '| server | user space %% | io_uring %% | system call entry, epoll %% | scheduler, wake-ups %% | TCP/IP and the rest %% |\n|---|---:|---:|---:|---:|---:|\n'
+  for s in "${SERVERS[@]}"; do printf '| %s | %s |\n' "${LABEL[$s]}" "${SHARES[$s]}"; done
+)
 floor=$(per_round bare_uring reactor)
 reach=$(awk -v f="$floor" 'BEGIN {
   if (f <= 0.9) printf "reachable only if uring / bare io_uring stays under %.2f", 0.9 / f
@@ -155,6 +177,11 @@ section=$(
   echo
   echo "$table"
   echo
+  echo "Where each worker's CPU went in that run (\`perf record -F 999\` on the worker, its samples"
+  echo "by the kind of function they fell in):"
+  echo
+  echo "$shares"
+  echo
   echo "Reading it: most of a keep-alive request's cost is the kernel's loopback TCP work (the"
   echo "server's send also runs the receive path of wrk's socket), which every server pays; the bare"
   echo "loops are that plus the least each interface needs: a read and a write per request for"
@@ -163,8 +190,9 @@ section=$(
   echo "DEFER_TASKRUN), so \"bare io_uring / bare mio\" is what io_uring itself can save here, and"
   echo "\"bare io_uring / reactor\" is the best uring / reactor any server on this ring can reach."
   echo "Here that floor measured $floor, so the target uring / reactor <= 0.9 is $reach."
-  echo "What io_uring saves is system calls (the count above), and on loopback they are a small"
-  echo "part of a request's cost beside the TCP work both interfaces leave to the kernel."
+  echo "What io_uring saves is system calls: the count above, and the reactor's system call entry"
+  echo "and epoll share against uring's io_uring share; on loopback they are a small part of a"
+  echo "request's cost beside the TCP work both interfaces leave to the kernel."
 )
 echo "$section"
 write_section "## serve: CPU per request" "$section"

@@ -232,8 +232,10 @@ impl Ring {
                 }
             }
             match result {
-                Some(r) if r == -libc::EINVAL => return Ok(Receives::SingleShot),
-                Some(_) => return Ok(Receives::Multishot),
+                Some(0) => return Ok(Receives::Multishot),
+                // EINVAL, or anything unforeseen: single-shot receives work wherever buffer
+                // rings do.
+                Some(_) => return Ok(Receives::SingleShot),
                 None if std::time::Instant::now() >= deadline => {
                     return Err(io::Error::other("no completion in 5 s"))
                 }
