@@ -277,3 +277,25 @@ fn the_meters_read_this_machine() {
         std::thread::yield_now();
     }
 }
+
+/// Ten minutes are kept (600 refreshes at the default interval); the graph then covers them
+/// all, several refreshes a column.
+#[test]
+fn history_keeps_the_last_ten_minutes() {
+    let mut app = app(160, 40);
+    refreshes(&mut app, 700);
+    assert_eq!(app.history.sockets.len(), tcplab::tui::history::SAMPLES);
+    let screen = render(&app);
+    assert!(screen.contains("History · last 9m59s"), "{screen}");
+    // Every other refresh had a transition: the peaks fill the whole graph.
+    let row = screen
+        .lines()
+        .find(|l| l.contains("│transitions "))
+        .expect("the transitions row");
+    let graph: String = row
+        .chars()
+        .skip_while(|c| *c != '█')
+        .take_while(|c| *c == '█')
+        .collect();
+    assert!(graph.chars().count() >= 10, "{row}");
+}
