@@ -20,7 +20,7 @@ pub fn filter_of(args: &NetArgs) -> Result<SocketFilter, UsageError> {
         .iter()
         .map(|s| SocketFilter::state(s))
         .collect::<Result<Vec<_>, _>>()
-        .map_err(UsageError)?;
+        .map_err(|e| UsageError(e.to_string()))?;
     if args.listen {
         states.push(TcpState::Listen);
     }

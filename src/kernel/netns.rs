@@ -17,7 +17,20 @@ pub enum LabError {
     #[error("{0}")]
     Unavailable(String),
     #[error("{0}")]
-    Failed(String),
+    Failed(#[from] CommandError),
+}
+
+/// An iproute2 command that could not be run, or that failed: the command and the first line
+/// of what it said on stderr.
+#[derive(Debug, thiserror::Error)]
+pub enum CommandError {
+    #[error("cannot run {program}: {source}")]
+    Spawn {
+        program: String,
+        source: std::io::Error,
+    },
+    #[error("`{command}`: {said}")]
+    Failed { command: String, said: String },
 }
 
 /// How the sending side is shaped.
@@ -148,24 +161,26 @@ fn enter(name: &str) -> std::io::Result<()> {
     setns(&file, CloneFlags::CLONE_NEWNET).map_err(std::io::Error::from)
 }
 
-fn ip(args: &[&str]) -> Result<(), String> {
+fn ip(args: &[&str]) -> Result<(), CommandError> {
     run("ip", args)
 }
 
 /// Runs an iproute2 command; its first line of stderr is the error.
-fn run(program: &str, args: &[&str]) -> Result<(), String> {
+fn run(program: &str, args: &[&str]) -> Result<(), CommandError> {
     let out = Command::new(program)
         .args(args)
         .stdin(Stdio::null())
         .output()
-        .map_err(|e| format!("cannot run {program}: {e}"))?;
+        .map_err(|source| CommandError::Spawn {
+            program: program.to_string(),
+            source,
+        })?;
     if out.status.success() {
         return Ok(());
     }
     let err = String::from_utf8_lossy(&out.stderr);
-    Err(format!(
-        "`{program} {}`: {}",
-        args.join(" "),
-        err.lines().next().unwrap_or("failed").trim()
-    ))
+    Err(CommandError::Failed {
+        command: format!("{program} {}", args.join(" ")),
+        said: err.lines().next().unwrap_or("failed").trim().to_string(),
+    })
 }

@@ -5,6 +5,11 @@
 
 use super::{Socket, TcpState};
 
+/// A word that names no TCP state; its message lists the names there are.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown TCP state `{0}`; expected one of {names}", names = TcpState::ALL.map(|s| s.kernel_name()).join(", "))]
+pub struct UnknownState(pub String);
+
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct SocketFilter {
     pub states: Vec<TcpState>,
@@ -14,15 +19,9 @@ pub struct SocketFilter {
 }
 
 impl SocketFilter {
-    /// A state name as a person types it (`time_wait`, `TIME-WAIT`, `closed`), or the one-line
-    /// error that lists the names.
-    pub fn state(name: &str) -> Result<TcpState, String> {
-        TcpState::parse(name).ok_or_else(|| {
-            format!(
-                "unknown TCP state `{name}`; expected one of {}",
-                TcpState::ALL.map(|s| s.kernel_name()).join(", ")
-            )
-        })
+    /// A state name as a person types it (`time_wait`, `TIME-WAIT`, `closed`).
+    pub fn state(name: &str) -> Result<TcpState, UnknownState> {
+        TcpState::parse(name).ok_or_else(|| UnknownState(name.to_string()))
     }
 
     /// The dashboard's filter text: each word a state name, a port (`8080` or `:8080`), or
@@ -114,7 +113,7 @@ mod tests {
 
     #[test]
     fn an_unknown_state_names_the_known_ones() {
-        let e = SocketFilter::state("waiting").unwrap_err();
+        let e = SocketFilter::state("waiting").unwrap_err().to_string();
         assert!(e.contains("`waiting`") && e.contains("TIME_WAIT"), "{e}");
     }
 }
