@@ -397,11 +397,21 @@ fn a_threaded_client_closing_first_is_followed_through_time_wait() {
     }
     // The arrows reach the client's connection; its life ends in TIME_WAIT.
     let life = format!("Life of {local} → {server}");
+    // Each press is read back before the next: a press sent before the screen showed the last
+    // one would step past the connection on a busy machine.
+    let picked = |s: &str| {
+        s.lines()
+            .find(|l| l.contains("Life of "))
+            .map(str::to_string)
+    };
+    let mut shown = picked(&tmux.screen());
     for _ in 0..4 {
         tmux.send(&["Down"]);
-        if tmux.screen().contains(&life) {
+        let screen = tmux.wait_screen("the arrow to pick a connection", |s| picked(s) != shown);
+        if screen.contains(&life) {
             break;
         }
+        shown = picked(&screen);
     }
     let screen = tmux.wait_screen("the client's life", |s| s.contains(&life));
     let shown = screen
