@@ -156,7 +156,7 @@ pub struct Context<'a> {
 
 // ----- the written form ------------------------------------------------------------------
 
-fn words(text: &str) -> Result<Vec<String>, String> {
+fn words(text: &str) -> Result<Vec<String>, BadCheck> {
     let mut out = Vec::new();
     let mut cur = String::new();
     let mut quoted = false;
@@ -194,9 +194,9 @@ fn signal_number(name: &str) -> Option<u32> {
 }
 
 impl FromStr for Check {
-    type Err = String;
+    type Err = BadCheck;
 
-    fn from_str(text: &str) -> Result<Check, String> {
+    fn from_str(text: &str) -> Result<Check, BadCheck> {
         let words = words(text)?;
         let (name, params) = words.split_first().ok_or("the check is empty")?;
         let mut map: HashMap<&str, &str> = HashMap::new();
@@ -205,14 +205,16 @@ impl FromStr for Check {
                 .split_once('=')
                 .ok_or_else(|| format!("`{p}` is not name=value"))?;
             if map.insert(k, v).is_some() {
-                return Err(format!("`{k}` twice"));
+                return Err(BadCheck(format!("`{k}` twice")));
             }
         }
         let mut take = |k: &str| map.remove(k).map(str::to_string);
-        let number = |v: Option<String>, k: &str, default: usize| -> Result<usize, String> {
+        let number = |v: Option<String>, k: &str, default: usize| -> Result<usize, BadCheck> {
             match v {
                 None => Ok(default),
-                Some(v) => v.parse().map_err(|_| format!("{k}={v} is not a number")),
+                Some(v) => v
+                    .parse()
+                    .map_err(|_| BadCheck(format!("{k}={v} is not a number"))),
             }
         };
         let check = match name.as_str() {
@@ -223,7 +225,11 @@ impl FromStr for Check {
                 closer: match take("closer").as_deref() {
                     Some("client") => Side::Client,
                     Some("server") => Side::Server,
-                    other => return Err(format!("closer must be client or server, not {other:?}")),
+                    other => {
+                        return Err(BadCheck(format!(
+                            "closer must be client or server, not {other:?}"
+                        )))
+                    }
                 },
             },
             "close-wait" => Check::CloseWait {
@@ -265,9 +271,9 @@ impl FromStr for Check {
                     Some("caught") => Mask::Caught,
                     Some("pending") => Mask::Pending,
                     other => {
-                        return Err(format!(
+                        return Err(BadCheck(format!(
                             "mask must be blocked, ignored, caught or pending, not {other:?}"
-                        ))
+                        )))
                     }
                 };
                 let sig = take("sig").ok_or("signal needs sig=")?;
@@ -278,12 +284,29 @@ impl FromStr for Check {
                 }
             }
             "stopped" => Check::Stopped,
-            other => return Err(format!("unknown check `{other}`")),
+            other => return Err(BadCheck(format!("unknown check `{other}`"))),
         };
         if let Some(k) = map.keys().next() {
-            return Err(format!("`{name}` takes no `{k}`"));
+            return Err(BadCheck(format!("`{name}` takes no `{k}`")));
         }
         Ok(check)
+    }
+}
+
+/// A check line that is not in the lessons' check syntax: what is wrong with it, in one line.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct BadCheck(String);
+
+impl From<String> for BadCheck {
+    fn from(why: String) -> BadCheck {
+        BadCheck(why)
+    }
+}
+
+impl From<&str> for BadCheck {
+    fn from(why: &str) -> BadCheck {
+        BadCheck(why.to_string())
     }
 }
 

@@ -206,7 +206,9 @@ pub fn parse(text: &str) -> Result<Lesson, ParseError> {
         let key = block.take("key").map(|(_, v)| v);
         let run = block.take("run").map(|(_, v)| v);
         let (line, check) = block.need("check")?;
-        let check = check.parse::<Check>().map_err(|e| err(line, e))?;
+        let check = check
+            .parse::<Check>()
+            .map_err(|e| err(line, e.to_string()))?;
         block.no_more()?;
         if key.is_none() && run.is_none() {
             return Err(err(block.start, "a step needs a `key:` or a `run:`"));
