@@ -66,6 +66,7 @@ hold() {
   local want=$1 i=${#holders[@]} n
   while [ "$holding" -lt "$want" ]; do
     n=$(( (want - holding) < PER_PROCESS ? (want - holding) : PER_PROCESS ))
+    rm -f "$work/in$i" "$work/ready$i"
     mkfifo "$work/in$i"
     ( ulimit -n $(( n + 100 )) && exec "$holder_bin" $(( n / 2 )) <"$work/in$i" >"$work/ready$i" ) &
     holders+=("$!")
