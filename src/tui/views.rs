@@ -359,6 +359,11 @@ fn sock_cmp(
 
 /// Indices of the sockets the Sockets pane shows, filtered and sorted; `rates` index-aligned
 /// with `sockets`, or empty when unknown.
+///
+/// At a hundred thousand sockets a comparator that reads two sockets per comparison spends
+/// the sort in cache misses (a key press that opens the pane waited for it): each row's key is
+/// gathered once into a compact array and that is sorted. The order is `sock_cmp`'s, ties
+/// kept in index order.
 pub fn socket_rows(
     sockets: &[Socket],
     rates: &[Option<Throughput>],
@@ -369,13 +374,109 @@ pub fn socket_rows(
         .filter(|&i| filter.keeps(&sockets[i]))
         .collect();
     let rate = |i: usize| rates.get(i).copied().flatten();
-    idx.sort_by(|&a, &b| {
-        let o = sock_cmp((&sockets[a], rate(a)), (&sockets[b], rate(b)), sort.column);
-        if sort.descending {
-            o.reverse()
-        } else {
-            o
-        }
+    if sort.column == SockColumn::Owners {
+        idx.sort_by(|&a, &b| {
+            let o = sock_cmp((&sockets[a], rate(a)), (&sockets[b], rate(b)), sort.column);
+            if sort.descending {
+                o.reverse()
+            } else {
+                o
+            }
+        });
+        return idx;
+    }
+    let mut keys: Vec<RowKey> = idx
+        .iter()
+        .map(|&i| row_key(&sockets[i], rate(i), sort.column, i))
+        .collect();
+    keys.sort_unstable_by(|a, b| {
+        let o = a.sorted.cmp(&b.sorted);
+        let o = if sort.descending { o.reverse() } else { o };
+        o.then(a.index.cmp(&b.index))
     });
-    idx
+    keys.into_iter().map(|k| k.index).collect()
+}
+
+/// What `sock_cmp` compares, read once per row.
+struct RowKey {
+    /// (column value, remote when the column is Remote, local, remote).
+    sorted: (
+        u128,
+        Option<std::net::SocketAddr>,
+        std::net::SocketAddr,
+        std::net::SocketAddr,
+    ),
+    index: usize,
+}
+
+fn row_key(s: &Socket, rate: Option<Throughput>, col: SockColumn, index: usize) -> RowKey {
+    // None below every value, as Option's order has it.
+    let info = |f: fn(&crate::model::TcpInfo) -> u64| {
+        s.info.as_deref().map_or(0, |i| u128::from(f(i)) + 1)
+    };
+    // f64::total_cmp's order as an unsigned integer; -1 when unknown, as in sock_cmp.
+    let rate = |f: fn(&Throughput) -> f64| {
+        let bits = rate.map_or(-1.0, |r| f(&r)).to_bits() as i64;
+        let ordered = bits ^ (((bits >> 63) as u64) >> 1) as i64;
+        (i128::from(ordered) - i128::from(i64::MIN)) as u128
+    };
+    let value = match col {
+        SockColumn::State => u128::from(s.state as u8),
+        SockColumn::Local | SockColumn::Remote | SockColumn::Owners => 0,
+        SockColumn::RecvQ => u128::from(s.recv_q),
+        SockColumn::SendQ => u128::from(s.send_q),
+        SockColumn::Rtt => info(|i| i.rtt_us as u64),
+        SockColumn::Cwnd => info(|i| i.snd_cwnd as u64),
+        SockColumn::Retr => info(|i| i.total_retrans as u64),
+        SockColumn::Up => rate(|r| r.send),
+        SockColumn::Down => rate(|r| r.recv),
+        SockColumn::Timer => s.timer.expires_in.as_nanos(),
+    };
+    let remote_first = (col == SockColumn::Remote).then_some(s.remote);
+    RowKey {
+        sorted: (value, remote_first, s.local, s.remote),
+        index,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The keyed sort gives exactly the comparator's order, ties (the same connection twice)
+    /// in index order, for every column both ways.
+    #[test]
+    fn socket_rows_follow_the_comparator() {
+        let mut sockets = crate::tui::fake::sample_with_info(3).sockets;
+        let copies: Vec<Socket> = sockets.iter().take(4).cloned().collect();
+        sockets.extend(copies);
+        let rates: Vec<Option<Throughput>> = (0..sockets.len())
+            .map(|i| {
+                (i % 3 != 0).then(|| Throughput {
+                    send: (i % 5) as f64 * 1000.5,
+                    recv: -0.0 + (i % 2) as f64,
+                })
+            })
+            .collect();
+        let filter = SocketFilter::default();
+        for column in SockColumn::ALL {
+            for descending in [false, true] {
+                let sort = Sort { column, descending };
+                let mut want: Vec<usize> = (0..sockets.len()).collect();
+                want.sort_by(|&a, &b| {
+                    let o = sock_cmp((&sockets[a], rates[a]), (&sockets[b], rates[b]), column);
+                    if descending {
+                        o.reverse()
+                    } else {
+                        o
+                    }
+                });
+                assert_eq!(
+                    socket_rows(&sockets, &rates, sort, &filter),
+                    want,
+                    "{column:?} descending {descending}"
+                );
+            }
+        }
+    }
 }
