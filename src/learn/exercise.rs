@@ -52,7 +52,7 @@ pub fn run(exercise: Exercise, port: u16, lang: Lang) -> anyhow::Result<ExitCode
             let mut memory = Memory::new();
             match w.until(&Check::Daemon { cmd: None }, &mut memory, Duration::ZERO) {
                 Verdict::Passed(t) => Ok(t),
-                other => Err(other.text().to_string()),
+                other => Err(Failed(other.text().to_string())),
             }
         }
     };
@@ -61,7 +61,18 @@ pub fn run(exercise: Exercise, port: u16, lang: Lang) -> anyhow::Result<ExitCode
             println!("{}: {text}", lang.pick("ok", "通过"));
             Ok(ExitCode::SUCCESS)
         }
-        Err(text) => fail(text),
+        Err(Failed(text)) => fail(text),
+    }
+}
+
+/// Why an exercise did not pass, in the learner's language: printed after `FAIL:`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+struct Failed(String);
+
+impl From<String> for Failed {
+    fn from(why: String) -> Failed {
+        Failed(why)
     }
 }
 
@@ -88,7 +99,7 @@ fn connect_addr(local: SocketAddr) -> SocketAddr {
 }
 
 /// Connects, with a deadline on everything.
-fn connect(target: SocketAddr) -> Result<TcpStream, String> {
+fn connect(target: SocketAddr) -> Result<TcpStream, Failed> {
     let s = TcpStream::connect_timeout(&target, ANSWER)
         .map_err(|e| format!("cannot connect to {target}: {e}"))?;
     let _ = s.set_read_timeout(Some(ANSWER));
@@ -112,14 +123,14 @@ fn ask(s: &mut TcpStream) -> bool {
     }
 }
 
-fn forking(w: &mut Watcher, listener: Socket, target: SocketAddr) -> Result<String, String> {
+fn forking(w: &mut Watcher, listener: Socket, target: SocketAddr) -> Result<String, Failed> {
     let lang = w.lang;
     let servers: BTreeSet<i32> = listener.owners.iter().flatten().map(|o| o.pid).collect();
     if listener.owners.is_none() {
-        return Err(lang.pick(
+        return Err(Failed(lang.pick(
             "who holds the listener is unknown: run tcplab learn check as root".into(),
             "不知道谁持有监听 socket：请以 root 运行 tcplab learn check".into(),
-        ));
+        )));
     }
     let mut served_by_child = Vec::new();
     for _ in 0..CONNECTIONS {
@@ -150,7 +161,7 @@ fn forking(w: &mut Watcher, listener: Socket, target: SocketAddr) -> Result<Stri
             std::thread::sleep(Duration::from_millis(10));
         }
         if !ask(&mut s) {
-            return Err(lang.pick(
+            return Err(Failed(lang.pick(
                 format!(
                     "connection from {ours}: the server did not answer and close within {}s",
                     ANSWER.as_secs()
@@ -159,14 +170,14 @@ fn forking(w: &mut Watcher, listener: Socket, target: SocketAddr) -> Result<Stri
                     "来自 {ours} 的连接：服务器没有在 {} 秒内应答并关闭",
                     ANSWER.as_secs()
                 ),
-            ));
+            )));
         }
     }
     let Some(&(child, parent)) = served_by_child.first() else {
-        return Err(lang.pick(
+        return Err(Failed(lang.pick(
             format!("no connection of {CONNECTIONS} was held by a child of {servers:?}: does the server fork a child per connection?"),
             format!("{CONNECTIONS} 个连接没有一个由 {servers:?} 的子进程持有：服务器是否为每个连接 fork 一个子进程？"),
-        ));
+        )));
     };
     // Every child has answered and exited; a correct server reaps them promptly.
     let deadline = Instant::now() + SETTLE;
@@ -197,7 +208,7 @@ fn forking(w: &mut Watcher, listener: Socket, target: SocketAddr) -> Result<Stri
                 .map(i32::to_string)
                 .collect::<Vec<_>>()
                 .join(" ");
-            return Err(lang.pick(
+            return Err(Failed(lang.pick(
                 format!(
                     "after {CONNECTIONS} connections, {} zombies under {servers:?} ({list}) {}s later: it never called wait() for them",
                     under.len(), SETTLE.as_secs()
@@ -206,13 +217,13 @@ fn forking(w: &mut Watcher, listener: Socket, target: SocketAddr) -> Result<Stri
                     "{CONNECTIONS} 个连接之后 {} 秒，{servers:?} 下还有 {} 个僵尸进程（{list}）：它从未对它们调用 wait()",
                     SETTLE.as_secs(), under.len()
                 ),
-            ));
+            )));
         }
         std::thread::sleep(Duration::from_millis(50));
     }
 }
 
-fn closes_first(w: &mut Watcher, target: SocketAddr) -> Result<String, String> {
+fn closes_first(w: &mut Watcher, target: SocketAddr) -> Result<String, Failed> {
     let lang = w.lang;
     let mut s = connect(target)?;
     let ours = s.local_addr().map_err(|e| e.to_string())?;
@@ -249,7 +260,7 @@ fn closes_first(w: &mut Watcher, target: SocketAddr) -> Result<String, String> {
             .iter()
             .any(|x| x.state == TcpState::TimeWait && x.local == ours);
         if ours_tw || Instant::now() > deadline {
-            return Err(match closed {
+            return Err(Failed(match closed {
                 false => lang.pick(
                     format!("the server did not close the connection within {}s; tcplab closed it, so the TIME_WAIT is on the client's side {ours}", ANSWER.as_secs()),
                     format!("服务器没有在 {} 秒内关闭连接；tcplab 关闭了它，所以 TIME_WAIT 在客户端一侧 {ours}", ANSWER.as_secs()),
@@ -258,7 +269,7 @@ fn closes_first(w: &mut Watcher, target: SocketAddr) -> Result<String, String> {
                     format!("no TIME_WAIT on the server's side of port {} (the connection from {ours} ended another way: a reset, or both closed at once)", target.port()),
                     format!("端口 {} 的服务端一侧没有 TIME_WAIT（来自 {ours} 的连接以别的方式结束：RST，或双方同时关闭）", target.port()),
                 ),
-            });
+            }));
         }
         std::thread::sleep(Duration::from_millis(50));
     }
