@@ -291,10 +291,16 @@ fn polling_the_server_adds_no_time_wait_and_no_log_line() {
     }
     // The State machine pane, restricted to the server's port, shows no transition (one pane
     // at a time, `o`, so that every line is the pane's and not the overview's other boxes).
-    tmux.send(&["o", "3", "/"]);
+    tmux.send(&["o"]);
+    tmux.wait_screen("one pane at a time", |s| {
+        !s.contains("┌ Sockets") && !s.contains("┏ Sockets")
+    });
+    tmux.send(&["3", "/"]);
     tmux.send(&[&addr.port().to_string(), "Enter"]);
-    let screen = tmux.wait_screen("the filtered log", |s| {
+    let screen = tmux.wait_screen("the filtered log, one pane at a time", |s| {
         s.contains(&format!("State machine · port {}", addr.port()))
+            && !s.contains("┌ Sockets")
+            && !s.contains("┏ Sockets")
     });
     // The server's own listen may show; no connection to it does.
     let polled: Vec<&str> = screen
