@@ -196,7 +196,10 @@ pub fn reload(args: ControlArgs) -> anyhow::Result<ExitCode> {
         let now = workers_of(pid);
         let fresh: Vec<Pid> = now.iter().copied().filter(|p| !old.contains(p)).collect();
         let draining: Vec<Pid> = old.iter().copied().filter(|p| now.contains(p)).collect();
-        if draining.is_empty() && !fresh.is_empty() {
+        // Done when a whole generation serves: as many fresh workers as there were old ones
+        // (or, at the deadline, whatever fresh ones there are once the old are gone).
+        let complete = fresh.len() >= old.len() || started.elapsed() > deadline;
+        if draining.is_empty() && !fresh.is_empty() && complete {
             return crate::output::print(&format!(
                 "tcplab reload: server {pid} reloaded; new workers {}; old workers {} have exited\n",
                 list(&fresh),
