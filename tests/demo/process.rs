@@ -5,7 +5,7 @@ use testkit::demo;
 
 use std::time::Duration;
 
-use demo::{exists, numbers_after, ps, stat, state_ppid, Demo};
+use demo::{exists, numbers_after, ps, state_ppid, Demo};
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
 use testkit::{subreaper, wait_for};
@@ -84,13 +84,8 @@ fn daemon_has_its_own_session_and_no_tty_and_stops_with_kill() {
     let mut d = Demo::start(&["daemon"]);
     let line = d.line_with("daemon demo: daemon", T);
     let daemon = numbers_after(&line, "daemon demo: daemon")[0];
-    let f = stat(daemon).expect("the daemon is in /proc");
-    let (ppid, pgid, sid, tty_nr): (i32, i32, i32, i32) = (
-        f[1].parse().unwrap(),
-        f[2].parse().unwrap(),
-        f[3].parse().unwrap(),
-        f[4].parse().unwrap(),
-    );
+    let st = testkit::server_procs::stat(daemon).expect("the daemon is in /proc");
+    let (ppid, pgid, sid, tty_nr) = (st.ppid, st.pgid, st.sid, st.tty_nr);
     let my_sid = nix::unistd::getsid(None).unwrap().as_raw();
     assert_ne!(sid, my_sid, "the daemon is still in the test's session");
     assert_ne!(sid, daemon, "the daemon must not be a session leader");

@@ -152,18 +152,9 @@ pub fn numbers_after(line: &str, word: &str) -> Vec<i32> {
         .collect()
 }
 
-/// The fields of /proc/PID/stat after the command name, read raw: index 0 is the state letter,
-/// 1 ppid, 2 pgrp, 3 session, 4 tty_nr. None once the pid is gone.
-pub fn stat(pid: i32) -> Option<Vec<String>> {
-    let text = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    let after = text.rsplit_once(')')?.1;
-    Some(after.split_whitespace().map(str::to_string).collect())
-}
-
 /// State letter and ppid of `pid` as /proc says, None once it is gone.
 pub fn state_ppid(pid: i32) -> Option<(char, i32)> {
-    let f = stat(pid)?;
-    Some((f[0].chars().next()?, f[1].parse().ok()?))
+    crate::server_procs::stat(pid).map(|st| (st.state, st.ppid))
 }
 
 /// True while /proc/PID exists (alive or zombie: not yet reaped).

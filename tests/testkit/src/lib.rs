@@ -53,15 +53,10 @@ pub fn subreaper() {
 pub fn reap_orphaned_daemons() {
     let ours = nix::unistd::getsid(None).expect("getsid").as_raw();
     for pid in children_of_self() {
-        let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+        let Some(st) = server_procs::stat(pid) else {
             continue;
         };
-        // After the ")" that closes the command name: state ppid pgrp session ...
-        let fields: Vec<&str> = stat
-            .rsplit_once(')')
-            .map(|(_, rest)| rest.split_whitespace().collect())
-            .unwrap_or_default();
-        if fields.first() == Some(&"Z") && fields.get(3) != Some(&ours.to_string().as_str()) {
+        if st.state == 'Z' && st.sid != ours {
             try_reap(pid);
         }
     }

@@ -36,7 +36,8 @@ pub fn parse_response(raw: &[u8]) -> std::io::Result<(u16, String)> {
     Ok((status, body))
 }
 
-/// Fields of /proc/PID/stat the tests check.
+/// Fields of /proc/PID/stat the tests check: the tests' one reader of it, kept apart from
+/// tcplab's own parser so that a test checks that parser instead of trusting it.
 #[derive(Debug, Clone)]
 pub struct Stat {
     pub state: char,
