@@ -132,6 +132,8 @@ impl App {
     pub fn update(&mut self, event: Event) -> Vec<Effect> {
         let needed = (self.needs_owners(), self.needs_info());
         let mut effects = self.handle(event);
+        // The State machine pane's filter may have changed: the log keeps its matches apart.
+        self.log.set_scope(self.machine.scope());
         // A view that shows owners or rates just opened: refresh now rather than at the next
         // tick.
         let opened = (!needed.0 && self.needs_owners()) || (!needed.1 && self.needs_info());

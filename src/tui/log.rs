@@ -19,6 +19,10 @@ pub const LIT_REFRESHES: u64 = 3;
 pub struct TransitionLog {
     pub source: TransitionSource,
     pub seen: VecDeque<SeenTransition>,
+    /// The State machine pane's restriction, and the last transitions that match it: on a busy
+    /// machine the log's last `TRANSITION_LOG` are all someone else's within a second.
+    scope: Option<MachineFilter>,
+    scoped: VecDeque<SeenTransition>,
     sampler: Sampler,
     tracker: Tracker,
     /// Connect lines (local port 0) not yet joined to the socket they became, by `seq`.
@@ -31,6 +35,8 @@ impl TransitionLog {
         TransitionLog {
             source,
             seen: VecDeque::new(),
+            scope: None,
+            scoped: VecDeque::new(),
             sampler: Sampler::default(),
             tracker: Tracker::new(),
             portless: Portless::default(),
@@ -48,6 +54,23 @@ impl TransitionLog {
         self.tracker = Tracker::new();
         self.portless.clear();
         self.source = source;
+    }
+
+    /// Keeps the last transitions that match `scope` apart, starting with those in the log.
+    pub fn set_scope(&mut self, scope: Option<MachineFilter>) {
+        if scope == self.scope {
+            return;
+        }
+        self.scope = scope;
+        self.scoped = match scope {
+            Some(f) => self
+                .seen
+                .iter()
+                .filter(|t| f.matches_transition(&t.transition))
+                .cloned()
+                .collect(),
+            None => VecDeque::new(),
+        };
     }
 
     pub fn is_sampled(&self) -> bool {
@@ -101,25 +124,40 @@ impl TransitionLog {
                     self.join(at, conn);
                 }
             }
-            self.seen.push_back(SeenTransition {
+            let seen = SeenTransition {
                 transition: t,
                 refresh,
                 conn,
                 seq,
-            });
+            };
+            if self
+                .scope
+                .is_some_and(|f| f.matches_transition(&seen.transition))
+            {
+                self.scoped.push_back(seen.clone());
+            }
+            self.seen.push_back(seen);
         }
-        while self.seen.len() > TRANSITION_LOG {
-            self.seen.pop_front();
+        for list in [&mut self.seen, &mut self.scoped] {
+            while list.len() > TRANSITION_LOG {
+                list.pop_front();
+            }
         }
-        if let Some(first) = self.seen.front().map(|t| t.seq) {
+        let first = [&self.seen, &self.scoped]
+            .iter()
+            .filter_map(|l| l.front().map(|t| t.seq))
+            .min();
+        if let Some(first) = first {
             self.portless.retain(|&seq| seq >= first);
         }
     }
 
     /// Gives the connect line `seq` the ends of the socket it became.
     fn join(&mut self, seq: u64, conn: (SocketAddr, SocketAddr)) {
-        if let Ok(i) = self.seen.binary_search_by_key(&seq, |t| t.seq) {
-            self.seen[i].conn = conn;
+        for list in [&mut self.seen, &mut self.scoped] {
+            if let Ok(i) = list.binary_search_by_key(&seq, |t| t.seq) {
+                list[i].conn = conn;
+            }
         }
     }
 
@@ -128,9 +166,13 @@ impl TransitionLog {
         &'a self,
         filter: Option<MachineFilter>,
     ) -> impl DoubleEndedIterator<Item = &'a SeenTransition> + 'a {
-        self.seen
-            .iter()
-            .filter(move |t| filter.is_none_or(|f| f.matches_transition(&t.transition)))
+        // The scope's own list when it is the one asked for (it reaches further back).
+        let (list, check) = match filter {
+            Some(f) if self.scope == Some(f) => (&self.scoped, None),
+            other => (&self.seen, other),
+        };
+        list.iter()
+            .filter(move |t| check.is_none_or(|f| f.matches_transition(&t.transition)))
     }
 
     /// The connections the filter lets through, newest first, each once.
@@ -155,12 +197,17 @@ impl TransitionLog {
         if local.port() == 0 {
             return Vec::new();
         }
-        let mine = self
+        // From both lists: the scope's reaches further back, the log holds the lines the
+        // scope leaves out (a connect's portless first line, an owner not known).
+        let mut mine: Vec<&SeenTransition> = self
             .seen
             .iter()
+            .chain(&self.scoped)
             .filter(|t| t.conn == (local, remote))
-            .map(|t| &t.transition);
-        crate::trace::conns::timeline_of(mine)
+            .collect();
+        mine.sort_by_key(|t| t.seq);
+        mine.dedup_by_key(|t| t.seq);
+        crate::trace::conns::timeline_of(mine.into_iter().map(|t| &t.transition))
     }
 
     /// Edges taken in the last `LIT_REFRESHES` refreshes, each with its age in refreshes (0:

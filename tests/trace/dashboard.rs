@@ -243,3 +243,53 @@ fn pause_holds_the_log_still() {
     assert!(screen.contains("127.0.0.1:20299"), "{screen}");
     assert!(screen.contains("(no longer in the log)"), "{screen}");
 }
+
+/// Restricted to one port, the log keeps that port's transitions however many others pass
+/// (on a busy machine the last 200 are all someone else's within a second).
+#[test]
+fn a_port_keeps_its_transitions_through_a_flood_of_others() {
+    use TcpState::*;
+    let mut app = app(120, 45);
+    press(&mut app, "3/80");
+    app.update(code(KeyCode::Enter));
+    let (client, server) = ("127.0.0.1:5555", "127.0.0.1:80");
+    app.update(Event::Transitions(vec![
+        tr(0, "127.0.0.1:0", server, Close, SynSent, None),
+        tr(1, client, server, SynSent, Established, Some(500)),
+    ]));
+    let flood: Vec<Transition> = (0..300)
+        .map(|i| {
+            let other = format!("127.0.0.1:{}", 20_000 + i);
+            tr(
+                10 + i,
+                &other,
+                "127.0.0.1:9999",
+                SynSent,
+                Established,
+                Some(100),
+            )
+        })
+        .collect();
+    app.update(Event::Transitions(flood));
+    app.update(Event::Transitions(vec![tr(
+        400,
+        client,
+        server,
+        Established,
+        FinWait1,
+        Some(399_000),
+    )]));
+    app.update(code(KeyCode::Down));
+    let screen = render(&app);
+    assert!(
+        screen.contains("127.0.0.1:5555 127.0.0.1:80 SYN_SENT→ESTABLISHED"),
+        "{screen}"
+    );
+    assert!(
+        screen.contains("CLOSE→SYN_SENT 0.500ms→ESTABLISHED 399.0ms→FIN_WAIT1"),
+        "{screen}"
+    );
+    // Without the restriction, the log is the last of everything: the handshake is gone.
+    app.update(code(KeyCode::Esc));
+    assert!(!render(&app).contains("127.0.0.1:5555 127.0.0.1:80 SYN_SENT→ESTABLISHED"));
+}
