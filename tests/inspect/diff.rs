@@ -256,8 +256,8 @@ fn net_and_ps_agree_with_ss_and_ps() {
             .find(|s| s.state == "LISTEN")
             .map(|s| s.owners.len())
             .unwrap_or(0);
-        let z = std::fs::read_to_string(format!("/proc/{zombie}/stat")).ok()?;
-        (listen_owners == 2 && z.contains(") Z ")).then_some(())
+        let z = testkit::server_procs::stat(zombie.as_raw())?;
+        (listen_owners == 2 && z.state == 'Z').then_some(())
     });
 
     // Sockets: the same set, field by field, owners included. Retry a few times in case a

@@ -82,15 +82,7 @@ pub fn zombie_parent(n: usize) -> Running {
         let kids = testkit::children_of(pid);
         let zombies = kids
             .iter()
-            .filter(|k| {
-                std::fs::read_to_string(format!("/proc/{k}/stat")).is_ok_and(|s| {
-                    s.rsplit(')')
-                        .next()
-                        .unwrap_or("")
-                        .trim_start()
-                        .starts_with('Z')
-                })
-            })
+            .filter(|k| testkit::server_procs::stat(**k).is_some_and(|s| s.state == 'Z'))
             .count();
         let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default();
         (zombies == n && comm.trim() == "sleep").then_some(())

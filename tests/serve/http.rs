@@ -153,17 +153,8 @@ fn status_reports_this_process() {
     assert_eq!(workers.len(), 1);
     // The worker is the master's child (`tcplab serve` is the master).
     let worker = workers[0]["pid"].as_i64().unwrap();
-    let stat = std::fs::read_to_string(format!("/proc/{worker}/stat")).unwrap();
-    let ppid: i64 = stat
-        .rsplit_once(')')
-        .unwrap()
-        .1
-        .split_whitespace()
-        .nth(1)
-        .unwrap()
-        .parse()
-        .unwrap();
-    assert_eq!(ppid, i64::from(server.pid()), "{stat}");
+    let stat = testkit::server_procs::stat(worker as i32).expect("the worker is in /proc");
+    assert_eq!(stat.ppid, server.pid(), "{stat:?}");
 }
 
 #[test]
