@@ -7,7 +7,6 @@
 //! next sample.
 
 use std::collections::HashMap;
-use std::net::SocketAddr;
 use std::time::Duration;
 
 use super::socket::InodeHash;
@@ -36,31 +35,62 @@ impl std::ops::AddAssign for Throughput {
 }
 
 /// One sample's counters, kept between refreshes (the dashboard) or between the two scans of
-/// `net --rate`, keyed by inode.
+/// `net --rate`: per connection only what a rate needs, sorted by inode. 32 bytes a
+/// connection: a map of inode to both addresses and counters took ~400 bytes a connection at
+/// its high-water mark (two samples alive during an update: 14.6 MB at 36,000 sockets).
 #[derive(Debug, Clone, Default)]
 pub struct Counters {
-    by_inode: HashMap<u64, (SocketAddr, SocketAddr, u64, u64), InodeHash>,
+    by_inode: Vec<Sample>,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Sample {
+    inode: u64,
+    /// Both addresses, hashed: an inode reused by another connection has other ends.
+    ends: u64,
+    acked: u64,
+    received: u64,
+}
+
+fn ends(s: &Socket) -> u64 {
+    use std::hash::BuildHasher;
+    InodeHash::default().hash_one((s.local, s.remote))
 }
 
 impl Counters {
     /// The counters of every connection that carries `tcp_info` (listeners move no bytes).
     pub fn of(sockets: &[Socket]) -> Counters {
-        let by_inode = sockets
-            .iter()
-            .filter(|s| s.inode != 0 && s.state != TcpState::Listen)
-            .filter_map(|s| {
-                let info = s.info.as_ref()?;
-                Some((
-                    s.inode,
-                    (s.local, s.remote, info.bytes_acked, info.bytes_received),
-                ))
+        let with_info =
+            |s: &&Socket| s.inode != 0 && s.state != TcpState::Listen && s.info.is_some();
+        let mut by_inode = Vec::with_capacity(sockets.iter().filter(with_info).count());
+        by_inode.extend(sockets.iter().filter(with_info).filter_map(|s| {
+            let info = s.info.as_ref()?;
+            Some(Sample {
+                inode: s.inode,
+                ends: ends(s),
+                acked: info.bytes_acked,
+                received: info.bytes_received,
             })
-            .collect();
+        }));
+        by_inode.sort_unstable_by_key(|c| c.inode);
         Counters { by_inode }
     }
 
     pub fn is_empty(&self) -> bool {
         self.by_inode.is_empty()
+    }
+
+    /// Bytes of heap held (what the dashboard keeps between refreshes).
+    pub fn heap_bytes(&self) -> usize {
+        self.by_inode.capacity() * std::mem::size_of::<Sample>()
+    }
+
+    fn get(&self, inode: u64) -> Option<&Sample> {
+        let i = self
+            .by_inode
+            .binary_search_by_key(&inode, |c| c.inode)
+            .ok()?;
+        Some(&self.by_inode[i])
     }
 
     /// Each socket's throughput since this sample, `elapsed` ago (None: not in this sample, or
@@ -70,12 +100,12 @@ impl Counters {
         now.iter()
             .map(|s| {
                 let info = s.info.as_ref()?;
-                let &(local, remote, acked, received) = self.by_inode.get(&s.inode)?;
-                if secs <= 0.0 || local != s.local || remote != s.remote {
+                let before = self.get(s.inode)?;
+                if secs <= 0.0 || before.ends != ends(s) {
                     return None;
                 }
-                let sent = info.bytes_acked.checked_sub(acked)?;
-                let got = info.bytes_received.checked_sub(received)?;
+                let sent = info.bytes_acked.checked_sub(before.acked)?;
+                let got = info.bytes_received.checked_sub(before.received)?;
                 Some(Throughput {
                     send: sent as f64 / secs,
                     recv: got as f64 / secs,
@@ -210,6 +240,28 @@ mod tests {
         // Counters that went backwards belong to another socket.
         let back = Counters::of(&after).rates(&before, Duration::from_secs(1));
         assert_eq!(back[0], None);
+    }
+
+    #[test]
+    fn counters_keep_32_bytes_a_connection() {
+        let sockets: Vec<Socket> = (0..10_000)
+            .map(|i| sock(10_000 - i, (i % 60_000) as u16, i, i, &[]))
+            .collect();
+        let counters = Counters::of(&sockets);
+        assert!(
+            counters.heap_bytes() <= 32 * sockets.len(),
+            "{}",
+            counters.heap_bytes()
+        );
+        let later: Vec<Socket> = (0..10_000)
+            .map(|i| sock(10_000 - i, (i % 60_000) as u16, i + 10, i + 20, &[]))
+            .collect();
+        let rates = counters.rates(&later, Duration::from_secs(2));
+        assert!(rates.iter().all(|r| *r
+            == Some(Throughput {
+                send: 5.0,
+                recv: 10.0
+            })));
     }
 
     #[test]
