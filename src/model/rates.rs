@@ -52,9 +52,19 @@ struct Sample {
     received: u64,
 }
 
+/// Both ends folded into 64 bits (a multiplicative mix, not SipHash: it runs for every
+/// connection twice a refresh).
 fn ends(s: &Socket) -> u64 {
-    use std::hash::BuildHasher;
-    InodeHash::default().hash_one((s.local, s.remote))
+    let mix = |h: u64, v: u64| (h ^ v).wrapping_mul(0x9E37_79B9_7F4A_7C15).rotate_left(31);
+    [s.local, s.remote].iter().fold(0, |h, addr| {
+        let ip = match addr.ip() {
+            std::net::IpAddr::V4(ip) => u32::from(ip) as u128,
+            std::net::IpAddr::V6(ip) => u128::from(ip),
+        };
+        let h = mix(h, ip as u64);
+        let h = mix(h, (ip >> 64) as u64);
+        mix(h, addr.port() as u64)
+    })
 }
 
 impl Counters {
