@@ -351,7 +351,7 @@ fn stop_graceful_waits_for_the_request_in_flight() {
     let (_, body) = procs::get(addr, "/status").unwrap();
     let doc: serde_json::Value = serde_json::from_str(&body).unwrap();
     assert_eq!(doc["shutdown_timeout_ms"], 7000, "{doc}");
-    let slow = std::thread::spawn(move || procs::get(addr, "/sleep?ms=1500"));
+    let slow = std::thread::spawn(move || procs::get(addr, "/sleep?ms=4000"));
     procs::wait_request_read(addr.port());
     let out = run(&["stop", "--graceful", "--pid-file", pf.to_str().unwrap()]);
     assert!(out.status.success(), "{}", text(&out.stderr));
@@ -362,7 +362,7 @@ fn stop_graceful_waits_for_the_request_in_flight() {
     );
     // By the time stop returns, the answer was sent in full.
     let answer = slow.join().unwrap().expect("the request in flight was cut");
-    assert_eq!(answer, (200, "slept 1500 ms\n".to_string()));
+    assert_eq!(answer, (200, "slept 4000 ms\n".to_string()));
     procs::reap(pid);
     for w in workers {
         procs::assert_gone(w);

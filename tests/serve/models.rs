@@ -83,7 +83,7 @@ fn one_process_models_stop_gracefully_with_a_request_in_flight() {
     for model in ["iterative", "select", "poll"] {
         let (mut server, addr) = serve(&["--model", model]);
         // Long enough to be seen in the kernel's table on a loaded machine before it is answered.
-        let slow = std::thread::spawn(move || procs::get(addr, "/sleep?ms=2500"));
+        let slow = std::thread::spawn(move || procs::get(addr, "/sleep?ms=5000"));
         procs::wait_request_read(addr.port());
         server.signal(Signal::SIGQUIT);
         let answer = slow.join().unwrap().expect("cut mid-request");

@@ -161,7 +161,8 @@ pub fn holds_file(pid: i32, path: &std::path::Path) -> bool {
 /// Waits until the server on `port` has accepted a connection and read what it was sent: a
 /// socket with an inode (queued ones have none) and an empty receive queue.
 pub fn wait_request_read(port: u16) {
-    wait_for("the request to be read", Duration::from_secs(5), || {
+    // A deadline, not a delay: on a loaded 2-core machine the accept alone can take seconds.
+    wait_for("the request to be read", Duration::from_secs(20), || {
         tcp_sockets()
             .iter()
             .any(|e| {
