@@ -432,10 +432,12 @@ fn event_loop(
                 }
                 _ => {}
             }
+            // An effect changes the screen only through the events it brings back (a refresh
+            // asked for shows when its snapshot arrives).
             for event in rt.execute(effect) {
                 queue.extend(app.update(event));
+                dirty = true;
             }
-            dirty = true;
         }
         if dirty && !gone {
             terminal.draw(|f| super::draw(f, app))?;
@@ -474,9 +476,10 @@ fn event_loop(
             dirty = true;
         }
         if Instant::now() >= next_tick {
+            // A tick only asks for a refresh: nothing to draw until its snapshot comes (a
+            // frame costs a few milliseconds at tens of thousands of sockets).
             queue.extend(app.update(Event::Tick));
             next_tick = Instant::now() + app.tick_interval();
-            dirty = true;
         }
     }
 }

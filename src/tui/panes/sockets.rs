@@ -3,6 +3,7 @@
 use crossterm::event::KeyEvent;
 
 use super::{sort_key, Cursor, PaneState, Reply, World};
+use crate::model::counts::StateCounts;
 use crate::model::{Socket, SocketFilter};
 use crate::tui::state::Filter;
 use crate::tui::views::{self, SockColumn, Sort};
@@ -14,6 +15,9 @@ pub struct SocketsPane {
     pub sort: Sort<SockColumn>,
     pub filter: Filter,
     pub cursor: Cursor,
+    /// Rows per state (the bottom border's counts), counted when the rows are rebuilt rather
+    /// than on every frame.
+    pub counts: StateCounts,
 }
 
 impl Default for SocketsPane {
@@ -26,6 +30,7 @@ impl Default for SocketsPane {
             },
             filter: Filter::default(),
             cursor: Cursor::default(),
+            counts: StateCounts::default(),
         }
     }
 }
@@ -63,6 +68,11 @@ impl PaneState for SocketsPane {
             self.sort,
             &filter,
         );
+        self.counts = self
+            .rows
+            .iter()
+            .filter_map(|&i| world.snapshot.sockets.get(i))
+            .collect();
         self.cursor.clamp(self.rows.len());
     }
 
@@ -70,6 +80,7 @@ impl PaneState for SocketsPane {
     /// its own: only while the pane is shown.
     fn hide(&mut self) {
         self.rows = Vec::new();
+        self.counts = StateCounts::default();
     }
 
     fn move_cursor(&mut self, delta: isize, _world: &World) {

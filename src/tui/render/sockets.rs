@@ -162,12 +162,7 @@ pub fn draw(frame: &mut Frame, app: &App, area: Rect) {
     );
     // The counts of what the list shows (the filter's), in the room the filter's label
     // leaves on the bottom border: whole counts only, `…` for the rest.
-    let shown: crate::model::counts::StateCounts = app
-        .socks
-        .rows
-        .iter()
-        .filter_map(|&i| app.snapshot.sockets.get(i))
-        .collect();
+    let shown = app.socks.counts;
     let filter = &app.socks.filter.text;
     let label = match filter.is_empty() {
         true => 0,
