@@ -29,6 +29,11 @@ pub fn stat(pid: i32) -> Option<Stat> {
     parse_stat(&fs::read(format!("/proc/{pid}/stat")).ok()?).ok()
 }
 
+/// The real uid this process runs as.
+pub fn own_uid() -> u32 {
+    nix::unistd::getuid().as_raw()
+}
+
 /// This process's own `/proc/self/stat`.
 pub fn own_stat() -> std::io::Result<Stat> {
     let buf = fs::read("/proc/self/stat")?;

@@ -139,6 +139,30 @@ pub struct Observation<'a> {
     pub tracing: &'a Tracing,
     /// How long ago the step began: state older than that is not the step's doing.
     pub step_age: Option<Duration>,
+    /// Whose processes the checks may count; None: anyone's.
+    pub learner: Option<Learner>,
+}
+
+/// The learner, so that a check about a process (`cmd=`, a zombie's parent, a group) counts only
+/// the learner's own: run by the same user, and started since the lesson began or found by an
+/// earlier step of it. Another user's demo, or one left running from before, ticks nothing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Learner {
+    /// The real uid tcplab runs as.
+    pub uid: u32,
+    /// When the lesson began, as time since boot: /proc/uptime, which like a process's
+    /// `start_time` is the boot clock cut to hundredths of a second, so a process started after
+    /// it never shows an earlier time.
+    pub lesson_began: Duration,
+}
+
+impl Learner {
+    /// Whether `p` is the learner's: theirs, and new since the lesson began or one of `known`
+    /// (the pids earlier steps found).
+    pub fn owns(&self, p: &Process, known: &Memory) -> bool {
+        p.uid == Some(self.uid)
+            && (p.start_time >= self.lesson_began || known.values().any(|&pid| pid == p.pid))
+    }
 }
 
 /// How long Linux keeps a socket in TIME_WAIT (TCP_TIMEWAIT_LEN).
@@ -442,10 +466,19 @@ impl Check {
                 format!("端口 {port} 上还没有监听的 socket"),
             )
         };
-        // The processes a check is about: those running `cmd`, else the listener's holders.
+        // A process the learner made (see `Learner`); the pids found so far, before this
+        // check adds to them.
+        let known = cx.memory.clone();
+        let mine = |p: &Process| obs.learner.is_none_or(|l| l.owns(p, &known));
+        // The processes a check is about: the learner's running `cmd`, else the listener's
+        // holders (the lesson's port is the learner's already).
         let subjects = |cmd: &Option<String>| -> Vec<&Process> {
             match cmd {
-                Some(c) => snap.processes.iter().filter(|p| runs(p, c)).collect(),
+                Some(c) => snap
+                    .processes
+                    .iter()
+                    .filter(|p| runs(p, c) && mine(p))
+                    .collect(),
                 None => listener()
                     .map(holder_pids)
                     .unwrap_or_default()
@@ -753,8 +786,12 @@ impl Check {
             Check::Fork { cmd } => {
                 let pair = snap.processes.iter().find_map(|child| {
                     let parent = proc_of(child.ppid)?;
-                    (runs(child, cmd) && runs(parent, cmd) && !child.is_zombie())
-                        .then_some((parent, child))
+                    (runs(child, cmd)
+                        && runs(parent, cmd)
+                        && !child.is_zombie()
+                        && mine(parent)
+                        && mine(child))
+                    .then_some((parent, child))
                 });
                 match pair {
                     Some((parent, child)) => {
@@ -772,15 +809,17 @@ impl Check {
                         )
                     }
                     None => waiting(
-                        format!("no parent and child running `{cmd}` yet"),
-                        format!("还没有运行 `{cmd}` 的父子进程"),
+                        format!(
+                            "no parent and child of yours running `{cmd}` since the lesson began"
+                        ),
+                        format!("本课开始以来还没有你运行 `{cmd}` 的父子进程"),
                     ),
                 }
             }
             Check::Zombies { min, cmd } => {
                 let mut by_parent: BTreeMap<i32, Vec<i32>> = BTreeMap::new();
                 for z in zombies(snap) {
-                    if proc_of(z.ppid).is_some_and(|p| runs(p, cmd)) {
+                    if proc_of(z.ppid).is_some_and(|p| runs(p, cmd) && mine(p)) {
                         by_parent.entry(z.ppid).or_default().push(z.pid);
                     }
                 }
@@ -810,8 +849,10 @@ impl Check {
                     best => {
                         let n = best.map(|(_, z)| z.len()).unwrap_or(0);
                         waiting(
-                            format!("{n} of {min} zombies under a process running `{cmd}`"),
-                            format!("运行 `{cmd}` 的进程下的僵尸进程：{n}/{min}"),
+                            format!(
+                                "{n} of {min} zombies under a process of yours running `{cmd}`"
+                            ),
+                            format!("你运行 `{cmd}` 的进程下的僵尸进程：{n}/{min}"),
                         )
                     }
                 }
@@ -901,7 +942,9 @@ impl Check {
                             .iter()
                             .filter_map(|m| by_pid.get(m).copied())
                             .collect();
-                        if members.len() >= *min && members.iter().any(|p| p.comm == *comm) {
+                        if members.len() >= *min
+                            && members.iter().any(|p| p.comm == *comm && mine(p))
+                        {
                             let list = members
                                 .iter()
                                 .map(|p| format!("{}[{}]", printable(&p.comm), p.pid))
@@ -933,8 +976,8 @@ impl Check {
                     }
                 }
                 waiting(
-                    format!("no process group of {min} with a `{comm}` in it yet"),
-                    format!("还没有包含 `{comm}` 的 {min} 个进程的进程组"),
+                    format!("no process group of {min} with a `{comm}` of yours in it yet"),
+                    format!("还没有包含你的 `{comm}` 的 {min} 个进程的进程组"),
                 )
             }
             Check::Signal { mask, sig, cmd } => {
@@ -942,8 +985,8 @@ impl Check {
                 if subjects.is_empty() {
                     return match cmd {
                         Some(c) => waiting(
-                            format!("no process running `{c}` yet"),
-                            format!("还没有运行 `{c}` 的进程"),
+                            format!("no process of yours running `{c}` since the lesson began"),
+                            format!("本课开始以来还没有你运行 `{c}` 的进程"),
                         ),
                         None => no_listener(),
                     };

@@ -95,7 +95,7 @@ impl Session {
                     .push(format!("cannot start tracing: {e}"));
             }
         }
-        self.watcher.forget_transitions();
+        self.watcher.begin_lesson();
     }
 
     pub fn lesson(&self) -> &Lesson {

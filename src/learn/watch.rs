@@ -4,7 +4,7 @@
 
 use std::time::{Duration, Instant};
 
-use super::check::{Check, Context, Memory, Observation, Tracing, Verdict};
+use super::check::{Check, Context, Learner, Memory, Observation, Tracing, Verdict};
 use super::lang::Lang;
 use crate::kernel::live::LiveSource;
 use crate::model::{Snapshot, SnapshotSource, Transition};
@@ -24,6 +24,8 @@ pub struct Watcher {
     pub notices: Vec<String>,
     /// When the current step began (the last `forget_transitions`).
     step_started: Instant,
+    /// Whose processes count, and since when (`begin_lesson`).
+    learner: Option<Learner>,
 }
 
 impl Watcher {
@@ -37,7 +39,24 @@ impl Watcher {
             transitions: Vec::new(),
             notices: Vec::new(),
             step_started: Instant::now(),
+            learner: None,
         }
+        .began()
+    }
+
+    /// Starts the lesson's clock: processes started before now are not the lesson's doing
+    /// (unless a step finds them). Also the step's, as [`Watcher::forget_transitions`].
+    pub fn begin_lesson(&mut self) {
+        self.learner = crate::kernel::host::uptime().map(|lesson_began| Learner {
+            uid: crate::kernel::proc::own_uid(),
+            lesson_began,
+        });
+        self.forget_transitions();
+    }
+
+    fn began(mut self) -> Watcher {
+        self.begin_lesson();
+        self
     }
 
     /// Starts the tracer on the port (once); checks that read transitions need it.
@@ -110,6 +129,7 @@ impl Watcher {
             transitions: &self.transitions,
             tracing: &self.tracing,
             step_age: Some(self.step_started.elapsed()),
+            learner: self.learner,
         };
         let mut cx = Context {
             port: self.port,

@@ -212,7 +212,7 @@ fn a_descriptor_past_fd_setsize() {
 #[test]
 fn fork_zombies_and_their_reaping() {
     subreaper();
-    let _one = crate::zombie_demos();
+    let _one = crate::one_demo_at_a_time();
     let (mut w, mut m) = watcher(1);
     waits(&mut w, "fork cmd=\"demo fork\"", &mut m);
     let mut f = Demo::start(&["fork"]);
@@ -352,6 +352,7 @@ fn a_pipeline_is_a_process_group_inside_a_pid_namespace() {
 #[test]
 fn signal_masks_caught_pending_blocked() {
     subreaper();
+    let _one = crate::one_demo_at_a_time();
     let (mut w, mut m) = watcher(1);
     let mut d = Demo::start(&["signal"]);
     d.line_with("signal demo: pid", T);
@@ -406,4 +407,63 @@ fn the_io_uring_server_and_its_connections() {
     passes(&mut w, "connections min=5", &mut m);
     held.clear();
     drop(server);
+}
+
+/// Whether `pid` has `sig` in its caught mask, read from /proc by the test itself.
+fn catches(pid: i32, sig: Signal) -> bool {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("SigCgt:"))
+        .and_then(|m| u64::from_str_radix(m.trim(), 16).ok())
+        .is_some_and(|m| m & (1 << (sig as i32 - 1)) != 0)
+}
+
+/// A check about a process counts only the learner's: a demo of the same name left running from
+/// before the lesson began, or another user's started during it, ticks nothing; the learner's
+/// own, started now, does.
+#[test]
+fn a_demo_from_before_the_lesson_or_another_users_does_not_tick_a_step() {
+    subreaper();
+    let _one = crate::one_demo_at_a_time();
+    let caught = "signal mask=caught sig=USR1 cmd=\"demo signal\"";
+    let zombies = "zombies min=3 cmd=\"demo zombie\"";
+    let mut old = Demo::start(&["signal"]);
+    old.line_with("signal demo: pid", T);
+    let mut z = Demo::start(&["zombie", "--count", "3"]);
+    let line = z.line_with("zombie demo: parent", T);
+    let parent = numbers_after(&line, "parent")[0];
+    testkit::wait_for("the old demo's handler and zombies", T, || {
+        let zombies = testkit::children_of(parent)
+            .into_iter()
+            .filter(|&c| testkit::server_procs::stat(c).is_some_and(|st| st.state == 'Z'))
+            .count();
+        (catches(old.pid(), Signal::SIGUSR1) && zombies == 3).then_some(())
+    });
+    // The boot clock moves on past their start (it counts hundredths of a second): the lesson
+    // begins after them.
+    testkit::wait_for("a clock tick after the demos started", T, || {
+        (tcplab::kernel::proc::age(parent)? >= Duration::from_millis(20)).then_some(())
+    });
+    let (mut w, mut m) = watcher(1);
+    let text = waits(&mut w, caught, &mut m);
+    assert!(text.contains("since the lesson began"), "{text}");
+    waits(&mut w, zombies, &mut m);
+    drop((old, z));
+    if nix::unistd::geteuid().is_root() {
+        // Another user's (nobody's) demo, started during the lesson.
+        use std::os::unix::process::CommandExt;
+        let mut cmd = testkit::tcplab();
+        cmd.args(["demo", "signal"]).uid(65534).gid(65534);
+        let mut theirs = Demo::spawn(cmd);
+        theirs.line_with("signal demo: pid", T);
+        testkit::wait_for("their demo's handler", T, || {
+            catches(theirs.pid(), Signal::SIGUSR1).then_some(())
+        });
+        waits(&mut w, caught, &mut m);
+    }
+    let mut mine = Demo::start(&["signal"]);
+    mine.line_with("signal demo: pid", T);
+    passes(&mut w, caught, &mut m);
+    assert_eq!(m.get("pid"), Some(&mine.pid()));
 }

@@ -10,10 +10,11 @@ mod session;
 mod tmux;
 mod walk;
 
-/// Held by every test that starts a zombie demo: the lessons' checks look at the whole machine
-/// (any process running `demo zombie`), so two of these at once would see each other's.
-pub static ZOMBIE_DEMOS: std::sync::Mutex<()> = std::sync::Mutex::new(());
+/// Held by every test that starts a process demo a check finds by its command (`demo zombie`,
+/// `demo signal`): a check counts any of the learner's (this user's) started since the lesson
+/// began, so two tests of this binary at once would see each other's.
+pub static DEMOS: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
-pub fn zombie_demos() -> std::sync::MutexGuard<'static, ()> {
-    ZOMBIE_DEMOS.lock().unwrap_or_else(|e| e.into_inner())
+pub fn one_demo_at_a_time() -> std::sync::MutexGuard<'static, ()> {
+    DEMOS.lock().unwrap_or_else(|e| e.into_inner())
 }

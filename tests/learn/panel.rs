@@ -14,7 +14,15 @@ fn session(name: &str, lang: Lang) -> (Session, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
     let mut s = Session::new(lang, 40123, dir.path().join("learn.json")).unwrap();
     assert!(s.open_lesson(name));
-    s.tick_with(&fake::sample()).unwrap();
+    // The fake machine's processes are the learner's, started since the lesson began: the
+    // checks count no one else's.
+    let mut snap = fake::sample();
+    let now = tcplab::kernel::host::uptime().unwrap();
+    for p in &mut snap.processes {
+        p.uid = Some(tcplab::kernel::proc::own_uid());
+        p.start_time = now;
+    }
+    s.tick_with(&snap).unwrap();
     (s, dir)
 }
 

@@ -17,7 +17,7 @@ fn parent_on(screen: &str) -> Option<i32> {
 }
 
 fn walk(lang: &str, first: &str, made: &str, done: &str) {
-    let _one = crate::zombie_demos();
+    let _one = crate::one_demo_at_a_time();
     let state = tempfile::tempdir().unwrap();
     let cmd = format!(
         "env XDG_STATE_HOME={} {} learn zombies --lang {lang}",

@@ -31,7 +31,7 @@ fn zombies_row(state: &std::path::Path) -> String {
 #[test]
 fn the_zombie_lesson_walked_through_in_each_language() {
     subreaper();
-    let _one = crate::zombie_demos();
+    let _one = crate::one_demo_at_a_time();
     for (lang, done) in [("en", "lesson 8: done"), ("zh", "第 8 课：完成")] {
         let state = tempfile::tempdir().unwrap();
         assert!(zombies_row(state.path()).contains("not started"));
