@@ -1,6 +1,7 @@
 //! TCP state transitions counted from the kernel's tracepoint, on a thread of their own: the
-//! trace [`session`] (tracepoint only: no sampling fallback, no owner lookups, no TIME_WAIT
-//! follower, so nothing is scanned between scrapes) feeding a counter per (from, to).
+//! trace [`session`] (tracepoint only: no sampling fallback; counting only: no owner lookups
+//! and nothing kept per socket; no TIME_WAIT follower, so nothing is scanned between scrapes)
+//! feeding a counter per (from, to).
 //! Dropping the [`Counter`] stops the thread and removes the tracefs instance.
 
 use std::collections::BTreeMap;
@@ -48,7 +49,7 @@ impl Counter {
             .spawn(move || {
                 let opts = Options {
                     tracepoint_only: true,
-                    no_owners: true,
+                    count_only: true,
                     follow_time_wait: false,
                     ..Options::default()
                 };

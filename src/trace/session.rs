@@ -51,8 +51,10 @@ pub struct Options {
     /// Never sample: without the tracepoint, `run` fails with the reason (the exporter says
     /// "no source" rather than report sampled counts as the kernel's).
     pub tracepoint_only: bool,
-    /// Never read /proc to name a transition's owner (the exporter only counts).
-    pub no_owners: bool,
+    /// Hand on each change as the kernel reported it and keep nothing per socket: no owner
+    /// (never a read of /proc), no time in state, no timeline. The exporter only counts, and
+    /// remembering every open connection (up to the tracker's 200,000) cost it ~640 bytes each.
+    pub count_only: bool,
 }
 
 impl Options {
@@ -174,7 +176,7 @@ fn run_kernel(
         time_wait: (opts.follow_time_wait && instance.on_mono_clock())
             .then(|| TimeWaitThread::spawn(opts.port).ok())
             .flatten(),
-        no_owners: opts.no_owners,
+        count_only: opts.count_only,
         ..KernelReader::default()
     };
     let result = reader.pump(&mut instance, opts, stop, sink);
@@ -201,7 +203,7 @@ struct KernelReader {
     lost_inline: u64,
     lost_reported: u64,
     bad_lines: u64,
-    no_owners: bool,
+    count_only: bool,
 }
 
 impl KernelReader {
@@ -378,6 +380,20 @@ impl KernelReader {
         instance: &Instance,
         sink: &mut dyn Sink,
     ) -> anyhow::Result<Flow> {
+        if self.count_only {
+            let t = Transition {
+                ts: instance.wall_time(c.clock),
+                local: c.local,
+                remote: c.remote,
+                old: c.old,
+                new: c.new,
+                in_old: None,
+                pid: None,
+                comm: None,
+                tid: None,
+            };
+            return sink.transition(&t, None);
+        }
         // In process context the running task is the one calling connect/close/listen: the
         // owner. In softirq it is whoever was on the CPU.
         let owner = match c.context {
@@ -396,7 +412,6 @@ impl KernelReader {
         };
         // A socket going to CLOSE is gone from every list: no lookup.
         if o.owner.is_none()
-            && !self.no_owners
             && o.new != TcpState::Close
             && !self.tracker.knows_owner(o.local, o.remote)
         {
