@@ -13,6 +13,7 @@ mod limits;
 mod master;
 mod models;
 mod ops;
+mod seccomp;
 mod smuggling;
 mod static_files;
 mod traversal;

@@ -213,7 +213,6 @@ fn every_model_speaks_the_same_http() {
 
 #[test]
 fn uring_where_io_uring_is_refused_exits_2_with_one_sentence() {
-    use std::os::unix::process::CommandExt;
     // A seccomp filter refusing io_uring_setup, as container runtimes' default profiles do.
     for (errno, why) in [
         (libc::ENOSYS, "this kernel has no io_uring"),
@@ -221,9 +220,7 @@ fn uring_where_io_uring_is_refused_exits_2_with_one_sentence() {
     ] {
         let mut cmd = testkit::tcplab();
         cmd.args(["serve", "--model", "uring", "--listen", "127.0.0.1:0"]);
-        // SAFETY: between fork and exec the closure only calls prctl (async-signal-safe) on
-        // data built before the fork; it allocates nothing.
-        unsafe { cmd.pre_exec(move || deny_io_uring_setup(errno)) };
+        crate::seccomp::deny(&mut cmd, libc::SYS_io_uring_setup, errno);
         let out = cmd.output().unwrap();
         let err = String::from_utf8(out.stderr).unwrap();
         assert_eq!(out.status.code(), Some(2), "{err}");
@@ -234,40 +231,5 @@ fn uring_where_io_uring_is_refused_exits_2_with_one_sentence() {
         );
         assert!(err.contains(why), "{err}");
         assert!(!err.contains("listening"), "{err}");
-    }
-}
-
-/// Installs a seccomp filter in this (forked) process: io_uring_setup fails with `errno`,
-/// everything else is allowed.
-fn deny_io_uring_setup(errno: i32) -> std::io::Result<()> {
-    const BPF_LD_W_ABS: u16 = 0x20; // BPF_LD | BPF_W | BPF_ABS
-    const BPF_JEQ_K: u16 = 0x15; // BPF_JMP | BPF_JEQ | BPF_K
-    const BPF_RET_K: u16 = 0x06; // BPF_RET | BPF_K
-    const SECCOMP_RET_ERRNO: u32 = 0x0005_0000;
-    const SECCOMP_RET_ALLOW: u32 = 0x7fff_0000;
-    let op = |code, jt, jf, k| libc::sock_filter { code, jt, jf, k };
-    let mut filter = [
-        op(BPF_LD_W_ABS, 0, 0, 0), // seccomp_data.nr
-        op(BPF_JEQ_K, 0, 1, libc::SYS_io_uring_setup as u32),
-        op(BPF_RET_K, 0, 0, SECCOMP_RET_ERRNO | errno as u32),
-        op(BPF_RET_K, 0, 0, SECCOMP_RET_ALLOW),
-    ];
-    let prog = libc::sock_fprog {
-        len: filter.len() as u16,
-        filter: filter.as_mut_ptr(),
-    };
-    // SAFETY: prctl with the documented arguments; `prog` outlives the call.
-    let ok = unsafe {
-        libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) == 0
-            && libc::prctl(
-                libc::PR_SET_SECCOMP,
-                libc::SECCOMP_MODE_FILTER,
-                &prog as *const libc::sock_fprog,
-            ) == 0
-    };
-    if ok {
-        Ok(())
-    } else {
-        Err(std::io::Error::last_os_error())
     }
 }

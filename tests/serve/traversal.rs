@@ -1,14 +1,18 @@
 //! The traversal list a hostile client tries against `--root`, kept as a regression suite:
 //! encodings of `..`, separators in disguise, symlinks out, NUL, special files inside the
-//! root, a file truncated while it is sent, and a Range at the end of a sparse 2 GiB file.
-//! Every answer is a clean status with nothing from outside the root, and the worker that
-//! answered is still the one serving afterwards.
+//! root, a file truncated while it is sent, a Range at the end of a sparse 2 GiB file, and a
+//! directory swapped with a symlink out while it is asked for (with `openat2`, and with the
+//! walk used where the kernel lacks it). Every answer is a clean status with nothing from
+//! outside the root, and the worker that answered is still the one serving afterwards.
 
 use testkit::http;
 
 use std::io::{Read, Write};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use super::serve;
 use http::{get, Client};
@@ -35,8 +39,15 @@ fn tree() -> (tempfile::TempDir, PathBuf) {
         nix::sys::stat::Mode::from_bits_truncate(0o644),
     )
     .unwrap();
+    // For the swap race: a directory with a decoy, and a symlink to `etc` outside.
+    std::fs::create_dir_all(root.join("race")).unwrap();
+    std::fs::write(root.join("race/passwd"), INSIDE).unwrap();
+    std::os::unix::fs::symlink(top.path().join("etc"), root.join("swap")).unwrap();
     (top, root)
 }
+
+/// What `race/passwd` holds inside the root.
+const INSIDE: &str = "inside\n";
 
 /// A server on `root` with one worker, and that worker's pid.
 fn one_worker(root: &Path) -> (Running, SocketAddr, i32) {
@@ -57,6 +68,13 @@ fn ask(addr: SocketAddr, target: &str) -> (u16, String) {
 fn the_traversal_list_finds_nothing_outside() {
     let (_top, root) = tree();
     let (server, addr, worker) = one_worker(&root);
+    assert_the_traversal_list(addr);
+    assert_eq!(procs::workers(server.pid()), [worker], "the worker changed");
+}
+
+/// Each way out answers 400 or 404 without a byte from outside; inside stays reachable,
+/// through a relative symlink too.
+fn assert_the_traversal_list(addr: SocketAddr) {
     let cases = [
         "/../secret",
         "/../../../../../../etc/passwd",
@@ -79,6 +97,7 @@ fn the_traversal_list_finds_nothing_outside() {
         "/abs-out",
         "/rel-out",
         "/dir-out/passwd",
+        "/swap/passwd",
         "/proc-out",
         "/sub/../dir-out/passwd",
         "/secret%00.txt",
@@ -93,9 +112,98 @@ fn the_traversal_list_finds_nothing_outside() {
         assert!(matches!(status, 400 | 404), "{target}: {status} {body:?}");
         assert!(!body.contains(SECRET), "{target}: {body}");
     }
-    // Inside stays reachable, through a relative symlink too.
     assert_eq!(ask(addr, "/rel-in"), (200, "inside\n".into()));
     assert_eq!(ask(addr, "/sub/./inside.txt"), (200, "inside\n".into()));
+}
+
+/// The attack the old check-then-open lost to: `race/` (a directory under the root) swapped
+/// again and again (renameat2 RENAME_EXCHANGE) with `swap` (a symlink to `etc` outside), while
+/// two clients ask for `/race/passwd` on kept-alive connections for `run`. Not one byte from
+/// outside may be served.
+fn assert_the_swap_race_finds_nothing_outside(addr: SocketAddr, root: &Path, run: Duration) {
+    let stop = Arc::new(AtomicBool::new(false));
+    let swapper = {
+        let (stop, root) = (stop.clone(), root.to_path_buf());
+        std::thread::spawn(move || {
+            let mut swaps = 0u64;
+            while !stop.load(Ordering::Relaxed) {
+                rustix::fs::renameat_with(
+                    rustix::fs::CWD,
+                    root.join("race"),
+                    rustix::fs::CWD,
+                    root.join("swap"),
+                    rustix::fs::RenameFlags::EXCHANGE,
+                )
+                .expect("renameat2 RENAME_EXCHANGE");
+                swaps += 1;
+            }
+            swaps
+        })
+    };
+    let deadline = Instant::now() + run;
+    let clients: Vec<_> = (0..2)
+        .map(|_| {
+            std::thread::spawn(move || {
+                let (mut asked, mut inside, mut outside_bytes) = (0u64, 0u64, 0u64);
+                let mut c = Client::connect(addr);
+                while Instant::now() < deadline {
+                    let r = c.get("/race/passwd");
+                    asked += 1;
+                    match (r.status, r.body.as_slice()) {
+                        (200, body) if body == INSIDE.as_bytes() => inside += 1,
+                        (404, _) => {}
+                        (status, body) => {
+                            eprintln!("{status}: {:?}", String::from_utf8_lossy(body));
+                            outside_bytes += body.len() as u64;
+                        }
+                    }
+                }
+                (asked, inside, outside_bytes)
+            })
+        })
+        .collect();
+    let (mut asked, mut inside, mut outside_bytes) = (0, 0, 0);
+    for c in clients {
+        let (a, i, o) = c.join().unwrap();
+        (asked, inside, outside_bytes) = (asked + a, inside + i, outside_bytes + o);
+    }
+    stop.store(true, Ordering::Relaxed);
+    let swaps = swapper.join().unwrap();
+    eprintln!("{asked} requests, {inside} served from inside, {swaps} swaps, {outside_bytes} bytes from outside");
+    assert!(
+        swaps > 1000 && inside > 0,
+        "the race did not run: {swaps} swaps, {inside} inside"
+    );
+    assert_eq!(
+        outside_bytes, 0,
+        "{outside_bytes} bytes from outside in {asked} answers"
+    );
+}
+
+#[test]
+fn a_symlink_swap_race_never_serves_from_outside_the_root() {
+    let (_top, root) = tree();
+    let (server, addr, worker) = one_worker(&root);
+    assert_the_swap_race_finds_nothing_outside(addr, &root, Duration::from_secs(4));
+    assert_eq!(procs::workers(server.pid()), [worker], "the worker changed");
+}
+
+/// On a kernel without `openat2` (before 5.6: here a seccomp filter makes it fail with
+/// ENOSYS in the server and its workers), the component walk keeps the same promise: the
+/// traversal list and the swap race find nothing outside, and inside is still served.
+#[test]
+fn without_openat2_the_walk_keeps_the_root() {
+    let (_top, root) = tree();
+    let mut cmd = testkit::tcplab();
+    cmd.args(["serve", "--listen", "127.0.0.1:0", "--model", super::MODEL])
+        .args(["--root", root.to_str().unwrap(), "--workers", "1"]);
+    crate::seccomp::deny(&mut cmd, libc::SYS_openat2, libc::ENOSYS);
+    let (server, addr) = testkit::start_listening_command(cmd);
+    let worker = procs::wait_workers(server.pid(), 1)[0];
+    let status = std::fs::read_to_string(format!("/proc/{worker}/status")).unwrap();
+    assert!(status.contains("Seccomp:\t2"), "{status}");
+    assert_the_traversal_list(addr);
+    assert_the_swap_race_finds_nothing_outside(addr, &root, Duration::from_secs(2));
     assert_eq!(procs::workers(server.pid()), [worker], "the worker changed");
 }
 
