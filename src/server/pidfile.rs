@@ -220,11 +220,16 @@ enum Judgement {
 fn judge_unlocked(pid: Pid) -> Judgement {
     match process_kind(pid) {
         ProcessKind::Gone => Judgement::Stale(format!("process {pid} is not running")),
-        ProcessKind::Other(what) => {
-            Judgement::Stale(format!("process {pid} is `{what}`, not a tcplab server"))
-        }
+        ProcessKind::Other(what) => Judgement::Stale(not_a_server(pid, &what)),
         ProcessKind::TcplabServer | ProcessKind::TcplabWorker(_) => Judgement::Server,
     }
+}
+
+/// Why `pid`, a process named `comm`, is no server. The name is the process's own choice (it
+/// may hold a newline or an escape sequence), so it is made printable.
+fn not_a_server(pid: Pid, comm: &str) -> String {
+    let comm = crate::text::printable(comm);
+    format!("process {pid} is `{comm}`, not a tcplab server")
 }
 
 /// Reads the pid file at `path` without changing anything: for `stop`, `reload`, `status`.
@@ -292,7 +297,7 @@ pub fn inspect(path: &Path) -> Result<Liveness, PidFileError> {
         },
         (_, ProcessKind::Other(what)) => Liveness::Stale {
             pid: Some(pid),
-            why: format!("process {pid} is `{what}`, not a tcplab server"),
+            why: not_a_server(pid, &what),
         },
         (_, ProcessKind::TcplabWorker(master)) => Liveness::Worker { pid, master },
         (true, ProcessKind::TcplabServer) => Liveness::Running(pid),

@@ -121,3 +121,26 @@ fn ps_and_net_text_escape_hostile_names_and_json_keeps_them() {
         "{owners:?}"
     );
 }
+
+/// A pid file naming a process with a hostile name: the control commands call it stale and
+/// name the process, escaped like everywhere else, in one line.
+#[test]
+fn a_pid_file_naming_a_hostile_process_prints_its_name_escaped() {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let h = hostile(&listener);
+    let dir = tempfile::tempdir().unwrap();
+    let pid_file = dir.path().join("t.pid");
+    std::fs::write(&pid_file, format!("{}\n", h.child.id())).unwrap();
+    for (cmd, code) in [("status", 3), ("stop", 1), ("reload", 1)] {
+        let out = testkit::tcplab()
+            .args([cmd, "--pid-file", pid_file.to_str().unwrap()])
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(code), "{cmd}: {out:?}");
+        let err = String::from_utf8(out.stderr).unwrap();
+        assert_inert(&[cmd], err.trim_end());
+        assert_eq!(err.lines().count(), 1, "{cmd}: {err}");
+        let named = format!("process {} is `new?line?[31m`", h.child.id());
+        assert!(err.contains(&named), "{cmd}: {err}");
+    }
+}
