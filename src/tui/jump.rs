@@ -6,6 +6,7 @@
 use super::app::App;
 use super::event::ChildKind;
 use super::state::{Pane, StatusKind};
+use crate::text::printable;
 
 /// A process `Z` stops at, and what it is.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -25,7 +26,9 @@ impl App {
             }
         };
         for (parent, n) in self.relations.zombie_parents() {
-            let name = self.process(parent).map_or("?", |p| p.comm.as_str());
+            let name = self
+                .process(parent)
+                .map_or("?".into(), |p| printable(&p.comm));
             add(
                 parent,
                 format!("{name} ({parent}) has not reaped {n} zombie child(ren)"),
@@ -62,7 +65,7 @@ impl App {
             let mut below = vec![child.pid];
             while let Some(pid) = below.pop() {
                 for &kid in self.relations.children.get(&pid).into_iter().flatten() {
-                    let comm = self.process(kid).map_or("?", |p| p.comm.as_str());
+                    let comm = self.process(kid).map_or("?".into(), |p| printable(&p.comm));
                     add(kid, format!("{comm} ({kid}), started by {started}"));
                     below.push(kid);
                 }

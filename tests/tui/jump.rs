@@ -74,3 +74,24 @@ fn z_without_zombies_or_demos_says_so() {
         "{said}"
     );
 }
+
+/// A zombie parent that named itself with a newline, an escape sequence and a bidi override:
+/// the status line `Z` writes (and the notices that keep it) shows them as `?`.
+#[test]
+fn z_escapes_a_hostile_name() {
+    let mut app = app(120, 30);
+    let mut s = fake::sample();
+    let init = s.processes.iter_mut().find(|p| p.pid == 1).unwrap();
+    init.comm = "in\nit\x1b[31m\u{202E}".into();
+    app.update(Event::Snapshot(s));
+    dashboard::select_pid(&mut app, 100);
+    press(&mut app, "Z");
+    assert_eq!(app.procs.selected, Some(1));
+    let (_, said) = app.status.clone().unwrap();
+    assert!(
+        said.starts_with("Z 1/6: in?it?[31m? (1) has not reaped 1 zombie"),
+        "{said:?}"
+    );
+    let notice = app.notices.back().unwrap();
+    assert!(!notice.chars().any(char::is_control), "{notice:?}");
+}
