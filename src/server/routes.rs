@@ -243,15 +243,7 @@ static OPEN_TROUBLE: AtomicBool = AtomicBool::new(false);
 /// that passes (descriptors, memory), 500 for anything else. Logged once per episode, so
 /// that a worker out of descriptors does not also fill the disk.
 fn open_failed(site: &mut Site<'_>, e: &std::io::Error) -> Status {
-    let transient = matches!(
-        e.raw_os_error(),
-        Some(libc::EMFILE | libc::ENFILE | libc::ENOMEM | libc::EAGAIN | libc::ENOBUFS)
-    );
-    let status = if transient {
-        Status::ServiceUnavailable
-    } else {
-        Status::InternalError
-    };
+    let status = open_failed_status(e);
     if !OPEN_TROUBLE.swap(true, Ordering::Relaxed) {
         if let Some(log) = site.error_log.as_deref_mut() {
             log.error(
@@ -264,6 +256,18 @@ fn open_failed(site: &mut Site<'_>, e: &std::io::Error) -> Status {
         }
     }
     status
+}
+
+fn open_failed_status(e: &std::io::Error) -> Status {
+    let transient = matches!(
+        e.raw_os_error(),
+        Some(libc::EMFILE | libc::ENFILE | libc::ENOMEM | libc::EAGAIN | libc::ENOBUFS)
+    );
+    if transient {
+        Status::ServiceUnavailable
+    } else {
+        Status::InternalError
+    }
 }
 
 /// Writes `head.status`'s small text page; returns the body bytes sent and how it ended.
@@ -341,5 +345,23 @@ fn log(site: &mut Site<'_>, peer: IpAddr, req: &Request<'_>, status: Status, sen
                 body_bytes: sent,
             },
         );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A shortage that passes is 503 (sent with Retry-After), any other failure to open, such
+    /// as a disk's EIO, 500; neither is a 404 that a cache would keep.
+    #[test]
+    fn a_file_that_cannot_be_opened_is_503_or_500() {
+        let status = |errno| open_failed_status(&std::io::Error::from_raw_os_error(errno));
+        for errno in [libc::EMFILE, libc::ENFILE, libc::ENOMEM, libc::EAGAIN] {
+            assert_eq!(status(errno), Status::ServiceUnavailable, "{errno}");
+        }
+        for errno in [libc::EIO, libc::EOVERFLOW, libc::ESTALE, libc::EBADF] {
+            assert_eq!(status(errno), Status::InternalError, "{errno}");
+        }
     }
 }

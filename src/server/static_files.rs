@@ -323,6 +323,28 @@ mod tests {
         }
     }
 
+    /// Only a path that leads nowhere (or out of the root) is 404; an open that failed for
+    /// the server's own reasons is passed on, to be 503 or 500.
+    #[test]
+    fn only_a_missing_path_is_not_found() {
+        let kind_of = |errno| kind(failed(io::Error::from_raw_os_error(errno)));
+        for errno in [libc::ENOENT, libc::ENOTDIR, libc::ELOOP, libc::EXDEV] {
+            assert_eq!(kind_of(errno), "NotFound", "{errno}");
+        }
+        for errno in [libc::EACCES, libc::EPERM] {
+            assert_eq!(kind_of(errno), "Forbidden", "{errno}");
+        }
+        for errno in [
+            libc::EMFILE,
+            libc::ENFILE,
+            libc::ENOMEM,
+            libc::EIO,
+            libc::EAGAIN,
+        ] {
+            assert!(kind_of(errno).starts_with("Failed("), "{errno}");
+        }
+    }
+
     #[test]
     fn streams_in_chunks() {
         let (_top, root) = tree();
