@@ -268,18 +268,41 @@ fn a_killed_worker_is_respawned_and_ttin_ttou_resize_the_pool() {
 }
 
 /// `kill -SEGV` kills like any crash (Rust's runtime once swallowed the first one): a worker
-/// dies of it and the master forks another; the master itself dies of it too.
+/// dies of it, leaving its core where the system keeps cores, and the master forks another;
+/// the master itself dies of it too.
 #[test]
 fn a_sent_segv_kills_a_worker_and_the_master() {
     use std::os::unix::process::ExitStatusExt;
+    // A core_pattern that is a plain file name puts the core in the process's directory
+    // (a pipe to a collector, or another directory, keeps it elsewhere or not at all).
+    let pattern = std::fs::read_to_string("/proc/sys/kernel/core_pattern").unwrap();
+    let core_name = pattern
+        .trim()
+        .split('%')
+        .next()
+        .unwrap_or_default()
+        .to_string();
+    let cores_here = !pattern.starts_with('|') && !pattern.contains('/') && !core_name.is_empty();
+    let root = nix::unistd::geteuid().is_root();
     for model in MASTER_MODELS {
-        let (mut server, addr) = start(model, 1, &[]);
+        let cores = tempfile::tempdir().unwrap();
+        let mut cmd = tcplab();
+        cmd.current_dir(cores.path())
+            .args(["serve", "--listen", "127.0.0.1:0", "--model", model])
+            .args(["--workers", "1"]);
+        let (mut server, addr) = testkit::start_listening_command(cmd);
         let master = server.pid();
         let before = procs::wait_workers(master, 1);
-        // No core files from these deaths (workers forked later inherit the master's limit).
-        for pid in [master, before[0]] {
+        // The first worker may keep a core (in `cores`); the master, and the workers it forks
+        // later (they inherit its limit), keep none.
+        let worker_core = if root {
+            "--core=unlimited:unlimited"
+        } else {
+            "--core=0:0"
+        };
+        for (pid, core) in [(master, "--core=0:0"), (before[0], worker_core)] {
             let st = std::process::Command::new("prlimit")
-                .args(["--pid", &pid.to_string(), "--core=0:0"])
+                .args(["--pid", &pid.to_string(), core])
                 .status()
                 .unwrap();
             assert!(st.success());
@@ -296,6 +319,17 @@ fn a_sent_segv_kills_a_worker_and_the_master() {
         assert_eq!(procs::get(addr, "/").unwrap().0, 200);
         let said = procs::stderr_so_far(&mut server);
         assert!(said.contains("killed by SIGSEGV"), "{model}: {said}");
+        if root && cores_here {
+            assert!(
+                said.contains("killed by SIGSEGV (core dumped)"),
+                "{model}: {said}"
+            );
+            let kept = std::fs::read_dir(cores.path())
+                .unwrap()
+                .filter_map(Result::ok)
+                .any(|e| e.file_name().to_string_lossy().starts_with(&core_name));
+            assert!(kept, "{model}: no core in {}", cores.path().display());
+        }
         segv(master);
         let status = server.wait_exit(Duration::from_secs(10));
         assert_eq!(status.signal(), Some(libc::SIGSEGV), "{model}: {status:?}");
