@@ -1,8 +1,10 @@
 //! End to end with a real Prometheus (Debian's `prometheus`, installed by `./scripts/test`):
 //! it scrapes `tcplab metrics` and a `tcplab serve` every second from a temporary config and
 //! storage directory, with the example alert rules loaded, while this test makes known
-//! states; its HTTP API must come to show them. Everything started is stopped at the end,
-//! whatever happens (each process is a `Running`, stopped on drop).
+//! states; its HTTP API must come to show them, both pages must have been read as
+//! OpenMetrics, the queries docs/metrics.md suggests must run and answer, and the example
+//! accept-queue alert must trip. Everything started is stopped at the end, whatever happens
+//! (each process is a `Running`, stopped on drop).
 
 use std::net::{SocketAddr, TcpListener};
 use std::process::Stdio;
@@ -89,17 +91,46 @@ fn api(prometheus: SocketAddr, path_and_query: &str) -> Option<serde_json::Value
     serde_json::from_slice(&out.stdout).ok()
 }
 
-/// The value of an instant query's single series; None while there is none.
-fn query(prometheus: SocketAddr, promql: &str) -> Option<f64> {
+/// The series an instant query returns; None when Prometheus refuses it (a query that does
+/// not parse is a 400) or is not up.
+fn query_series(prometheus: SocketAddr, promql: &str) -> Option<Vec<serde_json::Value>> {
     let doc = api(
         prometheus,
         &format!("/api/v1/query?query={}", encode(promql)),
     )?;
-    let result = doc["data"]["result"].as_array()?;
+    if doc["status"] != "success" {
+        return None;
+    }
+    doc["data"]["result"].as_array().cloned()
+}
+
+/// The value of an instant query's single series; None while there is none.
+fn query(prometheus: SocketAddr, promql: &str) -> Option<f64> {
+    let result = query_series(prometheus, promql)?;
     if result.len() != 1 {
         return None;
     }
     result[0]["value"][1].as_str()?.parse().ok()
+}
+
+/// The queries of docs/metrics.md's `promql` block, each with the comment above it.
+fn documented_queries() -> Vec<(String, String)> {
+    let doc =
+        std::fs::read_to_string(format!("{}/docs/metrics.md", env!("CARGO_MANIFEST_DIR"))).unwrap();
+    let block = doc
+        .split("```promql\n")
+        .nth(1)
+        .and_then(|b| b.split("```").next())
+        .expect("a promql block in docs/metrics.md");
+    let mut queries = Vec::new();
+    let mut comment = String::new();
+    for line in block.lines().map(str::trim).filter(|l| !l.is_empty()) {
+        match line.strip_prefix('#') {
+            Some(c) => comment = c.trim().to_string(),
+            None => queries.push((comment.clone(), line.to_string())),
+        }
+    }
+    queries
 }
 
 /// Percent-encoding for a query string value.
@@ -190,12 +221,72 @@ fn prometheus_sees_the_states_we_make() {
         format!("last_over_time(tcplab_tcp_transitions_source{{source=\"{source}\"}}[1m])"),
         1.0,
     );
-    // The example rules loaded and are evaluated.
+    // Prometheus asked both for OpenMetrics and read them with its own parser of that
+    // format: only there is `tcplab_build` an info metric (the classic text format has no
+    // such type and would make it a gauge named tcplab_build_info).
+    for job in ["tcplab_metrics", "tcplab_serve"] {
+        let path = format!(
+            "/api/v1/targets/metadata?metric=tcplab_build&match_target={}",
+            encode(&format!("{{job=\"{job}\"}}"))
+        );
+        let meta = api(prom, &path).expect("the metadata API");
+        assert_eq!(meta["data"][0]["type"], "info", "{job}: {meta}");
+    }
+    // The documented queries parse and, on what this test made, answer.
+    let queries = documented_queries();
+    assert!(queries.len() >= 5, "{queries:?}");
+    for (what, promql) in &queries {
+        assert!(
+            query_series(prom, promql).is_some(),
+            "Prometheus refused the documented query {promql}"
+        );
+        // What the answer must hold: a zombie waits a minute before it shows, and transitions
+        // are counted only as root; the rest answer once there are two samples.
+        let wanted = if promql.contains("tcplab_tcp_listen_queue") {
+            Some(q.to_string())
+        } else if promql.contains("tcplab_serve_requests_total") {
+            Some("\"4xx\"".to_string())
+        } else if promql.contains("zombie")
+            || (promql.contains("transitions") && source != "tracepoint")
+        {
+            None
+        } else {
+            Some(String::new())
+        };
+        let Some(needle) = wanted else { continue };
+        wait_for(
+            &format!("{what}: {promql} to answer with {needle}"),
+            Duration::from_secs(30),
+            || {
+                let series = query_series(prom, promql)?;
+                series
+                    .iter()
+                    .any(|s| s["metric"].to_string().contains(&needle))
+                    .then_some(())
+            },
+        );
+    }
+    // The example rules loaded and are evaluated: the full accept queue trips one.
     let rules = api(prom, "/api/v1/rules").expect("the rules API");
     let loaded = rules["data"]["groups"][0]["rules"]
         .as_array()
         .map_or(0, |r| r.len());
     assert_eq!(loaded, 6, "{rules}");
+    wait_for(
+        "the accept-queue alert for the full listener",
+        Duration::from_secs(30),
+        || {
+            let alerts = api(prom, "/api/v1/alerts")?;
+            alerts["data"]["alerts"]
+                .as_array()?
+                .iter()
+                .any(|a| {
+                    a["labels"]["alertname"] == "TcplabAcceptQueueNearlyFull"
+                        && a["labels"]["listen"] == q.to_string().as_str()
+                })
+                .then_some(())
+        },
+    );
 }
 
 #[test]
