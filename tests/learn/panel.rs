@@ -133,3 +133,67 @@ fn the_panel_scrolls_and_the_list_keeps_the_open_lesson_in_sight() {
     let list = render(&a);
     assert!(list.contains(" 8 Zombies"), "{list}");
 }
+
+/// Every lesson, in each language, at 80x24 and 160x40, with each of its steps the current one
+/// and scrolled down through its text: every row of the panel keeps both borders. A Chinese
+/// character (two columns) wrapped into the last column covered the right border, and the
+/// terminal showed the text running past it.
+#[test]
+fn every_lesson_fits_its_panel_in_both_languages() {
+    use ratatui::backend::TestBackend;
+    use ratatui::layout::Rect;
+    use std::cmp::Ordering;
+    use tcplab::learn::view::StepStatus;
+    for lang in Lang::ALL {
+        let (mut s, _dir) = session("zombies", lang);
+        // Each lesson with each step the current one.
+        let mut views = Vec::new();
+        for id in s.lessons.iter().map(|l| l.id.clone()).collect::<Vec<_>>() {
+            assert!(s.open_lesson(&id));
+            let base = LessonView::of(&s);
+            for current in 0..base.steps.len() {
+                let mut view = base.clone();
+                for (i, step) in view.steps.iter_mut().enumerate() {
+                    step.status = match i.cmp(&current) {
+                        Ordering::Less => StepStatus::Done,
+                        Ordering::Equal => StepStatus::Current,
+                        Ordering::Greater => StepStatus::Later,
+                    };
+                }
+                views.push((format!("{lang}, lesson {id}, step {}", current + 1), view));
+            }
+        }
+        for (w, h) in [(80, 24), (160, 40)] {
+            let panel = tcplab::tui::layout::areas_with(Rect::new(0, 0, w, h), true)
+                .lesson
+                .unwrap();
+            let mut a = with_panel(w, h, &s);
+            let mut term = ratatui::Terminal::new(TestBackend::new(w, h)).unwrap();
+            for (what, view) in &views {
+                a.update(Event::Lesson {
+                    view: Box::new(view.clone()),
+                    said: None,
+                });
+                for _ in 0..8 {
+                    term.draw(|f| tcplab::tui::draw(f, &a)).unwrap();
+                    let buf = term.backend().buffer();
+                    for y in panel.y + 1..panel.bottom() - 1 {
+                        let row: String = (panel.x..panel.right())
+                            .map(|x| buf[(x, y)].symbol().to_string())
+                            .collect();
+                        assert_eq!(
+                            (
+                                buf[(panel.x, y)].symbol(),
+                                buf[(panel.right() - 1, y)].symbol()
+                            ),
+                            ("│", "│"),
+                            "{what}, {w}x{h}: {row}"
+                        );
+                    }
+                    press(&mut a, "}");
+                }
+                press(&mut a, &"{".repeat(8));
+            }
+        }
+    }
+}

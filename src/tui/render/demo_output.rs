@@ -7,22 +7,12 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 use ratatui::Frame;
 
-use super::help::wrap;
 use super::overlay_block;
+use super::wrap::{wrap, wrap_indented};
 use crate::text::printable;
 use crate::tui::app::App;
 use crate::tui::event::ChildKind;
 use crate::tui::layout::centered;
-
-/// `line` wrapped to `width`, its indentation kept on every piece.
-fn wrapped(line: &str, width: usize) -> Vec<String> {
-    let indent = line.len() - line.trim_start().len();
-    let pad = " ".repeat(indent.min(width / 2));
-    wrap(line.trim_start(), width.saturating_sub(pad.len()))
-        .into_iter()
-        .map(|piece| format!("{pad}{piece}"))
-        .collect()
-}
 
 /// Its log's path, then every line it printed, wrapped to `width`.
 fn lines(app: &App, pid: i32, width: usize) -> Vec<Line<'static>> {
@@ -40,7 +30,7 @@ fn lines(app: &App, pid: i32, width: usize) -> Vec<Line<'static>> {
         lines.push(Line::from(Span::styled("(nothing printed yet)", t.dim())));
     }
     for line in output {
-        for piece in wrapped(&printable(line), width) {
+        for piece in wrap_indented(&printable(line), width) {
             lines.push(Line::from(piece));
         }
     }

@@ -6,6 +6,7 @@ use ratatui::widgets::Paragraph;
 use ratatui::Frame;
 
 use super::overlay_block;
+use super::wrap::wrap;
 use crate::tui::app::App;
 use crate::tui::layout::centered;
 use crate::tui::theme::Theme;
@@ -92,39 +93,6 @@ fn layout(area: Rect, theme: Theme) -> (Rect, Vec<Line<'static>>) {
         .min(area.height.saturating_sub(2 * MARGIN_Y))
         .max(area.height.min(3));
     (centered(area, w, h), all)
-}
-
-/// Cuts `text` into lines of at most `width` characters at spaces (a word longer than the line
-/// is split where it must be).
-pub(super) fn wrap(text: &str, width: usize) -> Vec<String> {
-    let width = width.max(1);
-    let mut lines = Vec::new();
-    let mut line = String::new();
-    for word in text.split_whitespace() {
-        let mut word: Vec<char> = word.chars().collect();
-        loop {
-            let used = line.chars().count();
-            let gap = usize::from(used > 0);
-            if used + gap + word.len() <= width {
-                if gap == 1 {
-                    line.push(' ');
-                }
-                line.extend(word.iter());
-                break;
-            }
-            if used > 0 {
-                lines.push(std::mem::take(&mut line));
-                continue;
-            }
-            let rest = word.split_off(width);
-            lines.push(word.iter().collect());
-            word = rest;
-        }
-    }
-    if !line.is_empty() || lines.is_empty() {
-        lines.push(line);
-    }
-    lines
 }
 
 /// Every help line wrapped for a box whose inside is `width` wide: the key in its column, what

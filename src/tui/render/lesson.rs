@@ -4,7 +4,7 @@
 use ratatui::layout::Rect;
 use ratatui::style::Style;
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, Borders, Clear, Paragraph, Wrap};
+use ratatui::widgets::{Block, Borders, Clear, Paragraph};
 use ratatui::Frame;
 
 use crate::learn::check::Verdict;
@@ -13,6 +13,7 @@ use crate::learn::progress::LessonState;
 use crate::learn::state_name;
 use crate::learn::view::{LessonView, StepStatus};
 use crate::tui::app::App;
+use crate::tui::render::wrap::wrap_indented;
 
 pub fn draw(frame: &mut Frame, app: &App, area: Rect) {
     frame.render_widget(Clear, area);
@@ -46,27 +47,41 @@ pub fn draw(frame: &mut Frame, app: &App, area: Rect) {
         .borders(Borders::ALL)
         .title(Span::styled(title, app.theme.title()))
         .title_bottom(Span::styled(keys, app.theme.dim()));
-    // The list keeps the open lesson in sight; the lesson scrolls with { }.
+    // Wrapped here, by terminal columns (a Chinese character takes two), each piece keeping
+    // its line's indentation. The list keeps the open lesson in sight; the lesson scrolls
+    // with { }.
     let inner = area.height.saturating_sub(2);
+    let width = usize::from(area.width.saturating_sub(2));
     let (lines, scroll) = if app.lesson.list_open {
-        let open = view.open as u16;
-        (
-            list(app, view),
-            open.saturating_sub(inner.saturating_sub(1)),
-        )
+        let (lines, open_at) = wrapped(list(app, view), width, Some(view.open));
+        let open = open_at.unwrap_or(0) as u16;
+        (lines, open.saturating_sub(inner.saturating_sub(1)))
     } else {
-        (lesson(app, view), app.lesson.scroll)
+        (wrapped(lesson(app, view), width, None).0, app.lesson.scroll)
     };
-    frame.render_widget(
-        Paragraph::new(lines)
-            .block(block)
-            .wrap(Wrap { trim: false })
-            .scroll((scroll, 0)),
-        area,
-    );
+    frame.render_widget(Paragraph::new(lines).block(block).scroll((scroll, 0)), area);
 }
 
-fn list<'a>(app: &App, view: &'a LessonView) -> Vec<Line<'a>> {
+/// Each line cut to `width` columns; also where line `mark` begins among the pieces.
+fn wrapped(
+    lines: Vec<(String, Style)>,
+    width: usize,
+    mark: Option<usize>,
+) -> (Vec<Line<'static>>, Option<usize>) {
+    let mut out = Vec::new();
+    let mut at = None;
+    for (i, (text, style)) in lines.into_iter().enumerate() {
+        if Some(i) == mark {
+            at = Some(out.len());
+        }
+        for piece in wrap_indented(&text, width) {
+            out.push(Line::from(Span::styled(piece, style)));
+        }
+    }
+    (out, at)
+}
+
+fn list(app: &App, view: &LessonView) -> Vec<(String, Style)> {
     view.lessons
         .iter()
         .enumerate()
@@ -81,10 +96,10 @@ fn list<'a>(app: &App, view: &'a LessonView) -> Vec<Line<'a>> {
             } else {
                 style
             };
-            Line::from(Span::styled(
+            (
                 format!("{mark} {n:>2} {title} ({})", state_name(*state, view.lang)),
                 style,
-            ))
+            )
         })
         .collect()
 }
@@ -100,12 +115,9 @@ fn action(lang: Lang, key: Option<&str>, command: Option<&str>) -> String {
     parts.join(lang.pick(" · or ", " · 或 "))
 }
 
-fn lesson<'a>(app: &App, view: &'a LessonView) -> Vec<Line<'a>> {
+fn lesson(app: &App, view: &LessonView) -> Vec<(String, Style)> {
     let lang = view.lang;
-    let mut lines = vec![Line::from(Span::styled(
-        view.title().to_string(),
-        app.theme.title(),
-    ))];
+    let mut lines = vec![(view.title().to_string(), app.theme.title())];
     for (i, step) in view.steps.iter().enumerate() {
         let (mark, style) = match step.status {
             StepStatus::Done => ("✓", app.theme.good()),
@@ -117,51 +129,48 @@ fn lesson<'a>(app: &App, view: &'a LessonView) -> Vec<Line<'a>> {
             StepStatus::Skipped => lang.pick(" (skipped)", "（已跳过）"),
             _ => "",
         };
-        lines.push(Line::from(Span::styled(
-            format!("{mark} {}. {}{skipped}", i + 1, step.title),
-            style,
-        )));
+        lines.push((format!("{mark} {}. {}{skipped}", i + 1, step.title), style));
         if step.status == StepStatus::Current {
-            lines.push(Line::from(format!(
-                "   {}",
-                action(lang, step.key.as_deref(), step.command.as_deref())
-            )));
+            lines.push((
+                format!(
+                    "   {}",
+                    action(lang, step.key.as_deref(), step.command.as_deref())
+                ),
+                Style::new(),
+            ));
             for p in &step.paragraphs {
-                lines.push(Line::from(Span::styled(format!("   {p}"), app.theme.dim())));
+                lines.push((format!("   {p}"), app.theme.dim()));
             }
         }
         match &step.verdict {
-            Some(Verdict::Passed(t)) => lines.push(Line::from(Span::styled(
-                format!("   ✓ {t}"),
-                app.theme.good(),
-            ))),
-            Some(Verdict::Waiting(t)) => lines.push(Line::from(Span::styled(
+            Some(Verdict::Passed(t)) => lines.push((format!("   ✓ {t}"), app.theme.good())),
+            Some(Verdict::Waiting(t)) => lines.push((
                 lang.pick(format!("   … waiting: {t}"), format!("   … 等待中：{t}")),
                 app.theme.warn(),
-            ))),
-            Some(Verdict::Cannot(t)) => lines.push(Line::from(Span::styled(
+            )),
+            Some(Verdict::Cannot(t)) => lines.push((
                 lang.pick(
                     format!("   ✗ cannot check here: {t} (S skips, never ticks)"),
                     format!("   ✗ 这里无法检查：{t}（S 跳过，不算完成）"),
                 ),
                 app.theme.danger(),
-            ))),
+            )),
             None => {}
         }
     }
     if view.state() == LessonState::Done {
-        lines.push(Line::from(Span::styled(
+        lines.push((
             lang.pick(
                 format!("Lesson {} done. ] opens the next one.", view.number()),
                 format!("第 {} 课完成（done）。按 ] 打开下一课。", view.number()),
             ),
             app.theme.good(),
-        )));
+        ));
     }
-    lines.push(Line::from(""));
+    lines.push((String::new(), Style::new()));
     for p in &view.paragraphs {
-        lines.push(Line::from(p.as_str()));
-        lines.push(Line::from(""));
+        lines.push((p.clone(), Style::new()));
+        lines.push((String::new(), Style::new()));
     }
     lines
 }

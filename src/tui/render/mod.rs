@@ -18,6 +18,7 @@ mod signal_menu;
 mod sockets;
 mod state_lanes;
 mod state_machine;
+pub mod wrap;
 
 use ratatui::layout::Rect;
 use ratatui::style::Style;

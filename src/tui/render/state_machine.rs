@@ -327,7 +327,7 @@ fn timeline_lines(app: &App, width: usize) -> Vec<Line<'static>> {
     if local.port() == 0 {
         // A connect whose port the kernel had not picked yet, and no later line shows it.
         let why = "a connect before its port was picked; no later transition in the log shows which connection it became";
-        for part in super::help::wrap(why, width) {
+        for part in super::wrap::wrap(why, width) {
             lines.push(Line::from(Span::styled(part, t.dim())));
         }
         return lines;
