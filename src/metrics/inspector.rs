@@ -130,7 +130,7 @@ impl Scrape {
         if let Some(n) = self.listen_overflows {
             e.counter(
                 "tcplab_tcp_listen_overflows",
-                "Times a full accept queue refused a connection (TcpExt ListenOverflows, whole machine)",
+                "Times a full accept queue refused a connection (TcpExt ListenOverflows: every listener of this network namespace)",
                 None,
                 n,
             );
@@ -138,7 +138,7 @@ impl Scrape {
         if let Some(n) = self.listen_drops {
             e.counter(
                 "tcplab_tcp_listen_drops",
-                "SYNs dropped at a listener for any reason (TcpExt ListenDrops, whole machine)",
+                "SYNs dropped at a listener for any reason (TcpExt ListenDrops: every listener of this network namespace)",
                 None,
                 n,
             );
@@ -196,7 +196,7 @@ impl Scrape {
         if let Transitions::Tracepoint { counts, lost } = &self.transitions {
             e.counters(
                 "tcplab_tcp_transitions",
-                "TCP state transitions the kernel reported since the exporter started (TIME_WAIT is not reported by the tracepoint)",
+                "TCP state transitions the kernel reported since the exporter started. Entering TIME_WAIT shows as FIN_WAIT2 or CLOSING to CLOSE: the kernel hands the connection to a timewait socket, which the tracepoint does not follow",
                 None,
                 counts
                     .iter()
