@@ -46,6 +46,18 @@ pub fn cmdline(pid: i32) -> Option<Vec<u8>> {
     fs::read(format!("/proc/{pid}/cmdline")).ok()
 }
 
+/// The processes holding an exclusive `flock(2)` lock on the file whose `stat` is `meta`
+/// (`/proc/locks`); empty when none does or the table cannot be read.
+pub fn flock_writers(meta: &std::fs::Metadata) -> Vec<i32> {
+    use std::os::unix::fs::MetadataExt;
+    let Ok(text) = fs::read_to_string("/proc/locks") else {
+        return Vec::new();
+    };
+    let dev = meta.dev();
+    let (major, minor) = (rustix::fs::major(dev), rustix::fs::minor(dev));
+    super::parse::locks::flock_writers(&text, major, minor, meta.ino())
+}
+
 /// True for a task that still runs: it exists and is neither a zombie (exited, not yet
 /// reaped) nor dead.
 pub fn is_live(stat: &Stat) -> bool {

@@ -81,6 +81,11 @@ fn find_server(path: &Path) -> anyhow::Result<Result<Pid, NotRunning>> {
              the one meant)",
             path.display()
         ),
+        Ok(Liveness::NotHolder { pid, holder }) => bail!(
+            "pid file {} names {pid}, a tcplab server that does not hold the file's lock \
+             (process {holder} does); nothing was signalled",
+            path.display()
+        ),
         Err(pidfile::PidFileError::Io { source, .. })
             if source.kind() == std::io::ErrorKind::PermissionDenied =>
         {

@@ -40,6 +40,9 @@ pub enum Liveness {
     /// The file names a worker of the server whose master is `master` (someone edited it):
     /// signalling the worker would only make the master fork another. Refuse.
     Worker { pid: Pid, master: Pid },
+    /// The file names a tcplab server, but its lock is held by `holder` (someone edited it to
+    /// name another server): signalling `pid` would stop or reload the wrong one. Refuse.
+    NotHolder { pid: Pid, holder: Pid },
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -258,7 +261,8 @@ pub fn inspect(path: &Path) -> Result<Liveness, PidFileError> {
             });
         }
     };
-    let kind = file.metadata().map_err(io)?.file_type();
+    let meta = file.metadata().map_err(io)?;
+    let kind = meta.file_type();
     if !kind.is_file() {
         use std::os::unix::fs::FileTypeExt;
         let what = if kind.is_dir() {
@@ -300,7 +304,19 @@ pub fn inspect(path: &Path) -> Result<Liveness, PidFileError> {
             why: not_a_server(pid, &what),
         },
         (_, ProcessKind::TcplabWorker(master)) => Liveness::Worker { pid, master },
-        (true, ProcessKind::TcplabServer) => Liveness::Running(pid),
+        (true, ProcessKind::TcplabServer) => {
+            // The server that wrote the file holds its lock: a pid file edited to name
+            // another server's master must not stop that one. (Where the lock table does not
+            // show the file, as on some overlay filesystems, the lock being held must do.)
+            let holders = proc::flock_writers(&meta);
+            match holders.first() {
+                Some(&holder) if !holders.contains(&pid.as_raw()) => Liveness::NotHolder {
+                    pid,
+                    holder: Pid::from_raw(holder),
+                },
+                _ => Liveness::Running(pid),
+            }
+        }
         (false, ProcessKind::TcplabServer) => Liveness::Stale {
             pid: Some(pid),
             why: format!("process {pid} is a tcplab server but does not hold the file's lock"),

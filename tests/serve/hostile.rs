@@ -194,3 +194,42 @@ fn a_pid_file_naming_a_worker_is_refused() {
     let (code, err) = tcplab_within(&["status", "--pid-file", pfs]);
     assert_eq!(code, Some(0), "{err}");
 }
+
+/// A pid file edited to name the master of another server is refused by every control
+/// command: that server is a tcplab master, but not the one holding the file's lock, and
+/// `stop` would have stopped it.
+#[test]
+fn a_pid_file_naming_another_servers_master_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mine, other) = (dir.path().join("mine.pid"), dir.path().join("other.pid"));
+    let mine_s = mine.to_str().unwrap();
+    let (server, addr) = serve(&["--workers", "1", "--pid-file", mine_s]);
+    let (other_server, other_addr) =
+        serve(&["--workers", "1", "--pid-file", other.to_str().unwrap()]);
+    let other_workers = testkit::server_procs::wait_workers(other_server.pid(), 1);
+    // Rewritten in place, so this server's lock on the file stays held.
+    std::fs::write(&mine, format!("{}\n", other_server.pid())).unwrap();
+    for cmd in ["stop", "reload", "reopen", "status"] {
+        let (code, err) = tcplab_within(&[cmd, "--pid-file", mine_s]);
+        assert_eq!(code, Some(1), "{cmd}: {err}");
+        assert_eq!(err.lines().count(), 1, "{cmd}: {err}");
+        let why = format!(
+            "does not hold the file's lock (process {} does)",
+            server.pid()
+        );
+        assert!(err.contains(&why), "{cmd}: {err}");
+    }
+    assert_eq!(
+        testkit::server_procs::workers(other_server.pid()),
+        other_workers,
+        "the other server was signalled"
+    );
+    assert_eq!(get(other_addr, "/").status, 200);
+    assert_eq!(get(addr, "/").status, 200);
+    // Each server's own pid file still works.
+    std::fs::write(&mine, format!("{}\n", server.pid())).unwrap();
+    for pid_file in [&mine, &other] {
+        let (code, err) = tcplab_within(&["status", "--pid-file", pid_file.to_str().unwrap()]);
+        assert_eq!(code, Some(0), "{err}");
+    }
+}

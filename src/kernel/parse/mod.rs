@@ -4,6 +4,7 @@
 //! A parser returns `ParseError` for text that is not in the kernel's format; the scanners treat
 //! that like a process that vanished half-way (skip it) rather than guessing.
 
+pub mod locks;
 pub mod meters;
 pub mod net_tcp;
 pub mod netstat;
