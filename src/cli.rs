@@ -448,7 +448,7 @@ pub struct LearnArgs {
     #[arg(long)]
     pub reset: bool,
     /// Port the lessons' commands use (default: one that is free now)
-    #[arg(long)]
+    #[arg(long, value_parser = clap::value_parser!(u16).range(1..))]
     pub port: Option<u16>,
     /// How often the checks look at the kernel
     #[arg(long, value_parser = parse_duration, default_value = "500ms")]
@@ -470,7 +470,7 @@ pub struct LearnCheckArgs {
     #[arg(value_enum)]
     pub exercise: crate::learn::exercise::Exercise,
     /// The port the program under test listens on
-    #[arg(long)]
+    #[arg(long, value_parser = clap::value_parser!(u16).range(1..))]
     pub port: u16,
 }
 

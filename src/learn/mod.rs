@@ -83,17 +83,28 @@ fn free_port() -> anyhow::Result<u16> {
 fn list(lang: Lang) -> anyhow::Result<ExitCode> {
     let path = progress::path(|k| std::env::var_os(k))?;
     let progress = Progress::load(&path)?;
+    crate::output::print(&list_text(&progress, lang))
+}
+
+/// One row a lesson: number, id, state, title; the columns lined up in terminal columns (a
+/// Chinese character takes two).
+fn list_text(progress: &Progress, lang: Lang) -> String {
+    use unicode_width::UnicodeWidthStr;
+    let lessons = catalog::lessons(lang);
+    let states: Vec<&str> = lessons
+        .iter()
+        .map(|l| state_name(progress.state(l), lang))
+        .collect();
+    let wide = states.iter().map(|s| s.width()).max().unwrap_or(0);
     let mut out = String::new();
-    for l in catalog::lessons(lang) {
+    for (l, state) in lessons.iter().zip(states) {
+        let pad = " ".repeat(wide - state.width());
         out.push_str(&format!(
-            "{:>2}  {:<20} {:<12} {}\n",
-            l.number,
-            l.id,
-            state_name(progress.state(&l), lang),
-            l.title
+            "{:>2}  {:<20} {state}{pad} {}\n",
+            l.number, l.id, l.title
         ));
     }
-    crate::output::print(&out)
+    out
 }
 
 pub fn state_name(state: LessonState, lang: Lang) -> &'static str {
@@ -101,5 +112,32 @@ pub fn state_name(state: LessonState, lang: Lang) -> &'static str {
         LessonState::NotStarted => lang.pick("not started", "未开始"),
         LessonState::InProgress => lang.pick("in progress", "进行中"),
         LessonState::Done => lang.pick("done", "完成"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use unicode_width::UnicodeWidthStr;
+
+    #[test]
+    fn the_list_lines_up_in_chinese_too() {
+        let mut p = Progress::default();
+        let zombies = catalog::find(&catalog::lessons(Lang::Zh), "zombies")
+            .unwrap()
+            .clone();
+        let done = p.lessons.entry(zombies.id.clone()).or_default();
+        done.done = zombies.steps.iter().map(|s| s.id.clone()).collect();
+        for lang in Lang::ALL {
+            let text = list_text(&p, lang);
+            // Where each row's title begins, in columns.
+            let starts: std::collections::BTreeSet<usize> = text
+                .lines()
+                .zip(catalog::lessons(lang))
+                .map(|(row, l)| row[..row.rfind(&l.title).unwrap()].width())
+                .collect();
+            assert_eq!(starts.len(), 1, "{lang}:\n{text}");
+            assert!(text.contains(state_name(LessonState::Done, lang)), "{text}");
+        }
     }
 }

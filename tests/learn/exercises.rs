@@ -126,9 +126,30 @@ fn usage_errors_exit_2_and_an_empty_port_1() {
         &["learn", "check", "daemon", "--port", "http"],
         &["learn", "no-such-lesson"],
         &["learn", "--lang", "fr", "list"],
+        &["learn", "check", "daemon", "--port", "0"],
+        &["learn", "check", "daemon", "--port", "65536"],
+        &["learn", "zombies", "--port", "0"],
     ] {
         let out = tcplab().args(args).output().unwrap();
         assert_eq!(out.status.code(), Some(2), "{args:?}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!stderr.contains("panicked"), "{args:?}: {stderr}");
+    }
+    // A progress file that is not one: a line that says so and how to start over, exit 1.
+    let state = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(state.path().join("tcplab")).unwrap();
+    std::fs::write(state.path().join("tcplab/learn.json"), b"{\"lessons\": 7").unwrap();
+    for args in [&["learn", "list"][..], &["learn", "zombies"]] {
+        let out = tcplab()
+            .args(args)
+            .env("XDG_STATE_HOME", state.path())
+            .stdin(std::process::Stdio::null())
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{args:?}: {stderr}");
+        assert_eq!(stderr.lines().count(), 1, "{stderr}");
+        assert!(stderr.contains("--reset starts over"), "{stderr}");
     }
     // Nothing listens on a port that was just free.
     let port = std::net::TcpListener::bind("127.0.0.1:0")
