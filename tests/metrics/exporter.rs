@@ -1,6 +1,6 @@
 //! `tcplab metrics` against the real kernel: known states show up in the page, and the
 //! exporter's HTTP side holds up (404/405/400, 20 scrapes at once, scrapes during churn,
-//! memory over 1,000 scrapes).
+//! memory over 1,000 scrapes), and nothing is read between scrapes.
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
@@ -165,6 +165,56 @@ fn without_transitions_the_source_is_none() {
         .map(|(k, _)| k.split("state=").next().unwrap())
         .collect();
     assert!(ports.len() <= 1, "{ports:?}");
+}
+
+/// Read system calls `pid` has made so far (`syscr` of /proc/PID/io).
+fn read_calls(pid: i32) -> u64 {
+    let io = std::fs::read_to_string(format!("/proc/{pid}/io")).unwrap();
+    io.lines()
+        .find_map(|l| l.strip_prefix("syscr:"))
+        .and_then(|v| v.trim().parse().ok())
+        .expect("syscr")
+}
+
+#[test]
+fn nothing_is_read_between_scrapes() {
+    // Without the tracepoint's thread, whose reads of the trace pipe follow the machine's
+    // connections, every read the exporter makes is a scrape's.
+    let (exporter, addr) = exporter(&["--no-transitions"]);
+    let pid = exporter.pid();
+    scrape(addr);
+    // The scrape's connection thread (`tcplab-scrape`) has seen the close and is gone.
+    wait_for(
+        "the scrape's thread to end",
+        Duration::from_secs(10),
+        || {
+            let busy = std::fs::read_dir(format!("/proc/{pid}/task"))
+                .ok()?
+                .flatten()
+                .any(|t| {
+                    std::fs::read_to_string(t.path().join("comm"))
+                        .is_ok_and(|c| c.trim() == "tcplab-scrape")
+                });
+            (!busy).then_some(())
+        },
+    );
+    let idle = read_calls(pid);
+    // Not a wait for something to happen: the window in which nothing may. A scanner between
+    // scrapes would read /proc or a socket dump within it.
+    std::thread::sleep(Duration::from_secs(2));
+    assert_eq!(read_calls(pid), idle, "the exporter read between scrapes");
+    scrape(addr);
+    let processes = std::fs::read_dir("/proc")
+        .unwrap()
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().parse::<u32>().is_ok())
+        .count() as u64;
+    // One read of /proc/PID/stat per process at least: the scrape read the machine now.
+    assert!(
+        read_calls(pid) >= idle + processes / 2,
+        "a scrape read {} times for {processes} processes",
+        read_calls(pid) - idle
+    );
 }
 
 #[test]
