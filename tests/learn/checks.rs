@@ -153,6 +153,12 @@ fn close_wait_and_several_states() {
 #[test]
 fn a_listener_of_a_model_and_its_accept_queue() {
     subreaper();
+    // A port nobody listens on: no listener.
+    let (l, port) = listener();
+    drop(l);
+    let (mut w, mut m) = watcher(port);
+    let text = waits(&mut w, "listener", &mut m);
+    assert!(text.contains("nothing listens"), "{text}");
     let (server, addr) = serve(&["--model", "iterative"]);
     let (mut w, mut m) = watcher(addr.port());
     let text = passes(&mut w, "listener model=iterative", &mut m);
@@ -220,6 +226,9 @@ fn fork_zombies_and_their_reaping() {
     let text = passes(&mut w, "fork cmd=\"demo fork\"", &mut m);
     let child = numbers_after(&line, "child")[0];
     assert_eq!(m.get("child"), Some(&child), "{text}");
+    // A parent and child in the test's session and group are no daemon.
+    let text = waits(&mut w, "daemon cmd=\"demo fork\"", &mut m);
+    assert!(text.contains("no daemon"), "{text}");
     drop(f);
 
     waits(&mut w, "zombies min=1 cmd=\"demo zombie\"", &mut m);
@@ -374,6 +383,11 @@ fn signal_masks_caught_pending_blocked() {
         &mut m,
     );
 
+    // The test's own listener: this process does not block SIGHUP.
+    let (_l, port) = listener();
+    let (mut w, mut m) = watcher(port);
+    waits(&mut w, "signal mask=blocked sig=HUP", &mut m);
+    // The server blocks it, to take it from its signal loop.
     let (server, addr) = serve(&["--workers", "1"]);
     let (mut w, mut m) = watcher(addr.port());
     passes(&mut w, "signal mask=blocked sig=HUP", &mut m);
