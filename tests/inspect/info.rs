@@ -318,12 +318,37 @@ fn rate_reads_a_paced_transfer_per_socket_and_per_process() {
     std::thread::sleep(Duration::from_millis(500));
 
     let port_arg = port.to_string();
+    // Each sample is one dump, read in several netlink batches; on a loaded machine tcplab can be
+    // descheduled between batches, so two sockets' windows may differ by a tenth of a second. A
+    // rate off by a constant factor misses in every round; scheduling noise does not.
+    let mut misses = Vec::new();
+    for _round in 0..3 {
+        match paced_rates_within(port, &port_arg, sender_port, curl.pid(), RATE) {
+            Ok(()) => break,
+            Err(miss) => misses.push(miss),
+        }
+    }
+    assert!(misses.len() < 3, "every round missed: {misses:#?}");
+    drop(curl);
+    sender.join().unwrap();
+}
+
+/// One round of `rate_reads_a_paced_transfer_per_socket_and_per_process`: the sender's send
+/// rate, curl's receive rate per socket and per process, each within 10% of `rate`.
+fn paced_rates_within(
+    port: u16,
+    port_arg: &str,
+    sender_port: u16,
+    curl_pid: i32,
+    rate: f64,
+) -> Result<(), String> {
     let within = |what: &str, v: &Value| {
         let got = v.as_f64().unwrap_or_else(|| panic!("{what}: {v}"));
-        assert!(
-            (got - RATE).abs() <= RATE * 0.10,
-            "{what}: {got} B/s, paced at {RATE}"
-        );
+        if (got - rate).abs() <= rate * 0.10 {
+            Ok(())
+        } else {
+            Err(format!("{what}: {got} B/s, paced at {rate}"))
+        }
     };
     let socks = run_json(
         tcplab()
@@ -334,7 +359,7 @@ fn rate_reads_a_paced_transfer_per_socket_and_per_process() {
                 "2s",
                 "--json",
                 "--port",
-                &port_arg,
+                port_arg,
             ])
             .output()
             .unwrap(),
@@ -343,13 +368,13 @@ fn rate_reads_a_paced_transfer_per_socket_and_per_process() {
         .iter()
         .find(|s| s["local"] == format!("127.0.0.1:{sender_port}"))
         .expect("the sender's socket");
-    within("sender's send rate", &ours["send_bytes_per_s"]);
     let theirs = socks
         .iter()
         .find(|s| s["remote"] == format!("127.0.0.1:{sender_port}"))
         .expect("curl's socket");
-    within("curl's receive rate", &theirs["recv_bytes_per_s"]);
-    assert_eq!(theirs["owners"][0]["pid"], curl.pid());
+    assert_eq!(theirs["owners"][0]["pid"], curl_pid, "port {port}");
+    within("sender's send rate", &ours["send_bytes_per_s"])?;
+    within("curl's receive rate", &theirs["recv_bytes_per_s"])?;
 
     let procs = run_json(
         tcplab()
@@ -366,10 +391,8 @@ fn rate_reads_a_paced_transfer_per_socket_and_per_process() {
     );
     let line = procs
         .iter()
-        .find(|p| p["pid"] == curl.pid())
-        .unwrap_or_else(|| panic!("curl {} not among {procs:?}", curl.pid()));
+        .find(|p| p["pid"] == curl_pid)
+        .unwrap_or_else(|| panic!("curl {curl_pid} not among {procs:?}"));
     assert_eq!(line["comm"], "curl");
-    within("curl's process receive rate", &line["recv_bytes_per_s"]);
-    drop(curl);
-    sender.join().unwrap();
+    within("curl's process receive rate", &line["recv_bytes_per_s"])
 }
