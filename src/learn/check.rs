@@ -645,7 +645,9 @@ impl Check {
                         if let Some(p) = server {
                             cx.memory.insert("server".into(), p.pid);
                         }
-                        let model = got.map(|m| format!(" (model {m})")).unwrap_or_default();
+                        let model = got
+                            .map(|m| lang.pick(format!(" (model {m})"), format!("（模型 {m}）")))
+                            .unwrap_or_default();
                         passed(
                             format!(
                                 "{} listens on port {port}{model}, accept queue {} of {}",

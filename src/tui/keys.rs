@@ -162,7 +162,8 @@ impl App {
         self.pending_select = Some(ChildKind::Demo(name.clone()));
         self.set_pane(Pane::Processes);
         self.say(StatusKind::Info, format!("starting demo {name}..."));
-        vec![Effect::SpawnDemo { name, args: vec![] }]
+        let args = self.lesson_demo_args(&name);
+        vec![Effect::SpawnDemo { name, args }]
     }
 
     /// Up/Down/j/k, PgUp/PgDn, Home/End move the help; false for a key that closes it.
@@ -200,7 +201,11 @@ impl App {
             KeyCode::Char('-') => self.step_interval(false),
             KeyCode::Char('z') => return self.spawn_demo("zombie".to_string()),
             KeyCode::Char('Z') => self.jump_next(),
-            KeyCode::Char('d') => self.overlay = Overlay::DemoMenu { selected: 0 },
+            KeyCode::Char('d') => {
+                self.overlay = Overlay::DemoMenu {
+                    selected: self.lesson_demo().unwrap_or(0),
+                }
+            }
             KeyCode::Char('o') => self.toggle_overview(),
             KeyCode::Char('/') => {
                 self.with_pane(self.pane, |p, _| {

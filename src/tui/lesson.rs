@@ -95,6 +95,26 @@ impl App {
         self.lesson.view = Some(view);
     }
 
+    /// The demo the lesson's current step runs (`tcplab demo NAME ...`), as its place in the
+    /// demo menu, so `d` opens the menu on it.
+    pub(super) fn lesson_demo(&self) -> Option<usize> {
+        let cmd = self.lesson.view.as_ref()?.current()?.command.clone()?;
+        let name = cmd
+            .strip_prefix("tcplab demo ")?
+            .split_whitespace()
+            .next()?;
+        self.demos.iter().position(|(n, _)| n == name)
+    }
+
+    /// With a lesson open, a network demo started from the dashboard listens on the lesson's
+    /// port, where the lesson's checks look (on a port of its own no step would ever pass).
+    pub(super) fn lesson_demo_args(&self, demo: &str) -> Vec<String> {
+        match &self.lesson.view {
+            Some(v) if demo_takes_port(demo) => vec!["--port".into(), v.port.to_string()],
+            _ => vec![],
+        }
+    }
+
     fn follow(&mut self, pane: Pane, filter: &str) {
         self.with_pane(pane, |p, _| {
             if let Some(f) = p.filter_mut() {
@@ -105,4 +125,14 @@ impl App {
         self.pane = pane;
         self.recompute_rows();
     }
+}
+
+/// Whether `tcplab demo NAME` takes `--port` (the network demos), from the command line's
+/// definition.
+fn demo_takes_port(name: &str) -> bool {
+    use clap::CommandFactory;
+    crate::cli::Cli::command()
+        .find_subcommand("demo")
+        .and_then(|d| d.find_subcommand(name))
+        .is_some_and(|c| c.get_arguments().any(|a| a.get_long() == Some("port")))
 }

@@ -197,3 +197,32 @@ fn every_lesson_fits_its_panel_in_both_languages() {
         }
     }
 }
+
+/// With a lesson open, `d` opens the demo menu on the demo the step runs, and a network demo
+/// started from it listens on the lesson's port, where the check looks; a process demo takes no
+/// port. (The menu started it on a port of its own, and the step could never pass.)
+#[test]
+fn a_demo_started_from_the_dashboard_uses_the_lessons_port() {
+    let (s, _dir) = session("select", Lang::En);
+    let mut a = with_panel(160, 40, &s);
+    assert!(press(&mut a, "d").is_empty());
+    assert_eq!(
+        a.update(testkit::dashboard::code(crossterm::event::KeyCode::Enter)),
+        [Effect::SpawnDemo {
+            name: "select-limit".into(),
+            args: vec!["--port".into(), "40123".into()],
+        }]
+    );
+    let (z, _dir2) = session("zombies", Lang::En);
+    a.update(Event::Lesson {
+        view: Box::new(LessonView::of(&z)),
+        said: None,
+    });
+    assert_eq!(
+        press(&mut a, "z"),
+        [Effect::SpawnDemo {
+            name: "zombie".into(),
+            args: vec![],
+        }]
+    );
+}
