@@ -499,7 +499,7 @@ impl App {
     /// Keeps each pane's cursor inside the drawn window.
     pub(super) fn scroll_into_view(&mut self) {
         for pane in Pane::ALL {
-            self.with_pane(pane, |p, world| p.scroll_into_view(world.page));
+            self.with_pane(pane, |p, world| p.scroll_into_view(world));
         }
     }
 

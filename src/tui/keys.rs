@@ -319,7 +319,7 @@ impl App {
     fn move_cursor_of(&mut self, pane: Pane, delta: isize) {
         self.with_pane(pane, |p, world| {
             p.move_cursor(delta, world);
-            p.scroll_into_view(world.page);
+            p.scroll_into_view(world);
         });
     }
 

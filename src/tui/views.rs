@@ -324,10 +324,10 @@ pub fn process_counts(processes: &[Process]) -> [(char, usize); 6] {
     }
     c
 }
-fn owners_key(s: &Socket) -> (Option<i32>, String) {
+fn owners_key(s: &Socket) -> (Option<i32>, &str) {
     match s.owners.as_deref() {
-        Some([first, ..]) => (Some(first.pid), first.comm.clone()),
-        _ => (None, String::new()),
+        Some([first, ..]) => (Some(first.pid), first.comm.as_str()),
+        _ => (None, ""),
     }
 }
 
@@ -357,85 +357,108 @@ fn sock_cmp(
     by.then(a.local.cmp(&b.local)).then(a.remote.cmp(&b.remote))
 }
 
-/// Indices of the sockets the Sockets pane shows, filtered and sorted; `rates` index-aligned
-/// with `sockets`, or empty when unknown.
+/// Indices of the sockets the Sockets pane shows, filtered, in no order yet: `order_socket_rows`
+/// puts the part on screen in order.
+pub fn socket_rows(sockets: &[Socket], filter: &SocketFilter) -> Vec<usize> {
+    (0..sockets.len())
+        .filter(|&i| filter.keeps(&sockets[i]))
+        .collect()
+}
+
+/// Puts `rows[from..to]` in `sock_cmp`'s order (ties in index order), given that `rows[..from]`
+/// already are and come before every other row; the rows after `to` follow, unordered. `rates`
+/// is index-aligned with `sockets`, or empty when unknown.
 ///
-/// At a hundred thousand sockets a comparator that reads two sockets per comparison spends
-/// the sort in cache misses (a key press that opens the pane waited for it): each row's key is
-/// gathered once into a compact array and that is sorted. The order is `sock_cmp`'s, ties
-/// kept in index order.
-pub fn socket_rows(
+/// Only the rows on screen need an order: at tens of thousands of sockets, sorting all of them
+/// on every refresh was the main loop's largest cost. Selecting the first `to` is linear; the
+/// pane asks for more as the cursor goes down (`End` sorts all). Each row's key is gathered
+/// once into a compact array (a comparator that reads two sockets per comparison spends the
+/// sort in cache misses), and `sock_cmp` itself decides only between rows whose keys are equal.
+pub fn order_socket_rows(
+    rows: &mut [usize],
+    from: usize,
+    to: usize,
     sockets: &[Socket],
     rates: &[Option<Throughput>],
     sort: Sort<SockColumn>,
-    filter: &SocketFilter,
-) -> Vec<usize> {
-    let mut idx: Vec<usize> = (0..sockets.len())
-        .filter(|&i| filter.keeps(&sockets[i]))
-        .collect();
-    let rate = |i: usize| rates.get(i).copied().flatten();
-    if sort.column == SockColumn::Owners {
-        idx.sort_by(|&a, &b| {
-            let o = sock_cmp((&sockets[a], rate(a)), (&sockets[b], rate(b)), sort.column);
-            if sort.descending {
-                o.reverse()
-            } else {
-                o
-            }
-        });
-        return idx;
+) {
+    let (from, to) = (from.min(rows.len()), to.min(rows.len()));
+    if from >= to {
+        return;
     }
-    let mut keys: Vec<RowKey> = idx
+    let rate = |i: usize| rates.get(i).copied().flatten();
+    let mut keys: Vec<RowKey> = rows[from..]
         .iter()
         .map(|&i| row_key(&sockets[i], rate(i), sort.column, i))
         .collect();
-    keys.sort_unstable_by(|a, b| {
-        let o = a.sorted.cmp(&b.sorted);
+    let order = |a: &RowKey, b: &RowKey| {
+        let o = a.sorted.cmp(&b.sorted).then_with(|| {
+            let (x, y) = (a.index as usize, b.index as usize);
+            sock_cmp((&sockets[x], rate(x)), (&sockets[y], rate(y)), sort.column)
+        });
         let o = if sort.descending { o.reverse() } else { o };
         o.then(a.index.cmp(&b.index))
-    });
-    keys.into_iter().map(|k| k.index).collect()
+    };
+    let wanted = to - from;
+    if wanted < keys.len() {
+        keys.select_nth_unstable_by(wanted, order);
+    }
+    keys[..wanted].sort_unstable_by(order);
+    for (row, key) in rows[from..].iter_mut().zip(&keys) {
+        *row = key.index as usize;
+    }
 }
 
-/// What `sock_cmp` compares, read once per row.
+/// What `sock_cmp` compares, read once per row, in integers: a key that is smaller means a
+/// row that comes first; equal keys leave it to `sock_cmp`.
 struct RowKey {
-    /// (column value, remote when the column is Remote, local, remote).
-    sorted: (
-        u128,
-        Option<std::net::SocketAddr>,
-        std::net::SocketAddr,
-        std::net::SocketAddr,
-    ),
-    index: usize,
+    /// (column value, the first address compared, the second).
+    sorted: (u64, u64, u64),
+    index: u32,
+}
+
+/// An address's place in `SocketAddr`'s order, coarsely: a smaller number means a smaller
+/// address; an IPv4 address and port exactly, an IPv6 one by the top of its address.
+fn addr_rank(a: &std::net::SocketAddr) -> u64 {
+    match a {
+        std::net::SocketAddr::V4(v4) => u64::from(v4.ip().to_bits()) << 16 | u64::from(v4.port()),
+        std::net::SocketAddr::V6(v6) => 1 << 63 | (v6.ip().to_bits() >> 65) as u64,
+    }
 }
 
 fn row_key(s: &Socket, rate: Option<Throughput>, col: SockColumn, index: usize) -> RowKey {
     // None below every value, as Option's order has it.
-    let info = |f: fn(&crate::model::TcpInfo) -> u64| {
-        s.info.as_deref().map_or(0, |i| u128::from(f(i)) + 1)
-    };
+    let info =
+        |f: fn(&crate::model::TcpInfo) -> u32| s.info.as_deref().map_or(0, |i| u64::from(f(i)) + 1);
     // f64::total_cmp's order as an unsigned integer; -1 when unknown, as in sock_cmp.
     let rate = |f: fn(&Throughput) -> f64| {
         let bits = rate.map_or(-1.0, |r| f(&r)).to_bits() as i64;
-        let ordered = bits ^ (((bits >> 63) as u64) >> 1) as i64;
-        (i128::from(ordered) - i128::from(i64::MIN)) as u128
+        (bits ^ (((bits >> 63) as u64) >> 1) as i64) as u64 ^ (1 << 63)
     };
     let value = match col {
-        SockColumn::State => u128::from(s.state as u8),
-        SockColumn::Local | SockColumn::Remote | SockColumn::Owners => 0,
-        SockColumn::RecvQ => u128::from(s.recv_q),
-        SockColumn::SendQ => u128::from(s.send_q),
-        SockColumn::Rtt => info(|i| i.rtt_us as u64),
-        SockColumn::Cwnd => info(|i| i.snd_cwnd as u64),
-        SockColumn::Retr => info(|i| i.total_retrans as u64),
+        SockColumn::State => u64::from(s.state as u8),
+        SockColumn::Local | SockColumn::Remote => 0,
+        SockColumn::RecvQ => u64::from(s.recv_q),
+        SockColumn::SendQ => u64::from(s.send_q),
+        SockColumn::Rtt => info(|i| i.rtt_us),
+        SockColumn::Cwnd => info(|i| i.snd_cwnd),
+        SockColumn::Retr => info(|i| i.total_retrans),
         SockColumn::Up => rate(|r| r.send),
         SockColumn::Down => rate(|r| r.recv),
-        SockColumn::Timer => s.timer.expires_in.as_nanos(),
+        SockColumn::Timer => u64::try_from(s.timer.expires_in.as_nanos()).unwrap_or(u64::MAX),
+        // The first owner's pid; its name and the addresses are left to `sock_cmp`.
+        SockColumn::Owners => owners_key(s)
+            .0
+            .map_or(0, |pid| (i64::from(pid) - i64::from(i32::MIN) + 1) as u64),
     };
-    let remote_first = (col == SockColumn::Remote).then_some(s.remote);
+    let (first, second) = match col {
+        SockColumn::Owners => (0, 0),
+        SockColumn::Remote => (addr_rank(&s.remote), addr_rank(&s.local)),
+        _ => (addr_rank(&s.local), addr_rank(&s.remote)),
+    };
     RowKey {
-        sorted: (value, remote_first, s.local, s.remote),
-        index,
+        sorted: (value, first, second),
+        index: index as u32,
     }
 }
 
@@ -443,13 +466,28 @@ fn row_key(s: &Socket, rate: Option<Throughput>, col: SockColumn, index: usize) 
 mod tests {
     use super::*;
 
-    /// The keyed sort gives exactly the comparator's order, ties (the same connection twice)
-    /// in index order, for every column both ways.
+    /// The keyed order is exactly the comparator's, ties (the same connection twice) in index
+    /// order, for every column both ways; ordering a prefix, then more of it, gives the same
+    /// rows, and leaves the others after them.
     #[test]
     fn socket_rows_follow_the_comparator() {
         let mut sockets = crate::tui::fake::sample_with_info(3).sockets;
         let copies: Vec<Socket> = sockets.iter().take(4).cloned().collect();
         sockets.extend(copies);
+        // IPv6 ends that share the top of their address, and a scope id.
+        let v6 = |port: u16, scope: u32| {
+            std::net::SocketAddr::V6(std::net::SocketAddrV6::new(
+                "fe80::1".parse().unwrap(),
+                port,
+                0,
+                scope,
+            ))
+        };
+        for (k, (port, scope)) in [(80, 2), (80, 1), (79, 9)].into_iter().enumerate() {
+            let mut s = sockets[k].clone();
+            (s.local, s.remote) = (v6(port, scope), v6(port + 1, 0));
+            sockets.push(s);
+        }
         let rates: Vec<Option<Throughput>> = (0..sockets.len())
             .map(|i| {
                 (i % 3 != 0).then(|| Throughput {
@@ -458,7 +496,8 @@ mod tests {
                 })
             })
             .collect();
-        let filter = SocketFilter::default();
+        let all = socket_rows(&sockets, &SocketFilter::default());
+        assert_eq!(all.len(), sockets.len());
         for column in SockColumn::ALL {
             for descending in [false, true] {
                 let sort = Sort { column, descending };
@@ -471,11 +510,21 @@ mod tests {
                         o
                     }
                 });
-                assert_eq!(
-                    socket_rows(&sockets, &rates, sort, &filter),
-                    want,
-                    "{column:?} descending {descending}"
-                );
+                let mut rows = all.clone();
+                order_socket_rows(&mut rows, 0, usize::MAX, &sockets, &rates, sort);
+                assert_eq!(rows, want, "{column:?} descending {descending}");
+                for cut in [1, 5, 11] {
+                    let mut rows = all.clone();
+                    order_socket_rows(&mut rows, 0, cut, &sockets, &rates, sort);
+                    assert_eq!(rows[..cut], want[..cut], "{column:?} {descending} {cut}");
+                    order_socket_rows(&mut rows, cut, cut + 4, &sockets, &rates, sort);
+                    assert_eq!(rows[..cut + 4], want[..cut + 4], "{column:?} {cut}+4");
+                    let mut rest = rows[cut + 4..].to_vec();
+                    rest.sort_unstable();
+                    let mut left = want[cut + 4..].to_vec();
+                    left.sort_unstable();
+                    assert_eq!(rest, left, "{column:?} {cut}: the other rows follow");
+                }
             }
         }
     }

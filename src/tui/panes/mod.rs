@@ -70,8 +70,8 @@ pub trait PaneState {
     fn move_cursor(&mut self, _delta: isize, _world: &World) {}
     /// A click on the `row`-th table row on screen.
     fn click(&mut self, _row: usize, _world: &World) {}
-    /// Keeps the cursor inside a window of `rows` rows, filled as far as the rows allow.
-    fn scroll_into_view(&mut self, _rows: usize) {}
+    /// Keeps the cursor inside a window of `world.page` rows, filled as far as the rows allow.
+    fn scroll_into_view(&mut self, _world: &World) {}
     /// Esc outside an editor: the filter, and any selection the pane keeps, go.
     fn clear(&mut self) {
         if let Some(f) = self.filter_mut() {

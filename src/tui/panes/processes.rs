@@ -97,8 +97,8 @@ impl PaneState for ProcessesPane {
         }
     }
 
-    fn scroll_into_view(&mut self, rows: usize) {
-        self.cursor.scroll_into_view(rows, self.rows.len());
+    fn scroll_into_view(&mut self, world: &World) {
+        self.cursor.scroll_into_view(world.page, self.rows.len());
     }
 
     fn target_pid(&self, world: &World) -> Option<i32> {

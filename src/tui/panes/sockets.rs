@@ -10,8 +10,11 @@ use crate::tui::views::{self, SockColumn, Sort};
 
 #[derive(Debug)]
 pub struct SocketsPane {
-    /// Indices into the snapshot's sockets, filtered and sorted; empty while hidden.
+    /// Indices into the snapshot's sockets, filtered; the first `ordered` in the sort's order,
+    /// the rest after them unordered (`views::order_socket_rows`); empty while hidden.
     pub rows: Vec<usize>,
+    /// How many of `rows` are in order: at least those on screen.
+    ordered: usize,
     pub sort: Sort<SockColumn>,
     pub filter: Filter,
     pub cursor: Cursor,
@@ -24,6 +27,7 @@ impl Default for SocketsPane {
     fn default() -> SocketsPane {
         SocketsPane {
             rows: Vec::new(),
+            ordered: 0,
             sort: Sort {
                 column: SockColumn::State,
                 descending: false,
@@ -62,24 +66,22 @@ impl PaneState for SocketsPane {
 
     fn refresh(&mut self, world: &World) {
         let filter = SocketFilter::parse(&self.filter.text);
-        self.rows = views::socket_rows(
-            &world.snapshot.sockets,
-            &world.traffic.sockets,
-            self.sort,
-            &filter,
-        );
+        self.rows = views::socket_rows(&world.snapshot.sockets, &filter);
+        self.ordered = 0;
         self.counts = self
             .rows
             .iter()
             .filter_map(|&i| world.snapshot.sockets.get(i))
             .collect();
         self.cursor.clamp(self.rows.len());
+        self.scroll_into_view(world);
     }
 
     /// Sorting tens of thousands of sockets every refresh is the dashboard's biggest cost of
     /// its own: only while the pane is shown.
     fn hide(&mut self) {
         self.rows = Vec::new();
+        self.ordered = 0;
         self.counts = StateCounts::default();
     }
 
@@ -93,8 +95,23 @@ impl PaneState for SocketsPane {
         }
     }
 
-    fn scroll_into_view(&mut self, rows: usize) {
-        self.cursor.scroll_into_view(rows, self.rows.len());
+    /// Scrolls to the cursor and orders the rows down to a page below the window: going down
+    /// a line at a time orders more only every so often, and twice as many each time.
+    fn scroll_into_view(&mut self, world: &World) {
+        self.cursor.scroll_into_view(world.page, self.rows.len());
+        let needed = self.cursor.offset + world.page.max(1);
+        if needed > self.ordered {
+            let to = (needed + world.page).max(2 * self.ordered);
+            views::order_socket_rows(
+                &mut self.rows,
+                self.ordered,
+                to,
+                &world.snapshot.sockets,
+                &world.traffic.sockets,
+                self.sort,
+            );
+            self.ordered = to.min(self.rows.len());
+        }
     }
 
     fn target_pid(&self, world: &World) -> Option<i32> {
