@@ -68,10 +68,17 @@ pub fn time_waits(listener: &TcpListener, n: usize) {
 /// A process with `n` zombie children that it never reaps: `sh` starts them, then becomes
 /// `sleep` (which never waits).
 pub fn zombie_parent(n: usize) -> Running {
+    zombie_parent_as(n, std::path::Path::new("sleep"))
+}
+
+/// As [`zombie_parent`], the parent running `program` (a path to `sleep` under another name
+/// gives the parent that name as its comm, up to 15 bytes).
+fn zombie_parent_as(n: usize, program: &std::path::Path) -> Running {
     subreaper();
-    let script = format!("{} exec sleep 600", "true & ".repeat(n));
+    let script = format!("{} exec \"$0\" 600", "true & ".repeat(n));
     let child = std::process::Command::new("sh")
         .args(["-c", &script])
+        .arg(program)
         .stdin(Stdio::null())
         .spawn()
         .unwrap();
@@ -80,14 +87,16 @@ pub fn zombie_parent(n: usize) -> Running {
         stderr: None,
     };
     let pid = running.pid();
+    let name = program.file_name().unwrap().as_encoded_bytes();
+    let comm = &name[..name.len().min(15)];
     wait_for("the zombies", Duration::from_secs(10), || {
         let kids = testkit::children_of(pid);
         let zombies = kids
             .iter()
             .filter(|k| testkit::server_procs::stat(**k).is_some_and(|s| s.state == 'Z'))
             .count();
-        let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default();
-        (zombies == n && comm.trim() == "sleep").then_some(())
+        let now = std::fs::read(format!("/proc/{pid}/comm")).unwrap_or_default();
+        (zombies == n && now.strip_suffix(b"\n") == Some(comm)).then_some(())
     });
     running
 }
@@ -148,6 +157,36 @@ fn known_states_show_up_in_the_page() {
         );
         assert!(page.family("tcplab_tcp_transitions_total").is_empty());
     }
+}
+
+#[test]
+fn a_hostile_comm_stays_inside_its_label() {
+    // Any program names itself: here a parent of zombies whose comm closes the label, ends
+    // the line and starts a series of its own (and has a `)` for /proc/PID/stat's parsers).
+    let dir = tempfile::tempdir().unwrap();
+    let name = "z) \"} 1\nevil 9";
+    let program = dir.path().join(name);
+    let sleep = std::process::Command::new("sh")
+        .args(["-c", "command -v sleep"])
+        .output()
+        .unwrap();
+    let sleep = String::from_utf8(sleep.stdout).unwrap();
+    std::os::unix::fs::symlink(sleep.trim(), &program).unwrap();
+    let parent = zombie_parent_as(2, &program);
+    let (_exporter, addr) = exporter(&["--no-transitions"]);
+    let page = scrape(addr);
+    assert_promtool_accepts(&page.text);
+    assert!(
+        !page.text.lines().any(|l| l.starts_with("evil")),
+        "{}",
+        page.text
+    );
+    // The name comes back whole, escaped as the format says.
+    let series = format!(
+        r#"tcplab_zombie_parent_unreaped{{pid="{}",comm="z) \"}} 1\nevil 9"}}"#,
+        parent.pid()
+    );
+    assert_eq!(page.value(&series), 2.0, "{}", page.text);
 }
 
 #[test]
