@@ -139,23 +139,28 @@ impl Session {
     /// The step's command with `{port}` and remembered facts filled in (unknown ones stay
     /// as their name in capitals: `PARENT`).
     pub fn command(&self, step: &Step) -> Option<String> {
-        let mut cmd = step
-            .run
-            .clone()?
-            .replace("{port}", &self.port().to_string());
+        Some(self.fill(step.run.as_deref()?))
+    }
+
+    /// `text` (a command, or a paragraph that names one) with `{port}` and the remembered
+    /// facts (`{parent}`) filled in; unknown ones stay as their name in capitals.
+    pub fn fill(&self, text: &str) -> String {
+        let mut out = text.replace("{port}", &self.port().to_string());
         let memory = self.memory();
-        while let Some(at) = cmd.find('{') {
-            let Some(len) = cmd[at..].find('}') else {
+        let mut from = 0;
+        while let Some(at) = out[from..].find('{').map(|i| from + i) {
+            let Some(len) = out[at..].find('}') else {
                 break;
             };
-            let name = cmd[at + 1..at + len].to_string();
+            let name = out[at + 1..at + len].to_string();
             let value = memory
                 .get(&name)
                 .map(|v| v.to_string())
                 .unwrap_or_else(|| name.to_uppercase());
-            cmd.replace_range(at..at + len + 1, &value);
+            out.replace_range(at..at + len + 1, &value);
+            from = at + value.len();
         }
-        Some(cmd)
+        out
     }
 
     /// Takes a snapshot and checks the open step.

@@ -87,7 +87,7 @@ impl LessonView {
                     title: step.title.clone(),
                     key: step.key.clone(),
                     command: s.command(step),
-                    paragraphs: step.paragraphs.clone(),
+                    paragraphs: step.paragraphs.iter().map(|p| s.fill(p)).collect(),
                     status,
                     verdict,
                 }

@@ -88,7 +88,7 @@ pub fn run(mut s: Session, interval: Duration) -> anyhow::Result<ExitCode> {
                 say(&format!("  {} {c}", lang.pick("run:", "运行：")))?;
             }
             for p in &step.paragraphs {
-                say(&format!("  {p}"))?;
+                say(&format!("  {}", s.fill(p)))?;
             }
             announced = Some(i);
             cannot_told = false;

@@ -151,6 +151,11 @@ fn every_lesson_fits_its_panel_in_both_languages() {
         for id in s.lessons.iter().map(|l| l.id.clone()).collect::<Vec<_>>() {
             assert!(s.open_lesson(&id));
             let base = LessonView::of(&s);
+            // What the panel shows names the lesson's port, never the placeholder.
+            for step in &base.steps {
+                let shown = format!("{:?} {:?}", step.command, step.paragraphs);
+                assert!(!shown.contains("{port}"), "{lang} {id}: {shown}");
+            }
             for current in 0..base.steps.len() {
                 let mut view = base.clone();
                 for (i, step) in view.steps.iter_mut().enumerate() {
