@@ -24,20 +24,26 @@ pub fn ss(args: &str) -> Vec<SsLine> {
         .output()
         .expect("run ss");
     assert!(out.status.success(), "ss {args} failed");
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .filter_map(|line| {
-            let f: Vec<&str> = line.split_whitespace().collect();
-            (f.len() >= 5).then(|| SsLine {
+    let mut lines: Vec<SsLine> = Vec::new();
+    for line in String::from_utf8_lossy(&out.stdout).lines() {
+        let f: Vec<&str> = line.split_whitespace().collect();
+        let queues = f.get(1..3).and_then(|q| Some((q[0].parse().ok()?, q[1].parse().ok()?)));
+        match (queues, lines.last_mut()) {
+            (Some((recv_q, send_q)), _) if f.len() >= 5 => lines.push(SsLine {
                 state: kernel_state(f[0]),
-                recv_q: f[1].parse().unwrap(),
-                send_q: f[2].parse().unwrap(),
+                recv_q,
+                send_q,
                 local: ss_addr(f[3]),
                 remote: ss_addr(f[4]),
                 extra: f[5..].iter().map(|s| s.to_string()).collect(),
-            })
-        })
-        .collect()
+            }),
+            // ss prints a process name raw: a name with a newline (another test's hostile
+            // name) continues the line before.
+            (_, Some(last)) => last.extra.extend(f.iter().map(|s| s.to_string())),
+            (_, None) => panic!("ss {args}: a first line that is not a socket: {line:?}"),
+        }
+    }
+    lines
 }
 
 /// ss's state names -> the kernel's.
