@@ -204,6 +204,38 @@ fn out_of_descriptors_is_503_logged_once_per_episode() {
     }
 }
 
+/// A disk that fails (here `openat2` answers EIO, through a seccomp filter) is the server's
+/// trouble, not a missing file: 500, never 404, logged once however many requests hit it.
+/// Paths that lead nowhere are found so without opening anything and stay 404.
+#[test]
+fn an_io_error_is_500_logged_once() {
+    let (top, root) = site();
+    let log = top.path().join("error.log");
+    let mut cmd = testkit::tcplab();
+    cmd.args(["serve", "--listen", "127.0.0.1:0", "--model", super::MODEL])
+        .args(["--workers", "1", "--root", root.to_str().unwrap()])
+        .args(["--error-log", log.to_str().unwrap()]);
+    crate::seccomp::deny(&mut cmd, libc::SYS_openat2, libc::EIO);
+    let (_server, addr) = testkit::start_listening_command(cmd);
+    let mut c = Client::connect(addr);
+    for _ in 0..3 {
+        let r = c.get("/style.css");
+        assert_eq!(r.status, 500, "{}", r.text());
+        assert_eq!(r.header("retry-after"), None);
+    }
+    assert_eq!(c.get("/../secret.txt").status, 404);
+    let logged = || {
+        let text = std::fs::read_to_string(&log).unwrap_or_default();
+        text.lines()
+            .filter(|l| l.contains("Input/output error"))
+            .count()
+    };
+    testkit::wait_for("the log line", std::time::Duration::from_secs(10), || {
+        (logged() >= 1).then_some(())
+    });
+    assert_eq!(logged(), 1, "{}", std::fs::read_to_string(&log).unwrap());
+}
+
 /// 2026-01-01 00:00:00 UTC, a Thursday: the mtime of the files below, safely in the past.
 const MTIME: u64 = 1_767_225_600;
 const LAST_MODIFIED: &str = "Thu, 01 Jan 2026 00:00:00 GMT";
