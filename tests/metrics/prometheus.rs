@@ -2,7 +2,7 @@
 //! it scrapes `tcplab metrics` and a `tcplab serve` every second from a temporary config and
 //! storage directory, with the example alert rules loaded, while this test makes known
 //! states; its HTTP API must come to show them, both pages must have been read as
-//! OpenMetrics, the queries docs/metrics.md suggests must run and answer, and the example
+//! OpenMetrics, the queries the README suggests must run and answer, and the example
 //! accept-queue alert must trip. Everything started is stopped at the end, whatever happens
 //! (each process is a `Running`, stopped on drop).
 
@@ -113,15 +113,14 @@ fn query(prometheus: SocketAddr, promql: &str) -> Option<f64> {
     result[0]["value"][1].as_str()?.parse().ok()
 }
 
-/// The queries of docs/metrics.md's `promql` block, each with the comment above it.
+/// The queries of the README's `promql` block, each with the comment above it.
 fn documented_queries() -> Vec<(String, String)> {
-    let doc =
-        std::fs::read_to_string(format!("{}/docs/metrics.md", env!("CARGO_MANIFEST_DIR"))).unwrap();
+    let doc = std::fs::read_to_string(format!("{}/README.md", env!("CARGO_MANIFEST_DIR"))).unwrap();
     let block = doc
         .split("```promql\n")
         .nth(1)
         .and_then(|b| b.split("```").next())
-        .expect("a promql block in docs/metrics.md");
+        .expect("a promql block in README.md");
     let mut queries = Vec::new();
     let mut comment = String::new();
     for line in block.lines().map(str::trim).filter(|l| !l.is_empty()) {
