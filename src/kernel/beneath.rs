@@ -7,7 +7,8 @@
 //! once: `openat2(2)` with `RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS`, where the kernel refuses
 //! (`EXDEV`) any step of the resolution that would leave the directory: a `..` above it, an
 //! absolute symlink, a relative one that climbs out, a `/proc` magic link. Symlinks that stay
-//! inside keep working. Where `openat2` is missing (`ENOSYS`, kernels before 5.6) the same
+//! inside keep working. Where `openat2` is missing (`ENOSYS`, kernels before 5.6) or refused
+//! (`EPERM` from a seccomp profile that predates it, as older container runtimes had) the same
 //! rules are applied by hand, one component at a time from descriptors already open, never
 //! following a symlink in the kernel (see [`walk`]).
 
@@ -30,7 +31,8 @@ const MAX_LINKS: usize = 40;
 /// asked again this many times before the error is passed on.
 const AGAIN_TRIES: usize = 16;
 
-/// Set once `openat2` answered `ENOSYS`: every later open walks by hand at once.
+/// Set once `openat2` answered `ENOSYS`, or was refused when [`Beneath::open`] tried it on the
+/// directory itself: every later open walks by hand at once.
 static NO_OPENAT2: AtomicBool = AtomicBool::new(false);
 
 /// A directory, opened once, under which paths are opened.
@@ -46,6 +48,12 @@ impl Beneath {
     pub fn open(dir: &Path) -> io::Result<Beneath> {
         let flags = OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC;
         let fd = rustix::fs::open(dir, flags, Mode::empty())?;
+        // The directory itself just opened: if openat2 cannot open it, openat2 is missing or
+        // forbidden here (a seccomp filter answering EPERM), not the directory.
+        let probe = openat2(&fd, ".", flags, Mode::empty(), resolve_flags());
+        if let Err(Errno::NOSYS | Errno::PERM) = probe {
+            NO_OPENAT2.store(true, Ordering::Relaxed);
+        }
         Ok(Beneath {
             dir: fd,
             path: dir.to_path_buf(),
@@ -64,7 +72,7 @@ impl Beneath {
         let rel = if rel.is_empty() { &b"."[..] } else { rel };
         let flags = read_flags();
         if !NO_OPENAT2.load(Ordering::Relaxed) {
-            let resolve = ResolveFlags::BENEATH | ResolveFlags::NO_MAGICLINKS;
+            let resolve = resolve_flags();
             let mut tries = 0;
             loop {
                 match openat2(
@@ -86,6 +94,10 @@ impl Beneath {
         }
         walk(self.dir.as_fd(), rel, flags)
     }
+}
+
+fn resolve_flags() -> ResolveFlags {
+    ResolveFlags::BENEATH | ResolveFlags::NO_MAGICLINKS
 }
 
 fn read_flags() -> OFlags {

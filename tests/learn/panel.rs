@@ -103,6 +103,19 @@ fn keys_panes_follow_and_hide() {
     });
     assert_eq!(a.pane, Pane::Sockets);
     assert_eq!(a.filter().map(|f| f.text.as_str()), Some(":40123"));
+    // A demo's step: the Processes pane filtered to that demo's command line, not to every
+    // tcplab on the machine.
+    let (d, _dir3) = session("daemon", Lang::En);
+    a.update(Event::Lesson {
+        view: Box::new(LessonView::of(&d)),
+        said: None,
+    });
+    assert_eq!(a.pane, Pane::Processes);
+    assert_eq!(a.filter().map(|f| f.text.as_str()), Some("demo daemon"));
+    a.update(Event::Lesson {
+        view: Box::new(LessonView::of(&h)),
+        said: None,
+    });
     assert!(render(&a).contains("Lesson 2/19"));
     press(&mut a, "L");
     assert!(!render(&a).contains("Lesson 2/19"));
