@@ -56,6 +56,17 @@ fn one_worker(root: &Path) -> (Running, SocketAddr, i32) {
     (server, addr, worker)
 }
 
+/// As [`one_worker`], with `openat2` failing with `errno` in the server and its workers.
+fn one_worker_where_openat2_fails(root: &Path, errno: i32) -> (Running, SocketAddr, i32) {
+    let mut cmd = testkit::tcplab();
+    cmd.args(["serve", "--listen", "127.0.0.1:0", "--model", super::MODEL])
+        .args(["--root", root.to_str().unwrap(), "--workers", "1"]);
+    crate::seccomp::deny(&mut cmd, libc::SYS_openat2, errno);
+    let (server, addr) = testkit::start_listening_command(cmd);
+    let worker = procs::wait_workers(server.pid(), 1)[0];
+    (server, addr, worker)
+}
+
 /// Sends a raw request line for `target` and returns status and body.
 fn ask(addr: SocketAddr, target: &str) -> (u16, String) {
     let mut c = Client::connect(addr);
@@ -194,16 +205,22 @@ fn a_symlink_swap_race_never_serves_from_outside_the_root() {
 #[test]
 fn without_openat2_the_walk_keeps_the_root() {
     let (_top, root) = tree();
-    let mut cmd = testkit::tcplab();
-    cmd.args(["serve", "--listen", "127.0.0.1:0", "--model", super::MODEL])
-        .args(["--root", root.to_str().unwrap(), "--workers", "1"]);
-    crate::seccomp::deny(&mut cmd, libc::SYS_openat2, libc::ENOSYS);
-    let (server, addr) = testkit::start_listening_command(cmd);
-    let worker = procs::wait_workers(server.pid(), 1)[0];
+    let (server, addr, worker) = one_worker_where_openat2_fails(&root, libc::ENOSYS);
     let status = std::fs::read_to_string(format!("/proc/{worker}/status")).unwrap();
     assert!(status.contains("Seccomp:\t2"), "{status}");
     assert_the_traversal_list(addr);
     assert_the_swap_race_finds_nothing_outside(addr, &root, Duration::from_secs(2));
+    assert_eq!(procs::workers(server.pid()), [worker], "the worker changed");
+}
+
+/// Where a sandbox forbids `openat2` (a seccomp profile older than the call answers EPERM, as
+/// older container runtimes' did), the server notices at start and walks: files are served,
+/// not refused with 403, and nothing outside is reachable.
+#[test]
+fn where_openat2_is_forbidden_the_walk_serves() {
+    let (_top, root) = tree();
+    let (server, addr, worker) = one_worker_where_openat2_fails(&root, libc::EPERM);
+    assert_the_traversal_list(addr);
     assert_eq!(procs::workers(server.pid()), [worker], "the worker changed");
 }
 
