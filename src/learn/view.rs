@@ -54,11 +54,14 @@ fn follow(check: &Check, port: u16) -> Follow {
     match check {
         Check::Handshake | Check::Teardown => Follow::Machine(port.to_string()),
         Check::Group { comm, .. } => Follow::Processes(comm.clone()),
-        Check::Fork { .. }
-        | Check::Zombies { .. }
-        | Check::Reaped
-        | Check::Daemon { .. }
-        | Check::Signal { .. } => Follow::Processes("tcplab".into()),
+        // The demo's own processes, by its command line.
+        Check::Fork { cmd }
+        | Check::Daemon { cmd: Some(cmd) }
+        | Check::Signal { cmd: Some(cmd), .. } => Follow::Processes(cmd.clone()),
+        // Zombies have no command line left, only their name.
+        Check::Zombies { .. } | Check::Reaped | Check::Daemon { .. } | Check::Signal { .. } => {
+            Follow::Processes("tcplab".into())
+        }
         _ => Follow::Sockets(format!(":{port}")),
     }
 }
