@@ -47,7 +47,8 @@ pub enum Command {
     Serve(ServeArgs),
     /// Stop a running server: TERM, or QUIT with --graceful; waits until it is gone
     Stop(StopArgs),
-    /// Reload a running server (HUP): fresh workers start, old ones drain
+    /// Reload a running server (HUP): fresh workers start, old ones drain; a one-process model
+    /// reopens its logs in place
     Reload(ControlArgs),
     /// Make a running server reopen its log files (USR1), e.g. after logrotate
     Reopen(ControlArgs),

@@ -255,8 +255,24 @@ impl<S: Stream> Connections<S> {
             Intent::StopNow => return Some(Stopped::Now),
             Intent::Drain => self.begin_drain(),
             Intent::ReopenLogs => self.reopen_logs(),
+            Intent::Reload => self.reload_in_place(),
         }
         None
+    }
+
+    /// HUP to a one-process server. A master's reload forks workers that start from the flags
+    /// and open the logs afresh; one process has no workers to replace, no configuration file
+    /// to re-read (flags are fixed, `--root` is read on every request), so what is left of a
+    /// reload is opening the logs afresh. Counted in the server's reloads, which `/status`
+    /// publishes for `tcplab reload` to see it done.
+    fn reload_in_place(&mut self) {
+        self.reopen_logs();
+        self.shared.board.server_totals().bump_reloads();
+        let model = self.shared.config.model.name();
+        self.log_error(format_args!(
+            "HUP: reloaded in place: the {model} model is one process, with no workers to \
+             replace; log files reopened"
+        ));
     }
 
     /// The loop has stopped accepting (and closed its listener): finish what is in flight.

@@ -22,6 +22,7 @@ use super::pidfile::{self, Liveness, ProcessKind};
 use crate::cli::{ControlArgs, StopArgs};
 use crate::kernel::proc;
 use crate::kernel::sockets::listening_addr_of;
+use crate::server::models::Model;
 use crate::units::{format_duration, format_size};
 
 /// `status` exits with this when no server runs (LSB's "program is not running").
@@ -30,6 +31,9 @@ const NOT_RUNNING: u8 = 3;
 const STOP_DEADLINE: Duration = Duration::from_secs(10);
 /// How long `reload` waits for the old workers to be retired (on top of their drain time).
 const RELOAD_DEADLINE: Duration = Duration::from_secs(8);
+/// How long `reload` waits for a one-process server to count its reload: the signal is acted
+/// on within a tenth of a second, but `iterative` answers `/status` only between clients.
+const IN_PLACE_DEADLINE: Duration = Duration::from_secs(10);
 /// `--shutdown-timeout`'s default: the drain assumed of a server that does not say its own.
 const DEFAULT_SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -186,13 +190,20 @@ pub fn reload(args: ControlArgs) -> anyhow::Result<ExitCode> {
     let pid = running_server(&path)?;
     let old = workers_of(pid);
     // Asked before the HUP: the workers answering it are about to be retired.
-    let drain = drain_of(pid);
-    send(pid, Signal::SIGHUP)?;
-    if old.is_empty() {
-        return crate::output::print(&format!(
-            "tcplab reload: sent HUP to {pid}; it has no workers to replace (a one-process model)\n"
-        ));
+    let (listen, doc) = server_status(pid);
+    let model = doc
+        .as_ref()
+        .and_then(|d| d["model"].as_str())
+        .and_then(|m| <Model as clap::ValueEnum>::from_str(m, false).ok());
+    // The model says; a server whose /status does not answer is judged by its children.
+    if !model.map_or(!old.is_empty(), Model::has_workers) {
+        return reload_in_place(pid, model, listen, doc.as_ref());
     }
+    let drain = doc
+        .as_ref()
+        .and_then(shutdown_timeout)
+        .unwrap_or(DEFAULT_SHUTDOWN_TIMEOUT);
+    send(pid, Signal::SIGHUP)?;
     // The master retires the old workers once fresh ones are ready (within 5 s), then they
     // drain for at most the server's --shutdown-timeout.
     let deadline = RELOAD_DEADLINE + drain;
@@ -225,6 +236,69 @@ pub fn reload(args: ControlArgs) -> anyhow::Result<ExitCode> {
             ));
         }
         std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// A one-process server (`iterative`, `select`, `poll`) reloads in place on HUP: no workers to
+/// replace, its logs reopened. Its `/status` counts the reload; waiting for that count is how
+/// we know it was done, and not just that a signal was sent.
+fn reload_in_place(
+    pid: Pid,
+    model: Option<Model>,
+    listen: Option<SocketAddr>,
+    doc: Option<&serde_json::Value>,
+) -> anyhow::Result<ExitCode> {
+    let what = match model {
+        Some(m) => format!("server {pid} (model {})", m.name()),
+        None => format!("server {pid}"),
+    };
+    // A server without a HUP handler would die of it (or ignore it): never send it one.
+    let masks = crate::kernel::signals::masks(pid.as_raw())
+        .with_context(|| format!("cannot read the signal masks of {what}"))?;
+    if let Some(why) = hup_refused(&masks) {
+        bail!("{what} {why}; nothing was signalled (`tcplab reopen` reopens its logs)");
+    }
+    let (Some(listen), Some(before)) = (listen, doc.and_then(|d| d["reloads"].as_u64())) else {
+        bail!(
+            "{what} is one process, and its /status did not answer with its reload count; \
+             nothing was signalled"
+        );
+    };
+    send(pid, Signal::SIGHUP)?;
+    let started = Instant::now();
+    while started.elapsed() < IN_PLACE_DEADLINE {
+        if pidfile::process_kind(pid) == ProcessKind::Gone || kill(pid, None) == Err(Errno::ESRCH) {
+            bail!("{what} exited after HUP");
+        }
+        let reloads = fetch_status(listen)
+            .ok()
+            .and_then(|d| d["reloads"].as_u64());
+        if reloads.is_some_and(|n| n > before) {
+            return crate::output::print(&format!(
+                "tcplab reload: {what} reloaded in place: one process, no workers to replace; \
+                 its log files were reopened\n"
+            ));
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    bail!(
+        "sent HUP to {what}, which did not confirm the reload within {} (is it busy with a \
+         slow client? see its error log)",
+        format_duration(IN_PLACE_DEADLINE)
+    )
+}
+
+/// Why HUP must not be sent to a process, judged from its masks; None when it catches HUP.
+fn hup_refused(masks: &crate::model::SignalMasks) -> Option<&'static str> {
+    const HUP: u32 = Signal::SIGHUP as u32;
+    if masks.caught.contains(HUP) {
+        None
+    } else if masks.ignored.contains(HUP) {
+        Some("ignores HUP, so a reload would do nothing")
+    } else if masks.blocked.contains(HUP) {
+        Some("blocks HUP without handling it, so a reload would do nothing")
+    } else {
+        Some("does not catch HUP, so HUP would kill it (a server of an older tcplab)")
     }
 }
 
@@ -358,5 +432,24 @@ mod tests {
             panic!("not serve");
         };
         assert_eq!(serve.shutdown_timeout, DEFAULT_SHUTDOWN_TIMEOUT);
+    }
+
+    #[test]
+    fn hup_goes_only_to_a_process_that_catches_it() {
+        use crate::model::{SignalMasks, SignalSet};
+        let hup = SignalSet(1 << (Signal::SIGHUP as u32 - 1));
+        let masks = |caught, ignored, blocked| SignalMasks {
+            caught: if caught { hup } else { SignalSet(0) },
+            ignored: if ignored { hup } else { SignalSet(0) },
+            blocked: if blocked { hup } else { SignalSet(0) },
+            ..Default::default()
+        };
+        assert_eq!(hup_refused(&masks(true, false, false)), None);
+        // Caught but blocked for a moment: delivered once let in.
+        assert_eq!(hup_refused(&masks(true, false, true)), None);
+        let refused = |m| hup_refused(&m).unwrap_or_default();
+        assert!(refused(masks(false, false, false)).contains("would kill it"));
+        assert!(refused(masks(false, true, false)).contains("ignores HUP"));
+        assert!(refused(masks(false, false, true)).contains("blocks HUP"));
     }
 }

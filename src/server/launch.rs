@@ -16,7 +16,7 @@ use anyhow::Context;
 use super::config::Config;
 use super::connections::{EventLoop, LoopStart};
 use super::daemon::{self, ReadyReport};
-use super::intents::Intents;
+use super::intents::{Intents, Role};
 use super::master::{self, MasterConfig, WorkerEnv};
 use super::models::{self, Table};
 use super::pidfile::{self, PidFile};
@@ -164,7 +164,7 @@ fn start(plan: &Plan, config: &mut Config) -> anyhow::Result<Started> {
     crate::kernel::faults::die_of_sent_faults().context("SIGSEGV and SIGBUS")?;
     let how = match plan.model.has_workers() {
         true => How::Master(master::prepare()?),
-        false => How::Single(Intents::install()?),
+        false => How::Single(Intents::install(Role::Alone)?),
     };
     Ok(Started {
         addr,
@@ -238,7 +238,7 @@ fn worker_main(model: Model, reuseport: bool, config: &Config, env: WorkerEnv) -
     } else {
         env.listener
     };
-    let intents = match Intents::install() {
+    let intents = match Intents::install(Role::Worker) {
         Ok(i) => i,
         Err(e) => return fail("cannot install signal handlers", &e),
     };

@@ -44,7 +44,7 @@ fn exposition_of(board: &Scoreboard, model: &str, started_unix_ms: u64) -> Expos
     let totals = board.server_totals();
     e.counter(
         "tcplab_serve_reloads",
-        "Reloads (HUP) that started a new generation of workers",
+        "Reloads (HUP): a new generation of workers, or a one-process server's logs reopened",
         None,
         totals.reloads.load(std::sync::atomic::Ordering::Relaxed),
     );

@@ -150,7 +150,8 @@ impl StatsView {
     }
 }
 
-/// Counters of the whole server that outlive its workers; written by the master only.
+/// Counters of the whole server that outlive its workers; written by the master only (or by a
+/// one-process server, its own master).
 #[repr(C)]
 #[derive(Debug, Default)]
 pub struct ServerTotals {
@@ -158,7 +159,8 @@ pub struct ServerTotals {
     seq: AtomicU64,
     /// The counters of every worker whose slot was handed to another worker since start.
     retired: Stats,
-    /// HUPs that started a new generation of workers.
+    /// HUPs carried out: a new generation of workers, or a one-process server's reload in
+    /// place (its logs reopened).
     pub reloads: AtomicU64,
     /// Workers that died unexpectedly and were replaced.
     pub respawns: AtomicU64,
@@ -297,6 +299,8 @@ pub struct StatusDoc {
     pub requests: u64,
     pub bytes_in: u64,
     pub bytes_out: u64,
+    /// Reloads (HUP) since start; `tcplab reload` watches it on a one-process server.
+    pub reloads: u64,
     pub workers: Vec<WorkerDoc>,
 }
 
@@ -329,6 +333,7 @@ impl StatusDoc {
             requests: total(|s| s.requests),
             bytes_in: total(|s| s.bytes_in),
             bytes_out: total(|s| s.bytes_out),
+            reloads: board.server_totals().reloads.load(Relaxed),
             workers,
         }
     }

@@ -95,6 +95,91 @@ fn one_process_models_stop_gracefully_with_a_request_in_flight() {
     }
 }
 
+/// HUP to a one-process model is a reload in place, as for an nginx master: nothing to fork,
+/// the logs reopened (a logrotate that renamed them is followed), the server alive and serving.
+/// It used to take HUP's default action and die, on `tcplab reload` or a closed terminal.
+#[test]
+fn one_process_models_reload_in_place_on_hup_and_on_tcplab_reload() {
+    subreaper();
+    for model in ["iterative", "select", "poll"] {
+        let dir = tempfile::tempdir().unwrap();
+        let path = |name: &str| dir.path().join(name).to_str().unwrap().to_string();
+        let (pf, error_log, access_log) = (path("s.pid"), path("error.log"), path("access.log"));
+        let (mut server, addr) = serve(&[
+            "--model",
+            model,
+            "--pid-file",
+            &pf,
+            "--error-log",
+            &error_log,
+            "--access-log",
+            &access_log,
+        ]);
+        let reloaded = format!(
+            "HUP: reloaded in place: the {model} model is one process, with no workers to \
+             replace; log files reopened"
+        );
+        let reloads = || -> u64 {
+            let doc: serde_json::Value =
+                serde_json::from_str(&procs::get(addr, "/status").unwrap().1).unwrap();
+            doc["reloads"].as_u64().unwrap()
+        };
+        assert_eq!(procs::get(addr, "/before").unwrap().0, 404, "{model}");
+        assert_eq!(reloads(), 0, "{model}");
+        let rotated = path("access.log.1");
+        std::fs::rename(&access_log, &rotated).unwrap();
+
+        server.signal(Signal::SIGHUP);
+        wait_for_lines(&mut server, &error_log, &reloaded, 1);
+        assert_eq!(reloads(), 1, "{model}");
+        assert_eq!(procs::get(addr, "/after").unwrap().0, 404, "{model}");
+        testkit::wait_for("the fresh access log", Duration::from_secs(5), || {
+            std::fs::read_to_string(&access_log)
+                .ok()
+                .filter(|t| t.contains("/after"))
+        });
+        let old = std::fs::read_to_string(&rotated).unwrap();
+        assert!(old.contains("/before") && !old.contains("/after"), "{old}");
+
+        let out = testkit::tcplab()
+            .args(["reload", "--pid-file", &pf])
+            .output()
+            .unwrap();
+        let (stdout, stderr) = (
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr),
+        );
+        assert!(out.status.success(), "{model}: {stdout}{stderr}");
+        assert_eq!(
+            stdout,
+            format!(
+                "tcplab reload: server {} (model {model}) reloaded in place: one process, no \
+                 workers to replace; its log files were reopened\n",
+                server.pid()
+            )
+        );
+        wait_for_lines(&mut server, &error_log, &reloaded, 2);
+        assert_eq!(reloads(), 2, "{model}");
+        assert_eq!(procs::get(addr, "/").unwrap().0, 200, "{model}");
+        server.signal(Signal::SIGTERM);
+        assert!(
+            server.wait_exit(Duration::from_secs(10)).success(),
+            "{model}"
+        );
+    }
+}
+
+/// Waits until `log` holds `n` lines with `line`; fails at once if the server has exited.
+fn wait_for_lines(server: &mut testkit::Running, log: &str, line: &str, n: usize) {
+    testkit::wait_for(line, Duration::from_secs(10), || {
+        if let Some(status) = server.child.try_wait().unwrap() {
+            panic!("the server exited: {status:?}");
+        }
+        let text = std::fs::read_to_string(log).unwrap_or_default();
+        (text.matches(line).count() >= n).then_some(())
+    })
+}
+
 #[test]
 fn select_refuses_descriptors_past_fd_setsize_and_keeps_serving() {
     subreaper();
