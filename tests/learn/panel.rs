@@ -244,3 +244,20 @@ fn a_demo_started_from_the_dashboard_uses_the_lessons_port() {
         }]
     );
 }
+
+/// What a step saw is echoed on the status line; longer than the terminal, it ends in `…` after
+/// a whole word (it was cut where the terminal ended, mid-word: "and c").
+#[test]
+fn the_status_line_cuts_what_a_check_saw_after_a_whole_word() {
+    let (s, _dir) = session("zombies", Lang::En);
+    let mut a = with_panel(80, 24, &s);
+    let saw = "parent 17514 is gone and so are its zombies: the subreaper adopted them and called wait()";
+    a.update(Event::Lesson {
+        view: Box::new(LessonView::of(&s)),
+        said: Some((tcplab::tui::state::StatusKind::Info, format!("✓ {saw}"))),
+    });
+    let screen = render(&a);
+    let line = screen.lines().rev().nth(1).unwrap();
+    assert!(line.contains("✓ parent 17514 is gone"), "{screen}");
+    assert!(line.trim_end_matches(['"', ' ']).ends_with("and…"), "{line}");
+}

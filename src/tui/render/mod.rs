@@ -116,7 +116,8 @@ fn draw_status(frame: &mut Frame, app: &App, area: Rect, shared: bool) {
             StatusKind::Info => app.theme.accent(),
             StatusKind::Error => app.theme.danger(),
         };
-        Line::from(Span::styled(format!(" {text}"), style))
+        let text = wrap::fit_columns(&format!(" {text}"), usize::from(area.width));
+        Line::from(Span::styled(text, style))
     } else if shared {
         hints_line(app)
     } else {

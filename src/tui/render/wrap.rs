@@ -108,6 +108,29 @@ pub fn wrap_indented(line: &str, width: usize) -> Vec<String> {
         .collect()
 }
 
+/// `text` cut to `width` columns, with `…` where it was cut (after the last whole word when
+/// there is one in the line's second half, so no word is left cut in two).
+pub fn fit_columns(text: &str, width: usize) -> String {
+    if columns(text) <= width {
+        return text.to_string();
+    }
+    let mut out = String::new();
+    let mut used = 0;
+    for c in text.chars() {
+        let w = width_of(c);
+        if used + w + 1 > width {
+            break;
+        }
+        out.push(c);
+        used += w;
+    }
+    if let Some(space) = out.rfind(' ').filter(|&i| i > out.len() / 2) {
+        out.truncate(space);
+    }
+    out.push('…');
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -139,6 +162,16 @@ mod tests {
         assert_eq!(wrap("一二三四五六七", 10), ["一二三四五", "六七"]);
         // Mixed: the ASCII word stays whole.
         assert_eq!(wrap("运行：tcplab demo", 12), ["运行：tcplab", "demo"]);
+    }
+
+    #[test]
+    fn cut_to_the_columns_after_a_whole_word() {
+        assert_eq!(fit_columns("short", 10), "short");
+        assert_eq!(
+            fit_columns("they adopted them and called wait()", 24),
+            "they adopted them and…"
+        );
+        assert!(columns(&fit_columns("父进程已经不在了它的僵尸进程也没了", 9)) <= 9);
     }
 
     #[test]
