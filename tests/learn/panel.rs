@@ -251,7 +251,8 @@ fn a_demo_started_from_the_dashboard_uses_the_lessons_port() {
 fn the_status_line_cuts_what_a_check_saw_after_a_whole_word() {
     let (s, _dir) = session("zombies", Lang::En);
     let mut a = with_panel(80, 24, &s);
-    let saw = "parent 17514 is gone and so are its zombies: the subreaper adopted them and called wait()";
+    let saw =
+        "parent 17514 is gone and so are its zombies: the subreaper adopted them and called wait()";
     a.update(Event::Lesson {
         view: Box::new(LessonView::of(&s)),
         said: Some((tcplab::tui::state::StatusKind::Info, format!("✓ {saw}"))),
@@ -259,5 +260,8 @@ fn the_status_line_cuts_what_a_check_saw_after_a_whole_word() {
     let screen = render(&a);
     let line = screen.lines().rev().nth(1).unwrap();
     assert!(line.contains("✓ parent 17514 is gone"), "{screen}");
-    assert!(line.trim_end_matches(['"', ' ']).ends_with("and…"), "{line}");
+    assert!(
+        line.trim_end_matches(['"', ' ']).ends_with("and…"),
+        "{line}"
+    );
 }
