@@ -51,9 +51,12 @@ fn main() -> anyhow::Result<()> {
         let t = cpu_now();
         app.update(Event::Snapshot(snap));
         updates.push(cpu_now() - t);
+        // The dashboard frees the replaced snapshot on its refresh thread.
+        let retired = app.retired.take();
         let t = cpu_now();
         term.draw(|f| tcplab::tui::draw(f, &app))?;
         draws.push(cpu_now() - t);
+        drop(retired);
     }
     let median = |mut v: Vec<Duration>| {
         v.sort();

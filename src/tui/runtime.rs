@@ -62,6 +62,13 @@ impl Runtime {
         }
     }
 
+    /// The snapshot a new one replaced goes to the refresh thread to be freed.
+    fn retire(&self, app: &mut App) {
+        if let Some(old) = app.retired.take() {
+            self.scanner.retire(old);
+        }
+    }
+
     /// Checks the lesson's current step against a fresh snapshot.
     fn check_lesson(&mut self, snap: &crate::model::Snapshot) -> Vec<Event> {
         let Some(session) = &mut self.learn else {
@@ -438,6 +445,7 @@ fn event_loop(
                 queue.extend(app.update(event));
                 dirty = true;
             }
+            rt.retire(app);
         }
         if dirty && !gone {
             terminal.draw(|f| super::draw(f, app))?;
@@ -475,6 +483,7 @@ fn event_loop(
             queue.extend(app.update(event));
             dirty = true;
         }
+        rt.retire(app);
         if Instant::now() >= next_tick {
             // A tick only asks for a refresh: nothing to draw until its snapshot comes (a
             // frame costs a few milliseconds at tens of thousands of sockets).

@@ -35,8 +35,17 @@ impl RefreshSource for LiveSource {
 
 impl RefreshSource for super::fake::FakeSource {}
 
+/// What the refresh thread is asked to do.
+enum Job {
+    Refresh(Want),
+    /// Free a snapshot the screen is done with: at tens of thousands of sockets that took
+    /// half of the main loop's time for a refresh; here it also gives the memory back to the
+    /// arena the next scan allocates from.
+    Free(Snapshot),
+}
+
 pub struct Scanner {
-    requests: Sender<Want>,
+    requests: Sender<Job>,
     results: Receiver<anyhow::Result<Snapshot>>,
     in_flight: bool,
     queued: Option<Want>,
@@ -47,12 +56,19 @@ impl Scanner {
     /// Starts the thread that owns `source`. It ends when the `Scanner` is dropped (after the
     /// scan in progress, if any).
     pub fn start(mut source: impl RefreshSource) -> std::io::Result<Scanner> {
-        let (req_tx, req_rx) = mpsc::channel::<Want>();
+        let (req_tx, req_rx) = mpsc::channel::<Job>();
         let (res_tx, res_rx) = mpsc::channel();
         std::thread::Builder::new()
             .name("tcplab-refresh".into())
             .spawn(move || {
-                for want in req_rx {
+                for job in req_rx {
+                    let want = match job {
+                        Job::Refresh(want) => want,
+                        Job::Free(snapshot) => {
+                            drop(snapshot);
+                            continue;
+                        }
+                    };
                     source.want(want);
                     let result = source.snapshot();
                     if res_tx.send(result).is_err() {
@@ -75,8 +91,14 @@ impl Scanner {
         if self.in_flight {
             self.queued = Some(want);
         } else {
-            self.in_flight = self.requests.send(want).is_ok();
+            self.in_flight = self.requests.send(Job::Refresh(want)).is_ok();
         }
+    }
+
+    /// Hands back a snapshot the screen no longer shows, to be freed on the refresh thread
+    /// (here, when the thread is gone).
+    pub fn retire(&self, snapshot: Snapshot) {
+        let _ = self.requests.send(Job::Free(snapshot));
     }
 
     /// A refresh with what the last request wanted.

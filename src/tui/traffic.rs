@@ -229,3 +229,71 @@ pub fn rtt_text(info: Option<&TcpInfo>) -> String {
         None => "-".into(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{TcpState, Timer};
+    use std::time::Duration;
+
+    fn socket(inode: u64, local: &str, remote: &str) -> Socket {
+        Socket {
+            state: TcpState::Established,
+            local: local.parse().unwrap(),
+            remote: remote.parse().unwrap(),
+            recv_q: 0,
+            send_q: 0,
+            inode,
+            uid: 0,
+            timer: Timer::default(),
+            owners: None,
+            info: Some(Box::default()),
+        }
+    }
+
+    /// Only the connections in view gather samples, also beside sockets that share one or
+    /// both of their ports.
+    #[test]
+    fn connections_in_view_and_no_other_gather_samples() {
+        let sockets = vec![
+            socket(1, "127.0.0.1:1000", "127.0.0.1:2000"),
+            // Both ports of the one in view, other addresses.
+            socket(2, "127.0.0.2:1000", "127.0.0.1:2000"),
+            socket(3, "127.0.0.1:1000", "127.0.0.3:2000"),
+            // One port of it.
+            socket(4, "127.0.0.1:1000", "127.0.0.1:2001"),
+            socket(5, "127.0.0.1:2000", "127.0.0.1:1000"),
+            socket(6, "[::1]:1000", "[::1]:2000"),
+        ];
+        let in_view = [
+            (sockets[0].local, sockets[0].remote),
+            (sockets[5].local, sockets[5].remote),
+        ];
+        let mut traffic = Traffic::default();
+        let start = SystemTime::UNIX_EPOCH + Duration::from_secs(1_000_000);
+        for step in 0..3 {
+            let snap = Snapshot {
+                taken_at: Some(start + Duration::from_secs(step)),
+                sockets: sockets.clone(),
+                ..Snapshot::default()
+            };
+            traffic.update(&snap, &in_view);
+        }
+        let gathered: Vec<usize> = sockets
+            .iter()
+            .map(|s| traffic.recent_len(&(s.local, s.remote)))
+            .collect();
+        assert_eq!(gathered, [3, 0, 0, 0, 0, 3]);
+        // Out of view: forgotten.
+        traffic.update(
+            &Snapshot {
+                taken_at: Some(start + Duration::from_secs(3)),
+                sockets,
+                ..Snapshot::default()
+            },
+            &in_view[1..],
+        );
+        assert_eq!(traffic.recent_len(&in_view[0]), 0);
+        assert_eq!(traffic.recent_len(&in_view[1]), 4);
+    }
+}

@@ -84,3 +84,32 @@ fn the_interval_backs_off_while_a_refresh_costs_more_and_says_so() {
     app.update(Event::Snapshot(quick));
     assert_eq!(app.tick_interval(), Duration::from_secs(1));
 }
+
+/// The snapshot a new one replaces is handed back (the runtime frees it on the refresh
+/// thread, not between keys), and the refresh thread, given it, goes on answering refreshes.
+#[test]
+fn a_replaced_snapshot_is_handed_back_and_freed_off_the_main_loop() {
+    let mut app = app(120, 30);
+    let mut first = fake::sample();
+    first.processes.retain(|p| p.pid != 2);
+    let second = fake::sample();
+    app.update(Event::Snapshot(first));
+    assert!(
+        app.retired.take().is_some(),
+        "the one the test's app began with"
+    );
+    app.update(Event::Snapshot(second));
+    let replaced = app.retired.take().expect("the first snapshot, handed back");
+    assert!(replaced.processes.iter().all(|p| p.pid != 2));
+    assert!(app.snapshot.processes.iter().any(|p| p.pid == 2));
+
+    let mut scanner = Scanner::start(FakeSource::new([fake::sample()])).unwrap();
+    scanner.retire(replaced);
+    scanner.request(Want::default());
+    let done = wait_for(
+        "a refresh after a freed snapshot",
+        Duration::from_secs(10),
+        || scanner.finished().pop(),
+    );
+    assert!(done.unwrap().processes.iter().any(|p| p.pid == 2));
+}
