@@ -1,4 +1,5 @@
-//! Durations (`500ms`, `6s`, `2m`) and sizes (`16KiB`, `1MiB`) as every command writes them.
+//! Durations (`500ms`, `6s`, `2m`), sizes (`16KiB`, `1MiB`) and counts (`1 worker`, `2 workers`)
+//! as every command writes them.
 
 use std::time::Duration;
 
@@ -135,6 +136,20 @@ pub fn format_size(n: u64) -> String {
     format!("{v:.1}{}", UNITS[i])
 }
 
+/// A count and its noun in the right number: `1 worker`, `0 workers`, `2 processes`.
+pub fn count(n: usize, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
+}
+
+/// The noun alone, in the number `n` asks for: `worker 42` or `workers 42 43` before a list.
+pub fn noun(n: usize, one: &'static str, many: &'static str) -> &'static str {
+    if n == 1 {
+        one
+    } else {
+        many
+    }
+}
+
 /// The decimal digits of `n`, written into `buf` without the `fmt` machinery (hot paths:
 /// HTTP Content-Length, `net --json` at tens of thousands of sockets).
 pub fn decimal(mut n: u64, buf: &mut [u8; 20]) -> &[u8] {
@@ -153,6 +168,15 @@ pub fn decimal(mut n: u64, buf: &mut [u8; 20]) -> &[u8] {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn counts_take_the_singular_for_one_only() {
+        assert_eq!(count(1, "worker", "workers"), "1 worker");
+        assert_eq!(count(0, "worker", "workers"), "0 workers");
+        assert_eq!(count(2, "process", "processes"), "2 processes");
+        assert_eq!(noun(1, "worker", "workers"), "worker");
+        assert_eq!(noun(3, "worker", "workers"), "workers");
+    }
 
     #[test]
     fn durations() {

@@ -28,6 +28,7 @@ use super::logs::LogSink;
 use super::routes::Site;
 use super::slab::Slab;
 use super::stats::Scoreboard;
+use crate::units::count;
 
 /// How often deadlines are checked: the precision of every timeout.
 const SWEEP_EVERY: Duration = Duration::from_millis(100);
@@ -284,8 +285,9 @@ impl<S: Stream> Connections<S> {
         let open = self.slab.len();
         let idle = self.slab.iter().filter(|(_, c)| c.is_idle()).count();
         self.log_error(format_args!(
-            "graceful stop: listener closed, finishing {open} connections \
-             ({idle} idle: each closes after its next answer or at its keep-alive timeout)"
+            "graceful stop: listener closed, finishing {} \
+             ({idle} idle: each closes after its next answer or at its keep-alive timeout)",
+            count(open, "connection", "connections")
         ));
     }
 
@@ -298,7 +300,8 @@ impl<S: Stream> Connections<S> {
         if self.shared.clock.now >= until {
             let n = self.slab.len();
             self.log_error(format_args!(
-                "graceful stop: --shutdown-timeout passed, closing {n} connections"
+                "graceful stop: --shutdown-timeout passed, closing {}",
+                count(n, "connection", "connections")
             ));
             return Some(Stopped::ShutdownTimeout);
         }

@@ -23,7 +23,7 @@ use crate::cli::{ControlArgs, StopArgs};
 use crate::kernel::proc;
 use crate::kernel::sockets::listening_addr_of;
 use crate::server::models::Model;
-use crate::units::{format_duration, format_size};
+use crate::units::{format_duration, format_size, noun};
 
 /// `status` exits with this when no server runs (LSB's "program is not running").
 const NOT_RUNNING: u8 = 3;
@@ -217,22 +217,23 @@ pub fn reload(args: ControlArgs) -> anyhow::Result<ExitCode> {
         let complete = fresh.len() >= old.len() || started.elapsed() > deadline;
         if draining.is_empty() && !fresh.is_empty() && complete {
             return crate::output::print(&format!(
-                "tcplab reload: server {pid} reloaded; new workers {}; old workers {} have exited\n",
-                list(&fresh),
-                list(&old)
+                "tcplab reload: server {pid} reloaded; {}; {} {} exited\n",
+                workers("new", &fresh),
+                workers("old", &old),
+                noun(old.len(), "has", "have")
             ));
         }
         if started.elapsed() > deadline {
             if fresh.is_empty() || draining.len() == old.len() {
                 bail!(
-                    "server {pid} kept its old workers {}: fresh ones did not start (see its error log)",
-                    list(&old)
+                    "server {pid} kept its {}: fresh ones did not start (see its error log)",
+                    workers("old", &old)
                 );
             }
             return crate::output::print(&format!(
-                "tcplab reload: server {pid} reloaded; new workers {}; old workers {} still draining\n",
-                list(&fresh),
-                list(&draining)
+                "tcplab reload: server {pid} reloaded; {}; {} still draining\n",
+                workers("new", &fresh),
+                workers("old", &draining)
             ));
         }
         std::thread::sleep(Duration::from_millis(20));
@@ -300,6 +301,15 @@ fn hup_refused(masks: &crate::model::SignalMasks) -> Option<&'static str> {
     } else {
         Some("does not catch HUP, so HUP would kill it (a server of an older tcplab)")
     }
+}
+
+/// `new worker 42`, `old workers 40 41`.
+fn workers(which: &str, pids: &[Pid]) -> String {
+    format!(
+        "{which} {} {}",
+        noun(pids.len(), "worker", "workers"),
+        list(pids)
+    )
 }
 
 fn list(pids: &[Pid]) -> String {

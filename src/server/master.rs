@@ -23,6 +23,7 @@ use nix::unistd::Pid;
 
 use super::stats::Scoreboard;
 use super::worker_table::{WorkerTable, MAX_WORKERS};
+use crate::units::{count, noun};
 
 /// What a forked worker gets: the shared listener and the whole table with its own slot
 /// marked. It says it is ready by claiming its slot (`scoreboard.own().claim()`) once its loop
@@ -137,6 +138,11 @@ const STOP_GRACE: Duration = Duration::from_secs(5);
 /// How long a reload waits for fresh workers before retiring the old ones anyway.
 const RELOAD_READY_TIMEOUT: Duration = Duration::from_secs(5);
 
+/// `1 worker`, `2 workers`.
+fn workers(n: usize) -> String {
+    count(n, "worker", "workers")
+}
+
 fn log(message: std::fmt::Arguments) {
     eprintln!("tcplab master[{}]: {message}", nix::unistd::getpid());
 }
@@ -232,12 +238,12 @@ impl<F: Fn(WorkerEnv) -> i32> Master<'_, F> {
                 if self.target < MAX_WORKERS {
                     self.target += 1;
                 }
-                log(format_args!("TTIN: now {} workers", self.target));
+                log(format_args!("TTIN: now {}", workers(self.target)));
                 self.reconcile();
             }
             Signal::SIGTTOU => {
                 self.target = self.target.saturating_sub(1).max(1);
-                log(format_args!("TTOU: now {} workers", self.target));
+                log(format_args!("TTOU: now {}", workers(self.target)));
                 self.reconcile();
             }
             _ => {}
@@ -292,13 +298,13 @@ impl<F: Fn(WorkerEnv) -> i32> Master<'_, F> {
             (Signal::SIGTERM, STOP_GRACE)
         };
         log(format_args!(
-            "{}: stopping {} workers",
+            "{}: stopping {}",
             if graceful {
                 "QUIT (graceful)"
             } else {
                 "stop now"
             },
-            self.workers.len()
+            workers(self.workers.len())
         ));
         let kill_at = Instant::now() + grace;
         // A TERM during a graceful stop escalates; a QUIT during a TERM stop changes nothing.
@@ -323,8 +329,9 @@ impl<F: Fn(WorkerEnv) -> i32> Master<'_, F> {
         self.table.totals().bump_reloads();
         self.reload_deadline = Some(Instant::now() + RELOAD_READY_TIMEOUT);
         log(format_args!(
-            "HUP: starting {} fresh workers (generation {})",
-            self.target, self.generation
+            "HUP: starting {} (generation {})",
+            count(self.target, "fresh worker", "fresh workers"),
+            self.generation
         ));
         // Fresh workers are not a respawn: no backoff delay.
         self.spawn_not_before = Instant::now();
@@ -416,7 +423,11 @@ impl<F: Fn(WorkerEnv) -> i32> Master<'_, F> {
             .map(|(pid, _)| *pid)
             .collect();
         if !old.is_empty() {
-            log(format_args!("reload: draining old workers {}", pids(&old)));
+            log(format_args!(
+                "reload: draining old {} {}",
+                noun(old.len(), "worker", "workers"),
+                pids(&old)
+            ));
         }
         for pid in old {
             self.retire(pid);

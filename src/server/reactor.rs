@@ -195,9 +195,10 @@ impl Reactor {
                     failure => {
                         if failure == AcceptFailure::Resources && !self.accept_error_logged {
                             self.accept_error_logged = true;
-                            let open = self.conns.len();
+                            let open =
+                                crate::units::count(self.conns.len(), "connection", "connections");
                             self.conns.log_error(format_args!(
-                                "accept: {e}; pausing accepts, still serving {open} connections"
+                                "accept: {e}; pausing accepts, still serving {open}"
                             ));
                         } else if failure == AcceptFailure::Other {
                             self.conns.log_error(format_args!("accept: {e}"));

@@ -1,4 +1,4 @@
-//! The ready line, `tcplab serve: listening on http://ADDR (model M, N workers, pid P)`: printed
+//! The ready line, `tcplab serve: listening on http://ADDR (model M, N workers, pid P)` (`1 worker`): printed
 //! on stderr once the server accepts connections. The daemon's launcher, the dashboard and the
 //! tests wait for it; it is written and read here only. `tcplab metrics` prints a line of the
 //! same shape (`tcplab metrics: listening on http://ADDR (...)`), written with [`listening`];
@@ -42,10 +42,10 @@ impl fmt::Display for ReadyLine {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "{} (model {}, {} workers, pid {})",
+            "{} (model {}, {}, pid {})",
             listening("serve", self.addr),
             self.model.name(),
-            self.workers,
+            crate::units::count(self.workers, "worker", "workers"),
             self.pid
         )
     }
@@ -57,7 +57,10 @@ impl ReadyLine {
         let rest = line.trim().strip_prefix(PREFIX)?;
         let (addr, rest) = rest.split_once(" (model ")?;
         let (model, rest) = rest.split_once(", ")?;
-        let (workers, rest) = rest.split_once(" workers, pid ")?;
+        let (workers, rest) = rest.split_once(", pid ")?;
+        let workers = workers
+            .strip_suffix(" workers")
+            .or_else(|| workers.strip_suffix(" worker"))?;
         let pid = rest.strip_suffix(')')?;
         Some(ReadyLine {
             addr: addr.parse().ok()?,
@@ -86,6 +89,13 @@ mod tests {
             "tcplab serve: listening on http://[::1]:8080 (model prefork, 4 workers, pid 300)"
         );
         assert_eq!(ReadyLine::parse(&format!("{text}\n")), Some(line));
+        let one = ReadyLine { workers: 1, ..line };
+        let text = one.to_string();
+        assert!(
+            text.ends_with("(model prefork, 1 worker, pid 300)"),
+            "{text}"
+        );
+        assert_eq!(ReadyLine::parse(&text), Some(one));
     }
 
     #[test]
@@ -94,8 +104,9 @@ mod tests {
             "",
             "tcplab serve: cannot listen on 127.0.0.1:80: permission denied",
             "tcplab serve: listening on http://127.0.0.1:80",
-            "tcplab serve: listening on http://127.0.0.1:80 (model nosuch, 1 workers, pid 2)",
-            "tcplab serve: listening on http://x (model reactor, 1 workers, pid 2)",
+            "tcplab serve: listening on http://127.0.0.1:80 (model nosuch, 1 worker, pid 2)",
+            "tcplab serve: listening on http://x (model reactor, 1 worker, pid 2)",
+            "tcplab serve: listening on http://127.0.0.1:80 (model reactor, 1 cow, pid 2)",
         ] {
             assert_eq!(ReadyLine::parse(line), None, "{line}");
         }

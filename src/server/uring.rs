@@ -437,9 +437,9 @@ impl Uring {
                     self.conns.log_error(format_args!("accept: {e}"));
                 } else if !self.accept.error_logged {
                     self.accept.error_logged = true;
-                    let open = self.conns.len();
+                    let open = crate::units::count(self.conns.len(), "connection", "connections");
                     self.conns.log_error(format_args!(
-                        "accept: {e}; pausing accepts, still serving {open} connections"
+                        "accept: {e}; pausing accepts, still serving {open}"
                     ));
                 }
                 self.accept.paused_until = Some(self.conns.now() + ACCEPT_BACKOFF);

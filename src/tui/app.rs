@@ -253,11 +253,12 @@ impl App {
                 vec![]
             }
             Event::LoadDone { opened, error } => {
+                let opened = crate::units::count(opened, "connection", "connections");
                 let text = match error {
                     None => format!(
-                        "load: opened {opened} connections; we close them in a moment (watch FIN_WAIT, TIME_WAIT)"
+                        "load: opened {opened}; we close them in a moment (watch FIN_WAIT, TIME_WAIT)"
                     ),
-                    Some(e) => format!("load: opened {opened} connections, then: {e}"),
+                    Some(e) => format!("load: opened {opened}, then: {e}"),
                 };
                 self.server.last_load = Some(text.clone());
                 self.say(StatusKind::Info, text);

@@ -53,6 +53,12 @@ fn start_daemon(pid_file: &Path, extra: &[&str]) -> (i32, std::net::SocketAddr) 
         .parse()
         .unwrap();
     assert!(err.contains(&format!("pid {pid}")), "{err}");
+    // The ready line counts the workers in words: `1 worker`, `2 workers`.
+    if let Some(at) = extra.iter().position(|a| *a == "--workers") {
+        let n = extra[at + 1];
+        let noun = if n == "1" { "worker" } else { "workers" };
+        assert!(err.contains(&format!(", {n} {noun}, pid {pid})")), "{err}");
+    }
     (pid, addr)
 }
 
