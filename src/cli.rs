@@ -146,7 +146,8 @@ pub struct ServeArgs {
     /// Address to listen on; port 0 picks a free port (the ready line tells which)
     #[arg(long, default_value = "127.0.0.1:8080")]
     pub listen: SocketAddr,
-    /// Serve static files from this directory
+    /// Serve static files from this directory and nothing outside it (symlinks that lead out
+    /// of it are 404; relative ones that stay inside are followed)
     #[arg(long)]
     pub root: Option<PathBuf>,
     /// Detach: fork, setsid, fork again, chdir /, stdio to /dev/null
