@@ -1,6 +1,7 @@
 //! Durations (`500ms`, `6s`, `2m`), sizes (`16KiB`, `1MiB`) and counts (`1 worker`, `2 workers`)
 //! as every command writes them.
 
+use std::fmt;
 use std::time::Duration;
 
 /// A value on the command line that is not what its flag takes. The message names the value and
@@ -137,13 +138,13 @@ pub fn format_size(n: u64) -> String {
 }
 
 /// A count and its noun in the right number: `1 worker`, `0 workers`, `2 processes`.
-pub fn count(n: usize, one: &str, many: &str) -> String {
-    format!("{n} {}", if n == 1 { one } else { many })
+pub fn count<N: Copy + fmt::Display + PartialEq + From<u8>>(n: N, one: &str, many: &str) -> String {
+    format!("{n} {}", noun(n, one, many))
 }
 
 /// The noun alone, in the number `n` asks for: `worker 42` or `workers 42 43` before a list.
-pub fn noun(n: usize, one: &'static str, many: &'static str) -> &'static str {
-    if n == 1 {
+pub fn noun<'a, N: PartialEq + From<u8>>(n: N, one: &'a str, many: &'a str) -> &'a str {
+    if n == N::from(1) {
         one
     } else {
         many

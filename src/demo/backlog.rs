@@ -31,7 +31,8 @@ pub fn run(backlog: u32, clients: usize, net: NetDemo) -> anyhow::Result<ExitCod
     let port = server.port();
     let pid = std::process::id();
     say(&format!(
-        "backlog demo: port {port}, pid {pid}, backlog {backlog}, never accepts; {clients} clients connect, one every {}ms",
+        "backlog demo: port {port}, pid {pid}, backlog {backlog}, never accepts; {} connect, one every {}ms",
+        crate::units::count(clients, "client", "clients"),
         EVERY.as_millis()
     ));
     say(&format!(
@@ -84,8 +85,8 @@ pub fn run(backlog: u32, clients: usize, net: NetDemo) -> anyhow::Result<ExitCod
         }
     };
     say(&format!(
-        "backlog demo: got {stop}; closing {} clients and the listener",
-        held.len()
+        "backlog demo: got {stop}; closing {} and the listener",
+        crate::units::count(held.len(), "client", "clients")
     ));
     drop(held);
     drop(listener);

@@ -32,7 +32,8 @@ pub fn run(count: usize, net: NetDemo) -> anyhow::Result<ExitCode> {
         leaked.push(conn);
     }
     say(&format!(
-        "close-wait demo: port {port}, pid {pid}, {count} connections the peer closed and this process never will"
+        "close-wait demo: port {port}, pid {pid}, {} the peer closed and this process never will",
+        crate::units::count(count, "connection", "connections")
     ));
     say(&format!(
         "  look: `tcplab net --port {port} --state CLOSE_WAIT`, `ss -tanp state close-wait sport = :{port}`, `ls -l /proc/{pid}/fd`"
@@ -75,7 +76,8 @@ pub fn run(count: usize, net: NetDemo) -> anyhow::Result<ExitCode> {
         }
     };
     say(&format!(
-        "close-wait demo: got {stop}; calling close() on {count} connections: CLOSE_WAIT → LAST_ACK → CLOSE"
+        "close-wait demo: got {stop}; calling close() on {}: CLOSE_WAIT → LAST_ACK → CLOSE",
+        crate::units::count(count, "connection", "connections")
     ));
     drop(leaked);
     drop(listener);

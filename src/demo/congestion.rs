@@ -139,9 +139,9 @@ pub fn run(args: CongestionDemo) -> anyhow::Result<ExitCode> {
             if sender_done.load(Ordering::Relaxed) && !reported_done && info.unacked == 0 {
                 reported_done = true;
                 say(&format!(
-                    "sender stopped: {} bytes acknowledged, {} segments retransmitted ({} bytes); the connection stays open for `ss -ti` until the demo stops",
+                    "sender stopped: {} bytes acknowledged, {} retransmitted ({} bytes); the connection stays open for `ss -ti` until the demo stops",
                     info.bytes_acked,
-                    info.total_retrans,
+                    crate::units::count(info.total_retrans, "segment", "segments"),
                     info.bytes_retrans.unwrap_or(0),
                 ));
             }

@@ -883,7 +883,10 @@ impl Check {
                     )
                 } else {
                     waiting(
-                        format!("parent {parent} is still alive with {left} zombies"),
+                        format!(
+                            "parent {parent} is still alive with {}",
+                            crate::units::count(left, "zombie", "zombies")
+                        ),
                         format!("父进程 {parent} 还活着，带着 {left} 个僵尸进程"),
                     )
                 }

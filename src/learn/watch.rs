@@ -99,7 +99,10 @@ impl Watcher {
                     self.tracing = Tracing::from_source(source, &detail)
                 }
                 LiveEvent::Transition(t) => self.transitions.push(t),
-                LiveEvent::Lost(n) => self.notices.push(format!("{n} transitions lost")),
+                LiveEvent::Lost(n) => self.notices.push(format!(
+                    "{} lost",
+                    crate::units::count(n, "transition", "transitions")
+                )),
                 LiveEvent::Notice(n) => self.notices.push(n),
                 LiveEvent::Failed(e) => {
                     self.notices.push(e.clone());

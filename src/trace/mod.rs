@@ -122,7 +122,8 @@ impl Sink for Printer {
 
     fn lost(&mut self, total: u64) {
         eprintln!(
-            "tcplab trace: the kernel's trace buffer overflowed: {total} transitions lost so far"
+            "tcplab trace: the kernel's trace buffer overflowed: {} lost so far",
+            crate::units::count(total, "transition", "transitions")
         );
     }
 }

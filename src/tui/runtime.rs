@@ -280,9 +280,10 @@ impl Runtime {
                 // snapshots' own sampler stays.
                 LiveEvent::Ready { .. } => stop = true,
                 LiveEvent::Transition(t) => transitions.push(t),
-                LiveEvent::Lost(n) => {
-                    events.push(Event::TraceNotice(format!("{n} transitions lost so far")))
-                }
+                LiveEvent::Lost(n) => events.push(Event::TraceNotice(format!(
+                    "{} lost so far",
+                    crate::units::count(n, "transition", "transitions")
+                ))),
                 LiveEvent::Notice(n) => events.push(Event::TraceNotice(n)),
                 LiveEvent::Failed(e) => {
                     events.push(Event::TraceFailed(e));
