@@ -6,6 +6,7 @@
 //! (a bad flag, a busy port, a second instance) fails before the ready line, and in daemon mode
 //! it reaches the terminal through the readiness pipe.
 
+use std::io::Write;
 use std::net::{SocketAddr, TcpListener};
 use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
@@ -223,7 +224,12 @@ fn serve(started: Started, plan: &Plan, config: Config) -> anyhow::Result<i32> {
 /// default action in between.
 fn worker_main(model: Model, reuseport: bool, config: &Config, env: WorkerEnv) -> i32 {
     let fail = |what: &str, e: &dyn std::fmt::Display| {
-        eprintln!("tcplab worker[{}]: {what}: {e}", std::process::id());
+        // Ignored if it fails, as the master's log lines are (its stderr may have hung up).
+        let _ = writeln!(
+            std::io::stderr(),
+            "tcplab worker[{}]: {what}: {e}",
+            std::process::id()
+        );
         1
     };
     let own;

@@ -143,8 +143,16 @@ fn workers(n: usize) -> String {
     count(n, "worker", "workers")
 }
 
+/// A line on the master's stderr. Its failure is ignored: stderr may be the terminal of a
+/// foreground server that hung up (EIO, the HUP that came with it is a reload) or a closed
+/// pipe, and `eprintln!` would panic there and take the master and its workers down.
 fn log(message: std::fmt::Arguments) {
-    eprintln!("tcplab master[{}]: {message}", nix::unistd::getpid());
+    use std::io::Write;
+    let _ = writeln!(
+        std::io::stderr(),
+        "tcplab master[{}]: {message}",
+        nix::unistd::getpid()
+    );
 }
 
 /// Runs the master until every worker has exited after TERM/INT/QUIT. `signals` comes from

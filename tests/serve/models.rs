@@ -169,6 +169,40 @@ fn one_process_models_reload_in_place_on_hup_and_on_tcplab_reload() {
     }
 }
 
+/// A foreground server whose terminal hung up gets HUP with a stderr that fails (EIO; here a
+/// pipe nobody reads, EPIPE): every model reloads and keeps serving. A master used to panic
+/// writing its "HUP: starting" line and take its workers with it.
+#[test]
+fn hup_with_stderr_gone_leaves_every_model_serving() {
+    subreaper();
+    for model in MODELS {
+        let (mut server, addr) = serve(&["--model", model, "--workers", "1"]);
+        let old = procs::wait_workers(server.pid(), usize::from(model_has_workers(model)));
+        drop(server.stderr.take()); // the reading end: writes to stderr now fail
+        server.signal(Signal::SIGHUP);
+        testkit::wait_for("the reload", Duration::from_secs(10), || {
+            if let Some(status) = server.child.try_wait().unwrap() {
+                panic!("{model}: the server exited on HUP: {status:?}");
+            }
+            let doc: serde_json::Value =
+                serde_json::from_str(&procs::get(addr, "/status").ok()?.1).ok()?;
+            let now = procs::workers(server.pid());
+            (doc["reloads"].as_u64()? == 1 && !now.iter().any(|w| old.contains(w))).then_some(())
+        });
+        assert_eq!(procs::get(addr, "/").unwrap().0, 200, "{model}");
+        server.signal(Signal::SIGTERM);
+        let status = server.wait_exit(Duration::from_secs(10));
+        assert!(status.success(), "{model}: {status:?}");
+        for w in old {
+            procs::assert_gone(w);
+        }
+    }
+}
+
+fn model_has_workers(model: &str) -> bool {
+    matches!(model, "prefork" | "reactor" | "uring")
+}
+
 /// Waits until `log` holds `n` lines with `line`; fails at once if the server has exited.
 fn wait_for_lines(server: &mut testkit::Running, log: &str, line: &str, n: usize) {
     testkit::wait_for(line, Duration::from_secs(10), || {
