@@ -259,22 +259,26 @@ fn reload_in_place(
     if let Some(why) = hup_refused(&masks) {
         bail!("{what} {why}; nothing was signalled (`tcplab reopen` reopens its logs)");
     }
-    let (Some(listen), Some(before)) = (listen, doc.and_then(|d| d["reloads"].as_u64())) else {
-        bail!(
-            "{what} is one process, and its /status did not answer with its reload count; \
-             nothing was signalled"
-        );
+    let Some(listen) = listen else {
+        bail!("{what} listens nowhere that /proc shows: a reload could not be confirmed; nothing was signalled");
     };
+    // Unknown when /status did not answer (`iterative` busy with a slow client). The loop acts
+    // on a signal before it answers its next request, so a count in any answer given after
+    // the HUP includes it.
+    let before = doc.and_then(|d| d["reloads"].as_u64()).unwrap_or(0);
     send(pid, Signal::SIGHUP)?;
     let started = Instant::now();
     while started.elapsed() < IN_PLACE_DEADLINE {
         if pidfile::process_kind(pid) == ProcessKind::Gone || kill(pid, None) == Err(Errno::ESRCH) {
             bail!("{what} exited after HUP");
         }
-        let reloads = fetch_status(listen)
-            .ok()
-            .and_then(|d| d["reloads"].as_u64());
-        if reloads.is_some_and(|n| n > before) {
+        let answer = fetch_status(listen).ok();
+        if let Some(doc) = answer.filter(|d| d["reloads"].as_u64().is_some_and(|n| n > before)) {
+            // The model from this answer when the first /status did not come.
+            let what = match doc["model"].as_str().filter(|_| model.is_none()) {
+                Some(m) => format!("server {pid} (model {})", crate::text::printable(m)),
+                None => what,
+            };
             return crate::output::print(&format!(
                 "tcplab reload: {what} reloaded in place: one process, no workers to replace; \
                  its log files were reopened\n"

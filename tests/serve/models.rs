@@ -169,6 +169,35 @@ fn one_process_models_reload_in_place_on_hup_and_on_tcplab_reload() {
     }
 }
 
+/// `iterative` answers one client at a time: `tcplab reload` during a slow request gets no
+/// /status before it sends HUP, and still sees the reload done once the server is free.
+#[test]
+fn reload_of_a_busy_iterative_server_waits_for_its_answer() {
+    subreaper();
+    let dir = tempfile::tempdir().unwrap();
+    let pf = dir.path().join("s.pid");
+    let (mut server, addr) = serve(&["--model", "iterative", "--pid-file", pf.to_str().unwrap()]);
+    let slow = std::thread::spawn(move || procs::get(addr, "/sleep?ms=2500"));
+    procs::wait_request_read(addr.port());
+    let out = testkit::tcplab()
+        .args(["reload", "--pid-file", pf.to_str().unwrap()])
+        .output()
+        .unwrap();
+    let said =
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{said}");
+    assert!(
+        said.contains(&format!(
+            "server {} (model iterative) reloaded in place",
+            server.pid()
+        )),
+        "{said}"
+    );
+    assert_eq!(slow.join().unwrap().unwrap().0, 200);
+    server.signal(Signal::SIGTERM);
+    assert!(server.wait_exit(Duration::from_secs(10)).success());
+}
+
 /// A foreground server whose terminal hung up gets HUP with a stderr that fails (EIO; here a
 /// pipe nobody reads, EPIPE): every model reloads and keeps serving. A master used to panic
 /// writing its "HUP: starting" line and take its workers with it.
