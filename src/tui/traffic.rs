@@ -73,6 +73,7 @@ impl Traffic {
             self.prev = None;
             self.sockets.clear();
             self.processes.clear();
+            self.update_followed(snap);
             return;
         }
         let elapsed = match (&self.prev, snap.taken_at) {
@@ -96,24 +97,36 @@ impl Traffic {
         if let Some(at) = snap.taken_at {
             self.record_recent(snap, at, in_view);
         }
-        if let Some(h) = &mut self.history {
-            let found = snap
-                .sockets
-                .iter()
-                .position(|s| s.local == h.local && s.remote == h.remote && s.info.is_some());
-            h.last = found.map(|i| snap.sockets[i].clone());
-            if let (Some(i), Some(at)) = (found, snap.taken_at) {
-                let info = snap.sockets[i].info.as_deref().expect("found with info");
-                let since = *h.since.get_or_insert(at);
-                h.samples.push_back(sample(
-                    at.duration_since(since).unwrap_or_default().as_secs_f64(),
-                    self.sockets.get(i).copied().flatten(),
-                    info,
-                ));
-                while h.samples.len() > HISTORY {
-                    h.samples.pop_front();
-                }
-            }
+        self.update_followed(snap);
+    }
+
+    /// The followed connection as this snapshot has it, and its next sample when the kernel
+    /// gave `tcp_info` for it. It is found by its two ends, with or without `tcp_info`: a
+    /// socket in TIME_WAIT has none (and inode 0) yet is still in the kernel's table; only
+    /// its absence from the snapshot means it is gone.
+    fn update_followed(&mut self, snap: &Snapshot) {
+        let Some(h) = &mut self.history else {
+            return;
+        };
+        let found = snap
+            .sockets
+            .iter()
+            .position(|s| s.local == h.local && s.remote == h.remote);
+        h.last = found.map(|i| snap.sockets[i].clone());
+        let (Some(i), Some(at)) = (found, snap.taken_at) else {
+            return;
+        };
+        let Some(info) = snap.sockets[i].info.as_deref() else {
+            return;
+        };
+        let since = *h.since.get_or_insert(at);
+        h.samples.push_back(sample(
+            at.duration_since(since).unwrap_or_default().as_secs_f64(),
+            self.sockets.get(i).copied().flatten(),
+            info,
+        ));
+        while h.samples.len() > HISTORY {
+            h.samples.pop_front();
         }
     }
 

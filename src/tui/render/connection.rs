@@ -8,7 +8,7 @@ use ratatui::widgets::{Paragraph, Sparkline};
 use ratatui::Frame;
 
 use super::overlay_block;
-use crate::model::owners_text;
+use crate::model::{owners_text, TcpState};
 use crate::tui::app::App;
 use crate::tui::traffic::{rate_text, ConnHistory, ConnSample};
 
@@ -66,49 +66,88 @@ pub fn draw(frame: &mut Frame, app: &App, area: Rect) {
         return;
     };
     let info = sock.info.as_deref();
-    let head = vec![
-        Line::from(vec![
-            Span::styled(format!("{} ", sock.state.kernel_name()), t.title()),
-            Span::raw(format!("{} → {}  ", sock.local, sock.remote)),
-            Span::styled(owners_text(sock.owners.as_deref()), t.dim()),
-        ]),
-        Line::from(match info {
-            Some(i) => format!(
-                "{} {}  retrans {}/{}  graphs: {} samples over {}, every {}",
-                i.congestion.map_or("?".to_string(), |c| c.to_string()),
-                i.ca_state.map_or("?", |s| s.name()),
-                i.retrans,
-                i.total_retrans,
-                h.samples.len(),
-                crate::units::format_duration(std::time::Duration::from_secs_f64(
-                    h.samples.back().map_or(0.0, |s| s.secs)
-                )),
-                crate::units::format_duration(app.interval),
-            ),
-            None => "the kernel gives no tcp_info for this socket".to_string(),
+    let timer = super::sockets::timer(sock);
+    let mut head = vec![Line::from(vec![
+        Span::styled(format!("{} ", sock.state.kernel_name()), t.title()),
+        Span::raw(format!("{} → {}  ", sock.local, sock.remote)),
+        Span::raw(if timer.is_empty() {
+            timer
+        } else {
+            format!("{timer}  ")
         }),
-    ];
-    // Tall terminals get three rows per graph, others one.
-    let graph_rows: u16 = if inner.height >= 30 { 3 } else { 1 };
+        Span::styled(owners_text(sock.owners.as_deref()), t.dim()),
+    ])];
+    match info {
+        Some(i) => head.push(Line::from(format!(
+            "{} {}  retrans {}/{}  graphs: {} samples over {}, every {}",
+            i.congestion.map_or("?".to_string(), |c| c.to_string()),
+            i.ca_state.map_or("?", |s| s.name()),
+            i.retrans,
+            i.total_retrans,
+            h.samples.len(),
+            crate::units::format_duration(std::time::Duration::from_secs_f64(
+                h.samples.back().map_or(0.0, |s| s.secs)
+            )),
+            crate::units::format_duration(app.interval),
+        ))),
+        None => head.extend(
+            // No socket had tcp_info: it was not asked for yet (the view just opened).
+            super::wrap::wrap(
+                &without_info(sock.state, app.traffic.sockets.is_empty()),
+                inner.width as usize,
+            )
+            .into_iter()
+            .map(|l| Line::from(Span::styled(l, t.dim()))),
+        ),
+    }
+    // Tall terminals get three rows per graph, others one; none for a connection that never
+    // had a sample (one seen only without tcp_info).
+    let graph_rows: u16 = match (h.samples.is_empty(), inner.height >= 30) {
+        (true, _) => 0,
+        (false, true) => 3,
+        (false, false) => 1,
+    };
     let [head_area, graphs_area, fields_area] = Layout::vertical([
-        Constraint::Length(2),
-        Constraint::Length(graph_rows * GRAPHS.len() as u16 + 1),
+        Constraint::Length(head.len() as u16),
+        Constraint::Length(graph_rows * GRAPHS.len() as u16 + (graph_rows > 0) as u16),
         Constraint::Min(0),
     ])
     .areas(inner);
     frame.render_widget(Paragraph::new(head), head_area);
-    let rows =
-        Layout::vertical(GRAPHS.iter().map(|_| Constraint::Length(graph_rows))).split(Rect::new(
-            graphs_area.x,
-            graphs_area.y + 1,
-            graphs_area.width,
-            graphs_area.height.saturating_sub(1),
-        ));
-    for (graph, row) in GRAPHS.iter().zip(rows.iter()) {
-        draw_graph(frame, app, h, graph, *row);
+    if graph_rows > 0 {
+        let rows = Layout::vertical(GRAPHS.iter().map(|_| Constraint::Length(graph_rows))).split(
+            Rect::new(
+                graphs_area.x,
+                graphs_area.y + 1,
+                graphs_area.width,
+                graphs_area.height.saturating_sub(1),
+            ),
+        );
+        for (graph, row) in GRAPHS.iter().zip(rows.iter()) {
+            draw_graph(frame, app, h, graph, *row);
+        }
     }
     if let Some(info) = info {
         draw_fields(frame, app, &info.fields(), fields_area);
+    }
+}
+
+/// Why a socket the kernel still lists comes without `tcp_info`, and what the view shows of it.
+fn without_info(state: TcpState, not_asked_yet: bool) -> String {
+    match state {
+        TcpState::TimeWait => "The kernel keeps no tcp_info for a socket in TIME_WAIT: it is no \
+             longer a full socket, only its two ends and the timer that removes it (tw, the time \
+             left), and no process holds it."
+            .to_string(),
+        TcpState::NewSynRecv => "The kernel keeps no tcp_info for a connection still in its \
+             handshake (NEW_SYN_RECV): it is a request waiting for the final ACK, not yet a \
+             socket."
+            .to_string(),
+        _ if not_asked_yet => "Its tcp_info comes with the next refresh.".to_string(),
+        state => format!(
+            "The kernel gave no tcp_info for this socket ({}).",
+            state.kernel_name()
+        ),
     }
 }
 

@@ -1,0 +1,88 @@
+//! Enter on a real connection the kernel keeps without `tcp_info` (TIME_WAIT, on loopback):
+//! the detail view shows what is known of it, and says "gone" only once the socket has left
+//! the kernel's table.
+
+use std::io::Read;
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::time::Duration;
+
+use crossterm::event::KeyCode;
+use testkit::dashboard::{code, press, render};
+use testkit::wait_for;
+
+use tcplab::kernel::live::LiveSource;
+use tcplab::model::{Snapshot, SnapshotSource, TcpState};
+use tcplab::tui::scanner::{RefreshSource, Want};
+use tcplab::tui::theme::Theme;
+use tcplab::tui::{App, Event};
+
+/// A connection on loopback whose accepting side closed first, so its TIME_WAIT lands on the
+/// accepted end: (local, remote) of that end.
+fn time_wait_pair() -> (SocketAddr, SocketAddr) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let mut client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+    let (accepted, _) = listener.accept().unwrap();
+    let ends = (
+        accepted.local_addr().unwrap(),
+        accepted.peer_addr().unwrap(),
+    );
+    drop(accepted);
+    // The client has the FIN (end of file) before it closes in turn.
+    assert_eq!(client.read(&mut [0; 1]).unwrap(), 0);
+    drop(client);
+    ends
+}
+
+#[test]
+fn a_time_wait_connection_shows_what_is_known_not_gone() {
+    let (local, remote) = time_wait_pair();
+    let mut source = LiveSource::new();
+    source.want(Want {
+        owners: true,
+        info: true,
+    });
+    let is_it = |s: &tcplab::model::Socket| s.local == local && s.remote == remote;
+    let mut scan = || -> Snapshot {
+        wait_for("the socket in TIME_WAIT", Duration::from_secs(10), || {
+            let snap = source.snapshot().unwrap();
+            snap.sockets
+                .iter()
+                .any(|s| is_it(s) && s.state == TcpState::TimeWait)
+                .then_some(snap)
+        })
+    };
+    let mut app = App::new(Duration::from_secs(1), (80, 24), Theme { color: false });
+    app.update(Event::Snapshot(scan()));
+    press(&mut app, "2");
+    app.socks.cursor.at = app
+        .socks
+        .rows
+        .iter()
+        .position(|&i| is_it(&app.snapshot.sockets[i]))
+        .expect("the TIME_WAIT socket is a row of the Sockets pane");
+    app.update(code(KeyCode::Enter));
+    // The refreshes after it opened (with tcp_info asked for) still find it.
+    app.update(Event::Snapshot(scan()));
+    app.update(Event::Snapshot(scan()));
+    let screen = render(&app);
+    assert!(!screen.contains("is gone"), "{screen}");
+    assert!(
+        screen.contains(&format!("TIME_WAIT {local} → {remote}")),
+        "{screen}"
+    );
+    assert!(screen.contains("no tcp_info"), "{screen}");
+    assert!(
+        screen.contains(" tw "),
+        "the TIME_WAIT countdown:\n{screen}"
+    );
+
+    // Once it has left the kernel's table (here: a snapshot without it), it is gone.
+    let mut without = scan();
+    without.sockets.retain(|s| !is_it(s));
+    app.update(Event::Snapshot(without));
+    let screen = render(&app);
+    assert!(
+        screen.contains(&format!("{local} → {remote} is gone")),
+        "{screen}"
+    );
+}
