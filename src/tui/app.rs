@@ -313,7 +313,7 @@ impl App {
         }
         let mut fx = vec![Effect::Refresh];
         if let Some(addr) = self.server.addr() {
-            fx.push(Effect::PollServerStatus(addr));
+            fx.push(Effect::PollServerStatus(addr, self.server.model));
         }
         fx
     }

@@ -168,8 +168,9 @@ pub enum Effect {
     SpawnDemo { name: String, args: Vec<String> },
     /// Start `tcplab serve --listen 127.0.0.1:0 --model M --workers N` as a child.
     StartServer { model: Model, workers: usize },
-    /// GET /status from the server.
-    PollServerStatus(SocketAddr),
+    /// GET /status from the server, which runs this model (it decides whether the connection
+    /// is kept between polls).
+    PollServerStatus(SocketAddr, Model),
     /// Open `connections` connections to the server, send a request on each, and close them a
     /// moment later, so the socket states move.
     Load {

@@ -1,8 +1,13 @@
-//! Talking to the server the dashboard started: its `/status` JSON, read over one kept-alive
-//! connection on its own thread (so the dashboard's polling adds no connection, no TIME_WAIT
-//! and no log line per refresh, and a busy server never stalls the screen), and the load key's
+//! Talking to the server the dashboard started: its `/status` JSON, read on its own thread (a
+//! busy server never stalls the screen), and the load key's
 //! burst of connections that are held a moment and then closed (by us first, so our side
 //! passes through FIN_WAIT and TIME_WAIT and the states visibly move).
+//!
+//! A server that multiplexes is polled over one kept-alive connection: no new connection and
+//! no TIME_WAIT per refresh. A server whose processes serve one connection at a time
+//! (iterative, prefork) would be held by such a connection, every other client waiting behind
+//! it; it is asked with `Connection: close` on a fresh connection each time, and we wait for
+//! its close before ours, so the TIME_WAIT is the server's, as after any HTTP/1.0 answer.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
@@ -18,6 +23,9 @@ const HOLD: Duration = Duration::from_millis(1500);
 /// A request at least this often keeps the connection alive: the server closes idle ones
 /// after 5 s by default, and a close by the server would leave a TIME_WAIT on its port.
 const KEEP_ALIVE: Duration = Duration::from_secs(3);
+/// A server asked with `Connection: close` is asked at most this often, whatever the refresh
+/// interval: each ask leaves a TIME_WAIT on it for a minute.
+const CLOSE_EVERY: Duration = Duration::from_secs(1);
 /// The largest `/status` body read.
 const MAX_BODY: usize = 1 << 20;
 
@@ -30,17 +38,23 @@ pub enum News {
     Answer(anyhow::Result<serde_json::Value>),
 }
 
-/// `/status` over one kept-alive connection, on a thread. Dropping it closes the connection.
+/// A request for `/status`: where, and whether to close the connection after the answer.
+type Ask = (SocketAddr, bool);
+
+/// `/status` on a thread, over one kept-alive connection unless asked to close. Dropping it
+/// closes the connection.
 pub struct StatusPoller {
-    requests: Option<Sender<SocketAddr>>,
+    requests: Option<Sender<Ask>>,
     news: Receiver<News>,
     in_flight: bool,
+    /// When the last ask with `Connection: close` was sent.
+    last_close: Option<Instant>,
     thread: Option<JoinHandle<()>>,
 }
 
 impl StatusPoller {
     pub fn start() -> std::io::Result<StatusPoller> {
-        let (req_tx, req_rx) = mpsc::channel::<SocketAddr>();
+        let (req_tx, req_rx) = mpsc::channel::<Ask>();
         let (news_tx, news_rx) = mpsc::channel();
         let thread = std::thread::Builder::new()
             .name("tcplab-status".into())
@@ -49,15 +63,22 @@ impl StatusPoller {
             requests: Some(req_tx),
             news: news_rx,
             in_flight: false,
+            last_close: None,
             thread: Some(thread),
         })
     }
 
-    /// Asks for `/status` unless a request is already in flight.
-    pub fn request(&mut self, addr: SocketAddr) {
+    /// Asks for `/status` unless a request is already in flight; with `close`, on a connection
+    /// of its own that the server closes after answering.
+    pub fn request(&mut self, addr: SocketAddr, close: bool) {
+        let now = Instant::now();
+        if close && self.last_close.is_some_and(|t| now < t + CLOSE_EVERY) {
+            return;
+        }
         if !self.in_flight {
+            self.last_close = close.then_some(now);
             if let Some(tx) = &self.requests {
-                self.in_flight = tx.send(addr).is_ok();
+                self.in_flight = tx.send((addr, close)).is_ok();
             }
         }
     }
@@ -81,12 +102,23 @@ impl Drop for StatusPoller {
     }
 }
 
-fn poll_loop(requests: Receiver<SocketAddr>, news: Sender<News>) {
+fn poll_loop(requests: Receiver<Ask>, news: Sender<News>) {
     let mut conn: Option<Conn> = None;
     let mut last: Option<SocketAddr> = None;
     loop {
         let (addr, asked) = match requests.recv_timeout(KEEP_ALIVE) {
-            Ok(addr) => (addr, true),
+            Ok((addr, true)) => {
+                // A kept connection would hold the server: none is kept, and none is
+                // refreshed while idle.
+                conn = None;
+                last = None;
+                let answer = ask_once(addr, &news);
+                if news.send(News::Answer(answer)).is_err() {
+                    return;
+                }
+                continue;
+            }
+            Ok((addr, false)) => (addr, true),
             Err(RecvTimeoutError::Disconnected) => return,
             // Idle: one request keeps the connection from being closed by the server.
             Err(RecvTimeoutError::Timeout) => match (last, &conn) {
@@ -113,15 +145,25 @@ fn ask(
     news: &Sender<News>,
 ) -> anyhow::Result<serde_json::Value> {
     if let Some(c) = conn.as_mut().filter(|c| c.addr == addr) {
-        if let Ok(v) = c.status() {
+        if let Ok(v) = c.status(false) {
             return Ok(v);
         }
     }
     let mut c = Conn::open(addr)?;
     let _ = news.send(News::Connected(c.local));
-    let v = c.status();
+    let v = c.status(false);
     *conn = Some(c);
     v
+}
+
+/// One request with `Connection: close` on a new connection; the server's close is awaited
+/// before ours, so the TIME_WAIT is on its side.
+fn ask_once(addr: SocketAddr, news: &Sender<News>) -> anyhow::Result<serde_json::Value> {
+    let mut c = Conn::open(addr)?;
+    let _ = news.send(News::Connected(c.local));
+    let v = c.status(true)?;
+    c.await_close();
+    Ok(v)
 }
 
 struct Conn {
@@ -143,11 +185,16 @@ impl Conn {
         })
     }
 
-    /// GET /status on this connection and parse the body as JSON.
-    fn status(&mut self) -> anyhow::Result<serde_json::Value> {
+    /// GET /status on this connection and parse the body as JSON; with `close`, the request
+    /// asks the server to close the connection after its answer.
+    fn status(&mut self, close: bool) -> anyhow::Result<serde_json::Value> {
+        let request: &[u8] = match close {
+            true => b"GET /status HTTP/1.1\r\nHost: tcplab\r\nConnection: close\r\n\r\n",
+            false => b"GET /status HTTP/1.1\r\nHost: tcplab\r\n\r\n",
+        };
         self.reader
             .get_mut()
-            .write_all(b"GET /status HTTP/1.1\r\nHost: tcplab\r\n\r\n")
+            .write_all(request)
             .context("send /status")?;
         let mut status_line = String::new();
         let n = self.reader.read_line(&mut status_line).with_context(|| {
@@ -188,6 +235,17 @@ impl Conn {
             bail!("/status answered {status_line}");
         }
         serde_json::from_slice(&body).context("/status is not JSON")
+    }
+
+    /// Waits (up to the timeout) for the server's FIN after an answer with `Connection:
+    /// close`; dropping the connection then closes our side second.
+    fn await_close(mut self) {
+        let mut sink = [0u8; 512];
+        while let Ok(n) = self.reader.read(&mut sink) {
+            if n == 0 {
+                break;
+            }
+        }
     }
 }
 

@@ -41,7 +41,8 @@ struct Runtime {
     scanner: Scanner,
     children: Children,
     load: Load,
-    /// `/status` over one kept-alive connection, on its own thread.
+    /// `/status` on its own thread: kept alive, or closed per ask for a server of one
+    /// connection at a time.
     status: StatusPoller,
     /// The kernel tracepoint feed; None when it is not available (not root, no tracefs) or
     /// would only sample, which the snapshots already do at no extra cost.
@@ -186,8 +187,8 @@ impl Runtime {
                     },
                 }]
             }
-            Effect::PollServerStatus(addr) => {
-                self.status.request(addr);
+            Effect::PollServerStatus(addr, model) => {
+                self.status.request(addr, model.serves_one_at_a_time());
                 vec![]
             }
             Effect::Load { addr, connections } => {

@@ -337,7 +337,10 @@ fn server_keys_signal_the_master_and_load_it() {
                 .into(),
     });
     assert_eq!(app.server.addr(), Some(addr));
-    assert!(fx.contains(&Effect::PollServerStatus(addr)));
+    assert!(fx.contains(&Effect::PollServerStatus(
+        addr,
+        tcplab::server::models::Model::Prefork
+    )));
     let sig = |s| Effect::Signal {
         target: SignalTarget::Process(300),
         signal: s,
@@ -362,10 +365,12 @@ fn server_keys_signal_the_master_and_load_it() {
             ..
         }]
     ));
-    // Ticks poll its status.
-    assert!(app
-        .update(Event::Tick)
-        .contains(&Effect::PollServerStatus(addr)));
+    // Ticks poll its status, as one asks a server of its model (prefork: one connection at a
+    // time per worker, so the probe closes between polls).
+    assert!(app.update(Event::Tick).contains(&Effect::PollServerStatus(
+        addr,
+        tcplab::server::models::Model::Prefork
+    )));
 }
 
 #[test]

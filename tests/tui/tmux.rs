@@ -450,3 +450,50 @@ fn a_threaded_client_closing_first_is_followed_through_time_wait() {
     tmux.send(&["q"]);
     assert_terminal_restored(&tmux);
 }
+
+/// An iterative server serves one connection at a time: the dashboard's polling of its
+/// /status must not keep a connection open, or every other client waits behind it. A client
+/// of this test is answered at once across several polls, and the probe's connections are
+/// closed by the server first, so their TIME_WAITs are the server's, as for any HTTP/1.0 close.
+#[test]
+fn polling_an_iterative_server_leaves_it_free_for_other_clients() {
+    use std::io::{Read, Write};
+    let (tmux, _tui) = start_dashboard();
+    tmux.send(&["4", "m"]);
+    tmux.wait_screen("the iterative model picked", |s| s.contains("iterative"));
+    tmux.send(&["s"]);
+    let addr = server_addr(&tmux);
+    tmux.wait_screen("a /status answer", |s| s.contains("requests"));
+    let until = std::time::Instant::now() + Duration::from_secs(4);
+    let mut answered = 0;
+    while std::time::Instant::now() < until {
+        let mut c = std::net::TcpStream::connect(addr).unwrap();
+        c.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
+        c.write_all(b"GET / HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
+            .unwrap();
+        let mut answer = Vec::new();
+        let read = c.read_to_end(&mut answer);
+        assert!(
+            read.is_ok() && answer.starts_with(b"HTTP/1.1 "),
+            "no answer within 2 s while the dashboard polls: {read:?}"
+        );
+        answered += 1;
+        std::thread::sleep(Duration::from_millis(300));
+    }
+    assert!(answered >= 4, "only {answered} answers");
+    // Every TIME_WAIT on the port is the server's side (its port is the local one).
+    let server_side = format!("{}:{} ", addr.ip(), addr.port());
+    let tw = time_waits_on(addr.port());
+    assert!(!tw.is_empty(), "the server closed no connection first");
+    let ours: Vec<&String> = tw
+        .iter()
+        .filter(|l| {
+            let cols: Vec<&str> = l.split_whitespace().collect();
+            cols.get(2)
+                .is_some_and(|local| !format!("{local} ").starts_with(&server_side))
+        })
+        .collect();
+    assert!(ours.is_empty(), "TIME_WAITs on the clients' side: {ours:?}");
+    tmux.send(&["q"]);
+    assert_terminal_restored(&tmux);
+}

@@ -44,6 +44,13 @@ impl Model {
         matches!(self, Model::Reactor | Model::Prefork | Model::Uring)
     }
 
+    /// Whether each process serves one connection at a time (blocking accept, answer,
+    /// close): a connection kept open between requests holds a whole process, so a client
+    /// that polls must close between polls. The others multiplex many connections.
+    pub fn serves_one_at_a_time(self) -> bool {
+        matches!(self, Model::Iterative | Model::Prefork)
+    }
+
     pub fn name(self) -> &'static str {
         match self {
             Model::Reactor => "reactor",

@@ -30,7 +30,10 @@ impl App {
                         StatusKind::Info,
                         format!("server listening on http://{addr}"),
                     );
-                    return vec![Effect::PollServerStatus(addr), Effect::Refresh];
+                    return vec![
+                        Effect::PollServerStatus(addr, self.server.model),
+                        Effect::Refresh,
+                    ];
                 }
                 vec![]
             }

@@ -75,8 +75,10 @@ impl Default for ServerView {
     }
 }
 
-/// How many of the dashboard's own `/status` connections are remembered (and hidden).
-const PROBES_KEPT: usize = 8;
+/// How many of the dashboard's own `/status` connections are remembered (and hidden): a
+/// server polled with a connection per ask (at most one a second) holds a TIME_WAIT of each
+/// for a minute.
+const PROBES_KEPT: usize = 64;
 
 impl ServerView {
     /// The dashboard's own `/status` connection opened from `local`.
@@ -93,9 +95,12 @@ impl ServerView {
         let Some(server) = self.addr() else {
             return false;
         };
-        self.probes
-            .iter()
-            .any(|&p| (local, remote) == (p, server) || (local, remote) == (server, p))
+        let peer = match (local == server, remote == server) {
+            (true, _) => remote,
+            (_, true) => local,
+            _ => return false,
+        };
+        self.probes.contains(&peer)
     }
 
     /// Whether a transition is the dashboard's own probing, counting off the connects whose

@@ -82,12 +82,14 @@ pub fn draw(frame: &mut Frame, app: &App, area: Rect) {
             if let Some(l) = &s.last_load {
                 lines.push(Line::from(Span::styled(l.clone(), t.dim())));
             }
+            // A kept connection would hold a server that serves one at a time (`probe`).
+            let how = match s.model.serves_one_at_a_time() {
+                true => "  new connection per poll, server closes it; hidden from counts and log",
+                false => "  polled over one kept-alive connection, hidden from counts and log",
+            };
             lines.push(Line::from(vec![
                 Span::styled("/status", t.title()),
-                Span::styled(
-                    "  polled over one kept-alive connection, hidden from counts and log",
-                    t.dim(),
-                ),
+                Span::styled(how, t.dim()),
             ]));
             match &s.status {
                 None => lines.push(Line::from(Span::styled("(not polled yet)", t.dim()))),
