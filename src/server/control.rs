@@ -7,7 +7,6 @@
 //! `/status`, fetched from the address the master listens on (found through the socket inodes
 //! the master holds).
 
-use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -418,16 +417,8 @@ fn fetch_status(addr: SocketAddr) -> anyhow::Result<serde_json::Value> {
         _ => addr,
     };
     let timeout = Duration::from_secs(2);
-    let mut stream = TcpStream::connect_timeout(&addr, timeout)?;
-    stream.set_read_timeout(Some(timeout))?;
-    stream.write_all(b"GET /status HTTP/1.1\r\nHost: tcplab\r\nConnection: close\r\n\r\n")?;
-    let mut response = Vec::new();
-    stream.read_to_end(&mut response)?;
-    let body_at = response
-        .windows(4)
-        .position(|w| w == b"\r\n\r\n")
-        .context("no end of headers in /status")?;
-    Ok(serde_json::from_slice(&response[body_at + 4..])?)
+    let stream = TcpStream::connect_timeout(&addr, timeout)?;
+    super::status_client::ask(&mut std::io::BufReader::new(stream), true, timeout)
 }
 
 #[cfg(test)]

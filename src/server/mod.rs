@@ -43,6 +43,7 @@ pub mod routes;
 pub mod slab;
 pub mod static_files;
 pub mod stats;
+pub mod status_client;
 pub mod uring;
 pub mod worker_table;
 

@@ -9,13 +9,13 @@
 //! it; it is asked with `Connection: close` on a fresh connection each time, and we wait for
 //! its close before ours, so the TIME_WAIT is the server's, as after any HTTP/1.0 answer.
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use anyhow::{bail, Context};
+use anyhow::Context;
 
 const TIMEOUT: Duration = Duration::from_millis(300);
 /// How long a load connection stays open before we close it.
@@ -26,8 +26,6 @@ const KEEP_ALIVE: Duration = Duration::from_secs(3);
 /// A server asked with `Connection: close` is asked at most this often, whatever the refresh
 /// interval: each ask leaves a TIME_WAIT on it for a minute.
 const CLOSE_EVERY: Duration = Duration::from_secs(1);
-/// The largest `/status` body read.
-const MAX_BODY: usize = 1 << 20;
 
 /// What the poller reports.
 #[derive(Debug)]
@@ -188,53 +186,7 @@ impl Conn {
     /// GET /status on this connection and parse the body as JSON; with `close`, the request
     /// asks the server to close the connection after its answer.
     fn status(&mut self, close: bool) -> anyhow::Result<serde_json::Value> {
-        let request: &[u8] = match close {
-            true => b"GET /status HTTP/1.1\r\nHost: tcplab\r\nConnection: close\r\n\r\n",
-            false => b"GET /status HTTP/1.1\r\nHost: tcplab\r\n\r\n",
-        };
-        self.reader
-            .get_mut()
-            .write_all(request)
-            .context("send /status")?;
-        let mut status_line = String::new();
-        let n = self.reader.read_line(&mut status_line).with_context(|| {
-            format!(
-                "no answer to /status within {}ms (every worker busy?)",
-                TIMEOUT.as_millis()
-            )
-        })?;
-        if n == 0 {
-            bail!("the server closed the /status connection");
-        }
-        let mut length = None;
-        loop {
-            let mut line = String::new();
-            if self.reader.read_line(&mut line)? == 0 {
-                bail!("an incomplete HTTP answer to /status");
-            }
-            let line = line.trim_end();
-            if line.is_empty() {
-                break;
-            }
-            if let Some((name, value)) = line.split_once(':') {
-                if name.eq_ignore_ascii_case("content-length") {
-                    length = value.trim().parse::<usize>().ok();
-                }
-            }
-        }
-        let length = length.context("/status answered without a Content-Length")?;
-        if length > MAX_BODY {
-            bail!("/status answered {length} bytes, more than {MAX_BODY}");
-        }
-        let mut body = vec![0; length];
-        self.reader
-            .read_exact(&mut body)
-            .context("/status body cut short")?;
-        let status_line = status_line.trim_end();
-        if !status_line.contains(" 200") {
-            bail!("/status answered {status_line}");
-        }
-        serde_json::from_slice(&body).context("/status is not JSON")
+        crate::server::status_client::ask(&mut self.reader, close, TIMEOUT)
     }
 
     /// Waits (up to the timeout) for the server's FIN after an answer with `Connection:
