@@ -17,7 +17,7 @@ use super::parse::net_tcp::parse_net_tcp;
 pub use super::parse::sock_diag::ScanDetail;
 use super::parse::sock_diag::{parse_datagram, Dump, DumpError, TCPDIAG_GETSOCK};
 use super::parse::tcp_info::EXT_INFO_AND_CONG;
-use crate::model::Socket;
+use crate::model::{Socket, TcpState};
 
 /// One scan's sockets and where they came from.
 #[derive(Debug, Clone, Default)]
@@ -34,7 +34,14 @@ pub struct ScanOptions {
     pub detail: ScanDetail,
     pub source: ScanSource,
     pub split: SplitPolicy,
+    /// Only the sockets in this state; None: every state. The kernel skips the others while it
+    /// walks its table, without filling a message for them, so a watch for one state (the
+    /// tracer's TIME_WAIT watch) costs the walk, not a full dump.
+    pub only: Option<TcpState>,
 }
+
+/// The request's state bits (`1 << state`): every state, NEW_SYN_RECV (12) included.
+const EVERY_STATE: u32 = 0x1ffe;
 
 /// Where sockets are read from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -245,6 +252,9 @@ impl SocketScanner {
             parse_net_tcp(&text, self.clk_tck, &mut sockets)
                 .with_context(|| format!("in {path}"))?;
         }
+        if let Some(only) = self.options.only {
+            sockets.retain(|s| s.state == only);
+        }
         self.last_len = Some(sockets.len());
         Ok(TcpScan {
             sockets,
@@ -276,10 +286,10 @@ impl SocketScanner {
         }
         // Both families share one hash table; the older request walks it once for both, the
         // per-family one twice (see bench/RESULTS.md). Kernels without it get two dumps.
-        let ext = self.ext();
+        let (ext, states) = (self.ext(), self.states());
         if self.request == DumpRequest::Combined {
             self.seq = self.seq.wrapping_add(1);
-            match self.run_dump(&combined_request(self.seq, ext), out) {
+            match self.run_dump(&combined_request(self.seq, ext, states), out) {
                 Ok(()) => return Ok(()),
                 Err(e) => {
                     out.clear();
@@ -297,7 +307,7 @@ impl SocketScanner {
         }
         for family in [AF_INET, AF_INET6] {
             self.seq = self.seq.wrapping_add(1);
-            self.run_dump(&dump_request(family, self.seq, ext), out)
+            self.run_dump(&dump_request(family, self.seq, ext, states), out)
                 .map_err(|_| DumpFailure::Failed)?;
         }
         Ok(())
@@ -315,6 +325,11 @@ impl SocketScanner {
         run_dump(sock, &mut self.buf, request, self.options.detail, out)
     }
 
+    /// The request's `idiag_states`: which sockets the kernel lists.
+    fn states(&self) -> u32 {
+        self.options.only.map_or(EVERY_STATE, |s| 1 << s as u32)
+    }
+
     /// The request's `idiag_ext`: which attributes the kernel adds to each socket.
     fn ext(&self) -> u8 {
         match self.options.detail {
@@ -325,7 +340,7 @@ impl SocketScanner {
 
     /// Two half dumps at once, one on a second thread and netlink socket (see `dump_split`).
     fn split_dump(&mut self, split: Split, out: &mut Vec<Socket>) -> anyhow::Result<()> {
-        let (ext, detail) = (self.ext(), self.options.detail);
+        let (ext, states, detail) = (self.ext(), self.states(), self.options.detail);
         if self.second.is_none() {
             self.second = Some((open_netlink()?, vec![0; RECV_BUF]));
         }
@@ -335,9 +350,15 @@ impl SocketScanner {
         let low = filtered_request(
             self.seq.wrapping_sub(1),
             ext,
+            states,
             dump_split::filter_attr(Half::First, split),
         );
-        let high = filtered_request(self.seq, ext, dump_split::filter_attr(Half::Second, split));
+        let high = filtered_request(
+            self.seq,
+            ext,
+            states,
+            dump_split::filter_attr(Half::Second, split),
+        );
         let mut high_half = Vec::with_capacity(out.capacity() / 2 + 16);
         let buf = &mut self.buf;
         let (low_done, high_done) = std::thread::scope(|scope| {
@@ -394,8 +415,9 @@ enum DumpFailure {
     Failed,
 }
 
-/// The bytes of a `SOCK_DIAG_BY_FAMILY` dump request for every TCP state of one family.
-fn dump_request(family: u8, seq: u32, ext: u8) -> Vec<u8> {
+/// The bytes of a `SOCK_DIAG_BY_FAMILY` dump request for the TCP sockets of one family in
+/// `states` (bits `1 << state`).
+fn dump_request(family: u8, seq: u32, ext: u8, states: u32) -> Vec<u8> {
     let mut header = NetlinkHeader::default();
     header.flags = NLM_F_REQUEST | NLM_F_DUMP;
     header.sequence_number = seq;
@@ -410,8 +432,8 @@ fn dump_request(family: u8, seq: u32, ext: u8) -> Vec<u8> {
             family,
             protocol: IPPROTO_TCP,
             extensions: ExtensionFlags::from_bits_retain(ext),
-            // Every state bit, NEW_SYN_RECV (12) included, which the crate's flags do not name.
-            states: StateFlags::from_bits_retain(0x1ffe),
+            // Raw bits: the crate's flags do not name NEW_SYN_RECV (12).
+            states: StateFlags::from_bits_retain(states),
             socket_id,
         })
         .into(),
@@ -424,12 +446,12 @@ fn dump_request(family: u8, seq: u32, ext: u8) -> Vec<u8> {
 
 /// A `TCPDIAG_GETSOCK` dump request (`struct inet_diag_req`): the kernel answers it for every
 /// family in one walk of the TCP tables. Built by hand: the crate only speaks the newer request.
-fn combined_request(seq: u32, ext: u8) -> Vec<u8> {
-    filtered_request(seq, ext, Vec::new())
+fn combined_request(seq: u32, ext: u8, states: u32) -> Vec<u8> {
+    filtered_request(seq, ext, states, Vec::new())
 }
 
 /// The same request followed by a request attribute (a filter), or by nothing.
-fn filtered_request(seq: u32, ext: u8, attr: Vec<u8>) -> Vec<u8> {
+fn filtered_request(seq: u32, ext: u8, states: u32, attr: Vec<u8>) -> Vec<u8> {
     let len = 16 + 60 + attr.len();
     let mut buf = Vec::with_capacity(len);
     buf.extend_from_slice(&(len as u32).to_ne_bytes());
@@ -440,7 +462,7 @@ fn filtered_request(seq: u32, ext: u8, attr: Vec<u8>) -> Vec<u8> {
                                                 // family (ignored: the compat path dumps all), src_len, dst_len, ext (attributes wanted)
     buf.extend_from_slice(&[AF_INET, 0, 0, ext]);
     buf.extend_from_slice(&[0u8; 48]); // inet_diag_sockid: no filter
-    buf.extend_from_slice(&0x1ffeu32.to_ne_bytes()); // every state
+    buf.extend_from_slice(&states.to_ne_bytes());
     buf.extend_from_slice(&0u32.to_ne_bytes()); // dbs
     buf.extend_from_slice(&attr);
     buf

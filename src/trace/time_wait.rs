@@ -13,7 +13,7 @@ use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
 use std::time::{Duration, Instant, SystemTime};
 
 use super::session::mono_now;
-use crate::kernel::sockets::SocketScanner;
+use crate::kernel::sockets::{ScanOptions, SocketScanner, SplitPolicy};
 use crate::model::{TcpState, Transition};
 
 /// Sockets followed at most; past that, new ones are not (and the user is told once).
@@ -129,7 +129,14 @@ impl TimeWaitWatch {
     pub fn new(port: Option<u16>) -> Self {
         TimeWaitWatch {
             state: TimeWaits::default(),
-            scanner: SocketScanner::new(),
+            // TIME_WAIT sockets only, in one dump: the kernel skips the others without filling
+            // them, where a full dump of tens of thousands of sockets five times a second was
+            // most of the dashboard's CPU while any connection of the machine sat in TIME_WAIT.
+            scanner: SocketScanner::with(ScanOptions {
+                only: Some(TcpState::TimeWait),
+                split: SplitPolicy::Never,
+                ..ScanOptions::default()
+            }),
             port,
             next: Instant::now(),
             gap: MIN_GAP,

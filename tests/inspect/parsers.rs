@@ -298,3 +298,58 @@ fn kernel_threads_by_their_flag() {
             .all(|p| p.is_kernel_thread()));
     }
 }
+
+/// A scan for one state lists that state's sockets and nothing else, from netlink (where the
+/// kernel skips the rest) and from /proc/net/tcp alike: a TIME_WAIT this test leaves is listed,
+/// its established pair and listener are not.
+#[test]
+fn a_scan_for_one_state_lists_only_that_state() {
+    use std::io::Read;
+    use tcplab::kernel::sockets::{ScanOptions, ScanSource};
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let kept = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+    let (kept_server, _) = listener.accept().unwrap();
+    let closing = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+    let (closing_server, _) = listener.accept().unwrap();
+    let tw = (closing.local_addr().unwrap(), closing.peer_addr().unwrap());
+    // The client closes first: its end waits in TIME_WAIT. shutdown, not drop: a test of this
+    // binary that forks meanwhile holds copies of these descriptors.
+    closing.shutdown(std::net::Shutdown::Both).unwrap();
+    testkit::wait_for(
+        "the server to read the client's FIN",
+        Duration::from_secs(10),
+        || {
+            let mut buf = [0u8; 1];
+            matches!((&closing_server).read(&mut buf), Ok(0)).then_some(())
+        },
+    );
+    closing_server.shutdown(std::net::Shutdown::Both).unwrap();
+    let established = (kept.local_addr().unwrap(), kept.peer_addr().unwrap());
+    for source in [ScanSource::Netlink, ScanSource::Procfs] {
+        let mut scanner = SocketScanner::with(ScanOptions {
+            only: Some(TcpState::TimeWait),
+            source,
+            ..ScanOptions::default()
+        });
+        let scan = testkit::wait_for("the TIME_WAIT socket", Duration::from_secs(10), || {
+            let scan = scanner.scan().unwrap();
+            scan.sockets
+                .iter()
+                .any(|s| (s.local, s.remote) == tw)
+                .then_some(scan)
+        });
+        assert_eq!(scan.from_procfs, source == ScanSource::Procfs);
+        assert!(scan.sockets.iter().all(|s| s.state == TcpState::TimeWait));
+        assert!(!scan
+            .sockets
+            .iter()
+            .any(|s| (s.local, s.remote) == established));
+    }
+    // The same scanner without the state sees the established pair.
+    let all = SocketScanner::new().scan().unwrap();
+    assert!(all
+        .sockets
+        .iter()
+        .any(|s| (s.local, s.remote) == established));
+    drop((kept, kept_server, closing, closing_server, listener));
+}
