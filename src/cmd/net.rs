@@ -170,7 +170,7 @@ fn print_json(
     };
     let capacity = |detail| match detail {
         ScanDetail::Basic => BLOCK * 250,
-        ScanDetail::TcpInfo => BLOCK * 1300,
+        ScanDetail::TcpInfo | ScanDetail::TcpInfoOnly => BLOCK * 1300,
     };
     if !crate::output::write(b"[\n")? {
         return Ok(ExitCode::SUCCESS);

@@ -16,7 +16,7 @@ use super::dump_split::{self, Half, Split};
 use super::parse::net_tcp::parse_net_tcp;
 pub use super::parse::sock_diag::ScanDetail;
 use super::parse::sock_diag::{parse_datagram, Dump, DumpError, TCPDIAG_GETSOCK};
-use super::parse::tcp_info::EXT_INFO_AND_CONG;
+use super::parse::tcp_info::{EXT_INFO, EXT_INFO_AND_CONG};
 use crate::model::{Socket, TcpState};
 
 /// One scan's sockets and where they came from.
@@ -335,6 +335,7 @@ impl SocketScanner {
         match self.options.detail {
             ScanDetail::Basic => 0,
             ScanDetail::TcpInfo => EXT_INFO_AND_CONG,
+            ScanDetail::TcpInfoOnly => EXT_INFO,
         }
     }
 

@@ -134,13 +134,19 @@ impl App {
 
     /// The one way the dashboard changes.
     pub fn update(&mut self, event: Event) -> Vec<Effect> {
-        let needed = (self.needs_owners(), self.needs_info());
+        let needed = (
+            self.needs_owners(),
+            self.needs_info(),
+            self.needs_congestion(),
+        );
         let mut effects = self.handle(event);
         // The State machine pane's filter may have changed: the log keeps its matches apart.
         self.log.set_scope(self.machine.scope());
-        // A view that shows owners or rates just opened: refresh now rather than at the next
+        // A view that shows owners, rates or congestion just opened: refresh now rather than at the next
         // tick.
-        let opened = (!needed.0 && self.needs_owners()) || (!needed.1 && self.needs_info());
+        let opened = (!needed.0 && self.needs_owners())
+            || (!needed.1 && self.needs_info())
+            || (!needed.2 && self.needs_congestion());
         if opened && !self.quitting && !effects.contains(&Effect::Refresh) {
             effects.push(Effect::Refresh);
         }
@@ -167,6 +173,12 @@ impl App {
                 Pane::Processes => views::shows_process_traffic(area.width),
                 _ => false,
             })
+    }
+
+    /// Whether a connection's detail is on screen, the one view that names its congestion
+    /// control: the rate columns alone do not ask the kernel for the names.
+    pub fn needs_congestion(&self) -> bool {
+        matches!(self.overlay, Overlay::Connection)
     }
 
     fn handle(&mut self, event: Event) -> Vec<Effect> {

@@ -432,6 +432,7 @@ fn event_loop(
                     rt.scanner.request(Want {
                         owners: app.needs_owners(),
                         info: app.needs_info(),
+                        congestion: app.needs_congestion(),
                     });
                 }
                 // Ending children takes a moment: show that we are on it (if the terminal is

@@ -16,6 +16,9 @@ pub struct Want {
     pub owners: bool,
     /// Each socket's `tcp_info`: only while rates or a connection are on screen.
     pub info: bool,
+    /// With each congestion control's name: only while a connection's detail is on screen
+    /// (the kernel fills a tenth less without it, every refresh of the rate columns).
+    pub congestion: bool,
 }
 
 /// A source of snapshots that can be told what the screen needs.
@@ -26,9 +29,10 @@ pub trait RefreshSource: SnapshotSource + Send + 'static {
 impl RefreshSource for LiveSource {
     fn want(&mut self, want: Want) {
         self.set_owner_lookup(want.owners);
-        self.set_socket_detail(match want.info {
-            true => ScanDetail::TcpInfo,
-            false => ScanDetail::Basic,
+        self.set_socket_detail(match (want.info, want.congestion) {
+            (true, true) => ScanDetail::TcpInfo,
+            (true, false) => ScanDetail::TcpInfoOnly,
+            (false, _) => ScanDetail::Basic,
         });
     }
 }

@@ -353,3 +353,36 @@ fn a_scan_for_one_state_lists_only_that_state() {
         .any(|s| (s.local, s.remote) == established));
     drop((kept, kept_server, closing, closing_server, listener));
 }
+
+/// `tcp_info` with or without the congestion control's name: the same socket's struct either
+/// way, the name only when asked for.
+#[test]
+fn tcp_info_without_the_congestion_name_when_not_asked() {
+    use tcplab::kernel::sockets::{ScanDetail, ScanOptions};
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+    let (server, _) = listener.accept().unwrap();
+    let pair = (client.local_addr().unwrap(), client.peer_addr().unwrap());
+    let info_of = |detail| {
+        let mut scanner = SocketScanner::with(ScanOptions {
+            detail,
+            ..ScanOptions::default()
+        });
+        let scan = scanner.scan().unwrap();
+        let sock = scan
+            .sockets
+            .into_iter()
+            .find(|s| (s.local, s.remote) == pair)
+            .expect("the test's connection");
+        sock.info.expect("tcp_info of an established socket")
+    };
+    let full = info_of(ScanDetail::TcpInfo);
+    let bare = info_of(ScanDetail::TcpInfoOnly);
+    assert!(full.congestion.is_some());
+    assert_eq!(bare.congestion, None);
+    assert_eq!(
+        (bare.snd_mss, bare.advmss, bare.pmtu),
+        (full.snd_mss, full.advmss, full.pmtu)
+    );
+    drop((client, server, listener));
+}

@@ -40,6 +40,7 @@ fn a_time_wait_connection_shows_what_is_known_not_gone() {
     source.want(Want {
         owners: true,
         info: true,
+        congestion: true,
     });
     let is_it = |s: &tcplab::model::Socket| s.local == local && s.remote == remote;
     let mut scan = || -> Snapshot {

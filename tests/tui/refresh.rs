@@ -49,7 +49,7 @@ fn a_key_acts_on_screen_while_a_refresh_is_still_running() {
     // A request meanwhile waits for the running scan, not beside it.
     scanner.request(Want {
         owners: true,
-        info: false,
+        ..Want::default()
     });
     open.send(()).unwrap();
     let first = wait_for("the first refresh", Duration::from_secs(10), || {

@@ -4,7 +4,7 @@
 //! addresses, queues, timer, uid, inode); reading it in place avoids building a message object
 //! per socket, which matters at tens of thousands of sockets (see bench/RESULTS.md). The
 //! attributes after it are decoded only for a scan that asked for `tcp_info`
-//! ([`ScanDetail::TcpInfo`]); the plain scan never walks them.
+//! ([`ScanDetail::TcpInfo`], [`ScanDetail::TcpInfoOnly`]); the plain scan never walks them.
 
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV6};
 use std::time::Duration;
@@ -33,6 +33,9 @@ pub enum ScanDetail {
     Basic,
     /// Also `tcp_info` and the congestion control's name (`ss -ti`).
     TcpInfo,
+    /// `tcp_info` without the congestion control's name (`congestion` stays None): what rates
+    /// need, and a tenth less for the kernel to fill (the dashboard's rate columns).
+    TcpInfoOnly,
 }
 
 /// Where a dump stands after one received datagram.
@@ -79,7 +82,7 @@ pub fn parse_datagram(
             }
             SOCK_DIAG_BY_FAMILY | TCPDIAG_GETSOCK => {
                 if let Some(mut sock) = parse_inet_diag_msg(payload)? {
-                    if detail == ScanDetail::TcpInfo {
+                    if detail != ScanDetail::Basic {
                         sock.info = parse_attributes(&payload[INET_DIAG_MSG_LEN..]).map(Box::new);
                     }
                     out.push(sock);

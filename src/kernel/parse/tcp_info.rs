@@ -11,7 +11,9 @@ use crate::model::tcp_info::{CaState, Congestion, TcpInfo};
 pub const INET_DIAG_INFO: u16 = 2;
 /// `INET_DIAG_CONG`: the congestion-control name, NUL-terminated.
 pub const INET_DIAG_CONG: u16 = 4;
-/// The request's `idiag_ext` bits asking for both (bit `attribute - 1`).
+/// The request's `idiag_ext` bit asking for `tcp_info` alone (bit `attribute - 1`).
+pub const EXT_INFO: u8 = 1 << (INET_DIAG_INFO - 1);
+/// The request's `idiag_ext` bits asking for both.
 pub const EXT_INFO_AND_CONG: u8 = (1 << (INET_DIAG_INFO - 1)) | (1 << (INET_DIAG_CONG - 1));
 
 /// `tcpi_state` of a listening socket.
