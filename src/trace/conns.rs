@@ -29,6 +29,10 @@ pub struct Observed {
     pub new: TcpState,
     /// The process that made the change, when it surely owns the socket (process context).
     pub owner: Option<(i32, String)>,
+    /// What tracing recorded of a thread that is gone: used only when nothing surer is known of
+    /// the socket. (Thread ids wrap at pid_max, 32,768 by default, and the kernel records a
+    /// task's id lazily: what it holds under an id may be another task's from before.)
+    pub recorded: Option<(i32, String)>,
     /// The thread that made the change (process context).
     pub tid: Option<i32>,
 }
@@ -195,6 +199,8 @@ impl Tracker {
             .owner
             .clone()
             .or_else(|| sock.as_ref().and_then(|s| s.owner.clone()));
+        // A guess is shown, not kept: a surer owner found later replaces it.
+        let shown = owner.clone().or_else(|| o.recorded.clone());
         let transition = Transition {
             ts: o.ts,
             local: o.local,
@@ -202,8 +208,8 @@ impl Tracker {
             old: o.old,
             new: o.new,
             in_old,
-            pid: owner.as_ref().map(|(p, _)| *p),
-            comm: owner.as_ref().map(|(_, c)| c.clone()),
+            pid: shown.as_ref().map(|(p, _)| *p),
+            comm: shown.as_ref().map(|(_, c)| c.clone()),
             tid: o.tid,
         };
         let mut s = sock.take().unwrap_or_else(|| Sock {
@@ -237,8 +243,8 @@ impl Tracker {
                 started: s.started,
                 local: o.local,
                 remote: o.remote,
-                pid: s.owner.as_ref().map(|(p, _)| *p),
-                comm: s.owner.map(|(_, c)| c),
+                pid: shown.as_ref().map(|(p, _)| *p),
+                comm: shown.map(|(_, c)| c),
                 steps: s.past,
             };
             return (transition, Some(timeline));
@@ -299,6 +305,7 @@ mod tests {
             old,
             new,
             owner: None,
+            recorded: None,
             tid: None,
         }
     }
@@ -330,6 +337,36 @@ mod tests {
         assert_eq!(tl.steps[0].lasted, None);
         assert_eq!(tl.comm.as_deref(), Some("curl"));
         assert!(t.is_empty());
+    }
+
+    /// A thread that closed its socket and exited before the tracer read the event: what
+    /// tracing recorded under its id (here a tmux that had the id before the ids wrapped) must
+    /// not replace the owner known from the connect; for a socket known of nobody it is shown,
+    /// but not kept once a surer owner is found.
+    #[test]
+    fn what_tracing_recorded_of_a_gone_thread_is_a_guess() {
+        let mut t = Tracker::new();
+        let c = "127.0.0.1:5555";
+        let mut o = obs(1.0, c, "127.0.0.1:80", SynSent, Established);
+        o.owner = Some((42, "curl".into()));
+        t.observe(o);
+        let mut o = obs(2.0, c, "127.0.0.1:80", Established, FinWait1);
+        o.recorded = Some((30615, "tmux".into()));
+        let (tr, _) = t.observe(o);
+        assert_eq!((tr.pid, tr.comm.as_deref()), (Some(42), Some("curl")));
+
+        let d = "127.0.0.1:6666";
+        let mut o = obs(1.0, d, "127.0.0.1:80", SynSent, Established);
+        o.recorded = Some((30615, "tmux".into()));
+        let (tr, _) = t.observe(o);
+        assert_eq!(tr.pid, Some(30615), "nothing surer: the guess is shown");
+        assert!(!t.knows_owner(d.parse().unwrap(), "127.0.0.1:80".parse().unwrap()));
+        let mut o = obs(2.0, d, "127.0.0.1:80", Established, FinWait1);
+        o.owner = Some((7, "wget".into()));
+        t.observe(o);
+        let (tr, tl) = t.observe(obs(3.0, d, "127.0.0.1:80", FinWait1, Close));
+        assert_eq!(tr.pid, Some(7));
+        assert_eq!(tl.unwrap().pid, Some(7));
     }
 
     #[test]

@@ -73,6 +73,7 @@ impl Sampler {
             old,
             new,
             owner: None,
+            recorded: None,
             tid: None,
         };
         let mut out = Vec::new();

@@ -395,10 +395,14 @@ impl KernelReader {
             return sink.transition(&t, None);
         }
         // In process context the running task is the one calling connect/close/listen: the
-        // owner. In softirq it is whoever was on the CPU.
-        let owner = match c.context {
-            Context::Process => Some(self.tasks.process_of(c.tid, c.tgid, &c.comm)),
-            Context::Interrupt => None,
+        // owner, while /proc still shows the thread. Once it is gone, what tracing recorded of
+        // it is only a guess. In softirq the task is whoever was on the CPU.
+        let (owner, recorded) = match c.context {
+            Context::Process => match self.tasks.live(c.tid) {
+                Some(owner) => (Some(owner), None),
+                None => (None, Some(Tasks::recorded(c.tid, c.tgid, &c.comm))),
+            },
+            Context::Interrupt => (None, None),
         };
         let mut o = Observed {
             clock: c.clock,
@@ -408,6 +412,7 @@ impl KernelReader {
             old: c.old,
             new: c.new,
             owner,
+            recorded,
             tid: matches!(c.context, Context::Process).then_some(c.tid),
         };
         // A socket going to CLOSE is gone from every list: no lookup.
@@ -531,8 +536,7 @@ fn find_owner(
     look(owners).or_else(|| owners.refresh_if_due().then(|| look(owners)).flatten())
 }
 
-/// Thread id to (process id, process name), from /proc, remembered briefly: the trace line
-/// has the thread's name and, for a task the kernel has not recorded yet, no process id.
+/// Thread id to (process id, process name), from /proc, remembered briefly.
 #[derive(Default)]
 struct Tasks {
     known: HashMap<i32, (i32, String, Instant)>,
@@ -542,29 +546,33 @@ struct Tasks {
 const TASK_TTL: Duration = Duration::from_secs(2);
 
 impl Tasks {
-    fn process_of(&mut self, tid: i32, tgid: Option<i32>, comm: &str) -> (i32, String) {
+    /// The process of a thread that is still running, None once it is gone.
+    fn live(&mut self, tid: i32) -> Option<(i32, String)> {
         if let Some((pid, name, at)) = self.known.get(&tid) {
             if at.elapsed() < TASK_TTL {
-                return (*pid, name.clone());
+                return Some((*pid, name.clone()));
             }
         }
         if self.known.len() > 4096 {
             self.known.retain(|_, (_, _, at)| at.elapsed() < TASK_TTL);
         }
-        // The thread may have exited by now (a short-lived one): what tracing recorded of it
-        // at event time still knows its process.
-        let pid = tgid
-            .or_else(|| crate::kernel::proc::tgid(tid))
-            .or_else(|| tracefs::saved_tgid(tid))
-            .unwrap_or(tid);
-        // A short-lived process may be gone already; the kernel remembers recent names.
+        let pid = crate::kernel::proc::tgid(tid)?;
+        let name = crate::kernel::proc::comm(pid)?;
+        self.known.insert(tid, (pid, name.clone(), Instant::now()));
+        Some((pid, name))
+    }
+
+    /// What tracing recorded of a thread that has exited: the process id the trace line gave
+    /// or `saved_tgids` holds, and the name `saved_cmdlines` holds. The kernel writes these
+    /// lazily and never clears them, so after ids wrap they may be an earlier task's.
+    fn recorded(tid: i32, tgid: Option<i32>, comm: &str) -> (i32, String) {
+        let pid = tgid.or_else(|| tracefs::saved_tgid(tid)).unwrap_or(tid);
         let name = crate::kernel::proc::comm(pid)
             .or_else(|| tracefs::saved_comm(tid))
             .unwrap_or_else(|| match comm {
                 "" => "?".to_string(),
                 c => c.to_string(),
             });
-        self.known.insert(tid, (pid, name.clone(), Instant::now()));
         (pid, name)
     }
 }
