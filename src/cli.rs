@@ -436,8 +436,11 @@ fn parse_queue(s: &str) -> Result<u64, UnitError> {
     parse_size_within(s, 2048, 16 << 20)
 }
 
+/// A lesson's options go with a lesson, never with `list` or `check` (run checks that in
+/// `learn::run`). clap's `args_conflicts_with_subcommands` is not used: once any option was
+/// given it reads `list` as the name of a lesson, so `learn --lang zh list` failed with "no
+/// lesson `list`".
 #[derive(Debug, Args)]
-#[command(args_conflicts_with_subcommands = true)]
 pub struct LearnArgs {
     #[command(subcommand)]
     pub command: Option<LearnCommand>,
@@ -452,9 +455,9 @@ pub struct LearnArgs {
     /// Port the lessons' commands use (default: one that is free now)
     #[arg(long, value_parser = clap::value_parser!(u16).range(1..))]
     pub port: Option<u16>,
-    /// How often the checks look at the kernel
-    #[arg(long, value_parser = parse_duration, default_value = "500ms")]
-    pub interval: Duration,
+    /// How often the checks look at the kernel (default: 500ms)
+    #[arg(long, value_parser = parse_duration)]
+    pub interval: Option<Duration>,
 }
 
 #[derive(Debug, Subcommand)]

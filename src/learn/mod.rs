@@ -21,6 +21,7 @@ pub mod walk;
 pub mod watch;
 
 use std::process::ExitCode;
+use std::time::Duration;
 
 use crate::cli::{LearnArgs, LearnCommand};
 use lang::Lang;
@@ -30,8 +31,17 @@ fn env_lang(asked: Option<Lang>) -> Lang {
     Lang::choose(asked, |k| std::env::var(k).ok())
 }
 
+/// How often a lesson's checks look at the kernel unless `--interval` says otherwise.
+const INTERVAL: Duration = Duration::from_millis(500);
+
 pub fn run(args: LearnArgs) -> anyhow::Result<ExitCode> {
     let lang = env_lang(args.lang);
+    if let Some(command) = &args.command {
+        if let Some(why) = misplaced(&args, command) {
+            eprintln!("tcplab learn: {why}");
+            return Ok(ExitCode::from(2));
+        }
+    }
     match args.command {
         Some(LearnCommand::Check(c)) => return exercise::run(c.exercise, c.port, lang),
         Some(LearnCommand::List) => return list(lang),
@@ -40,7 +50,7 @@ pub fn run(args: LearnArgs) -> anyhow::Result<ExitCode> {
     let path = progress::path(|k| std::env::var_os(k))?;
     if let Some(name) = &args.lesson {
         if catalog::find(&catalog::lessons(lang), name).is_none() {
-            eprintln!("tcplab: no lesson `{name}`: `tcplab learn list` shows them");
+            eprintln!("tcplab learn: no lesson `{name}`: `tcplab learn list` shows them");
             return Ok(ExitCode::from(2));
         }
     }
@@ -65,14 +75,39 @@ pub fn run(args: LearnArgs) -> anyhow::Result<ExitCode> {
     if let Some(name) = &args.lesson {
         session.open_lesson(name);
     }
+    let interval = args.interval.unwrap_or(INTERVAL);
     use std::io::IsTerminal;
     if std::io::stdout().is_terminal() && std::io::stdin().is_terminal() {
-        crate::tui::run_learning(session, args.interval)
+        crate::tui::run_learning(session, interval)
     } else {
-        walk::run(session, args.interval)
+        walk::run(session, interval)
     }
 }
 
+/// What was given with `list` or `check` that only opening a lesson uses, said as the one line
+/// that refuses it: dropping it without a word would leave `--reset list` listing old progress.
+fn misplaced(args: &LearnArgs, command: &LearnCommand) -> Option<String> {
+    let (name, takes) = match command {
+        LearnCommand::List => ("list", "`tcplab learn list` takes only --lang"),
+        LearnCommand::Check(_) => (
+            "check",
+            "`tcplab learn check EXERCISE --port P` takes --port after the exercise, and --lang",
+        ),
+    };
+    if let Some(lesson) = &args.lesson {
+        return Some(format!(
+            "`{name}` takes no lesson: `tcplab learn {lesson}` opens lesson {lesson}"
+        ));
+    }
+    [
+        ("--reset", args.reset),
+        ("--port", args.port.is_some()),
+        ("--interval", args.interval.is_some()),
+    ]
+    .into_iter()
+    .find(|(_, given)| *given)
+    .map(|(flag, _)| format!("{flag} is for opening a lesson; {takes}"))
+}
 /// A port no one listens on now, for the lesson's commands (`{port}`).
 fn free_port() -> anyhow::Result<u16> {
     let l = std::net::TcpListener::bind("127.0.0.1:0")?;

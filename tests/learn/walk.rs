@@ -116,3 +116,61 @@ fn the_handshake_as_nobody_is_sampled_and_says_so() {
     learn.line_with("lesson 2: done", T);
     assert!(learn.running.wait_exit(T).success());
 }
+
+/// The lesson's options belong to a lesson. `--lang` works on either side of `list`; the others
+/// given with `list` are refused in one line rather than read as a lesson named `list` (clap's
+/// args-conflict setting did that: "no lesson `list`").
+#[test]
+fn list_takes_lang_anywhere_and_refuses_a_lessons_options() {
+    let state = tempfile::tempdir().unwrap();
+    let run = |args: &[&str]| {
+        let out = tcplab()
+            .args(args)
+            .env("XDG_STATE_HOME", state.path())
+            .output()
+            .unwrap();
+        // Every case ends before a lesson would start, so stdin is never read.
+        let err = String::from_utf8_lossy(&out.stderr).into_owned();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            err,
+        )
+    };
+    for args in [
+        &["learn", "--lang", "zh", "list"][..],
+        &["learn", "list", "--lang", "zh"],
+    ] {
+        let (code, out, err) = run(args);
+        assert_eq!(code, Some(0), "{args:?}: {err}");
+        assert!(
+            out.contains("第") || out.contains("未开始"),
+            "{args:?}: {out}"
+        );
+    }
+    for (args, named) in [
+        (&["learn", "--reset", "list"][..], "--reset"),
+        (&["learn", "--port", "5000", "list"], "--port"),
+        (&["learn", "--interval", "1s", "list"], "--interval"),
+        (&["learn", "3", "list"], "`tcplab learn 3`"),
+        (
+            &["learn", "--reset", "check", "daemon", "--port", "1"],
+            "--reset",
+        ),
+    ] {
+        let (code, _, err) = run(args);
+        assert_eq!(code, Some(2), "{args:?}: {err}");
+        assert_eq!(err.lines().count(), 1, "{args:?}: {err}");
+        assert!(err.starts_with("tcplab learn: "), "{args:?}: {err}");
+        assert!(err.contains(named), "{args:?}: {err}");
+        assert!(!err.contains("no lesson `list`"), "{args:?}: {err}");
+    }
+    let (code, _, err) = run(&["learn", "no-such-lesson"]);
+    assert_eq!(code, Some(2));
+    assert!(
+        err.starts_with("tcplab learn: no lesson `no-such-lesson`"),
+        "{err}"
+    );
+    // Nothing was reset or started: the progress file was never written.
+    assert!(!state.path().join("tcplab/learn.json").exists());
+}
