@@ -356,14 +356,25 @@ fn stop_graceful_waits_for_the_request_in_flight() {
     let _g = serial();
     let dir = tempfile::tempdir().unwrap();
     let pf = pid_file_in(&dir);
-    let (pid, addr) = start_daemon(&pf, &["--workers", "2", "--shutdown-timeout", "7s"]);
+    let log = dir.path().join("access.log");
+    let (pid, addr) = start_daemon(
+        &pf,
+        &[
+            "--workers",
+            "2",
+            "--shutdown-timeout",
+            "7s",
+            "--access-log",
+            log.to_str().unwrap(),
+        ],
+    );
     let workers = procs::wait_workers(pid, 2);
     // The drain `stop --graceful` waits for is the one the server publishes.
     let (_, body) = procs::get(addr, "/status").unwrap();
     let doc: serde_json::Value = serde_json::from_str(&body).unwrap();
     assert_eq!(doc["shutdown_timeout_ms"], 7000, "{doc}");
     let slow = std::thread::spawn(move || procs::get(addr, "/sleep?ms=4000"));
-    procs::wait_request_read(addr.port());
+    procs::wait_request_logged(&log, "/sleep?ms=4000");
     let out = run(&["stop", "--graceful", "--pid-file", pf.to_str().unwrap()]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert!(

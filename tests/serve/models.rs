@@ -81,10 +81,11 @@ fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
 fn one_process_models_stop_gracefully_with_a_request_in_flight() {
     subreaper();
     for model in ["iterative", "select", "poll"] {
-        let (mut server, addr) = serve(&["--model", model]);
-        // Long enough to be seen in the kernel's table on a loaded machine before it is answered.
+        let dir = tempfile::tempdir().unwrap();
+        let log = dir.path().join("access.log");
+        let (mut server, addr) = serve(&["--model", model, "--access-log", log.to_str().unwrap()]);
         let slow = std::thread::spawn(move || procs::get(addr, "/sleep?ms=5000"));
-        procs::wait_request_read(addr.port());
+        procs::wait_request_logged(&log, "/sleep?ms=5000");
         server.signal(Signal::SIGQUIT);
         let answer = slow.join().unwrap().expect("cut mid-request");
         assert_eq!(answer.0, 200, "{model}");
@@ -176,9 +177,17 @@ fn reload_of_a_busy_iterative_server_waits_for_its_answer() {
     subreaper();
     let dir = tempfile::tempdir().unwrap();
     let pf = dir.path().join("s.pid");
-    let (mut server, addr) = serve(&["--model", "iterative", "--pid-file", pf.to_str().unwrap()]);
+    let log = dir.path().join("access.log");
+    let (mut server, addr) = serve(&[
+        "--model",
+        "iterative",
+        "--pid-file",
+        pf.to_str().unwrap(),
+        "--access-log",
+        log.to_str().unwrap(),
+    ]);
     let slow = std::thread::spawn(move || procs::get(addr, "/sleep?ms=2500"));
-    procs::wait_request_read(addr.port());
+    procs::wait_request_logged(&log, "/sleep?ms=2500");
     let out = testkit::tcplab()
         .args(["reload", "--pid-file", pf.to_str().unwrap()])
         .output()

@@ -119,13 +119,6 @@ pub fn wait_exited(pid: i32) {
     );
 }
 
-/// Every TCP socket of the machine, IPv4 and IPv6 (filter by port: other tests run too).
-pub fn tcp_sockets() -> Vec<procfs::net::TcpNetEntry> {
-    let mut all = procfs::net::tcp().unwrap_or_default();
-    all.extend(procfs::net::tcp6().unwrap_or_default());
-    all
-}
-
 /// What the server has printed on stderr so far (after its ready line), without waiting: for
 /// failure messages.
 pub fn stderr_so_far(server: &mut crate::Running) -> String {
@@ -158,19 +151,21 @@ pub fn holds_file(pid: i32, path: &std::path::Path) -> bool {
         .any(|target| target == path)
 }
 
-/// Waits until the server on `port` has accepted a connection and read what it was sent: a
-/// socket with an inode (queued ones have none) and an empty receive queue.
-pub fn wait_request_read(port: u16) {
-    // A deadline, not a delay: on a loaded 2-core machine the accept alone can take seconds.
-    wait_for("the request to be read", Duration::from_secs(20), || {
-        tcp_sockets()
-            .iter()
-            .any(|e| {
-                e.local_address.port() == port
-                    && e.state == procfs::net::TcpState::Established
-                    && e.inode != 0
-                    && e.rx_queue == 0
-            })
-            .then_some(())
-    });
+/// Waits until the server has read a request for `target` and started on its answer: the
+/// access log (`--access-log`) holds its line. A `/sleep` is logged as soon as it is read, before
+/// the wait, so the line says the request is in flight and stays said: unlike a look at the
+/// kernel's socket table (seconds to read when the machine holds tens of thousands of
+/// sockets), it cannot be missed because the answer went out before the look ended.
+pub fn wait_request_logged(access_log: &std::path::Path, target: &str) {
+    let line = format!("\"GET {target} HTTP/1.1\"");
+    wait_for(
+        &format!("{line} in {}", access_log.display()),
+        Duration::from_secs(20),
+        || {
+            std::fs::read_to_string(access_log)
+                .ok()?
+                .contains(&line)
+                .then_some(())
+        },
+    );
 }
