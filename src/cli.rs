@@ -336,9 +336,9 @@ pub enum Closer {
 
 #[derive(Debug, Subcommand)]
 pub enum Demo {
-    /// fork: a parent forks a child, both print their ids, the parent reaps the child
+    /// A parent forks a child, both print their ids, the parent reaps the child
     Fork(DemoCommon),
-    /// zombie: children exit and their parent never reaps them
+    /// Children exit and their parent never reaps them
     Zombie {
         /// Number of zombie children, 1 to 1000
         #[arg(long, value_parser = parse_count::<usize, 1, 1000>, default_value_t = 3)]
@@ -346,13 +346,13 @@ pub enum Demo {
         #[command(flatten)]
         common: DemoCommon,
     },
-    /// orphan: a child outlives its parent and is adopted
+    /// A child outlives its parent and is adopted
     Orphan(DemoCommon),
-    /// daemon: umask, fork, setsid, fork, step by step, printing the ids
+    /// Becoming a daemon: umask, fork, setsid, fork, printing the ids after each step
     Daemon(DemoCommon),
-    /// signal: handlers installed, one signal ignored, one blocked; see the /proc masks
+    /// Handlers installed, one signal ignored, one blocked; see the /proc masks
     Signal(DemoCommon),
-    /// time-wait: an active close that leaves a TIME_WAIT socket
+    /// An active close that leaves a TIME_WAIT socket
     ///
     /// Prints each state of the teardown as the kernel reports it, then the TIME_WAIT socket's
     /// remaining time until it expires.
@@ -363,7 +363,7 @@ pub enum Demo {
         #[command(flatten)]
         net: NetDemo,
     },
-    /// close-wait: the peer closes, the application never does
+    /// The peer closes, the application never does
     ///
     /// The classic leak: CLOSE_WAIT stays until the application calls close(), here when the
     /// demo ends.
@@ -374,7 +374,7 @@ pub enum Demo {
         #[command(flatten)]
         net: NetDemo,
     },
-    /// backlog: a listener that never accepts; the accept queue fills
+    /// A listener that never accepts; the accept queue fills
     ///
     /// Linux queues backlog + 1 finished handshakes; then it drops SYNs and later clients sit
     /// in SYN_SENT, retransmitting.
@@ -388,7 +388,7 @@ pub enum Demo {
         #[command(flatten)]
         net: NetDemo,
     },
-    /// shared-accept: forked children blocking in accept on one listener
+    /// Forked children blocking in accept on one listener
     SharedAccept {
         /// Children blocking in accept, 1 to 64
         #[arg(long, value_parser = parse_count::<usize, 1, 64>, default_value_t = 3)]
@@ -399,12 +399,12 @@ pub enum Demo {
         #[command(flatten)]
         net: NetDemo,
     },
-    /// select-limit: what happens at FD_SETSIZE descriptors
+    /// What happens at FD_SETSIZE descriptors
     ///
     /// Shown safely: no descriptor past FD_SETSIZE ever goes to select(); the soft
     /// RLIMIT_NOFILE is raised (up to the hard limit) only if needed.
     SelectLimit(NetDemo),
-    /// congestion: a sender and a receiver in two network namespaces over a shaped link
+    /// A sender and a receiver in two network namespaces over a shaped link
     ///
     /// A veth pair joins two private network namespaces; the sender's end is shaped by a tbf
     /// qdisc (a rate and a short queue), so the queue drops packets: watch the congestion

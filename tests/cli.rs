@@ -131,3 +131,26 @@ fn a_failure_is_one_line_naming_the_command() {
     assert_eq!(err.lines().count(), 1, "{err}");
     assert!(err.starts_with("tcplab serve: cannot listen on"), "{err}");
 }
+
+/// `demo --help` (and the dashboard's demo menu, built from the same definitions) puts each
+/// demo's name beside its description; a description that starts with the name again
+/// ("fork  fork: a parent forks ...") spends a sixth of an 80-column menu on nothing.
+#[test]
+fn demo_descriptions_do_not_repeat_the_name() {
+    let out = tcplab().args(["demo", "--help"]).output().unwrap();
+    assert!(out.status.success());
+    let help = String::from_utf8(out.stdout).unwrap();
+    let mut seen = 0;
+    for line in help.lines() {
+        let mut words = line.split_whitespace();
+        let (Some(name), Some(first)) = (words.next(), words.next()) else {
+            continue;
+        };
+        if !line.starts_with("  ") || name == "help" || name.starts_with('-') {
+            continue;
+        }
+        seen += 1;
+        assert_ne!(first, format!("{name}:"), "{line}");
+    }
+    assert!(seen >= 10, "no demo listed in:\n{help}");
+}
