@@ -187,7 +187,7 @@ pub struct ServeArgs {
     #[arg(long, value_parser = parse_duration, default_value = "10s")]
     pub shutdown_timeout: Duration,
     /// Each worker listens on a socket of its own (SO_REUSEPORT) instead of sharing the master's:
-    /// the design tcplab measured and rejected (see the README); kept for the benchmark
+    /// the design tcplab measured and rejected (docs/serve.md); kept for the benchmark
     #[arg(long, hide = true)]
     pub reuseport: bool,
 }
@@ -216,7 +216,7 @@ pub struct PsArgs {
     /// Only zombies and their parents
     #[arg(long)]
     pub zombies: bool,
-    /// JSON output (schema in the README)
+    /// JSON output (schema: docs/json.md)
     #[arg(long)]
     pub json: bool,
 }
@@ -238,7 +238,7 @@ pub struct NetArgs {
     /// Do not look up owning processes (faster)
     #[arg(long)]
     pub no_owners: bool,
-    /// JSON output (schema in the README)
+    /// JSON output (schema: docs/json.md)
     #[arg(long)]
     pub json: bool,
     /// Inside each connection, like `ss -ti`: rtt, cwnd, ssthresh, mss, retransmits, bytes,
@@ -287,7 +287,7 @@ pub struct TraceArgs {
     /// Only transitions with this local or remote port
     #[arg(long)]
     pub port: Option<u16>,
-    /// One JSON object per line (schema in the README)
+    /// One JSON object per line (schema: docs/json.md)
     #[arg(long)]
     pub json: bool,
     /// Exit after this many lines: transitions, or finished connections with --timeline

@@ -1,5 +1,6 @@
 //! The documentation's relative links resolve: every `[text](path)` in README.md, docs/*.md and
-//! bench/README.md names a file or directory of the repository (web links are not followed).
+//! bench/README.md names a file or directory of the repository (web links are not followed);
+//! the documents `--help` points at hold what it says they hold.
 
 use std::path::{Path, PathBuf};
 
@@ -66,4 +67,34 @@ fn the_link_reader_finds_inline_links() {
         link_targets(text),
         ["docs/a.md", "assets/b.svg", "https://x/y"]
     );
+}
+
+/// `--json` in `ps`, `net` and `trace --help` says where its schema is, and that place has it:
+/// the schemas live in docs/json.md (the help once sent readers to the README, which has none).
+#[test]
+fn json_help_names_the_document_with_the_schema() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    for cmd in ["ps", "net", "trace"] {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_tcplab"))
+            .args([cmd, "--help"])
+            .output()
+            .unwrap();
+        let help = String::from_utf8(out.stdout).unwrap();
+        let line = help
+            .lines()
+            .find(|l| l.trim_start().starts_with("--json"))
+            .unwrap_or_else(|| panic!("no --json in `{cmd} --help`:\n{help}"));
+        let doc = line
+            .split_whitespace()
+            .find_map(|w| {
+                let w = w.trim_matches(|c: char| !c.is_alphanumeric() && c != '/' && c != '.');
+                w.ends_with(".md").then_some(w)
+            })
+            .unwrap_or_else(|| panic!("`{cmd} --help` names no document: {line}"));
+        let text = std::fs::read_to_string(root.join(doc)).unwrap_or_else(|e| panic!("{doc}: {e}"));
+        assert!(
+            text.contains(&format!("`tcplab {cmd} --json")),
+            "{doc} has no schema for `tcplab {cmd} --json`"
+        );
+    }
 }

@@ -126,7 +126,7 @@ fn summary(counts: &StateCounts, json: bool) -> anyhow::Result<String> {
     Ok(t)
 }
 
-/// `tcplab net --json` (schema in the README): one object per line inside the array.
+/// `tcplab net --json` (schema in docs/json.md): one object per line inside the array.
 ///
 /// Written by hand rather than through serde: at tens of thousands of sockets the per-socket
 /// allocations (address strings, one serialized string per object) and `fmt` machinery were a

@@ -62,7 +62,7 @@ fn select(all: &[Process], roles: &HashMap<i32, Roles>, zombies_only: bool) -> V
         .collect()
 }
 
-/// One process in `tcplab ps --json` (schema in the README).
+/// One process in `tcplab ps --json` (schema in docs/json.md).
 #[derive(Serialize)]
 pub struct PsJson<'a> {
     pub pid: i32,

@@ -218,7 +218,7 @@ impl fmt::Display for FieldValue<'_> {
 }
 
 impl TcpInfo {
-    /// Every field under its JSON name (`net --info --json`, the README's schema), in the order
+    /// Every field under its JSON name (`net --info --json`, docs/json.md), in the order
     /// `ss -ti` prints them; the one list the JSON, the text and the dashboard's detail view
     /// share.
     pub fn fields(&self) -> [(&'static str, FieldValue<'_>); FIELD_COUNT] {

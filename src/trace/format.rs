@@ -1,5 +1,5 @@
 //! How `tcplab trace` writes transitions and timelines: text columns like bcc's tcpstates, or
-//! one JSON object per line (the schema is in the README). Pure: values in, strings out.
+//! one JSON object per line (the schema is in docs/json.md). Pure: values in, strings out.
 
 use std::time::{Duration, SystemTime};
 
