@@ -793,3 +793,50 @@ fn a_demo_that_ended_says_what_it_said_last_and_where_its_log_is() {
         "{last}"
     );
 }
+
+/// The keys `?` lists, one word each: `1 2 3 4, Tab` gives `1` `2` `3` `4` `Tab`.
+fn keys_in_help() -> Vec<String> {
+    tcplab::tui::render::help::KEYS
+        .iter()
+        .flat_map(|(k, _)| k.split([' ', ',']).filter(|w| !w.is_empty()))
+        .map(str::to_string)
+        .collect()
+}
+
+/// Every key that does something in a pane is in `?`, the way htop's F1 lists all of its keys:
+/// each printable key and Shift+Tab is pressed in each pane of a fresh dashboard, and one that
+/// changes the screen or asks for an effect must be listed. (`K`, the kernel threads the header
+/// offers, and Shift+Tab were missing.)
+#[test]
+fn every_key_that_acts_is_in_the_help() {
+    let listed = keys_in_help();
+    // Second spellings of a listed key, as htop takes `,` `.` for `<` `>`.
+    let aliases = [(',', "<"), ('.', ">"), ('=', "+")];
+    let mut missing = Vec::new();
+    for pane in ['1', '2', '3', '4'] {
+        let events = ('!'..='~')
+            .map(|c| (c.to_string(), key(c)))
+            .chain([("Shift+Tab".to_string(), code(KeyCode::BackTab))]);
+        for (name, event) in events {
+            let mut app = app(120, 40);
+            press(&mut app, &pane.to_string());
+            let before = render(&app);
+            let effects = app.update(event);
+            if effects.is_empty() && render(&app) == before {
+                continue;
+            }
+            let alias = aliases
+                .iter()
+                .find(|(a, _)| name == a.to_string())
+                .map(|(_, k)| k.to_string());
+            let shown = alias.as_ref().unwrap_or(&name);
+            if !listed.contains(shown) && !missing.contains(&name) {
+                missing.push(name);
+            }
+        }
+    }
+    assert!(
+        missing.is_empty(),
+        "keys that act but `?` does not list: {missing:?}"
+    );
+}

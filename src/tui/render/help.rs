@@ -11,9 +11,9 @@ use crate::tui::app::App;
 use crate::tui::layout::centered;
 use crate::tui::theme::Theme;
 
-pub const KEYS: [(&str, &str); 28] = [
+pub const KEYS: [(&str, &str); 29] = [
     (
-        "1 2 3 4, Tab",
+        "1 2 3 4, Tab, Shift+Tab",
         "panes: processes, sockets, state machine, server",
     ),
     ("o", "overview: all panes at once as boxes (160x40 and up)"),
@@ -29,6 +29,7 @@ pub const KEYS: [(&str, &str); 28] = [
     ("< >  I", "sort column left/right, invert order"),
     ("P M N", "sort by CPU, memory, pid"),
     ("t, F5", "tree view"),
+    ("K", "show or hide kernel threads"),
     (
         "Enter",
         "details: process ids, sockets, masks; socket graphs, tcp_info; a demo: all it said, its log",
@@ -65,7 +66,7 @@ pub const KEYS: [(&str, &str); 28] = [
     ),
     (
         "STAT",
-        "R run S sleep D disk Z zombie T stopped I idle; s leader + foreground",
+        "R run S sleep D disk Z zombie T stopped I idle; s session leader, l threads, + foreground",
     ),
     (
         "MARK",
