@@ -50,7 +50,7 @@ fn main() -> anyhow::Result<()> {
         })
         .collect();
     procs.sort();
-    source.set_socket_detail(tcplab::kernel::sockets::ScanDetail::TcpInfoOnly);
+    source.set_socket_detail(tcplab::kernel::sockets::ScanDetail::Brief);
     let mut traffic = tcplab::tui::traffic::Traffic::default();
     // A tall terminal's worth of connections on screen, whose graphs are kept.
     let seed = source.snapshot()?;

@@ -27,7 +27,7 @@ fn main() -> anyhow::Result<()> {
         .unwrap_or(10);
     let mut source = LiveSource::new();
     source.set_owner_lookup(true);
-    source.set_socket_detail(ScanDetail::TcpInfoOnly);
+    source.set_socket_detail(ScanDetail::Brief);
     let (w, h) = (160, 50);
     let mut app = App::new(Duration::from_secs(1), (w, h), Theme::default());
     let mut term = Terminal::new(TestBackend::new(w, h))?;

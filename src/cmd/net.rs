@@ -170,7 +170,7 @@ fn print_json(
     };
     let capacity = |detail| match detail {
         ScanDetail::Basic => BLOCK * 250,
-        ScanDetail::TcpInfo | ScanDetail::TcpInfoOnly => BLOCK * 1300,
+        ScanDetail::TcpInfo | ScanDetail::Brief => BLOCK * 1300,
     };
     if !crate::output::write(b"[\n")? {
         return Ok(ExitCode::SUCCESS);
@@ -442,6 +442,7 @@ mod tests {
                 comm: "we \"ird\\".into(),
             }]),
             info: None,
+            brief: None,
         };
         let unknown = Socket {
             owners: None,

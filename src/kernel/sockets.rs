@@ -335,7 +335,7 @@ impl SocketScanner {
         match self.options.detail {
             ScanDetail::Basic => 0,
             ScanDetail::TcpInfo => EXT_INFO_AND_CONG,
-            ScanDetail::TcpInfoOnly => EXT_INFO,
+            ScanDetail::Brief => EXT_INFO,
         }
     }
 

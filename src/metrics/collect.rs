@@ -192,6 +192,7 @@ mod tests {
             timer: Timer::default(),
             owners: None,
             info: None,
+            brief: None,
         }
     }
 

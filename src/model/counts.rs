@@ -74,6 +74,7 @@ mod tests {
             timer: Timer::default(),
             owners: None,
             info: None,
+            brief: None,
         }
     }
 

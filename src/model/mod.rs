@@ -18,7 +18,7 @@ pub use process::{ProcState, Process};
 pub use signals::{SignalMasks, SignalSet};
 pub use socket::{owners_text, owners_text_within, Owner, Socket, Timer, TimerKind};
 pub use socket_filter::SocketFilter;
-pub use tcp_info::TcpInfo;
+pub use tcp_info::{TcpBrief, TcpInfo};
 pub use tcp_state::TcpState;
 pub use transition::{Transition, TransitionSource};
 

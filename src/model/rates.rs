@@ -10,7 +10,7 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use super::socket::InodeHash;
-use super::{Socket, TcpState};
+use super::{Socket, TcpBrief, TcpState};
 
 /// Bytes per second in each direction.
 #[derive(Debug, Clone, Copy, PartialEq, Default)]
@@ -80,11 +80,11 @@ fn ends(s: &Socket) -> u64 {
 
 /// The byte counters of a socket that has a rate: a connection with `tcp_info` (listeners
 /// move no bytes; TIME_WAIT has no inode).
-fn counted(s: &Socket) -> Option<&crate::model::TcpInfo> {
+fn counted(s: &Socket) -> Option<&TcpBrief> {
     if s.inode == 0 || s.state == TcpState::Listen {
         return None;
     }
-    s.info.as_deref()
+    s.brief.as_ref()
 }
 
 impl Counters {
@@ -117,7 +117,7 @@ impl Counters {
     /// counters that went backwards, i.e. another socket reusing the inode).
     pub fn rates(&self, now: &[Socket], elapsed: Duration) -> Vec<Option<Throughput>> {
         let secs = elapsed.as_secs_f64();
-        let rate = |s: &Socket, info: &crate::model::TcpInfo, before: &Sample| {
+        let rate = |s: &Socket, info: &TcpBrief, before: &Sample| {
             if secs <= 0.0 || before.ends != ends(s) {
                 return None;
             }
@@ -243,7 +243,7 @@ pub fn by_process(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{Owner, TcpInfo, Timer};
+    use crate::model::{Owner, Timer};
 
     fn sock(inode: u64, port: u16, acked: u64, received: u64, owners: &[(i32, i32)]) -> Socket {
         Socket {
@@ -265,11 +265,12 @@ mod tests {
                     })
                     .collect()
             }),
-            info: Some(Box::new(TcpInfo {
+            info: None,
+            brief: Some(TcpBrief {
                 bytes_acked: acked,
                 bytes_received: received,
-                ..TcpInfo::default()
-            })),
+                ..TcpBrief::default()
+            }),
         }
     }
 

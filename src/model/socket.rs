@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use serde::Serialize;
 
-use super::{TcpInfo, TcpState};
+use super::{TcpBrief, TcpInfo, TcpState};
 
 /// A process that holds the socket in one of its descriptors. After fork, a socket has
 /// several holders, and every one of them matters.
@@ -110,6 +110,10 @@ pub struct Socket {
     /// (`ScanDetail::TcpInfo`) and the kernel gave it (not for TIME_WAIT or SYN_RECV, nor from
     /// /proc/net/tcp). Boxed: the plain scan carries only the empty pointer.
     pub info: Option<Box<TcpInfo>>,
+    /// What the rate columns need of `tcp_info`, inline: filled whenever the scan asked for
+    /// `tcp_info` in any form (`ScanDetail::Brief` gives this alone, without `info`) and the
+    /// kernel gave it; always `info.brief()` when `info` is there.
+    pub brief: Option<TcpBrief>,
 }
 
 /// Inodes are small distinct integers: a multiplicative hash spreads them well and costs a

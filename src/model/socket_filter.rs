@@ -76,6 +76,7 @@ mod tests {
             uid: 0,
             timer: Default::default(),
             info: None,
+            brief: None,
         }
     }
 

@@ -160,6 +160,46 @@ pub struct TcpInfo {
     pub rcv_wnd: Option<u32>,
 }
 
+/// The few `tcp_info` fields the dashboard's rate columns, their sorts, the per-process rates
+/// and a connection's graphs read, kept inline in every socket (`Socket::brief`): a scan for
+/// them allocates nothing per socket, where the whole struct is boxed (~330 bytes a socket).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct TcpBrief {
+    /// A listening socket: none of the fields below apply (see `TcpInfo::listener`).
+    pub listener: bool,
+    /// Smoothed round-trip time; 0 until the first sample.
+    pub rtt_us: u32,
+    pub snd_cwnd: u32,
+    /// Segments retransmitted and not yet acknowledged (`retrans:A/B`'s A).
+    pub retrans: u32,
+    /// Every segment retransmitted over the connection's life (`retrans:A/B`'s B).
+    pub total_retrans: u32,
+    pub bytes_acked: u64,
+    pub bytes_received: u64,
+}
+
+impl TcpBrief {
+    /// The smoothed rtt, None before the first sample.
+    pub fn rtt_us(&self) -> Option<u32> {
+        (self.rtt_us > 0).then_some(self.rtt_us)
+    }
+}
+
+impl TcpInfo {
+    /// Its fields that a [`TcpBrief`] keeps.
+    pub fn brief(&self) -> TcpBrief {
+        TcpBrief {
+            listener: self.listener,
+            rtt_us: self.rtt_us,
+            snd_cwnd: self.snd_cwnd,
+            retrans: self.retrans,
+            total_retrans: self.total_retrans,
+            bytes_acked: self.bytes_acked,
+            bytes_received: self.bytes_received,
+        }
+    }
+}
+
 /// How many fields `TcpInfo::fields` lists (an array: no allocation per socket).
 pub const FIELD_COUNT: usize = 48;
 

@@ -112,6 +112,7 @@ mod tests {
             timer: Default::default(),
             owners: None,
             info: None,
+            brief: None,
         }
     }
 

@@ -91,6 +91,7 @@ fn socket(state: TcpState, local: &str, remote: &str, owner: Option<(i32, i32, &
                 .collect(),
         ),
         info: None,
+        brief: None,
     }
 }
 
@@ -354,6 +355,7 @@ pub fn sample_with_info(step: u64) -> Snapshot {
                 ..TcpInfo::default()
             })),
         };
+        s.brief = s.info.as_ref().map(|i| i.brief());
     }
     snap
 }

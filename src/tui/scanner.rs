@@ -31,7 +31,7 @@ impl RefreshSource for LiveSource {
         self.set_owner_lookup(want.owners);
         self.set_socket_detail(match (want.info, want.congestion) {
             (true, true) => ScanDetail::TcpInfo,
-            (true, false) => ScanDetail::TcpInfoOnly,
+            (true, false) => ScanDetail::Brief,
             (false, _) => ScanDetail::Basic,
         });
     }

@@ -13,7 +13,7 @@ use std::time::SystemTime;
 
 use crate::model::rates::{by_process, Counters, Throughput};
 use crate::model::tcp_info::us_as_ms;
-use crate::model::{Snapshot, Socket, TcpInfo};
+use crate::model::{Snapshot, Socket, TcpBrief};
 
 /// Samples kept for the detail view's graphs: ten minutes at the default 1 s refresh.
 pub const HISTORY: usize = 600;
@@ -69,7 +69,7 @@ impl Traffic {
     /// Rates from this snapshot against the previous one; the open connection's next sample,
     /// and the next sample of each connection in `in_view` (those the Sockets pane shows).
     pub fn update(&mut self, snap: &Snapshot, in_view: &[ConnKey]) {
-        if !snap.sockets.iter().any(|s| s.info.is_some()) {
+        if !snap.sockets.iter().any(|s| s.brief.is_some()) {
             self.prev = None;
             self.sockets.clear();
             self.processes.clear();
@@ -116,7 +116,7 @@ impl Traffic {
         let (Some(i), Some(at)) = (found, snap.taken_at) else {
             return;
         };
-        let Some(info) = snap.sockets[i].info.as_deref() else {
+        let Some(info) = &snap.sockets[i].brief else {
             return;
         };
         let since = *h.since.get_or_insert(at);
@@ -156,7 +156,7 @@ impl Traffic {
                 continue;
             }
             let key = (s.local, s.remote);
-            let Some(info) = s.info.as_deref() else {
+            let Some(info) = &s.brief else {
                 continue;
             };
             if !wanted.contains_key(&key) {
@@ -215,7 +215,7 @@ impl Traffic {
     }
 }
 
-fn sample(secs: f64, rate: Option<Throughput>, info: &TcpInfo) -> ConnSample {
+fn sample(secs: f64, rate: Option<Throughput>, info: &TcpBrief) -> ConnSample {
     ConnSample {
         secs,
         rate,
@@ -234,7 +234,7 @@ pub fn rate_text(bytes_per_s: Option<f64>) -> String {
 }
 
 /// An rtt in a table cell: `0.03`, `8.2`, `215` (ms); `-` before the first sample.
-pub fn rtt_text(info: Option<&TcpInfo>) -> String {
+pub fn rtt_text(info: Option<&TcpBrief>) -> String {
     match info.and_then(|i| i.rtt_us()) {
         Some(us) if us < 10_000 => format!("{:.2}", us_as_ms(us)),
         Some(us) if us < 100_000 => format!("{:.1}", us_as_ms(us)),
@@ -260,7 +260,8 @@ mod tests {
             uid: 0,
             timer: Timer::default(),
             owners: None,
-            info: Some(Box::default()),
+            info: None,
+            brief: Some(TcpBrief::default()),
         }
     }
 

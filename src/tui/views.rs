@@ -336,7 +336,7 @@ fn sock_cmp(
     (b, rb): (&Socket, Option<Throughput>),
     col: SockColumn,
 ) -> Ordering {
-    let info = |s: &Socket, f: fn(&crate::model::TcpInfo) -> u64| s.info.as_deref().map(f);
+    let info = |s: &Socket, f: fn(&crate::model::TcpBrief) -> u64| s.brief.as_ref().map(f);
     let rate = |r: Option<Throughput>, f: fn(&Throughput) -> f64| r.map_or(-1.0, |r| f(&r));
     let by = match col {
         SockColumn::State => (a.state as u8).cmp(&(b.state as u8)),
@@ -429,7 +429,7 @@ fn addr_rank(a: &std::net::SocketAddr) -> u64 {
 fn row_key(s: &Socket, rate: Option<Throughput>, col: SockColumn, index: usize) -> RowKey {
     // None below every value, as Option's order has it.
     let info =
-        |f: fn(&crate::model::TcpInfo) -> u32| s.info.as_deref().map_or(0, |i| u64::from(f(i)) + 1);
+        |f: fn(&crate::model::TcpBrief) -> u32| s.brief.as_ref().map_or(0, |i| u64::from(f(i)) + 1);
     // f64::total_cmp's order as an unsigned integer; -1 when unknown, as in sock_cmp.
     let rate = |f: fn(&Throughput) -> f64| {
         let bits = rate.map_or(-1.0, |r| f(&r)).to_bits() as i64;

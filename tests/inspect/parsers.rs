@@ -2,6 +2,7 @@
 //! tests/fixtures/capture.py), and the two socket sources agreeing on the live kernel.
 
 use std::collections::BTreeSet;
+use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::time::Duration;
 
@@ -354,35 +355,63 @@ fn a_scan_for_one_state_lists_only_that_state() {
     drop((kept, kept_server, closing, closing_server, listener));
 }
 
-/// `tcp_info` with or without the congestion control's name: the same socket's struct either
-/// way, the name only when asked for.
+/// `tcp_info` whole (with the congestion control's name) or as the brief the rate columns
+/// read: the same socket's fields either way; the brief alone allocates no struct.
 #[test]
-fn tcp_info_without_the_congestion_name_when_not_asked() {
+fn tcp_info_whole_or_brief_agree() {
     use tcplab::kernel::sockets::{ScanDetail, ScanOptions};
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
-    let (server, _) = listener.accept().unwrap();
+    let mut client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+    let (mut server, _) = listener.accept().unwrap();
+    // Bytes both ways, so the counters are not zero; read back, so nothing is in flight.
+    client.write_all(&[7; 3000]).unwrap();
+    server.read_exact(&mut [0; 3000]).unwrap();
+    server.write_all(&[9; 500]).unwrap();
+    client.read_exact(&mut [0; 500]).unwrap();
     let pair = (client.local_addr().unwrap(), client.peer_addr().unwrap());
-    let info_of = |detail| {
+    let sock_of = |detail| {
         let mut scanner = SocketScanner::with(ScanOptions {
             detail,
             ..ScanOptions::default()
         });
         let scan = scanner.scan().unwrap();
-        let sock = scan
-            .sockets
+        scan.sockets
             .into_iter()
             .find(|s| (s.local, s.remote) == pair)
-            .expect("the test's connection");
-        sock.info.expect("tcp_info of an established socket")
+            .expect("the test's connection")
     };
-    let full = info_of(ScanDetail::TcpInfo);
-    let bare = info_of(ScanDetail::TcpInfoOnly);
-    assert!(full.congestion.is_some());
-    assert_eq!(bare.congestion, None);
+    let full = sock_of(ScanDetail::TcpInfo);
+    let info = full
+        .info
+        .as_deref()
+        .expect("tcp_info of an established socket");
+    assert!(info.congestion.is_some());
+    assert_eq!(full.brief, Some(info.brief()));
+    let bare = sock_of(ScanDetail::Brief);
+    assert_eq!(bare.info, None);
+    let brief = bare.brief.expect("the brief of an established socket");
+    // Nothing moves between the two scans: the server's answer carried the ack of the
+    // client's bytes, and the client read the answer.
     assert_eq!(
-        (bare.snd_mss, bare.advmss, bare.pmtu),
-        (full.snd_mss, full.advmss, full.pmtu)
+        (brief.bytes_received, brief.listener, brief.total_retrans),
+        (500, false, 0)
     );
+    assert_eq!(
+        (brief.bytes_acked, brief.bytes_received, brief.snd_cwnd),
+        (info.bytes_acked, info.bytes_received, info.snd_cwnd)
+    );
+    assert!(brief.rtt_us().is_some());
+    // A listener's brief says so.
+    let listening = SocketScanner::with(ScanOptions {
+        detail: ScanDetail::Brief,
+        ..ScanOptions::default()
+    })
+    .scan()
+    .unwrap()
+    .sockets
+    .into_iter()
+    .find(|s| s.state == TcpState::Listen && s.local == listener.local_addr().unwrap())
+    .expect("the test's listener");
+    assert!(listening.brief.expect("a listener's tcp_info").listener);
     drop((client, server, listener));
 }

@@ -101,6 +101,7 @@ fn an_unheld_inode_waits_one_refresh_before_the_hunt() {
         },
         owners: None,
         info: None,
+        brief: None,
     };
     // Inodes count up from 1 and are 32 bits in sock_diag: nothing holds this one.
     let ghost = Socket {

@@ -56,6 +56,7 @@ pub fn parse_line(line: &[u8], clk_tck: u64) -> Result<Socket, ParseError> {
         },
         owners: None,
         info: None,
+        brief: None,
     })
 }
 

@@ -4,15 +4,15 @@
 //! addresses, queues, timer, uid, inode); reading it in place avoids building a message object
 //! per socket, which matters at tens of thousands of sockets (see bench/RESULTS.md). The
 //! attributes after it are decoded only for a scan that asked for `tcp_info`
-//! ([`ScanDetail::TcpInfo`], [`ScanDetail::TcpInfoOnly`]); the plain scan never walks them.
+//! ([`ScanDetail::TcpInfo`], [`ScanDetail::Brief`]); the plain scan never walks them.
 
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV6};
 use std::time::Duration;
 
-use crate::model::{Socket, TcpState, Timer};
+use crate::model::{Socket, TcpInfo, TcpState, Timer};
 
 use super::net_tcp::timer_kind;
-use super::tcp_info::parse_attributes;
+use super::tcp_info::{parse_attributes, parse_brief};
 use super::ParseError;
 
 const NLMSG_HDRLEN: usize = 16;
@@ -33,9 +33,13 @@ pub enum ScanDetail {
     Basic,
     /// Also `tcp_info` and the congestion control's name (`ss -ti`).
     TcpInfo,
-    /// `tcp_info` without the congestion control's name (`congestion` stays None): what rates
-    /// need, and a tenth less for the kernel to fill (the dashboard's rate columns).
-    TcpInfoOnly,
+    /// `tcp_info` without the congestion control's name, kept as a [`TcpBrief`] inline in
+    /// each socket (`Socket::brief`; `info` stays None): what the dashboard's rate columns
+    /// need, a tenth less for the kernel to fill than with the names, and no allocation per
+    /// socket.
+    ///
+    /// [`TcpBrief`]: crate::model::TcpBrief
+    Brief,
 }
 
 /// Where a dump stands after one received datagram.
@@ -82,8 +86,15 @@ pub fn parse_datagram(
             }
             SOCK_DIAG_BY_FAMILY | TCPDIAG_GETSOCK => {
                 if let Some(mut sock) = parse_inet_diag_msg(payload)? {
-                    if detail != ScanDetail::Basic {
-                        sock.info = parse_attributes(&payload[INET_DIAG_MSG_LEN..]).map(Box::new);
+                    let attrs = &payload[INET_DIAG_MSG_LEN..];
+                    match detail {
+                        ScanDetail::Basic => {}
+                        ScanDetail::TcpInfo => {
+                            let info = parse_attributes(attrs);
+                            sock.brief = info.as_ref().map(TcpInfo::brief);
+                            sock.info = info.map(Box::new);
+                        }
+                        ScanDetail::Brief => sock.brief = parse_brief(attrs),
                     }
                     out.push(sock);
                 }
@@ -129,6 +140,7 @@ pub fn parse_inet_diag_msg(p: &[u8]) -> Result<Option<Socket>, ParseError> {
         },
         owners: None,
         info: None,
+        brief: None,
     }))
 }
 

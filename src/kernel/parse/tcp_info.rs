@@ -5,7 +5,7 @@
 //! up to `tcpi_delivery_rate` (168 bytes, Linux 4.9) is required; later fields are read when
 //! present.
 
-use crate::model::tcp_info::{CaState, Congestion, TcpInfo};
+use crate::model::tcp_info::{CaState, Congestion, TcpBrief, TcpInfo};
 
 /// `INET_DIAG_INFO`: the attribute that carries `struct tcp_info`.
 pub const INET_DIAG_INFO: u16 = 2;
@@ -27,25 +27,67 @@ const REQUIRED_LEN: usize = 168;
 pub fn parse_attributes(attrs: &[u8]) -> Option<TcpInfo> {
     let mut info = None;
     let mut congestion = None;
-    let mut off = 0;
-    while off + 4 <= attrs.len() {
-        let len = u16::from_ne_bytes([attrs[off], attrs[off + 1]]) as usize;
-        // The top two bits of the type are flags (nested, byte order).
-        let kind = u16::from_ne_bytes([attrs[off + 2], attrs[off + 3]]) & 0x3fff;
-        if len < 4 || off + len > attrs.len() {
-            break;
-        }
-        let payload = &attrs[off + 4..off + len];
+    for (kind, payload) in attributes(attrs) {
         match kind {
             INET_DIAG_INFO => info = parse_tcp_info(payload),
             INET_DIAG_CONG => congestion = Congestion::new(payload),
             _ => {}
         }
-        off += (len + 3) & !3;
     }
     let mut info = info?;
     info.congestion = congestion;
     Some(info)
+}
+
+/// The same attributes read for the [`TcpBrief`] alone: what `parse_attributes(..).brief()`
+/// gives, without reading the rest of the struct. None in the same cases.
+pub fn parse_brief(attrs: &[u8]) -> Option<TcpBrief> {
+    let (_, b) = attributes(attrs)
+        .filter(|&(kind, _)| kind == INET_DIAG_INFO)
+        .last()?;
+    if b.len() < REQUIRED_LEN {
+        return None;
+    }
+    let u32_at = |off: usize| u32_at(b, off);
+    let u64_at = |off: usize| u64_at(b, off);
+    Some(TcpBrief {
+        listener: b[0] == TCP_LISTEN,
+        retrans: u32_at(36),
+        rtt_us: u32_at(68),
+        snd_cwnd: u32_at(80),
+        total_retrans: u32_at(100),
+        bytes_acked: u64_at(120),
+        bytes_received: u64_at(128),
+    })
+}
+
+fn u32_at(b: &[u8], off: usize) -> u32 {
+    u32::from_ne_bytes([b[off], b[off + 1], b[off + 2], b[off + 3]])
+}
+
+fn u64_at(b: &[u8], off: usize) -> u64 {
+    let mut bytes = [0; 8];
+    bytes.copy_from_slice(&b[off..off + 8]);
+    u64::from_ne_bytes(bytes)
+}
+
+/// Each netlink attribute as (type without its flag bits, payload), until the first malformed.
+fn attributes(attrs: &[u8]) -> impl Iterator<Item = (u16, &[u8])> {
+    let mut off = 0;
+    std::iter::from_fn(move || {
+        if off + 4 > attrs.len() {
+            return None;
+        }
+        let len = u16::from_ne_bytes([attrs[off], attrs[off + 1]]) as usize;
+        // The top two bits of the type are flags (nested, byte order).
+        let kind = u16::from_ne_bytes([attrs[off + 2], attrs[off + 3]]) & 0x3fff;
+        if len < 4 || off + len > attrs.len() {
+            return None;
+        }
+        let payload = &attrs[off + 4..off + len];
+        off += (len + 3) & !3;
+        Some((kind, payload))
+    })
 }
 
 /// One `struct tcp_info` as the kernel copied it.
@@ -53,12 +95,8 @@ pub fn parse_tcp_info(b: &[u8]) -> Option<TcpInfo> {
     if b.len() < REQUIRED_LEN {
         return None;
     }
-    let u32_at = |off: usize| u32::from_ne_bytes([b[off], b[off + 1], b[off + 2], b[off + 3]]);
-    let u64_at = |off: usize| {
-        let mut bytes = [0; 8];
-        bytes.copy_from_slice(&b[off..off + 8]);
-        u64::from_ne_bytes(bytes)
-    };
+    let u32_at = |off: usize| u32_at(b, off);
+    let u64_at = |off: usize| u64_at(b, off);
     let opt32 = |off: usize| (off + 4 <= b.len()).then(|| u32_at(off));
     let opt64 = |off: usize| (off + 8 <= b.len()).then(|| u64_at(off));
     Some(TcpInfo {
@@ -182,6 +220,33 @@ mod tests {
             parse_attributes(&attr(INET_DIAG_INFO, &info_bytes(104))),
             None
         );
+    }
+
+    /// The brief reads the same offsets as the whole struct: for a struct whose every byte
+    /// differs, and for each case the whole parser refuses.
+    #[test]
+    fn the_brief_is_the_whole_structs_brief() {
+        let mut bytes: Vec<u8> = (0..248u32).map(|i| (i * 7 + 3) as u8).collect();
+        for listener in [false, true] {
+            bytes[0] = if listener { 10 } else { 1 };
+            let mut attrs = attr(8, &[0]);
+            attrs.extend(attr(INET_DIAG_CONG, b"cubic\0"));
+            attrs.extend(attr(INET_DIAG_INFO, &bytes));
+            let whole = parse_attributes(&attrs).unwrap();
+            let brief = parse_brief(&attrs).unwrap();
+            assert_eq!(brief, whole.brief());
+            assert_eq!(brief.listener, listener);
+            assert_ne!(brief.bytes_acked, brief.bytes_received);
+        }
+        for refused in [
+            attr(INET_DIAG_INFO, &info_bytes(104)),
+            attr(INET_DIAG_CONG, b"bbr\0"),
+            vec![0xff, 0xff, 2, 0, 1, 2],
+            Vec::new(),
+        ] {
+            assert_eq!(parse_attributes(&refused), None);
+            assert_eq!(parse_brief(&refused), None);
+        }
     }
 
     #[test]

@@ -91,9 +91,13 @@ pub fn draw(frame: &mut Frame, app: &App, area: Rect) {
             crate::units::format_duration(app.interval),
         ))),
         None => head.extend(
-            // No socket had tcp_info: it was not asked for yet (the view just opened).
+            // No socket had tcp_info, or this one only the rate columns' brief: the whole
+            // struct was not asked for yet (the view just opened).
             super::wrap::wrap(
-                &without_info(sock.state, app.traffic.sockets.is_empty()),
+                &without_info(
+                    sock.state,
+                    app.traffic.sockets.is_empty() || sock.brief.is_some(),
+                ),
                 inner.width as usize,
             )
             .into_iter()

@@ -47,7 +47,7 @@ fn columns(width: u16) -> &'static [SockColumn] {
 }
 
 fn text(app: &App, idx: usize, s: &Socket, c: SockColumn) -> String {
-    let info = s.info.as_deref().filter(|i| !i.listener);
+    let info = s.brief.as_ref().filter(|i| !i.listener);
     let rate = app.traffic.socket(idx);
     match c {
         SockColumn::State => s.state.kernel_name().to_string(),
