@@ -744,7 +744,8 @@ impl Check {
                         let threads = proc_of(pid).map(|p| p.threads).unwrap_or(1);
                         passed(
                             format!(
-                                "{n} connections on port {port} in one process, pid {pid}, with {threads} thread(s)"
+                                "{n} connections on port {port} in one process, pid {pid}, with {}",
+                                crate::units::count(threads, "thread", "threads")
                             ),
                             format!(
                                 "端口 {port} 上的 {n} 个连接都在一个进程里：pid {pid}，{threads} 个线程"

@@ -254,7 +254,7 @@ fn orphaned_zombies_reaped_as_subreaper_are_reported() {
         .any(|n| n.contains("demo zombie (pid 200) killed by SIGTERM")));
     let last = notes.last().unwrap();
     assert!(
-        last.contains("2 orphaned zombie(s) of dead parent 200") && last.contains("subreaper"),
+        last.contains("2 orphaned zombies of dead parent 200") && last.contains("subreaper"),
         "{last}"
     );
 }

@@ -4,6 +4,7 @@
 
 use crate::server::ready::ReadyLine;
 use crate::text::printable;
+use crate::units::{count, noun};
 
 use super::*;
 
@@ -155,15 +156,17 @@ fn adopted_line(adopted: &[(i32, Option<i32>)]) -> String {
             parents.dedup();
             let parents: Vec<String> = parents.iter().map(i32::to_string).collect();
             format!(
-                "{} orphaned zombie(s) of dead parent {}",
-                adopted.len(),
+                "{} of dead {} {}",
+                count(adopted.len(), "orphaned zombie", "orphaned zombies"),
+                noun(parents.len(), "parent", "parents"),
                 parents.join(", ")
             )
         }
-        None => format!("{} orphaned process(es)", adopted.len()),
+        None => count(adopted.len(), "orphaned process", "orphaned processes"),
     };
     format!(
-        "reaped {what} (pids {}): they came back to tcplab, a child subreaper",
+        "reaped {what} ({} {}): they came back to tcplab, a child subreaper",
+        noun(pids.len(), "pid", "pids"),
         pids.join(" ")
     )
 }
@@ -193,13 +196,23 @@ mod tests {
     fn adopted_zombies_name_their_dead_parents_and_anything_else_is_counted() {
         assert_eq!(
             adopted_line(&[(201, Some(200)), (202, Some(200)), (301, Some(300))]),
-            "reaped 3 orphaned zombie(s) of dead parent 200, 300 (pids 201 202 301): \
+            "reaped 3 orphaned zombies of dead parents 200, 300 (pids 201 202 301): \
              they came back to tcplab, a child subreaper"
         );
         assert_eq!(
             adopted_line(&[(201, Some(200)), (7, None)]),
-            "reaped 2 orphaned process(es) (pids 201 7): they came back to tcplab, a child \
+            "reaped 2 orphaned processes (pids 201 7): they came back to tcplab, a child \
              subreaper"
+        );
+        // One of each, in the singular.
+        assert_eq!(
+            adopted_line(&[(201, Some(200))]),
+            "reaped 1 orphaned zombie of dead parent 200 (pid 201): they came back to tcplab, \
+             a child subreaper"
+        );
+        assert_eq!(
+            adopted_line(&[(7, None)]),
+            "reaped 1 orphaned process (pid 7): they came back to tcplab, a child subreaper"
         );
     }
 }

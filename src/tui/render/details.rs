@@ -142,8 +142,12 @@ fn role_words(app: &App, p: &Process) -> Vec<String> {
     }
     if role.is_zombie_parent() {
         roles.push(format!(
-            "parent of {} unreaped zombie(s)",
-            role.unreaped_children
+            "parent of {}",
+            crate::units::count(
+                role.unreaped_children,
+                "unreaped zombie",
+                "unreaped zombies"
+            )
         ));
     }
     roles
