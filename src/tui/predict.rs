@@ -34,7 +34,7 @@ impl DefaultAction {
             DefaultAction::Core => "terminate + core dump",
             DefaultAction::Stop => "stop (suspend)",
             DefaultAction::Continue => "continue if stopped",
-            DefaultAction::Ignore => "nothing (default: ignore)",
+            DefaultAction::Ignore => "ignore it (nothing happens)",
         }
     }
 }
@@ -216,6 +216,35 @@ mod tests {
         assert_eq!(o, Outcome::Zombie { parent: 600 });
         assert!(o.describe().contains("signal its parent 600"));
         assert!(!o.is_destructive());
+    }
+
+    /// Each way an ignoring default is put reads as a sentence, and says "ignore" once.
+    #[test]
+    fn an_ignoring_default_is_said_once() {
+        let ignore = DefaultAction::Ignore;
+        for o in [
+            Outcome::Default {
+                action: ignore,
+                blocked: false,
+            },
+            Outcome::Default {
+                action: ignore,
+                blocked: true,
+            },
+            Outcome::Unknown(ignore),
+        ] {
+            let text = o.describe();
+            assert_eq!(text.matches("ignore").count(), 1, "{text}");
+            assert!(!text.contains("nothing ("), "{text}");
+        }
+        assert_eq!(
+            Outcome::Default {
+                action: ignore,
+                blocked: false
+            }
+            .describe(),
+            "default: ignore it (nothing happens)"
+        );
     }
 
     #[test]
