@@ -20,6 +20,13 @@ fn namespaces() -> String {
     String::from_utf8_lossy(&out.stdout).to_string()
 }
 
+/// `name` is listed in `ip netns list` (`NAME` or `NAME (id: N)` per line), as a whole name:
+/// `tcplab-snd-6` is not `tcplab-snd-61`, another demo's of this binary.
+fn listed(list: &str, name: &str) -> bool {
+    list.lines()
+        .any(|l| l.split_whitespace().next() == Some(name))
+}
+
 /// The demo's two namespaces; deleted at the end of a failed test (the demo, killed, could
 /// not), checked gone at the end of a passing one.
 struct Names(Vec<String>);
@@ -33,20 +40,17 @@ impl Names {
             .map(|rest| rest.split([',', ';']).next().unwrap().to_string())
             .collect();
         assert_eq!(names.len(), 2, "{first_line}");
-        let listed = namespaces();
+        let list = namespaces();
         for n in &names {
-            assert!(
-                listed.contains(n.as_str()),
-                "{n} not in `ip netns list`: {listed}"
-            );
+            assert!(listed(&list, n), "{n} not in `ip netns list`: {list}");
         }
         Names(names)
     }
 
     fn assert_gone(&self) {
-        let listed = namespaces();
+        let list = namespaces();
         for n in &self.0 {
-            assert!(!listed.contains(n.as_str()), "{n} left behind: {listed}");
+            assert!(!listed(&list, n), "{n} left behind: {list}");
         }
     }
 }
@@ -143,10 +147,19 @@ fn sigint_mid_transfer_removes_the_namespaces() {
     let first = demo.line_with("congestion demo: pid", STARTUP);
     assert!(first.contains("congestion control cubic"), "{first}");
     let names = Names::of(&first);
-    // A line of the sender's progress: it is sending.
-    demo.line_with("0.5s", STARTUP);
+    // A row of the sender's progress: it is sending. The row starts with the time it was
+    // taken (`0.5s` on a quiet machine, `0.6s` or later on a busy one), never a fixed one.
+    demo.line_where("a progress row", is_progress_row, STARTUP);
     demo.stop(Signal::SIGINT);
     names.assert_gone();
+}
+
+/// A row of the demo's table: `  0.6s     20       14     9.66      0/5 ...`.
+fn is_progress_row(line: &str) -> bool {
+    line.split_whitespace()
+        .next()
+        .and_then(|t| t.strip_suffix('s'))
+        .is_some_and(|t| t.parse::<f64>().is_ok())
 }
 
 #[test]

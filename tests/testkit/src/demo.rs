@@ -62,11 +62,22 @@ impl Demo {
     /// searched too. Panics with everything printed so far if the deadline passes or the demo
     /// closes its stdout first.
     pub fn line_with(&mut self, needle: &str, timeout: Duration) -> String {
+        self.line_where(&format!("{needle:?}"), |l| l.contains(needle), timeout)
+    }
+
+    /// As [`Demo::line_with`], for the first line `pred` accepts; `what` names it in the
+    /// failure.
+    pub fn line_where(
+        &mut self,
+        what: &str,
+        pred: impl Fn(&str) -> bool,
+        timeout: Duration,
+    ) -> String {
         let deadline = Instant::now() + timeout;
         let mut i = 0;
         loop {
             while i < self.seen.len() {
-                if !self.claimed[i] && self.seen[i].contains(needle) {
+                if !self.claimed[i] && pred(&self.seen[i]) {
                     self.claimed[i] = true;
                     return self.seen[i].clone();
                 }
@@ -79,7 +90,7 @@ impl Demo {
                     self.claimed.push(false);
                 }
                 Err(e) => panic!(
-                    "no line with {needle:?} ({e}); the demo printed:\n{}",
+                    "no line with {what} ({e}); the demo printed:\n{}",
                     self.seen.join("\n")
                 ),
             }
