@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 
 use crate::kernel::net::ReusePort;
-use crate::kernel::sockets::SocketScanner;
+use crate::kernel::sockets::{ScanOptions, SocketScanner};
 use crate::model::{Socket, TcpState, TimerKind};
 use crate::units::format_duration;
 
@@ -18,28 +18,30 @@ pub fn listen_on(port: u16, backlog: i32) -> anyhow::Result<TcpListener> {
     Ok(crate::kernel::net::listen(addr, backlog, ReusePort::No)?)
 }
 
-/// The kernel's sockets with `port` at either end, on loopback, read fresh.
+/// The kernel's sockets with `port` at either end, on loopback, read fresh. The kernel filters
+/// by port: a demo that looks every few milliseconds must not dump every socket of a busy
+/// machine each time (seconds at tens of thousands), or "one client every 200ms" would become
+/// one every few seconds.
 pub struct PortView {
     scanner: SocketScanner,
-    pub port: u16,
 }
 
 impl PortView {
     pub fn new(port: u16) -> PortView {
         PortView {
-            scanner: SocketScanner::new(),
-            port,
+            scanner: SocketScanner::with(ScanOptions {
+                port: Some(port),
+                ..ScanOptions::default()
+            }),
         }
     }
 
     pub fn sockets(&mut self) -> anyhow::Result<Vec<Socket>> {
-        let port = self.port;
         let scan = self.scanner.scan().context("cannot list TCP sockets")?;
         Ok(scan
             .sockets
             .into_iter()
             .filter(|s| s.local.ip().is_loopback())
-            .filter(|s| s.local.port() == port || s.remote.port() == port)
             .collect())
     }
 

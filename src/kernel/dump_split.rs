@@ -121,11 +121,30 @@ pub fn filter_attr(half: Half, split: Split) -> Vec<u8> {
             }
         }
     }
+    encode(&ops)
+}
+
+/// The request attribute that keeps the sockets with `port` at either end (`sport = :P or
+/// dport = :P` in `ss`'s language), for a scan of one port: the kernel still walks its table
+/// but fills a message only for those. Same rules as [`filter_attr`].
+pub fn port_filter_attr(port: u16) -> Vec<u8> {
+    encode(&[
+        (BC_S_GE, 8, 20, Some(port)), // sport < P: on to dport
+        (BC_S_LE, 8, 12, Some(port)), // sport > P: on to dport
+        (BC_JMP, 4, 20, None),        // sport == P: the end (keep)
+        (BC_D_GE, 8, 20, Some(port)), // dport < P: drop
+        (BC_D_LE, 8, 12, Some(port)), // dport == P: the end (keep), else drop
+    ])
+}
+
+/// The `nlattr` header and bytecode of `(code, yes, no, port)` ops; a port op is followed by
+/// its port slot.
+fn encode(ops: &[(u8, u8, u16, Option<u16>)]) -> Vec<u8> {
     let body: usize = ops.iter().map(|o| if o.3.is_some() { 8 } else { 4 }).sum();
     let mut attr = Vec::with_capacity(4 + body);
     attr.extend_from_slice(&((4 + body) as u16).to_ne_bytes());
     attr.extend_from_slice(&REQ_BYTECODE.to_ne_bytes());
-    for (code, yes, no, port) in ops {
+    for &(code, yes, no, port) in ops {
         attr.push(code);
         attr.push(yes);
         attr.extend_from_slice(&no.to_ne_bytes());
@@ -228,40 +247,56 @@ mod tests {
     }
 
     #[test]
+    fn the_port_filter_keeps_either_end_on_the_port() {
+        for p in PORTS {
+            let attr = port_filter_attr(p);
+            for s in PORTS {
+                for d in PORTS {
+                    assert_eq!(keeps(&attr, s, d), s == p || d == p, "port {p}: {s}/{d}");
+                }
+            }
+        }
+    }
+
+    #[test]
     fn filters_pass_the_kernel_audit_rules() {
         let splits = [Split::Pivot((80, 443)), Split::Crossed(46884)];
-        for half in [Half::First, Half::Second] {
-            for split in splits {
-                let attr = filter_attr(half, split);
-                assert_eq!(u16::from_ne_bytes([attr[0], attr[1]]) as usize, attr.len());
-                let bc = &attr[4..];
-                // Walk the "yes" chain as inet_diag_bc_audit does.
-                let mut at = 0usize;
-                while at < bc.len() {
-                    let len = bc.len() - at;
-                    let (code, yes, no) = (
-                        bc[at],
-                        bc[at + 1] as usize,
-                        u16::from_ne_bytes([bc[at + 2], bc[at + 3]]) as usize,
-                    );
-                    let min = if code == BC_JMP { 4 } else { 8 };
-                    assert!(no >= min && no <= len + 4 && no % 4 == 0, "no {no} at {at}");
-                    assert!(
-                        yes >= min && yes <= len + 4 && yes % 4 == 0,
-                        "yes {yes} at {at}"
-                    );
-                    if no < len {
-                        // A jump into the program must land on an op of the "yes" chain.
-                        let mut chain = 0;
-                        while chain < at + no {
-                            chain += bc[chain + 1] as usize;
-                        }
-                        assert_eq!(chain, at + no, "{split:?}: no-jump at {at} off the chain");
+        let mut filters: Vec<(String, Vec<u8>)> = [Half::First, Half::Second]
+            .into_iter()
+            .flat_map(|half| {
+                splits.map(|split| (format!("{half:?} {split:?}"), filter_attr(half, split)))
+            })
+            .collect();
+        filters.extend([0, 8080, 65535].map(|p| (format!("port {p}"), port_filter_attr(p))));
+        for (name, attr) in filters {
+            assert_eq!(u16::from_ne_bytes([attr[0], attr[1]]) as usize, attr.len());
+            let bc = &attr[4..];
+            // Walk the "yes" chain as inet_diag_bc_audit does.
+            let mut at = 0usize;
+            while at < bc.len() {
+                let len = bc.len() - at;
+                let (code, yes, no) = (
+                    bc[at],
+                    bc[at + 1] as usize,
+                    u16::from_ne_bytes([bc[at + 2], bc[at + 3]]) as usize,
+                );
+                let min = if code == BC_JMP { 4 } else { 8 };
+                assert!(no >= min && no <= len + 4 && no % 4 == 0, "no {no} at {at}");
+                assert!(
+                    yes >= min && yes <= len + 4 && yes % 4 == 0,
+                    "yes {yes} at {at}"
+                );
+                if no < len {
+                    // A jump into the program must land on an op of the "yes" chain.
+                    let mut chain = 0;
+                    while chain < at + no {
+                        chain += bc[chain + 1] as usize;
                     }
-                    at += yes;
+                    assert_eq!(chain, at + no, "{name}: no-jump at {at} off the chain");
                 }
-                assert_eq!(at, bc.len());
+                at += yes;
             }
+            assert_eq!(at, bc.len());
         }
     }
 

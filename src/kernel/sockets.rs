@@ -38,6 +38,11 @@ pub struct ScanOptions {
     /// walks its table, without filling a message for them, so a watch for one state (the
     /// tracer's TIME_WAIT watch) costs the walk, not a full dump.
     pub only: Option<TcpState>,
+    /// Only the sockets with this port at either end; None: every port. The kernel runs the
+    /// filter while it walks its table (`sport = :P or dport = :P`, as `ss` would ask), so a
+    /// watch of one port (a demo's) costs the walk, not a dump of the whole machine: at tens
+    /// of thousands of sockets that is the difference between milliseconds and seconds.
+    pub port: Option<u16>,
 }
 
 /// The request's state bits (`1 << state`): every state, NEW_SYN_RECV (12) included.
@@ -192,6 +197,7 @@ impl SocketScanner {
     /// Whether a dump of `count` sockets should be split.
     fn splits(&self, count: usize) -> bool {
         self.split_policy == SplitPolicy::Auto
+            && self.options.port.is_none()
             && self.request == DumpRequest::Combined
             && count >= SPLIT_MIN
     }
@@ -215,6 +221,8 @@ impl SocketScanner {
         if self.source == ScanSource::Netlink {
             match self.dump_netlink(&mut sockets) {
                 Ok(()) => {
+                    // The per-family request carries no filter.
+                    self.keep_port(&mut sockets);
                     self.last_len = Some(sockets.len());
                     self.split = self
                         .splits(sockets.len())
@@ -255,11 +263,19 @@ impl SocketScanner {
         if let Some(only) = self.options.only {
             sockets.retain(|s| s.state == only);
         }
+        self.keep_port(&mut sockets);
         self.last_len = Some(sockets.len());
         Ok(TcpScan {
             sockets,
             from_procfs: true,
         })
+    }
+
+    /// Drops the sockets without `options.port` at either end, where the kernel did not.
+    fn keep_port(&self, sockets: &mut Vec<Socket>) {
+        if let Some(port) = self.options.port {
+            sockets.retain(|s| s.local.port() == port || s.remote.port() == port);
+        }
     }
 
     fn dump_netlink(&mut self, out: &mut Vec<Socket>) -> Result<(), DumpFailure> {
@@ -289,7 +305,12 @@ impl SocketScanner {
         let (ext, states) = (self.ext(), self.states());
         if self.request == DumpRequest::Combined {
             self.seq = self.seq.wrapping_add(1);
-            match self.run_dump(&combined_request(self.seq, ext, states), out) {
+            let filter = self
+                .options
+                .port
+                .map(dump_split::port_filter_attr)
+                .unwrap_or_default();
+            match self.run_dump(&filtered_request(self.seq, ext, states, filter), out) {
                 Ok(()) => return Ok(()),
                 Err(e) => {
                     out.clear();
@@ -445,13 +466,9 @@ fn dump_request(family: u8, seq: u32, ext: u8, states: u32) -> Vec<u8> {
     buf
 }
 
-/// A `TCPDIAG_GETSOCK` dump request (`struct inet_diag_req`): the kernel answers it for every
-/// family in one walk of the TCP tables. Built by hand: the crate only speaks the newer request.
-fn combined_request(seq: u32, ext: u8, states: u32) -> Vec<u8> {
-    filtered_request(seq, ext, states, Vec::new())
-}
-
-/// The same request followed by a request attribute (a filter), or by nothing.
+/// A `TCPDIAG_GETSOCK` dump request (`struct inet_diag_req`), followed by a request attribute
+/// (a filter) or by nothing: the kernel answers it for every family in one walk of the TCP
+/// tables. Built by hand: the crate only speaks the newer request.
 fn filtered_request(seq: u32, ext: u8, states: u32, attr: Vec<u8>) -> Vec<u8> {
     let len = 16 + 60 + attr.len();
     let mut buf = Vec::with_capacity(len);

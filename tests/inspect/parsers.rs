@@ -279,6 +279,71 @@ fn netlink_and_procfs_agree_on_live_sockets() {
     drop((client, server));
 }
 
+/// A scan of one port lists the sockets with that port at either end, IPv4 and IPv6, from
+/// netlink (the kernel runs the filter) and from /proc/net/tcp (filtered here), and no other.
+#[test]
+fn a_scan_of_one_port_lists_the_sockets_on_it_and_no_other() {
+    use tcplab::kernel::sockets::{ScanOptions, ScanSource};
+    let connected = |ip: &str| {
+        let listener = TcpListener::bind((ip, 0)).unwrap();
+        let client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        let (server, _) = listener.accept().unwrap();
+        (listener, client, server)
+    };
+    let (v4, v6, other) = (
+        connected("127.0.0.1"),
+        connected("::1"),
+        connected("127.0.0.1"),
+    );
+    let other_pairs = [
+        (other.1.local_addr().unwrap(), other.1.peer_addr().unwrap()),
+        (other.2.local_addr().unwrap(), other.2.peer_addr().unwrap()),
+    ];
+    for (listener, client, server) in [&v4, &v6] {
+        let port = listener.local_addr().unwrap().port();
+        let pairs = [
+            (client.local_addr().unwrap(), client.peer_addr().unwrap()),
+            (server.local_addr().unwrap(), server.peer_addr().unwrap()),
+        ];
+        for source in [ScanSource::Netlink, ScanSource::Procfs] {
+            let scan = SocketScanner::with(ScanOptions {
+                port: Some(port),
+                source,
+                ..ScanOptions::default()
+            })
+            .scan()
+            .unwrap();
+            assert_eq!(scan.from_procfs, source == ScanSource::Procfs);
+            let on_port = |s: &Socket| s.local.port() == port || s.remote.port() == port;
+            assert!(
+                scan.sockets.iter().all(on_port),
+                "{source:?}: {:?}",
+                scan.sockets
+            );
+            let found = |pair: &(SocketAddr, SocketAddr)| {
+                scan.sockets.iter().any(|s| (s.local, s.remote) == *pair)
+            };
+            assert!(
+                pairs.iter().all(found),
+                "{source:?} port {port}: {:?}",
+                scan.sockets
+            );
+            assert!(
+                scan.sockets
+                    .iter()
+                    .any(|s| s.state == TcpState::Listen
+                        && s.local == listener.local_addr().unwrap()),
+                "{source:?}: no listener in {:?}",
+                scan.sockets
+            );
+            assert!(
+                !other_pairs.iter().any(found),
+                "{source:?}: another port's sockets"
+            );
+        }
+    }
+}
+
 /// Kernel threads are known by the kernel's PF_KTHREAD flag, as `ps` knows them: kthreadd (pid
 /// 2 outside a container) is one, this test is not.
 #[test]
