@@ -564,6 +564,11 @@ impl App {
         self.pane_state(self.pane).target_pid(&self.world())
     }
 
+    /// Why [`App::target_pid`] is None, for the status line.
+    pub fn no_target(&self) -> &'static str {
+        self.pane_state(self.pane).no_target(&self.world())
+    }
+
     /// Counts per state for the State-machine pane, restricted by its filter.
     pub fn machine_counts(&self) -> StateCounts {
         match self.machine.scope() {

@@ -11,6 +11,7 @@ use super::app::{
 };
 use super::event::{ChildKind, Effect, SignalTarget};
 use super::layout;
+use super::panes::sockets::no_owner;
 use super::panes::Reply;
 use super::predict::{menu_signals, predict, short_name};
 
@@ -55,10 +56,18 @@ impl App {
             Overlay::Help | Overlay::Details(_) | Overlay::Connection => {
                 if matches!(key.code, KeyCode::Char('k') | KeyCode::F(9)) {
                     if let Overlay::Connection = self.overlay {
-                        // The signal menu for the connection's (first) holder.
+                        // The signal menu for the (first) holder of the connection shown,
+                        // whatever row the cursor is on now.
+                        let shown = self.traffic.history.as_ref().map(|h| h.last.as_ref());
+                        let pid = shown.flatten().and_then(|s| s.owners.as_ref()?.first());
+                        let pid = pid.map(|o| o.pid);
+                        let why = match shown {
+                            Some(Some(s)) => no_owner(s),
+                            _ => "the connection is gone: no process holds it",
+                        };
                         self.traffic.unfollow();
                         self.overlay = Overlay::None;
-                        self.open_signal_menu();
+                        self.open_signal_menu_for(pid, why);
                         return vec![];
                     }
                     if let Overlay::Details(pid) = self.overlay {
@@ -324,7 +333,12 @@ impl App {
     }
 
     fn open_signal_menu(&mut self) {
-        match self.target_pid() {
+        self.open_signal_menu_for(self.target_pid(), self.no_target())
+    }
+
+    /// The signal menu on `pid`, or `why` there is none in the status line.
+    fn open_signal_menu_for(&mut self, pid: Option<i32>, why: &str) {
+        match pid {
             Some(pid) => {
                 self.overlay = Overlay::SignalMenu(SignalMenu {
                     pid,
@@ -332,7 +346,7 @@ impl App {
                     group: false,
                 })
             }
-            None => self.say(StatusKind::Error, "no process selected".into()),
+            None => self.say(StatusKind::Error, why.to_string()),
         }
     }
 

@@ -391,22 +391,49 @@ pub fn order_socket_rows(
         .iter()
         .map(|&i| row_key(&sockets[i], rate(i), sort.column, i))
         .collect();
-    let order = |a: &RowKey, b: &RowKey| {
+    let order = row_order(sockets, rates, sort);
+    let wanted = to - from;
+    if wanted < keys.len() {
+        keys.select_nth_unstable_by(wanted, &order);
+    }
+    keys[..wanted].sort_unstable_by(&order);
+    for (row, key) in rows[from..].iter_mut().zip(&keys) {
+        *row = key.index as usize;
+    }
+}
+
+/// The order `order_socket_rows` puts rows in: total, ties broken by the index.
+fn row_order<'a>(
+    sockets: &'a [Socket],
+    rates: &'a [Option<Throughput>],
+    sort: Sort<SockColumn>,
+) -> impl Fn(&RowKey, &RowKey) -> std::cmp::Ordering + 'a {
+    let rate = |i: usize| rates.get(i).copied().flatten();
+    move |a: &RowKey, b: &RowKey| {
         let o = a.sorted.cmp(&b.sorted).then_with(|| {
             let (x, y) = (a.index as usize, b.index as usize);
             sock_cmp((&sockets[x], rate(x)), (&sockets[y], rate(y)), sort.column)
         });
         let o = if sort.descending { o.reverse() } else { o };
         o.then(a.index.cmp(&b.index))
-    };
-    let wanted = to - from;
-    if wanted < keys.len() {
-        keys.select_nth_unstable_by(wanted, order);
     }
-    keys[..wanted].sort_unstable_by(order);
-    for (row, key) in rows[from..].iter_mut().zip(&keys) {
-        *row = key.index as usize;
-    }
+}
+
+/// Where socket `target` (one of `rows`) comes in the order `order_socket_rows` gives them:
+/// how many rows come before it. One pass, without sorting.
+pub fn socket_rank(
+    rows: &[usize],
+    target: usize,
+    sockets: &[Socket],
+    rates: &[Option<Throughput>],
+    sort: Sort<SockColumn>,
+) -> usize {
+    let rate = |i: usize| rates.get(i).copied().flatten();
+    let order = row_order(sockets, rates, sort);
+    let it = row_key(&sockets[target], rate(target), sort.column, target);
+    rows.iter()
+        .filter(|&&i| order(&row_key(&sockets[i], rate(i), sort.column, i), &it).is_lt())
+        .count()
 }
 
 /// What `sock_cmp` compares, read once per row, in integers: a key that is smaller means a

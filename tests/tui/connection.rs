@@ -1,6 +1,6 @@
 //! Enter on a real connection the kernel keeps without `tcp_info` (TIME_WAIT, on loopback):
-//! the detail view shows what is known of it, and says "gone" only once the socket has left
-//! the kernel's table.
+//! the detail view shows what is known of it, says "gone" only once the socket has left the
+//! kernel's table, and `k` says why there is no process to signal.
 
 use std::io::Read;
 use std::net::{SocketAddr, TcpListener, TcpStream};
@@ -55,12 +55,16 @@ fn a_time_wait_connection_shows_what_is_known_not_gone() {
     let mut app = App::new(Duration::from_secs(1), (80, 24), Theme { color: false });
     app.update(Event::Snapshot(scan()));
     press(&mut app, "2");
-    app.socks.cursor.at = app
-        .socks
-        .rows
-        .iter()
-        .position(|&i| is_it(&app.snapshot.sockets[i]))
-        .expect("the TIME_WAIT socket is a row of the Sockets pane");
+    // The cursor put on its row (other sockets of this machine come and go around it).
+    let pick = |app: &mut App| {
+        app.socks.cursor.at = app
+            .socks
+            .rows
+            .iter()
+            .position(|&i| is_it(&app.snapshot.sockets[i]))
+            .expect("the TIME_WAIT socket is a row of the Sockets pane");
+    };
+    pick(&mut app);
     app.update(code(KeyCode::Enter));
     // The refreshes after it opened (with tcp_info asked for) still find it.
     app.update(Event::Snapshot(scan()));
@@ -76,6 +80,17 @@ fn a_time_wait_connection_shows_what_is_known_not_gone() {
         screen.contains(" tw "),
         "the TIME_WAIT countdown:\n{screen}"
     );
+    // `k` (the title offers it) has no process to signal, and says why rather than "no
+    // process selected" over a selected connection.
+    press(&mut app, "k");
+    assert_eq!(app.overlay, tcplab::tui::app::Overlay::None);
+    let said = app.status.as_ref().map(|(_, t)| t.as_str()).unwrap_or("");
+    assert!(
+        said.contains("no process holds a TIME_WAIT socket"),
+        "status line: {said:?}"
+    );
+    pick(&mut app);
+    app.update(code(KeyCode::Enter));
 
     // Once it has left the kernel's table (here: a snapshot without it), it is gone.
     let mut without = scan();

@@ -840,3 +840,52 @@ fn every_key_that_acts_is_in_the_help() {
         "keys that act but `?` does not list: {missing:?}"
     );
 }
+
+/// (local, remote) of the Sockets pane's row under the cursor.
+fn socket_at_cursor(app: &tcplab::tui::App) -> (std::net::SocketAddr, std::net::SocketAddr) {
+    let i = app.socks.rows[app.socks.cursor.at];
+    let s = &app.snapshot.sockets[i];
+    (s.local, s.remote)
+}
+
+/// A connection picked in the Sockets pane stays picked when a refresh brings sockets that sort
+/// before it (on a busy machine, every refresh): Enter then opens that connection and `k` its
+/// owner, not whichever socket took its row, as the Processes pane follows its pid.
+#[test]
+fn the_sockets_cursor_follows_its_connection_across_refreshes() {
+    let mut app = app(120, 30);
+    press(&mut app, "2jjj");
+    let picked = socket_at_cursor(&app);
+    let row = app.socks.cursor.at;
+    // The next refresh: two new connections that sort first (by state, ESTABLISHED, then
+    // by address), and the snapshot's own order shuffled.
+    let mut next = fake::sample();
+    next.sockets.reverse();
+    for port in [1, 2] {
+        let mut s = next.sockets[0].clone();
+        s.state = tcplab::model::TcpState::Established;
+        s.local = format!("0.0.0.1:{port}").parse().unwrap();
+        s.remote = "0.0.0.2:9".parse().unwrap();
+        s.owners = Some(vec![]);
+        next.sockets.push(s);
+    }
+    app.update(Event::Snapshot(next));
+    assert_eq!(
+        socket_at_cursor(&app),
+        picked,
+        "the cursor left its connection"
+    );
+    assert_eq!(app.socks.cursor.at, row + 2, "two rows came before it");
+    // Moving on from there, and the sort changed: still the row under the cursor.
+    app.update(code(KeyCode::Down));
+    let picked = socket_at_cursor(&app);
+    press(&mut app, ">");
+    app.update(Event::Snapshot(fake::sample()));
+    assert_eq!(socket_at_cursor(&app), picked);
+    // A connection that is gone leaves the cursor where it was, on what is there now.
+    let mut without = fake::sample();
+    without.sockets.retain(|s| (s.local, s.remote) != picked);
+    let at = app.socks.cursor.at;
+    app.update(Event::Snapshot(without));
+    assert_eq!(app.socks.cursor.at, at.min(app.socks.rows.len() - 1));
+}

@@ -82,6 +82,10 @@ pub trait PaneState {
     fn target_pid(&self, _world: &World) -> Option<i32> {
         None
     }
+    /// Why there is no process for `k` to signal.
+    fn no_target(&self, _world: &World) -> &'static str {
+        "no process selected"
+    }
     /// Whether the pane shows socket owners (the runtime looks them up only then).
     fn shows_owners(&self) -> bool {
         false

@@ -1,10 +1,14 @@
-//! Pane 2, Sockets: the rows (indices into the snapshot's sockets), sort, filter and cursor.
+//! Pane 2, Sockets: the rows (indices into the snapshot's sockets), sort, filter and cursor;
+//! once moved, the cursor follows its connection across refreshes, as the Processes pane's
+//! follows its pid.
+
+use std::net::SocketAddr;
 
 use crossterm::event::KeyEvent;
 
 use super::{sort_key, Cursor, PaneState, Reply, World};
 use crate::model::counts::StateCounts;
-use crate::model::{Socket, SocketFilter};
+use crate::model::{Socket, SocketFilter, TcpState};
 use crate::tui::state::Filter;
 use crate::tui::views::{self, SockColumn, Sort};
 
@@ -21,6 +25,10 @@ pub struct SocketsPane {
     /// Rows per state (the bottom border's counts), counted when the rows are rebuilt rather
     /// than on every frame.
     pub counts: StateCounts,
+    /// (local, remote) of the socket under the cursor since the cursor was moved: a refresh
+    /// puts the cursor back on it wherever the sort moved it, so Enter and `k` act on the
+    /// connection that was picked. None until then (the cursor stays at the top).
+    selected: Option<(SocketAddr, SocketAddr)>,
 }
 
 impl Default for SocketsPane {
@@ -35,6 +43,7 @@ impl Default for SocketsPane {
             filter: Filter::default(),
             cursor: Cursor::default(),
             counts: StateCounts::default(),
+            selected: None,
         }
     }
 }
@@ -46,6 +55,12 @@ impl SocketsPane {
             text: format!(":{port}"),
             editing: false,
         };
+    }
+
+    /// From now on the cursor follows the socket under it (set once ordered, in
+    /// `scroll_into_view`, which runs after every move).
+    fn follow(&mut self, world: &World) {
+        self.selected = self.selected(world).map(|s| (s.local, s.remote));
     }
 
     pub fn selected<'a>(&self, world: &World<'a>) -> Option<&'a Socket> {
@@ -73,7 +88,21 @@ impl PaneState for SocketsPane {
             .iter()
             .filter_map(|&i| world.snapshot.sockets.get(i))
             .collect();
-        self.cursor.clamp(self.rows.len());
+        let sockets = &world.snapshot.sockets;
+        let found = self.selected.and_then(|(local, remote)| {
+            let at = sockets
+                .iter()
+                .position(|s| s.local == local && s.remote == remote)?;
+            self.rows.contains(&at).then_some(at)
+        });
+        match found {
+            // Where it comes now; ordering the rows down to the cursor puts it there.
+            Some(at) => {
+                self.cursor.at =
+                    views::socket_rank(&self.rows, at, sockets, &world.traffic.sockets, self.sort)
+            }
+            None => self.cursor.clamp(self.rows.len()),
+        }
         self.scroll_into_view(world);
     }
 
@@ -85,13 +114,15 @@ impl PaneState for SocketsPane {
         self.counts = StateCounts::default();
     }
 
-    fn move_cursor(&mut self, delta: isize, _world: &World) {
+    fn move_cursor(&mut self, delta: isize, world: &World) {
         self.cursor.step(delta, self.rows.len());
+        self.follow(world);
     }
 
-    fn click(&mut self, row: usize, _world: &World) {
+    fn click(&mut self, row: usize, world: &World) {
         if self.cursor.offset + row < self.rows.len() {
             self.cursor.at = self.cursor.offset + row;
+            self.follow(world);
         }
     }
 
@@ -112,6 +143,9 @@ impl PaneState for SocketsPane {
             );
             self.ordered = to.min(self.rows.len());
         }
+        if self.selected.is_some() {
+            self.selected = self.selected(world).map(|s| (s.local, s.remote));
+        }
     }
 
     fn target_pid(&self, world: &World) -> Option<i32> {
@@ -119,6 +153,13 @@ impl PaneState for SocketsPane {
             .and_then(|s| s.owners.as_ref())
             .and_then(|o| o.first())
             .map(|o| o.pid)
+    }
+
+    fn no_target(&self, world: &World) -> &'static str {
+        match self.selected(world) {
+            Some(s) => no_owner(s),
+            None => "no socket selected",
+        }
     }
 
     fn shows_owners(&self) -> bool {
@@ -140,5 +181,23 @@ impl PaneState for SocketsPane {
             return Reply::Done;
         }
         Reply::Ignored
+    }
+}
+
+/// Why `k` has no process to signal for socket `s`: a socket no process holds is the kernel's
+/// alone (or not accepted yet); one whose holder could not be read belongs to someone the
+/// dashboard may not look at.
+pub fn no_owner(s: &Socket) -> &'static str {
+    match (s.state, &s.owners) {
+        (TcpState::TimeWait, _) => {
+            "no process holds a TIME_WAIT socket: the kernel keeps it until its timer ends"
+        }
+        (TcpState::SynRecv | TcpState::NewSynRecv, _) => {
+            "no process holds a handshake in progress: signal the owner of its listener"
+        }
+        (_, Some(_)) => {
+            "no process holds this socket: its owner closed it, or has not accepted it yet"
+        }
+        (_, None) => "its owner is not known: another user's socket (root sees every owner)",
     }
 }
