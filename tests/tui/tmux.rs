@@ -112,6 +112,30 @@ fn demo_of(tui: i32) -> i32 {
     })
 }
 
+/// `z` in the dashboard `tui` runs in: (demo, parent, zombies) once the parent, marked `Z3`,
+/// is on screen.
+fn zombie_demo(tmux: &Tmux, tui: i32) -> (i32, i32, Vec<i32>) {
+    tmux.send(&["z"]);
+    let demo = demo_of(tui);
+    let (parent, zombies) = zombies_of(demo);
+    tmux.wait_screen("the zombies' parent on screen", |s| {
+        s.lines()
+            .any(|l| l.split_whitespace().nth(1) == Some(&parent.to_string()) && l.contains("Z3"))
+    });
+    (demo, parent, zombies)
+}
+
+/// Waits until the parent and its zombies are gone from the process table (reaped).
+fn wait_reaped(parent: i32, zombies: &[i32]) {
+    wait_for("the parent and its zombies reaped", DEADLINE, || {
+        let all = ps();
+        (!all
+            .iter()
+            .any(|(pid, _, _, _)| *pid == parent || zombies.contains(pid)))
+        .then_some(())
+    });
+}
+
 #[test]
 fn term_restores_the_terminal_and_ends_the_demo() {
     if testkit::skip_without(testkit::Need::Tmux) {
@@ -147,15 +171,9 @@ fn zombie_demo_signal_menu_and_clean_quit() {
 
     let (tmux, tui) = start_dashboard();
 
-    // z: the zombie demo, as a child of the dashboard; its parent's children are zombies.
-    tmux.send(&["z"]);
-    let demo = demo_of(tui);
-    let (parent, zombies) = zombies_of(demo);
-    // The screen shows the parent, marked with its count of unreaped children.
-    tmux.wait_screen("the zombies' parent on screen", |s| {
-        s.lines()
-            .any(|l| l.split_whitespace().nth(1) == Some(&parent.to_string()) && l.contains("Z3"))
-    });
+    // z: the zombie demo, as a child of the dashboard; its parent's children are zombies, and
+    // the screen shows the parent, marked with its count of unreaped children.
+    let (_, parent, zombies) = zombie_demo(&tmux, tui);
 
     // Select our sleep with the filter, then TERM through the menu, with confirmation.
     tmux.send(&["/"]);
@@ -205,9 +223,7 @@ fn orphaned_zombies_come_back_to_the_dashboard_and_are_reaped() {
     use nix::sys::signal::{kill, Signal};
     use nix::unistd::Pid;
     let (tmux, tui) = start_dashboard();
-    tmux.send(&["z"]);
-    let demo = demo_of(tui);
-    let (parent, zombies) = zombies_of(demo);
+    let (demo, parent, zombies) = zombie_demo(&tmux, tui);
     // KILL leaves the supervisor no chance to clean up: its child is orphaned, and the kernel
     // gives it to the nearest subreaper, the dashboard.
     kill(Pid::from_raw(demo), Signal::SIGKILL).unwrap();
@@ -218,15 +234,43 @@ fn orphaned_zombies_come_back_to_the_dashboard_and_are_reaped() {
     });
     // The parent dies without reaping: its zombies are adopted and reaped by the dashboard.
     kill(Pid::from_raw(parent), Signal::SIGTERM).unwrap();
-    wait_for("the zombies reaped", DEADLINE, || {
-        let all = ps();
-        (!all
-            .iter()
-            .any(|(pid, _, _, _)| *pid == parent || zombies.contains(pid)))
-        .then_some(())
-    });
+    wait_reaped(parent, &zombies);
     tmux.wait_screen("the dashboard saying it reaped them", |s| {
         s.contains("came back to tcplab, a child subreaper")
+    });
+    tmux.send(&["q"]);
+    assert_terminal_restored(&tmux);
+}
+
+/// Steps 2 to 4 of the README's tour as written: `z` selects the negligent parent, Enter shows
+/// its details, `k` Enter `y` sends it TERM; its zombies are reaped by the demo's first
+/// process (a subreaper), and the status line gives that process's last words.
+#[test]
+fn the_readme_tour_ends_the_zombies_parent_with_term() {
+    if testkit::skip_without(testkit::Need::Tmux) {
+        return;
+    }
+    let (tmux, tui) = start_dashboard();
+    let (demo, parent, zombies) = zombie_demo(&tmux, tui);
+    tmux.send(&["Enter"]);
+    tmux.wait_screen("the parent's details", |s| {
+        s.contains("Process details")
+            && s.contains(&format!("pid {parent} "))
+            && s.contains("parent of 3 unreaped zombies")
+    });
+    tmux.send(&["k"]);
+    tmux.wait_screen("the signal menu on the parent", |s| {
+        s.contains("Send a signal") && s.contains(&format!("{parent} tcplab"))
+    });
+    tmux.send(&["Enter"]);
+    tmux.wait_screen("the confirmation", |s| {
+        s.contains(&format!("Send TERM to pid {parent} (tcplab)?"))
+    });
+    tmux.send(&["y"]);
+    wait_reaped(parent, &zombies);
+    tmux.wait_screen("the demo's last words", |s| {
+        s.contains(&format!("demo zombie (pid {demo}) exited"))
+            && s.contains(&format!("subreaper {demo} adopted and reaped"))
     });
     tmux.send(&["q"]);
     assert_terminal_restored(&tmux);
