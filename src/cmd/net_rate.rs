@@ -49,7 +49,7 @@ pub fn run(args: &NetArgs, filter: &SocketFilter) -> anyhow::Result<ExitCode> {
     let text = if args.by_process {
         let (procs, unknown, unknown_count) = by_process(&sockets, &rates);
         if args.json {
-            process_json(&procs, unknown, unknown_count)
+            process_json(&procs, unknown, unknown_count)?
         } else {
             process_table(&procs, unknown, unknown_count)
         }
@@ -104,24 +104,24 @@ fn socket_table(rows: &[(&Socket, Throughput)]) -> String {
 }
 
 fn socket_json(rows: &[(&Socket, Throughput)]) -> anyhow::Result<String> {
-    let mut out = String::with_capacity(rows.len() * 250 + 4);
-    out.push_str("[\n");
+    let mut out = Vec::with_capacity(rows.len() * 250 + 4);
+    out.extend_from_slice(b"[\n");
     for (i, (s, r)) in rows.iter().enumerate() {
-        out.push('{');
+        out.push(b'{');
         json_fields(&mut out, s, None, ScanDetail::Basic);
         push_rate(&mut out, *r);
-        out.push('}');
-        out.push_str(if i + 1 < rows.len() { ",\n" } else { "\n" });
+        out.push(b'}');
+        out.extend_from_slice(if i + 1 < rows.len() { b",\n" } else { b"\n" });
     }
-    out.push_str("]\n");
-    Ok(out)
+    out.extend_from_slice(b"]\n");
+    Ok(String::from_utf8(out)?)
 }
 
 /// `,"send_bytes_per_s":N,"recv_bytes_per_s":N`
-fn push_rate(out: &mut String, r: Throughput) {
-    out.push_str(",\"send_bytes_per_s\":");
+fn push_rate(out: &mut Vec<u8>, r: Throughput) {
+    out.extend_from_slice(b",\"send_bytes_per_s\":");
     push_u64(out, r.send.round() as u64);
-    out.push_str(",\"recv_bytes_per_s\":");
+    out.extend_from_slice(b",\"recv_bytes_per_s\":");
     push_u64(out, r.recv.round() as u64);
 }
 
@@ -164,37 +164,41 @@ fn process_table(procs: &[ProcessRate], unknown: Throughput, unknown_count: usiz
     out
 }
 
-fn process_json(procs: &[ProcessRate], unknown: Throughput, unknown_count: usize) -> String {
-    let mut out = String::with_capacity(procs.len() * 150 + 100);
-    out.push_str("[\n");
-    let mut rows: Vec<String> = procs
+fn process_json(
+    procs: &[ProcessRate],
+    unknown: Throughput,
+    unknown_count: usize,
+) -> anyhow::Result<String> {
+    let mut out = Vec::with_capacity(procs.len() * 150 + 100);
+    out.extend_from_slice(b"[\n");
+    let mut rows: Vec<Vec<u8>> = procs
         .iter()
         .map(|p| {
-            let mut row = String::from("{\"pid\":");
+            let mut row = b"{\"pid\":".to_vec();
             push_u64(&mut row, p.pid as u64);
-            row.push_str(",\"comm\":");
+            row.extend_from_slice(b",\"comm\":");
             push_json_string(&mut row, &p.comm);
-            row.push_str(",\"sockets\":");
+            row.extend_from_slice(b",\"sockets\":");
             push_u64(&mut row, p.sockets as u64);
-            row.push_str(",\"shared_sockets\":");
+            row.extend_from_slice(b",\"shared_sockets\":");
             push_u64(&mut row, p.shared as u64);
             push_rate(&mut row, p.rate);
-            row.push('}');
+            row.push(b'}');
             row
         })
         .collect();
     if unknown_count > 0 {
-        let mut row = String::from("{\"pid\":null,\"comm\":null,\"sockets\":");
+        let mut row = b"{\"pid\":null,\"comm\":null,\"sockets\":".to_vec();
         push_u64(&mut row, unknown_count as u64);
-        row.push_str(",\"shared_sockets\":null");
+        row.extend_from_slice(b",\"shared_sockets\":null");
         push_rate(&mut row, unknown);
-        row.push('}');
+        row.push(b'}');
         rows.push(row);
     }
-    out.push_str(&rows.join(",\n"));
+    out.extend_from_slice(&rows.join(&b",\n"[..]));
     if !rows.is_empty() {
-        out.push('\n');
+        out.push(b'\n');
     }
-    out.push_str("]\n");
-    out
+    out.extend_from_slice(b"]\n");
+    Ok(String::from_utf8(out)?)
 }

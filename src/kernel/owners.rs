@@ -323,6 +323,8 @@ impl OwnerIndex {
         }
         self.holders.sort_unstable();
         self.by_inode.clear();
+        // One table of the right size instead of a rehash each time it doubles.
+        self.by_inode.reserve(self.holders.len());
         let mut start = 0;
         while start < self.holders.len() {
             let inode = self.holders[start].0;
