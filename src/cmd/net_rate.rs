@@ -18,8 +18,12 @@ use super::net::{json_fields, push_json_string, push_u64};
 use crate::model::SocketFilter;
 
 pub fn run(args: &NetArgs, filter: &SocketFilter) -> anyhow::Result<ExitCode> {
+    // With --port the kernel lists that port's sockets only: a dump of a busy machine takes
+    // long enough (a second at tens of thousands of sockets) that where in it a socket's
+    // counters are read would skew its window, and its rate with it.
     let mut scanner = SocketScanner::with(ScanOptions {
         detail: ScanDetail::TcpInfo,
+        port: args.port,
         ..ScanOptions::default()
     });
     let (first, first_at) = timed_scan(&mut scanner)?;
