@@ -7,6 +7,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::process::{Command, Output, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
@@ -266,13 +268,13 @@ fn info_agrees_with_ss_as_root_and_as_nobody() {
     assert!(plain.iter().all(|s| s.get("info").is_none()));
 }
 
-/// Sends to `stream` at `rate` bytes per second until `stop`, in small writes spaced by the
-/// clock, so any second-long window carries the rate.
-fn paced_sender(mut stream: TcpStream, rate: u64, stop: Instant) {
+/// Sends to `stream` at `rate` bytes per second until `stop` is set (or the receiver goes), in
+/// small writes spaced by the clock, so any second-long window carries the rate.
+fn paced_sender(mut stream: TcpStream, rate: u64, stop: &AtomicBool) {
     let chunk = [b'x'; 8192];
     let started = Instant::now();
     let mut sent = 0u64;
-    while Instant::now() < stop {
+    while !stop.load(Ordering::Relaxed) {
         let due = (started.elapsed().as_secs_f64() * rate as f64) as u64;
         while sent + chunk.len() as u64 <= due {
             if stream.write_all(&chunk).is_err() {
@@ -312,8 +314,11 @@ fn rate_reads_a_paced_transfer_per_socket_and_per_process() {
         .write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 1000000000\r\n\r\n")
         .unwrap();
     let sender_port = server.local_addr().unwrap().port();
-    let stop = Instant::now() + Duration::from_secs(30);
-    let sender = std::thread::spawn(move || paced_sender(server, RATE as u64, stop));
+    // Sending until the rounds are done, however long a loaded machine makes them: a sender
+    // that stopped at a fixed time left the last round no traffic to measure (curl gone).
+    let stop = Arc::new(AtomicBool::new(false));
+    let sending = stop.clone();
+    let sender = std::thread::spawn(move || paced_sender(server, RATE as u64, &sending));
     // Past the first window's burst into empty buffers.
     std::thread::sleep(Duration::from_millis(500));
 
@@ -328,6 +333,7 @@ fn rate_reads_a_paced_transfer_per_socket_and_per_process() {
             Err(miss) => misses.push(miss),
         }
     }
+    stop.store(true, Ordering::Relaxed);
     assert!(misses.len() < 3, "every round missed: {misses:#?}");
     drop(curl);
     sender.join().unwrap();
