@@ -276,6 +276,16 @@ impl App {
                 self.say(StatusKind::Info, text);
                 vec![Effect::Refresh]
             }
+            Event::LoadClosed(closed) => {
+                // What the pane said ("we close them in a moment") is past now.
+                let text = format!(
+                    "load: we closed {} first, so TIME_WAIT is on our side",
+                    crate::units::count(closed, "connection", "connections")
+                );
+                self.server.last_load = Some(text.clone());
+                self.say(StatusKind::Info, text);
+                vec![Effect::Refresh]
+            }
             Event::TraceReady { source, detail } => {
                 self.set_transition_source(source);
                 self.say(

@@ -137,6 +137,8 @@ pub enum Event {
         opened: usize,
         error: Option<String>,
     },
+    /// Connections of a load burst whose time was up, closed by us just now.
+    LoadClosed(usize),
     /// The lesson panel's view after a check or a key; `said` is what just happened.
     Lesson {
         view: Box<crate::learn::view::LessonView>,

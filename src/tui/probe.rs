@@ -211,24 +211,33 @@ impl Load {
     /// Opens `n` connections and sends a request on each; returns how many opened, and the
     /// first error if some did not.
     pub fn burst(&mut self, addr: SocketAddr, n: usize) -> (usize, Option<String>) {
-        let mut opened = 0;
+        let first = self.open.len();
+        let mut error = None;
         for _ in 0..n {
             match TcpStream::connect_timeout(&addr, TIMEOUT) {
                 Ok(mut s) => {
                     let _ = s.set_nonblocking(true);
                     let _ = s.write_all(b"GET / HTTP/1.1\r\nHost: tcplab\r\n\r\n");
-                    self.open.push((s, Instant::now() + HOLD));
-                    opened += 1;
+                    self.open.push((s, Instant::now()));
                 }
-                Err(e) => return (opened, Some(format!("connect {addr}: {e}"))),
+                Err(e) => {
+                    error = Some(format!("connect {addr}: {e}"));
+                    break;
+                }
             }
         }
-        (opened, None)
+        // One time for the whole burst: it is closed at once, and said so once.
+        let due = Instant::now() + HOLD;
+        for (_, at) in &mut self.open[first..] {
+            *at = due;
+        }
+        (self.open.len() - first, error)
     }
 
     /// Closes connections whose time is up (drains what the server sent, so the close is a
-    /// FIN, not a RST).
-    pub fn close_due(&mut self, now: Instant) {
+    /// FIN, not a RST); returns how many.
+    pub fn close_due(&mut self, now: Instant) -> usize {
+        let before = self.open.len();
         self.open.retain_mut(|(s, due)| {
             if *due > now {
                 return true;
@@ -241,5 +250,6 @@ impl Load {
             }
             false
         });
+        before - self.open.len()
     }
 }

@@ -253,7 +253,10 @@ impl Runtime {
                     .collect(),
             ));
         }
-        self.load.close_due(Instant::now());
+        let closed = self.load.close_due(Instant::now());
+        if closed > 0 {
+            events.push(Event::LoadClosed(closed));
+        }
         // Before the tracer's news: the dashboard learns its own connection before the
         // transitions that show it, and hides them.
         events.extend(self.status.news().into_iter().map(|n| match n {
