@@ -96,7 +96,10 @@ fn daemon_has_its_own_session_and_no_tty_and_stops_with_kill() {
     assert_eq!(tty_nr, 0, "the daemon has a controlling tty");
     assert_eq!(ppid, d.pid(), "adopted by the demo (a subreaper)");
     assert_eq!(ps(daemon, "tty").as_deref(), Some("?"));
-    // The session leader that made the session has exited and been reaped.
+    // The session leader that made the session has exited and been reaped. Its exit is what
+    // lets the daemon go on (it waits to be adopted), so the daemon's line can come before the
+    // supervisor has reaped it: the supervisor says when it has.
+    d.line_with(&format!("supervisor: reaped {sid} "), T);
     assert!(
         !exists(sid),
         "the intermediate session leader {sid} is left"
