@@ -639,3 +639,44 @@ fn server_processes_show_the_program_not_its_path() {
     );
     assert!(!screen.contains("/home/you"), "{screen}");
 }
+
+/// The hint line shows whole hints only, however narrow: every `key what` on it is one of the
+/// pane's or the dashboard's, never cut (`P/M/N` without `sort`, `Tab pan` at 80 columns).
+#[test]
+fn the_hint_line_shows_whole_hints() {
+    let shared = [
+        ("?", "help"),
+        ("q", "quit"),
+        ("Tab", "pane"),
+        ("d", "demos"),
+        ("o", "overview"),
+        ("o", "one pane"),
+    ];
+    for w in [60u16, 80, 100, 140] {
+        for pane in ['1', '2', '3', '4'] {
+            let mut app = app(w, 24);
+            press(&mut app, &pane.to_string());
+            let screen = render(&app);
+            let last = screen.lines().last().unwrap().trim_matches('"');
+            let hints: Vec<String> = app
+                .pane_state(app.pane)
+                .hints()
+                .iter()
+                .chain(&shared)
+                .map(|(k, what)| format!("{k} {what}"))
+                .collect();
+            let shown: Vec<&str> = last
+                .split("  ")
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .collect();
+            assert!(shown.len() >= 2, "{w} cols, pane {pane}: {last:?}");
+            for hint in shown {
+                assert!(
+                    hints.iter().any(|h| h == hint),
+                    "{w} cols, pane {pane}: {hint:?} is not a whole hint in {last:?}"
+                );
+            }
+        }
+    }
+}

@@ -103,7 +103,10 @@ fn draw_tabs(frame: &mut Frame, app: &App, area: Rect) {
 /// both lines (`shared`), the key hints while there is neither.
 fn draw_status(frame: &mut Frame, app: &App, area: Rect, shared: bool) {
     if !shared {
-        frame.render_widget(Paragraph::new(hints_line(app)), layout_hints(area));
+        frame.render_widget(
+            Paragraph::new(hints_line(app, area.width)),
+            layout_hints(area),
+        );
     }
     let line = if let Some(f) = editing_filter(app) {
         Line::from(vec![
@@ -119,7 +122,7 @@ fn draw_status(frame: &mut Frame, app: &App, area: Rect, shared: bool) {
         let text = wrap::fit_columns(&format!(" {text}"), usize::from(area.width));
         Line::from(Span::styled(text, style))
     } else if shared {
-        hints_line(app)
+        hints_line(app, area.width)
     } else {
         Line::default()
     };
@@ -131,8 +134,10 @@ fn layout_hints(status: Rect) -> Rect {
     Rect::new(status.x, status.y + 1, status.width, 1)
 }
 
-/// htop's F-key line: help and quit, the focused pane's keys, then the dashboard's.
-fn hints_line(app: &App) -> Line<'static> {
+/// htop's F-key line: help and quit, the focused pane's keys, then the dashboard's; as many
+/// as fit in `width` whole, so a key never shows without what it does (`P/M/N` without
+/// `sort`, `Tab pan`).
+fn hints_line(app: &App, width: u16) -> Line<'static> {
     let t = app.theme;
     let pane = app.pane_state(app.pane).hints();
     let first: &[(&str, &str)] = &[("?", "help"), ("q", "quit")];
@@ -144,7 +149,14 @@ fn hints_line(app: &App) -> Line<'static> {
         _ => &[],
     };
     let mut spans = vec![Span::raw(" ")];
+    let mut used = 1;
     for (key, what) in first.iter().chain(pane).chain(last).chain(overview) {
+        // The two spaces after the last one may fall off the edge.
+        let wide = key.chars().count() + 1 + what.chars().count();
+        if used + wide > usize::from(width) {
+            break;
+        }
+        used += wide + 2;
         spans.push(Span::styled(key.to_string(), t.accent()));
         spans.push(Span::styled(format!(" {what}  "), t.dim()));
     }
