@@ -91,6 +91,21 @@ net_no_range=$(ratio_range "${T_net_no[@]}" -- "${T_ss_no[@]}")
 info_range=$(ratio_range "${T_info[@]}" -- "${T_ssi[@]}")
 info_no_range=$(ratio_range "${T_info_no[@]}" -- "${T_ssi[@]}")
 info_p_range=$(ratio_range "${T_info[@]}" -- "${T_ssip[@]}")
+# CPU time (user + sys) per run of the --info commands, averaged over RUNS runs each: the
+# shell's `times` for a subshell that ran only them. ss is single-threaded and tcplab uses
+# every core, so on C cores tcplab's wall time can at best be its CPU time / C.
+cpu_ms() {
+  (
+    for _ in $(seq "$RUNS"); do "$@" >/dev/null 2>&1; done
+    times
+  ) | awk -v n="$RUNS" 'NR == 2 {
+    split($1, u, /[ms]/); split($2, s, /[ms]/)
+    printf "%.1f", (u[1] * 60 + u[2] + s[1] * 60 + s[2]) * 1000 / n
+  }'
+}
+cpu_info=$(cpu_ms $B net --info --json)
+cpu_info_no=$(cpu_ms $B net --info --json --no-owners)
+cpu_ssi=$(cpu_ms ss -tin)
 refresh=$(target/release/examples/refresh_cost 20)
 
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
@@ -111,6 +126,11 @@ rest other people's). Load average before the run: $load (the machine is shared)
 | \`tcplab net --info --json\` | $info | \`ss -tin\` | $ssi | $(ratio "$info" "$ssi") (rounds: $info_range) | <= 0.5 |
 | \`tcplab net --info --json --no-owners\` | $info_no | \`ss -tin\` | $ssi | $(ratio "$info_no" "$ssi") (rounds: $info_no_range) | |
 | \`tcplab net --info --json\` | $info | \`ss -tinp\` (owners too) | $ssip | $(ratio "$info" "$ssip") (rounds: $info_p_range) | |
+
+CPU time per run (user + sys, mean of $RUNS runs each after the rounds): \`tcplab net --info --json\`
+$cpu_info ms ($(ratio "$cpu_info" "$cpu_ssi")x \`ss -tin\`'s $cpu_ssi ms), \`--no-owners\` $cpu_info_no ms. \`ss\` runs on one
+core and tcplab on all $(nproc), so tcplab's wall time is at best its CPU time / $(nproc): the CPU ratio / $(nproc)
+is the lowest wall-time ratio this machine allows.
 
 In-process refresh (\`target/release/examples/refresh_cost 20\`: one \`LiveSource\`, processes +
 sockets + owners): $(field processes) processes, $(field sockets) sockets; first refresh
@@ -139,6 +159,13 @@ at once (two netlink sockets, each with a bytecode filter on (local port, remote
 the previous scan's median pair, or for a first scan such as \`net --no-owners\`, on whether
 exactly one port lies below the middle of the ephemeral range; \`src/kernel/dump_split.rs\`).
 \`net\` with owners keeps one whole dump: its walk already keeps both cores busy.
+With \`--info\` the same walk runs beside a dump that also carries \`tcp_info\`: tcplab then
+spends about as much CPU as \`ss -tin\` (the CPU line above: the walk's \`readlinkat\`s are
+about half of it, the rest the dump and ~1 KB of JSON per socket), and since \`ss\` uses one core
+and tcplab two, the wall-time ratio cannot go below about half the CPU ratio. The cheaper
+per-descriptor calls were ruled out: \`statx\` through the link revalidates the file behind the
+descriptor (a dead NFS server hangs it), and \`pidfd_getfd\` + \`fstat\` holds and then closes a
+duplicate of every descriptor (a close can flush a file or end a connection in tcplab's hands).
 "
 echo "$section"
 
