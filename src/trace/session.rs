@@ -28,8 +28,10 @@ pub const SAMPLE_INTERVAL: Duration = Duration::from_millis(20);
 /// How long a wait lasts at most, so lost-event counts are checked now and then.
 const TICK: Duration = Duration::from_millis(250);
 
-/// Binary pages read from one CPU's pipe per batch at most, so the others are not starved.
-const RAW_PAGES: usize = 256;
+/// Binary pages read from one CPU's pipe per batch at most, so the others are not starved and
+/// a burst is held in small pieces: the records waiting to be put in order are ~120 bytes
+/// each, ~50 to a page (256 pages a CPU kept ~3 MiB in hand after a burst).
+const RAW_PAGES: usize = 32;
 /// How long a record may take between getting its time and becoming readable.
 const SKEW: f64 = 0.002;
 /// How soon records held back for ordering are let out.
@@ -316,7 +318,8 @@ impl KernelReader {
     ) -> anyhow::Result<Flow> {
         self.held.sort_by(|a, b| a.clock.total_cmp(&b.clock));
         let ready = self.held.partition_point(|c| c.clock < cut);
-        for c in self.held.drain(..ready).collect::<Vec<_>>() {
+        let later = self.held.split_off(ready);
+        for c in std::mem::replace(&mut self.held, later) {
             if self.change(c, instance, sink)? == Flow::Stop {
                 return Ok(Flow::Stop);
             }
@@ -397,13 +400,11 @@ impl KernelReader {
         // In process context the running task is the one calling connect/close/listen: the
         // owner, while /proc still shows the thread. Once it is gone, what tracing recorded of
         // it is only a guess. In softirq the task is whoever was on the CPU.
-        let (owner, recorded) = match c.context {
-            Context::Process => match self.tasks.live(c.tid) {
-                Some(owner) => (Some(owner), None),
-                None => (None, Some(Tasks::recorded(c.tid, c.tgid, &c.comm))),
-            },
-            Context::Interrupt => (None, None),
+        let owner = match c.context {
+            Context::Process => self.tasks.live(c.tid),
+            Context::Interrupt => None,
         };
+        let gone = c.context == Context::Process && owner.is_none();
         let mut o = Observed {
             clock: c.clock,
             ts: instance.wall_time(c.clock),
@@ -412,7 +413,7 @@ impl KernelReader {
             old: c.old,
             new: c.new,
             owner,
-            recorded,
+            recorded: None,
             tid: matches!(c.context, Context::Process).then_some(c.tid),
         };
         // A socket going to CLOSE is gone from every list: no lookup.
@@ -421,6 +422,9 @@ impl KernelReader {
             && !self.tracker.knows_owner(o.local, o.remote)
         {
             o.owner = find_owner(&mut self.owners, &self.tracker, &o);
+        }
+        if gone && o.owner.is_none() && !self.tracker.knows_owner(o.local, o.remote) {
+            o.recorded = self.tasks.recorded(c.tid, c.tgid, &c.comm);
         }
         let clock = o.clock;
         let (t, tl) = self.tracker.observe(o);
@@ -536,10 +540,12 @@ fn find_owner(
     look(owners).or_else(|| owners.refresh_if_due().then(|| look(owners)).flatten())
 }
 
-/// Thread id to (process id, process name), from /proc, remembered briefly.
+/// Thread id to (process id, process name), from /proc, remembered briefly; and, for threads
+/// that are gone, what tracing recorded of them (two files of up to pid_max lines to read).
 #[derive(Default)]
 struct Tasks {
     known: HashMap<i32, (i32, String, Instant)>,
+    recorded: HashMap<i32, (i32, String, Instant)>,
 }
 
 /// How long a thread's process is trusted before /proc is asked again (ids are reused).
@@ -548,24 +554,22 @@ const TASK_TTL: Duration = Duration::from_secs(2);
 impl Tasks {
     /// The process of a thread that is still running, None once it is gone.
     fn live(&mut self, tid: i32) -> Option<(i32, String)> {
-        if let Some((pid, name, at)) = self.known.get(&tid) {
-            if at.elapsed() < TASK_TTL {
-                return Some((*pid, name.clone()));
-            }
-        }
-        if self.known.len() > 4096 {
-            self.known.retain(|_, (_, _, at)| at.elapsed() < TASK_TTL);
-        }
-        let pid = crate::kernel::proc::tgid(tid)?;
-        let name = crate::kernel::proc::comm(pid)?;
-        self.known.insert(tid, (pid, name.clone(), Instant::now()));
-        Some((pid, name))
+        remembered(&mut self.known, tid, || {
+            let pid = crate::kernel::proc::tgid(tid)?;
+            Some((pid, crate::kernel::proc::comm(pid)?))
+        })
     }
 
     /// What tracing recorded of a thread that has exited: the process id the trace line gave
     /// or `saved_tgids` holds, and the name `saved_cmdlines` holds. The kernel writes these
     /// lazily and never clears them, so after ids wrap they may be an earlier task's.
-    fn recorded(tid: i32, tgid: Option<i32>, comm: &str) -> (i32, String) {
+    fn recorded(&mut self, tid: i32, tgid: Option<i32>, comm: &str) -> Option<(i32, String)> {
+        remembered(&mut self.recorded, tid, || {
+            Some(Self::read_recorded(tid, tgid, comm))
+        })
+    }
+
+    fn read_recorded(tid: i32, tgid: Option<i32>, comm: &str) -> (i32, String) {
         let pid = tgid.or_else(|| tracefs::saved_tgid(tid)).unwrap_or(tid);
         let name = crate::kernel::proc::comm(pid)
             .or_else(|| tracefs::saved_comm(tid))
@@ -575,4 +579,23 @@ impl Tasks {
             });
         (pid, name)
     }
+}
+
+/// `find(tid)`, remembered for TASK_TTL (a cache of at most a few thousand threads).
+fn remembered(
+    cache: &mut HashMap<i32, (i32, String, Instant)>,
+    tid: i32,
+    find: impl FnOnce() -> Option<(i32, String)>,
+) -> Option<(i32, String)> {
+    if let Some((pid, name, at)) = cache.get(&tid) {
+        if at.elapsed() < TASK_TTL {
+            return Some((*pid, name.clone()));
+        }
+    }
+    if cache.len() > 4096 {
+        cache.retain(|_, (_, _, at)| at.elapsed() < TASK_TTL);
+    }
+    let (pid, name) = find()?;
+    cache.insert(tid, (pid, name.clone(), Instant::now()));
+    Some((pid, name))
 }
