@@ -119,10 +119,15 @@ impl Watcher {
         }
     }
 
-    /// A fresh snapshot, and the tracer's news.
+    /// A fresh snapshot, and the tracer's news up to the moment it was taken. A snapshot of a
+    /// busy machine takes seconds: what the tracer reported meanwhile is taken in after it, so
+    /// a check sees every transition that came before it is evaluated, not only those that
+    /// came before the snapshot began (a check that needs the next snapshot to see them could
+    /// run out of time waiting for it).
     pub fn snapshot(&mut self) -> anyhow::Result<Snapshot> {
+        let snap = self.source.snapshot();
         self.drain();
-        self.source.snapshot()
+        snap
     }
 
     /// Evaluates `check` on `snap` and the transitions seen since the step began.
