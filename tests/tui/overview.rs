@@ -299,3 +299,35 @@ fn history_keeps_the_last_ten_minutes() {
         .collect();
     assert!(graph.chars().count() >= 10, "{row}");
 }
+
+/// Where transitions come from (the kernel's tracepoint, or sampling that misses short
+/// states) is in the header at 80 columns too: the first line gives up the refresh's cost and
+/// two of the three loads for it, not the other way round.
+#[test]
+fn the_header_says_where_transitions_come_from_at_80_columns() {
+    use tcplab::model::TransitionSource;
+    for (w, h) in [(80u16, 24u16), (100, 30), (160, 40)] {
+        let mut app = app(w, h);
+        let first = |app: &App| render(app).lines().next().unwrap().to_string();
+        assert!(
+            first(&app).contains("transitions: sampled"),
+            "{w}x{h}: {}",
+            first(&app)
+        );
+        app.update(Event::TraceReady {
+            source: TransitionSource::Tracepoint,
+            detail: "test".into(),
+        });
+        assert!(
+            first(&app).contains("transitions: kernel"),
+            "{w}x{h}: {}",
+            first(&app)
+        );
+        if w >= 160 {
+            // Room for all: the three loads and what the last refresh cost.
+            let line = first(&app);
+            assert!(line.contains("load 0.50 0.25 0.10"), "{line}");
+            assert!(line.contains("refresh "), "{line}");
+        }
+    }
+}

@@ -36,20 +36,24 @@ pub fn draw(frame: &mut Frame, app: &App, area: Rect) {
     } else {
         &h.hostname
     };
-    let mut first = vec![
-        Span::styled(format!(" {host}"), t.title()),
-        Span::raw(format!(
-            "  up {uptime}  load {:.2} {:.2} {:.2}  every {}",
-            h.load[0],
-            h.load[1],
-            h.load[2],
+    // The first line, from the most said to the least; narrower, it drops the refresh's
+    // cost, then two of the three loads, then the uptime, before anything whole-span
+    // trimming would cut: where transitions come from must show at 80 columns too.
+    let first_line = |up: bool, loads: usize, cost: bool| {
+        let mut line = vec![Span::styled(format!(" {host}"), t.title())];
+        if up {
+            line.push(Span::raw(format!("  up {uptime}")));
+        }
+        let loads: Vec<String> = h.load[..loads].iter().map(|l| format!("{l:.2}")).collect();
+        line.push(Span::raw(format!(
+            "  load {}  every {}",
+            loads.join(" "),
             format_duration(app.interval),
-        )),
-    ];
-    // A refresh takes longer than the interval: the dashboard waits longer, and says so.
-    let cost = match app.backed_off() {
-        Some(every) => {
-            first.push(Span::styled(
+        )));
+        // A refresh takes longer than the interval: the dashboard waits longer, and says so.
+        let backed_off = app.backed_off();
+        if let Some(every) = backed_off {
+            line.push(Span::styled(
                 format!(
                     "→{} (a refresh takes {})",
                     format_duration(every),
@@ -57,19 +61,30 @@ pub fn draw(frame: &mut Frame, app: &App, area: Rect) {
                 ),
                 t.warn(),
             ));
-            None
         }
-        None => Some(Span::raw(format!(
-            "  refresh {}ms",
-            app.snapshot.cost.as_millis()
-        ))),
+        line.push(Span::raw("  transitions: "));
+        line.push(Span::styled(source.clone(), t.accent()));
+        if cost && backed_off.is_none() {
+            line.push(Span::raw(format!(
+                "  refresh {}ms",
+                app.snapshot.cost.as_millis()
+            )));
+        }
+        if let Some(e) = &app.source_error {
+            line.push(Span::styled(format!("  scan failed: {e}"), t.danger()));
+        }
+        Line::from(line)
     };
-    first.push(Span::raw("  transitions: "));
-    first.push(Span::styled(source, t.accent()));
-    first.extend(cost);
-    if let Some(e) = &app.source_error {
-        first.push(Span::styled(format!("  scan failed: {e}"), t.danger()));
-    }
+    let first = [
+        (true, 3, true),
+        (true, 3, false),
+        (true, 1, false),
+        (false, 1, false),
+    ]
+    .into_iter()
+    .map(|(up, loads, cost)| first_line(up, loads, cost))
+    .find(|l| l.width() <= usize::from(first_width))
+    .unwrap_or_else(|| first_line(true, 3, true));
 
     let mut procs = vec![Span::styled(
         format!(" procs {}:", app.snapshot.processes.len()),
@@ -152,9 +167,9 @@ pub fn draw(frame: &mut Frame, app: &App, area: Rect) {
         2 => {
             procs.push(Span::raw(" │"));
             procs.extend(tcp);
-            vec![Line::from(first), Line::from(procs)]
+            vec![first, Line::from(procs)]
         }
-        _ => vec![Line::from(first), Line::from(procs), Line::from(tcp)],
+        _ => vec![first, Line::from(procs), Line::from(tcp)],
     };
     let width = |i: usize| match i {
         0 => first_width,
