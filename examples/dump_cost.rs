@@ -3,6 +3,7 @@
 //! the TIME_WAIT watch's dump of one state.
 //!
 //! Usage: dump_cost [ROUNDS]   (default 20)
+//! Env:   ONLY=NAME   run only the case of that name (`info`, `refresh-rates`, ...)
 
 use nix::time::{clock_gettime, ClockId};
 use tcplab::kernel::live::LiveSource;
@@ -32,7 +33,12 @@ fn main() -> anyhow::Result<()> {
             Some(TcpState::TimeWait),
         ),
     ];
+    let wanted = std::env::var("ONLY").ok();
+    let run = |name: &str| wanted.as_deref().is_none_or(|w| w == name);
     for (name, detail, split, only) in cases {
+        if !run(name) {
+            continue;
+        }
         let mut scanner = SocketScanner::with(ScanOptions {
             detail,
             split,
@@ -54,15 +60,46 @@ fn main() -> anyhow::Result<()> {
             cpu[0]
         );
     }
+    // One socket asked for by its ends, as the TIME_WAIT watch does for a few.
+    if run("lookup") {
+        let mut scanner = SocketScanner::new();
+        let pairs: Vec<_> = scanner
+            .scan()?
+            .sockets
+            .iter()
+            .take(1000)
+            .map(|s| (s.local, s.remote))
+            .collect();
+        let t = cpu_ms();
+        let found = pairs
+            .iter()
+            .filter(|(l, r)| matches!(scanner.lookup(*l, *r, ScanDetail::Basic), Ok(Some(_))))
+            .count();
+        println!(
+            "lookup       {found} of {} found, cpu_us each={:.1}",
+            pairs.len(),
+            (cpu_ms() - t) * 1000.0 / pairs.len().max(1) as f64
+        );
+    }
     // The whole refresh as the dashboard runs it: the 18k case (no owners, no tcp_info) and
     // the rate columns (owners and tcp_info, then the rates on the main loop).
-    for (name, owners, detail) in [
-        ("refresh", false, ScanDetail::Basic),
-        ("refresh-rates", true, ScanDetail::Brief),
+    for (name, owners, detail, split) in [
+        ("refresh", false, ScanDetail::Basic, SplitPolicy::Auto),
+        ("refresh-rates", true, ScanDetail::Brief, SplitPolicy::Auto),
+        (
+            "refresh-rates-whole",
+            true,
+            ScanDetail::Brief,
+            SplitPolicy::Never,
+        ),
     ] {
+        if !run(name) {
+            continue;
+        }
         let mut source = LiveSource::new();
         source.set_owner_lookup(owners);
         source.set_socket_detail(detail);
+        source.set_split(split);
         let mut traffic = Traffic::default();
         let first = source.snapshot()?;
         let in_view: Vec<_> = first
@@ -74,9 +111,12 @@ fn main() -> anyhow::Result<()> {
         traffic.update(&first, &in_view);
         let mut cpu = Vec::new();
         let mut upd = Vec::new();
+        let mut wall = Vec::new();
         for _ in 0..rounds {
             let t = cpu_ms();
+            let started = std::time::Instant::now();
             let snap = source.snapshot()?;
+            wall.push(started.elapsed().as_secs_f64() * 1000.0);
             let u = cpu_ms();
             if owners {
                 traffic.update(&snap, &in_view);
@@ -88,10 +128,12 @@ fn main() -> anyhow::Result<()> {
         }
         cpu.sort_by(f64::total_cmp);
         upd.sort_by(f64::total_cmp);
+        wall.sort_by(f64::total_cmp);
         println!(
-            "{name:12} cpu_ms median={:.2} min={:.2} (rates update median={:.2})",
+            "{name:12} cpu_ms median={:.2} min={:.2} wall_ms median={:.2} (rates update median={:.2})",
             cpu[rounds / 2],
             cpu[0],
+            wall[rounds / 2],
             upd[rounds / 2]
         );
     }

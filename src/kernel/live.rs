@@ -52,6 +52,16 @@ impl LiveSource {
         self.sockets.set_detail(detail);
     }
 
+    /// Whether the socket dump may be split in two (see `sockets::SplitPolicy`); from the next
+    /// refresh on, with a fresh socket scanner (examples/dump_cost.rs compares the two).
+    pub fn set_split(&mut self, split: super::sockets::SplitPolicy) {
+        let options = super::sockets::ScanOptions {
+            split,
+            ..self.sockets.options()
+        };
+        self.sockets = SocketScanner::with(options);
+    }
+
     /// Sockets only (no processes, no owners): the cheap scan for sampling.
     pub fn sockets_only(&mut self) -> anyhow::Result<TcpScan> {
         self.sockets.scan()

@@ -4,6 +4,7 @@
 //! (the tracer's sampling fallback); owners are `None` until `owners::OwnerIndex` fills them.
 
 use std::io::Read;
+use std::net::SocketAddr;
 
 use anyhow::Context;
 use netlink_packet_core::{NetlinkHeader, NetlinkMessage, NLM_F_DUMP, NLM_F_REQUEST};
@@ -12,6 +13,7 @@ use netlink_packet_sock_diag::inet::{ExtensionFlags, InetRequest, SocketId, Stat
 use netlink_packet_sock_diag::SockDiagMessage;
 use netlink_sys::protocols::NETLINK_SOCK_DIAG;
 
+pub use super::dump_split::tcp_socket_count;
 use super::dump_split::{self, Half, Split};
 use super::parse::net_tcp::parse_net_tcp;
 pub use super::parse::sock_diag::ScanDetail;
@@ -353,11 +355,7 @@ impl SocketScanner {
 
     /// The request's `idiag_ext`: which attributes the kernel adds to each socket.
     fn ext(&self) -> u8 {
-        match self.options.detail {
-            ScanDetail::Basic => 0,
-            ScanDetail::TcpInfo => EXT_INFO_AND_CONG,
-            ScanDetail::Brief => EXT_INFO,
-        }
+        ext_of(self.options.detail)
     }
 
     /// Two half dumps at once, one on a second thread and netlink socket (see `dump_split`).
@@ -398,6 +396,57 @@ impl SocketScanner {
     }
 }
 
+impl SocketScanner {
+    /// The one socket whose ends are `local` and `remote`, with `detail`'s attributes, asked
+    /// of the kernel directly: a lookup in its hash table, where a dump walks every socket.
+    /// None when the kernel has no such socket (closed, or a TIME_WAIT that ended). An error
+    /// when netlink sock_diag cannot be used: the caller scans instead.
+    pub fn lookup(
+        &mut self,
+        local: SocketAddr,
+        remote: SocketAddr,
+        detail: ScanDetail,
+    ) -> anyhow::Result<Option<Socket>> {
+        if self.source != ScanSource::Netlink {
+            anyhow::bail!("netlink sock_diag is unavailable");
+        }
+        self.ensure_open()
+            .map_err(|_| anyhow::anyhow!("cannot open a netlink sock_diag socket"))?;
+        self.seq = self.seq.wrapping_add(1);
+        let request = lookup_request(local, remote, self.seq, ext_of(detail));
+        let sock = self.netlink.as_ref().expect("just opened");
+        let mut found = Vec::with_capacity(1);
+        let answer = sock
+            .send(&request, 0)
+            .map_err(anyhow::Error::from)
+            .and_then(|_| {
+                let n = recv_datagram(sock, &mut self.buf)?;
+                Ok(parse_datagram(&self.buf[..n], detail, &mut found)?)
+            });
+        match answer {
+            Ok(_) => {}
+            Err(e) => {
+                // ENOENT: no such socket. Anything else leaves the socket in doubt: reopen.
+                if matches!(
+                    e.downcast_ref::<DumpError>(),
+                    Some(DumpError::Kernel(ENOENT))
+                ) {
+                    return Ok(None);
+                }
+                self.netlink = None;
+                return Err(e);
+            }
+        }
+        // Without a connection of these ends the kernel answers with the listener on the
+        // local port, if there is one: only the asked-for pair is an answer.
+        Ok(found
+            .into_iter()
+            .find(|s| s.local == local && s.remote == remote))
+    }
+}
+
+const ENOENT: i32 = 2;
+
 fn open_netlink() -> std::io::Result<netlink_sys::Socket> {
     let mut sock = netlink_sys::Socket::new(NETLINK_SOCK_DIAG)?;
     sock.bind_auto()?;
@@ -415,17 +464,33 @@ fn run_dump(
 ) -> anyhow::Result<()> {
     sock.send(request, 0)?;
     loop {
-        let n = match sock.recv(&mut &mut buf[..], 0) {
-            Ok(n) => n,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(e.into()),
-        };
-        if n > buf.len() {
-            anyhow::bail!("sock_diag datagram larger than {} bytes", buf.len());
-        }
+        let n = recv_datagram(sock, buf)?;
         if parse_datagram(&buf[..n], detail, out)? == Dump::Done {
             return Ok(());
         }
+    }
+}
+
+/// The next datagram of an answer, whole, into `buf`; its length.
+fn recv_datagram(sock: &netlink_sys::Socket, buf: &mut [u8]) -> anyhow::Result<usize> {
+    loop {
+        match sock.recv(&mut &mut buf[..], 0) {
+            Ok(n) if n > buf.len() => {
+                anyhow::bail!("sock_diag datagram larger than {} bytes", buf.len())
+            }
+            Ok(n) => return Ok(n),
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e.into()),
+        }
+    }
+}
+
+/// The `idiag_ext` bits that ask for `detail`.
+fn ext_of(detail: ScanDetail) -> u8 {
+    match detail {
+        ScanDetail::Basic => 0,
+        ScanDetail::TcpInfo => EXT_INFO_AND_CONG,
+        ScanDetail::Brief => EXT_INFO,
     }
 }
 
@@ -440,14 +505,52 @@ enum DumpFailure {
 /// The bytes of a `SOCK_DIAG_BY_FAMILY` dump request for the TCP sockets of one family in
 /// `states` (bits `1 << state`).
 fn dump_request(family: u8, seq: u32, ext: u8, states: u32) -> Vec<u8> {
-    let mut header = NetlinkHeader::default();
-    header.flags = NLM_F_REQUEST | NLM_F_DUMP;
-    header.sequence_number = seq;
     let socket_id = if family == AF_INET {
         SocketId::new_v4()
     } else {
         SocketId::new_v6()
     };
+    inet_request(
+        NLM_F_REQUEST | NLM_F_DUMP,
+        family,
+        seq,
+        ext,
+        states,
+        socket_id,
+    )
+}
+
+/// The bytes of a `SOCK_DIAG_BY_FAMILY` request for the one TCP socket whose ends are `local`
+/// and `remote` (no dump: the kernel looks it up in its hash table).
+fn lookup_request(local: SocketAddr, remote: SocketAddr, seq: u32, ext: u8) -> Vec<u8> {
+    let family = if local.is_ipv4() { AF_INET } else { AF_INET6 };
+    let scope = match local {
+        SocketAddr::V6(v6) => v6.scope_id(),
+        SocketAddr::V4(_) => 0,
+    };
+    let socket_id = SocketId {
+        source_port: local.port(),
+        destination_port: remote.port(),
+        source_address: local.ip(),
+        destination_address: remote.ip(),
+        interface_id: scope,
+        // INET_DIAG_NOCOOKIE: any socket with these ends.
+        cookie: [0xff; 8],
+    };
+    inet_request(NLM_F_REQUEST, family, seq, ext, EVERY_STATE, socket_id)
+}
+
+fn inet_request(
+    flags: u16,
+    family: u8,
+    seq: u32,
+    ext: u8,
+    states: u32,
+    socket_id: SocketId,
+) -> Vec<u8> {
+    let mut header = NetlinkHeader::default();
+    header.flags = flags;
+    header.sequence_number = seq;
     let mut msg = NetlinkMessage::new(
         header,
         SockDiagMessage::InetRequest(InetRequest {

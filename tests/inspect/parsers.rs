@@ -365,12 +365,26 @@ fn kernel_threads_by_their_flag() {
     }
 }
 
+/// Closes a connection from the client first, so the client's end waits in TIME_WAIT. shutdown,
+/// not drop: a test of this binary that forks meanwhile holds copies of these descriptors.
+fn close_client_first(client: &TcpStream, server: &TcpStream) {
+    client.shutdown(std::net::Shutdown::Both).unwrap();
+    testkit::wait_for(
+        "the server to read the client's FIN",
+        Duration::from_secs(10),
+        || {
+            let mut buf = [0u8; 1];
+            matches!((&*server).read(&mut buf), Ok(0)).then_some(())
+        },
+    );
+    server.shutdown(std::net::Shutdown::Both).unwrap();
+}
+
 /// A scan for one state lists that state's sockets and nothing else, from netlink (where the
 /// kernel skips the rest) and from /proc/net/tcp alike: a TIME_WAIT this test leaves is listed,
 /// its established pair and listener are not.
 #[test]
 fn a_scan_for_one_state_lists_only_that_state() {
-    use std::io::Read;
     use tcplab::kernel::sockets::{ScanOptions, ScanSource};
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let kept = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
@@ -378,18 +392,7 @@ fn a_scan_for_one_state_lists_only_that_state() {
     let closing = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
     let (closing_server, _) = listener.accept().unwrap();
     let tw = (closing.local_addr().unwrap(), closing.peer_addr().unwrap());
-    // The client closes first: its end waits in TIME_WAIT. shutdown, not drop: a test of this
-    // binary that forks meanwhile holds copies of these descriptors.
-    closing.shutdown(std::net::Shutdown::Both).unwrap();
-    testkit::wait_for(
-        "the server to read the client's FIN",
-        Duration::from_secs(10),
-        || {
-            let mut buf = [0u8; 1];
-            matches!((&closing_server).read(&mut buf), Ok(0)).then_some(())
-        },
-    );
-    closing_server.shutdown(std::net::Shutdown::Both).unwrap();
+    close_client_first(&closing, &closing_server);
     let established = (kept.local_addr().unwrap(), kept.peer_addr().unwrap());
     for source in [ScanSource::Netlink, ScanSource::Procfs] {
         let mut scanner = SocketScanner::with(ScanOptions {
@@ -479,4 +482,66 @@ fn tcp_info_whole_or_brief_agree() {
     .expect("the test's listener");
     assert!(listening.brief.expect("a listener's tcp_info").listener);
     drop((client, server, listener));
+}
+
+/// One socket looked up by its two ends, without a dump: an established pair with its
+/// tcp_info (brief or whole), a TIME_WAIT, and a closed pair whose local end is a listener's
+/// address, for which the kernel answers with that listener: not the pair, so None.
+#[test]
+fn one_socket_is_looked_up_by_its_ends() {
+    use tcplab::kernel::sockets::ScanDetail;
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let kept = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+    let (_kept_server, _) = listener.accept().unwrap();
+    let closing = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+    let (closing_server, _) = listener.accept().unwrap();
+    let pair = |s: &TcpStream| (s.local_addr().unwrap(), s.peer_addr().unwrap());
+    let (established, tw, closed) = (pair(&kept), pair(&closing), pair(&closing_server));
+    let mut scanner = SocketScanner::new();
+    let brief = scanner
+        .lookup(established.0, established.1, ScanDetail::Brief)
+        .unwrap()
+        .expect("the established socket");
+    assert_eq!((brief.local, brief.remote), established);
+    assert_eq!(brief.state, TcpState::Established);
+    assert_eq!(brief.inode, {
+        let all = scanner.scan().unwrap();
+        all.sockets
+            .iter()
+            .find(|s| (s.local, s.remote) == established)
+            .unwrap()
+            .inode
+    });
+    assert!(brief.brief.is_some() && brief.info.is_none());
+    let whole = scanner
+        .lookup(established.0, established.1, ScanDetail::TcpInfo)
+        .unwrap()
+        .expect("the established socket");
+    let info = whole.info.expect("tcp_info");
+    assert!(info.congestion.is_some());
+    assert_eq!(whole.brief, Some(info.brief()));
+    // The server's end is gone once its FIN is acknowledged.
+    close_client_first(&closing, &closing_server);
+    let waiting = testkit::wait_for("the TIME_WAIT socket", Duration::from_secs(10), || {
+        scanner
+            .lookup(tw.0, tw.1, ScanDetail::Basic)
+            .unwrap()
+            .filter(|s| s.state == TcpState::TimeWait)
+    });
+    assert_eq!((waiting.local, waiting.remote), tw);
+    testkit::wait_for("the server's end to close", Duration::from_secs(10), || {
+        scanner
+            .lookup(closed.0, closed.1, ScanDetail::Basic)
+            .unwrap()
+            .is_none()
+            .then_some(())
+    });
+    // The listener is still there, on the closed pair's local address.
+    assert_eq!(closed.0, listener.local_addr().unwrap());
+    assert!(scanner
+        .scan()
+        .unwrap()
+        .sockets
+        .iter()
+        .any(|s| s.state == TcpState::Listen && s.local == closed.0));
 }
