@@ -349,8 +349,12 @@ impl Ring {
             other => other?,
         }
         // With DEFER_TASKRUN the cancelled requests are completed (and let go of their files)
-        // only when this thread next waits for completions: wait once, briefly.
-        self.submit_and_wait(Some(Duration::from_millis(10)))
+        // only when this thread waits for completions: wait once, briefly, for all of them,
+        // then for as long as a multishot accept has not given its last completion. One wait
+        // of 10 ms was not always enough on a loaded machine: the listener outlived the process
+        // and took connections (1 in ~500 stops).
+        self.submit_and_wait(Some(Duration::from_millis(10)))?;
+        self.wait_for_accepts(std::time::Instant::now() + timeout, None)
     }
 
     /// As [`cancel_everything`](Self::cancel_everything) with one cancel-any operation, waiting
@@ -360,10 +364,19 @@ impl Ring {
         const CANCEL_ALL: u64 = u64::MAX - 1;
         let any = io_uring::types::CancelBuilder::any();
         self.push(opcode::AsyncCancel2::new(any).build().user_data(CANCEL_ALL))?;
-        let deadline = std::time::Instant::now() + timeout;
-        let mut cancelled = false;
+        self.wait_for_accepts(std::time::Instant::now() + timeout, Some(CANCEL_ALL))
+    }
+
+    /// Reaps completions until every multishot accept has given its last one (and the one
+    /// with user data `wanted` has come), or fails at `deadline`. What a last accept handed
+    /// over is closed.
+    fn wait_for_accepts(
+        &mut self,
+        deadline: std::time::Instant,
+        mut wanted: Option<u64>,
+    ) -> io::Result<()> {
         let mut done = Vec::new();
-        while !(cancelled && self.accepts.is_empty()) {
+        while wanted.is_some() || !self.accepts.is_empty() {
             let left = deadline.saturating_duration_since(std::time::Instant::now());
             if left.is_zero() {
                 return Err(io::Error::other(
@@ -372,8 +385,10 @@ impl Ring {
             }
             self.submit_and_wait(Some(left.min(Duration::from_millis(10))))?;
             self.completions(&mut done);
-            cancelled |= done.iter().any(|c| c.user_data == CANCEL_ALL);
-            done.clear(); // closes what a last accept handed over
+            if done.iter().any(|c| Some(c.user_data) == wanted) {
+                wanted = None;
+            }
+            done.clear();
         }
         Ok(())
     }
