@@ -623,6 +623,13 @@ fn server_status_is_a_table() {
         screen.contains("graceful stop waits up to 10.0s"),
         "{screen}"
     );
+    // The table is the server's own count, our poll in it; the port's counts leave it out.
+    // At 80 columns both say so whole.
+    assert!(screen.contains("  counts include our poll · "), "{screen}");
+    assert!(
+        screen.contains("kept-alive connection, left out of the counts above"),
+        "{screen}"
+    );
 }
 
 /// The Server pane names its processes as the Processes pane does: the program, not its path.

@@ -84,8 +84,8 @@ pub fn draw(frame: &mut Frame, app: &App, area: Rect) {
             }
             // A kept connection would hold a server that serves one at a time (`probe`).
             let how = match s.model.serves_one_at_a_time() {
-                true => "  new connection per poll, server closes it; hidden from counts and log",
-                false => "  polled over one kept-alive connection, hidden from counts and log",
+                true => "  new connection per poll, server closes; left out of the counts above",
+                false => "  polled over one kept-alive connection, left out of the counts above",
             };
             lines.push(Line::from(vec![
                 Span::styled("/status", t.title()),
@@ -190,7 +190,8 @@ fn status_table(v: &serde_json::Value, w: usize, t: Theme) -> Vec<Line<'static>>
             text(num(o, "bytes_out"), format_size),
         )
     };
-    let mut about = Vec::new();
+    // The server's own counters: unlike the port's counts above, they include our poll.
+    let mut about = vec!["counts include our poll".to_string()];
     if let Some(model) = map.get("model").and_then(|m| m.as_str()) {
         about.push(format!("model {model}"));
     }
@@ -201,9 +202,7 @@ fn status_table(v: &serde_json::Value, w: usize, t: Theme) -> Vec<Line<'static>>
         ));
     }
     let mut out = Vec::new();
-    if !about.is_empty() {
-        out.push(Line::from(fit(&format!("  {}", about.join(" · ")), w)));
-    }
+    out.push(Line::from(fit(&format!("  {}", about.join(" · ")), w)));
     out.push(Line::from(Span::styled(
         fit(
             &format!(
