@@ -2,11 +2,12 @@
 //! with everything that can be kept between refreshes kept (netlink socket, buffers, user
 //! names, each process's socket descriptors).
 
+use std::net::SocketAddr;
 use std::time::{Instant, SystemTime};
 
 use super::owners::OwnerIndex;
 use super::processes::ProcessScanner;
-use super::sockets::{SocketScanner, TcpScan};
+use super::sockets::{ScanDetail, SocketScanner, TcpScan};
 use crate::model::{Snapshot, SnapshotSource};
 
 pub struct LiveSource {
@@ -16,6 +17,8 @@ pub struct LiveSource {
     owners: Option<OwnerIndex>,
     /// The index, caches and all, while owner lookups are switched off (`set_owner_lookup`).
     parked: Option<OwnerIndex>,
+    /// The connection (local, remote) whose whole `tcp_info` each refresh asks for.
+    followed: Option<(SocketAddr, SocketAddr)>,
 }
 
 impl Default for LiveSource {
@@ -32,6 +35,7 @@ impl LiveSource {
             sockets: SocketScanner::new(),
             owners: Some(OwnerIndex::new()),
             parked: None,
+            followed: None,
         }
     }
 
@@ -48,8 +52,15 @@ impl LiveSource {
 
     /// Asks the kernel for each socket's `tcp_info` from the next refresh on, or stops: the
     /// dashboard wants it only while a view shows it.
-    pub fn set_socket_detail(&mut self, detail: super::sockets::ScanDetail) {
+    pub fn set_socket_detail(&mut self, detail: ScanDetail) {
         self.sockets.set_detail(detail);
+    }
+
+    /// From the next refresh on, the connection with these ends carries its whole `tcp_info`
+    /// (and congestion control's name), asked for by its ends after the dump, whatever the
+    /// dump asked for the others (a connection's detail view); None: no such lookup.
+    pub fn set_followed(&mut self, followed: Option<(SocketAddr, SocketAddr)>) {
+        self.followed = followed;
     }
 
     /// Whether the socket dump may be split in two (see `sockets::SplitPolicy`); from the next
@@ -95,6 +106,19 @@ impl SnapshotSource for LiveSource {
             mut sockets,
             from_procfs,
         } = scan?;
+        if let (Some((local, remote)), false) = (self.followed, from_procfs) {
+            let listed = sockets
+                .iter_mut()
+                .find(|s| s.local == local && s.remote == remote);
+            // Gone since the dump, or the lookup failed: the view keeps what the dump gave.
+            if let (Some(listed), Ok(Some(whole))) = (
+                listed,
+                self.sockets.lookup(local, remote, ScanDetail::TcpInfo),
+            ) {
+                listed.info = whole.info;
+                listed.brief = whole.brief;
+            }
+        }
         let owners_partial = match &mut self.owners {
             Some(index) => {
                 index.refresh_with(&processes, &sockets);

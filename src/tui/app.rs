@@ -134,19 +134,15 @@ impl App {
 
     /// The one way the dashboard changes.
     pub fn update(&mut self, event: Event) -> Vec<Effect> {
-        let needed = (
-            self.needs_owners(),
-            self.needs_info(),
-            self.needs_congestion(),
-        );
+        let needed = (self.needs_owners(), self.needs_info(), self.followed());
         let mut effects = self.handle(event);
         // The State machine pane's filter may have changed: the log keeps its matches apart.
         self.log.set_scope(self.machine.scope());
-        // A view that shows owners, rates or congestion just opened: refresh now rather than at the next
-        // tick.
+        // A view that shows owners, rates or a connection's whole tcp_info just opened: refresh
+        // now rather than at the next tick.
         let opened = (!needed.0 && self.needs_owners())
             || (!needed.1 && self.needs_info())
-            || (!needed.2 && self.needs_congestion());
+            || (needed.2 != self.followed() && self.followed().is_some());
         if opened && !self.quitting && !effects.contains(&Effect::Refresh) {
             effects.push(Effect::Refresh);
         }
@@ -175,10 +171,13 @@ impl App {
             })
     }
 
-    /// Whether a connection's detail is on screen, the one view that names its congestion
-    /// control: the rate columns alone do not ask the kernel for the names.
-    pub fn needs_congestion(&self) -> bool {
-        matches!(self.overlay, Overlay::Connection)
+    /// The connection whose detail is on screen, the one view that shows a whole `tcp_info`
+    /// (and its congestion control's name): the rate columns alone read a brief of it.
+    pub fn followed(&self) -> Option<super::traffic::ConnKey> {
+        match self.overlay {
+            Overlay::Connection => self.traffic.history.as_ref().map(|h| (h.local, h.remote)),
+            _ => None,
+        }
     }
 
     fn handle(&mut self, event: Event) -> Vec<Effect> {

@@ -435,7 +435,7 @@ fn event_loop(
                     rt.scanner.request(Want {
                         owners: app.needs_owners(),
                         info: app.needs_info(),
-                        congestion: app.needs_congestion(),
+                        follow: app.followed(),
                     });
                 }
                 // Ending children takes a moment: show that we are on it (if the terminal is

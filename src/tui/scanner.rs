@@ -5,6 +5,7 @@
 
 use std::sync::mpsc::{self, Receiver, Sender};
 
+use super::traffic::ConnKey;
 use crate::kernel::live::LiveSource;
 use crate::kernel::sockets::ScanDetail;
 use crate::model::{Snapshot, SnapshotSource};
@@ -14,11 +15,13 @@ use crate::model::{Snapshot, SnapshotSource};
 pub struct Want {
     /// Socket owners (every process's descriptors): only while a view shows them.
     pub owners: bool,
-    /// Each socket's `tcp_info`: only while rates or a connection are on screen.
+    /// Each socket's `tcp_info`, as the brief the rate columns read: only while rates or a
+    /// connection are on screen.
     pub info: bool,
-    /// With each congestion control's name: only while a connection's detail is on screen
-    /// (the kernel fills a tenth less without it, every refresh of the rate columns).
-    pub congestion: bool,
+    /// The connection whose detail view is open: its whole `tcp_info` (with the congestion
+    /// control's name) is asked for by its ends, one lookup a refresh, where asking it of
+    /// every socket in the dump cost a boxed struct per socket and the names' fill.
+    pub follow: Option<ConnKey>,
 }
 
 /// A source of snapshots that can be told what the screen needs.
@@ -29,11 +32,12 @@ pub trait RefreshSource: SnapshotSource + Send + 'static {
 impl RefreshSource for LiveSource {
     fn want(&mut self, want: Want) {
         self.set_owner_lookup(want.owners);
-        self.set_socket_detail(match (want.info, want.congestion) {
-            (true, true) => ScanDetail::TcpInfo,
-            (true, false) => ScanDetail::Brief,
-            (false, _) => ScanDetail::Basic,
+        self.set_socket_detail(if want.info {
+            ScanDetail::Brief
+        } else {
+            ScanDetail::Basic
         });
+        self.set_followed(want.follow);
     }
 }
 

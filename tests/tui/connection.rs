@@ -40,7 +40,7 @@ fn a_time_wait_connection_shows_what_is_known_not_gone() {
     source.want(Want {
         owners: true,
         info: true,
-        congestion: true,
+        follow: Some((local, remote)),
     });
     let is_it = |s: &tcplab::model::Socket| s.local == local && s.remote == remote;
     let mut scan = || -> Snapshot {
@@ -101,4 +101,54 @@ fn a_time_wait_connection_shows_what_is_known_not_gone() {
         screen.contains(&format!("{local} → {remote} is gone")),
         "{screen}"
     );
+}
+
+/// While a connection's detail is open, each refresh carries that connection's whole tcp_info
+/// (with its congestion control's name), looked up by its ends; every other socket carries the
+/// brief the rate columns read, and no boxed struct.
+#[test]
+fn only_the_followed_connection_carries_its_whole_tcp_info() {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+    let (accepted, _) = listener.accept().unwrap();
+    let followed = (client.local_addr().unwrap(), client.peer_addr().unwrap());
+    let other = (
+        accepted.local_addr().unwrap(),
+        accepted.peer_addr().unwrap(),
+    );
+    let mut source = LiveSource::new();
+    let mut want = Want {
+        owners: false,
+        info: true,
+        follow: Some(followed),
+    };
+    source.want(want);
+    let snap = source.snapshot().unwrap();
+    let find = |snap: &Snapshot, ends: (SocketAddr, SocketAddr)| {
+        snap.sockets
+            .iter()
+            .find(|s| (s.local, s.remote) == ends)
+            .cloned()
+            .expect("the test's connection")
+    };
+    let whole = find(&snap, followed);
+    let info = whole
+        .info
+        .as_deref()
+        .expect("the followed connection's tcp_info");
+    assert!(info.congestion.is_some(), "{info:?}");
+    assert_eq!(whole.brief, Some(info.brief()));
+    let brief_only = find(&snap, other);
+    assert!(brief_only.brief.is_some() && brief_only.info.is_none());
+    assert!(snap
+        .sockets
+        .iter()
+        .all(|s| s.info.is_none() || (s.local, s.remote) == followed));
+    // Closed: nobody is looked up.
+    want.follow = None;
+    source.want(want);
+    let snap = source.snapshot().unwrap();
+    assert!(snap.sockets.iter().all(|s| s.info.is_none()));
+    assert!(find(&snap, followed).brief.is_some());
+    drop((client, accepted, listener));
 }

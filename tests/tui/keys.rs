@@ -508,13 +508,15 @@ fn tcp_info_is_asked_for_only_while_a_view_shows_it() {
     assert!(!wide.needs_info());
     press(&mut wide, "2");
     assert!(wide.needs_info());
-    // The rate columns do not name congestion controls; a connection's detail does, and
-    // asks for them at once, though tcp_info was already on.
-    assert!(!wide.needs_congestion());
+    // The rate columns read a brief of tcp_info; a connection's detail shows its whole
+    // struct, asked for by its ends at once, though tcp_info was already on.
+    assert_eq!(wide.followed(), None);
     assert_eq!(wide.update(code(KeyCode::Enter)), vec![Effect::Refresh]);
-    assert!(wide.needs_congestion() && wide.needs_info());
+    let selected = wide.selected_socket().map(|s| (s.local, s.remote));
+    assert!(selected.is_some());
+    assert!(wide.followed() == selected && wide.needs_info());
     wide.update(code(KeyCode::Esc));
-    assert!(!wide.needs_congestion() && wide.needs_info());
+    assert!(wide.followed().is_none() && wide.needs_info());
 }
 
 /// A filter typed with the selection far down shows its matches from the first, not only the
