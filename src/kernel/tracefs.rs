@@ -94,7 +94,10 @@ pub fn tracefs_root() -> Result<PathBuf, TracefsError> {
     found()?.ok_or(TracefsError::NotMounted)
 }
 
-/// Removes `tcplab-<pid>` instances whose pid is no longer alive; returns their names.
+/// Removes `tcplab-<pid>` instances whose pid is no longer alive; returns their names. The
+/// pid may only look dead (a tcplab in another pid namespace, sharing this tracefs): the kernel
+/// refuses to remove an instance while a file of it is open, which a live tracer's pipes are,
+/// so nothing of it is touched before the removal succeeds.
 pub fn remove_stale(root: &Path) -> Vec<String> {
     let mut removed = Vec::new();
     let Ok(entries) = fs::read_dir(root.join("instances")) else {
@@ -109,11 +112,10 @@ pub fn remove_stale(root: &Path) -> Vec<String> {
         let Some(pid) = pid else {
             continue;
         };
-        if kill(Pid::from_raw(pid), None) == Err(Errno::ESRCH) {
-            let _ = fs::write(entry.path().join(EVENT).join("enable"), "0");
-            if fs::remove_dir(entry.path()).is_ok() {
-                removed.push(name);
-            }
+        if kill(Pid::from_raw(pid), None) == Err(Errno::ESRCH)
+            && fs::remove_dir(entry.path()).is_ok()
+        {
+            removed.push(name);
         }
     }
     removed

@@ -457,6 +457,46 @@ fn stale_instance_of_a_dead_run_is_removed() {
     t.stop(Signal::SIGINT);
 }
 
+/// A tcplab started in another pid namespace (a container sharing the host's tracefs) sees
+/// no process with this tracer's pid: it must not take the live instance for a stale one.
+#[test]
+fn a_start_in_another_pid_namespace_leaves_a_live_tracer_alone() {
+    if testkit::skip_without(testkit::Need::Root) {
+        return;
+    }
+    let mut t = traced_connection();
+    let pid = t.tracer.run.pid();
+    let mut other = std::process::Command::new("unshare");
+    other
+        .args(["--pid", "--fork", "--mount-proc", "--kill-child", "--"])
+        .arg(testkit::bin())
+        .args(["trace", "--duration", "100ms", "--port", "9"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
+    let out = other.output().expect("unshare (util-linux)");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        Path::new(INSTANCES).join(format!("tcplab-{pid}")).exists(),
+        "the live tracer's instance was removed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // Still tracing: the connection's close shows.
+    drop(t.client.take());
+    let mut accepted = t.accepted.take().unwrap();
+    accepted.read_to_end(&mut Vec::new()).unwrap();
+    drop(accepted);
+    t.assert_lives(
+        "CLOSE>SYN_SENT>ESTABLISHED>FIN_WAIT1>FIN_WAIT2>CLOSE",
+        "LISTEN>SYN_RECV>ESTABLISHED>CLOSE_WAIT>LAST_ACK>CLOSE",
+    );
+    t.tracer.stop(Signal::SIGINT);
+}
+
 #[test]
 fn bad_flags_are_one_line_errors() {
     let out = tcplab().args(["trace", "--count", "0"]).output().unwrap();
