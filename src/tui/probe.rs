@@ -147,8 +147,7 @@ fn ask(
             return Ok(v);
         }
     }
-    let mut c = Conn::open(addr)?;
-    let _ = news.send(News::Connected(c.local));
+    let mut c = Conn::open(addr, news)?;
     let v = c.status(false);
     *conn = Some(c);
     v
@@ -157,8 +156,7 @@ fn ask(
 /// One request with `Connection: close` on a new connection; the server's close is awaited
 /// before ours, so the TIME_WAIT is on its side.
 fn ask_once(addr: SocketAddr, news: &Sender<News>) -> anyhow::Result<serde_json::Value> {
-    let mut c = Conn::open(addr)?;
-    let _ = news.send(News::Connected(c.local));
+    let mut c = Conn::open(addr, news)?;
     let v = c.status(true)?;
     c.await_close();
     Ok(v)
@@ -166,19 +164,21 @@ fn ask_once(addr: SocketAddr, news: &Sender<News>) -> anyhow::Result<serde_json:
 
 struct Conn {
     addr: SocketAddr,
-    local: SocketAddr,
     reader: BufReader<TcpStream>,
 }
 
 impl Conn {
-    fn open(addr: SocketAddr) -> anyhow::Result<Conn> {
-        let s = TcpStream::connect_timeout(&addr, TIMEOUT)
-            .with_context(|| format!("connect {addr}"))?;
+    /// Connects, telling the dashboard our end before the kernel shows the connection: a
+    /// refresh must never count it, nor the sampled log take its states for a client's.
+    fn open(addr: SocketAddr, news: &Sender<News>) -> anyhow::Result<Conn> {
+        let s = crate::kernel::net::connect_announced(addr, TIMEOUT, |local| {
+            let _ = news.send(News::Connected(local));
+        })
+        .with_context(|| format!("connect {addr}"))?;
         s.set_read_timeout(Some(TIMEOUT))?;
         s.set_write_timeout(Some(TIMEOUT))?;
         Ok(Conn {
             addr,
-            local: s.local_addr()?,
             reader: BufReader::new(s),
         })
     }

@@ -224,7 +224,16 @@ impl Runtime {
             .into_iter()
             .map(|(pid, line)| Event::ChildOutput { pid, line })
             .collect();
-        for result in self.scanner.finished() {
+        let finished = self.scanner.finished();
+        // The dashboard's own /status connections, announced before they connect: drained
+        // after the snapshots were taken and handled before them, so a snapshot that shows
+        // one never comes before the word that it is ours. Before the tracer's news too: it
+        // learns its own connection before the transitions that show it, and hides them.
+        events.extend(self.status.news().into_iter().map(|n| match n {
+            News::Connected(local) => Event::ServerProbe(local),
+            News::Answer(answer) => Event::ServerStatus(answer.map_err(StatusUnavailable::from)),
+        }));
+        for result in finished {
             events.push(Event::Host(crate::kernel::host::read()));
             match result {
                 Ok(s) => {
@@ -257,12 +266,6 @@ impl Runtime {
         if closed > 0 {
             events.push(Event::LoadClosed(closed));
         }
-        // Before the tracer's news: the dashboard learns its own connection before the
-        // transitions that show it, and hides them.
-        events.extend(self.status.news().into_iter().map(|n| match n {
-            News::Connected(local) => Event::ServerProbe(local),
-            News::Answer(answer) => Event::ServerStatus(answer.map_err(StatusUnavailable::from)),
-        }));
         events.extend(self.trace_events());
         events
     }

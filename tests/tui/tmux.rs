@@ -329,19 +329,88 @@ fn load_opens_and_closes_fifty_connections_and_says_so() {
     });
     // Ours closed first: the TIME_WAIT is on the client side, whose peer is the server.
     wait_for("50 TIME_WAIT towards the server", DEADLINE, || {
-        let out = Command::new("ss")
-            .args(["-Htan", "state", "time-wait"])
-            .output()
-            .unwrap();
-        // Recv-Q Send-Q Local Peer: the peer is the server.
-        let towards = String::from_utf8_lossy(&out.stdout)
-            .lines()
-            .filter(|l| l.split_whitespace().nth(3) == Some(&addr.to_string()))
-            .count();
-        (towards == 50).then_some(())
+        (time_waits_at(End::Peer, addr) == 50).then_some(())
     });
     tmux.send(&["q"]);
     assert_terminal_restored(&tmux);
+}
+
+/// Without root the dashboard samples the socket table, and its own `/status` asks to an
+/// iterative server (a new connection each second, whose TIME_WAIT stays on the server's side)
+/// must not show in the State machine's log: each refresh is handled only after the word that
+/// the connections it may show are the dashboard's own. They used to slip in as
+/// `CLOSE→TIME_WAIT` then `TIME_WAIT→CLOSE` now and then.
+#[test]
+fn sampled_without_root_the_dashboards_own_asks_stay_out_of_the_log() {
+    if testkit::skip_without(testkit::Need::Tmux) {
+        return;
+    }
+    let bin = env!("CARGO_BIN_EXE_tcplab");
+    let tmux = Tmux::start("tui", (160, 50), "sh");
+    let user = match nix::unistd::geteuid().is_root() {
+        true => "setpriv --reuid 65534 --regid 65534 --clear-groups ",
+        false => "",
+    };
+    let dir = tmux.dir().display().to_string();
+    tmux.send(&[
+        &format!("{user}{bin} tui --interval 100ms; printf 'TCPLAB-%s\\n' DONE > {dir}/done"),
+        "Enter",
+    ]);
+    tmux.wait_screen("the dashboard, sampling", |s| {
+        s.contains("1 Processes") && s.contains("transitions: sampled")
+    });
+    tmux.send(&["4", "m"]);
+    tmux.wait_screen("the iterative model", |s| s.contains("model: iterative"));
+    tmux.send(&["s"]);
+    let addr = server_addr(&tmux);
+    tmux.send(&["o"]);
+    tmux.wait_screen("one pane at a time", |s| {
+        !s.contains("┌ Sockets") && !s.contains("┏ Sockets")
+    });
+    tmux.send(&["3", "/"]);
+    tmux.send(&[&addr.port().to_string(), "Enter"]);
+    tmux.wait_screen("the log of the server's port", |s| {
+        s.contains(&format!("State machine · port {}", addr.port()))
+    });
+    // Eight asks, each a connection of the dashboard's and a TIME_WAIT on the server.
+    wait_for("eight asks answered", Duration::from_secs(30), || {
+        (time_waits_at(End::Local, addr) >= 8).then_some(())
+    });
+    let screen = tmux.screen();
+    let shown: Vec<&str> = screen
+        .lines()
+        .filter(|l| l.contains('→') && l.contains(&format!(":{} ", addr.port())))
+        .filter(|l| !l.contains("→LISTEN"))
+        .collect();
+    assert!(
+        shown.is_empty(),
+        "the dashboard's own asks in the log: {shown:#?}"
+    );
+    tmux.send(&["q"]);
+    tmux.wait_screen("the dashboard gone", |_| tmux.dir().join("done").exists());
+}
+
+/// Which end of a socket: `ss`'s Local or Peer column.
+enum End {
+    Local,
+    Peer,
+}
+
+/// How many TIME_WAIT sockets have `addr` at `end`, read with `ss`.
+fn time_waits_at(end: End, addr: std::net::SocketAddr) -> usize {
+    let out = Command::new("ss")
+        .args(["-Htan", "state", "time-wait"])
+        .output()
+        .unwrap();
+    // Recv-Q Send-Q Local Peer (no State column with a state filter).
+    let column = match end {
+        End::Local => 2,
+        End::Peer => 3,
+    };
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter(|l| l.split_whitespace().nth(column) == Some(&addr.to_string()))
+        .count()
 }
 
 /// TIME_WAIT sockets with `port` at either end, read with `ss`.
