@@ -63,8 +63,13 @@ const FLUSH_AT: usize = 64 * 1024;
 impl Sink for Printer {
     fn ready(&mut self, source: TransitionSource, detail: &str) -> anyhow::Result<Flow> {
         self.source = source;
-        // The ready marker scripts and tests wait for, on stderr.
+        // The ready marker scripts and tests wait for, on stderr; on a terminal that shows
+        // both streams the text header below says the same, once is enough.
+        use std::io::IsTerminal;
+        let header_shows_it =
+            !self.json && std::io::stdout().is_terminal() && std::io::stderr().is_terminal();
         match source {
+            _ if header_shows_it => {}
             TransitionSource::Tracepoint => {
                 eprintln!("tcplab trace: tracing via kernel tracepoint ({detail})")
             }
