@@ -208,6 +208,8 @@ impl SocketScanner {
     pub fn scan(&mut self) -> anyhow::Result<TcpScan> {
         let expected = match self.last_len {
             Some(len) => len,
+            // One port's sockets: a few, whatever the machine holds.
+            None if self.options.port.is_some() => 0,
             None => {
                 // A first scan has no sockets to take a median of, nor a count to size for;
                 // the kernel's counters (one small read) give the count, and a split at the
