@@ -363,11 +363,25 @@ pub fn timer_name(kind: TimerKind) -> &'static str {
     }
 }
 
+/// One row a socket, like `ss -tanp`; the address columns as wide as the longest address
+/// listed (as ss sizes them), not as the longest IPv6 one could be: IPv4 rows fit in about
+/// 100 columns rather than 170.
 fn table(sockets: &[Socket]) -> String {
     let mut out = String::with_capacity(sockets.len() * 120 + 100);
+    let wide = |addr: fn(&Socket) -> std::net::SocketAddr, title: &str| {
+        let mut longest = title.len();
+        let mut text = String::with_capacity(48);
+        for s in sockets {
+            text.clear();
+            let _ = write!(text, "{}", addr(s));
+            longest = longest.max(text.len());
+        }
+        longest
+    };
+    let (lw, rw) = (wide(|s| s.local, "LOCAL"), wide(|s| s.remote, "REMOTE"));
     let _ = writeln!(
         out,
-        "{:<12} {:>7} {:>7} {:<45} {:<45} {:<16} OWNERS",
+        "{:<12} {:>7} {:>7} {:<lw$} {:<rw$} {:<16} OWNERS",
         "STATE", "RECV-Q", "SEND-Q", "LOCAL", "REMOTE", "TIMER"
     );
     for s in sockets {
@@ -382,7 +396,7 @@ fn table(sockets: &[Socket]) -> String {
         let owners = owners_text(s.owners.as_deref());
         let _ = writeln!(
             out,
-            "{:<12} {:>7} {:>7} {:<45} {:<45} {:<16} {}",
+            "{:<12} {:>7} {:>7} {:<lw$} {:<rw$} {:<16} {}",
             s.state.kernel_name(),
             s.recv_q,
             s.send_q,

@@ -164,3 +164,29 @@ fn json_of_many_sockets_has_each_once_and_survives_a_hang_up() {
     assert!(err.is_empty(), "{err}");
     drop((held, listener));
 }
+
+/// `net`'s address columns are as wide as the addresses listed, as `ss` sizes them: an IPv4
+/// listener's row keeps its REMOTE right after its LOCAL (they were 45 columns each, room for
+/// the longest IPv6 address, so every row took about 170 columns).
+#[test]
+fn address_columns_fit_the_addresses_listed() {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let local = listener.local_addr().unwrap();
+    let out = testkit::tcplab()
+        .args(["net", "--listen", "--port", &local.port().to_string()])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let text = String::from_utf8(out.stdout).unwrap();
+    let mut lines = text.lines();
+    let header = lines.next().unwrap();
+    let row = lines
+        .find(|l| l.contains(&local.to_string()))
+        .unwrap_or_else(|| panic!("no row for {local}:\n{text}"));
+    let at = row.find(&local.to_string()).unwrap();
+    assert_eq!(header.find("LOCAL"), Some(at), "{text}");
+    // REMOTE starts one column after the longer of the title and the address.
+    let remote = at + local.to_string().len().max("LOCAL".len()) + 1;
+    assert_eq!(header.find("REMOTE"), Some(remote), "{text}");
+    assert_eq!(row.find("0.0.0.0:0"), Some(remote), "{text}");
+}
