@@ -21,8 +21,10 @@ pub fn run(args: &NetArgs, filter: &SocketFilter) -> anyhow::Result<ExitCode> {
     // With --port the kernel lists that port's sockets only: a dump of a busy machine takes
     // long enough (a second at tens of thousands of sockets) that where in it a socket's
     // counters are read would skew its window, and its rate with it.
+    // The byte counters are all a rate needs: the brief of tcp_info, not every socket's
+    // whole struct and congestion name.
     let mut scanner = SocketScanner::with(ScanOptions {
-        detail: ScanDetail::TcpInfo,
+        detail: ScanDetail::Brief,
         port: args.port,
         ..ScanOptions::default()
     });
