@@ -219,6 +219,9 @@ pub struct PsArgs {
     /// JSON output (schema: docs/json.md)
     #[arg(long)]
     pub json: bool,
+    /// Whole command lines in a terminal too, never cut at its edge (like `ps -ww`)
+    #[arg(short = 'w', long)]
+    pub wide: bool,
 }
 
 #[derive(Debug, Args)]

@@ -1,5 +1,6 @@
 //! Writing a command's output: a closed pipe (`tcplab ps | head`) ends the command quietly
-//! and successfully, as it does for ps and ss, instead of an error.
+//! and successfully, as it does for ps and ss, instead of an error; and how wide its lines
+//! may be.
 
 use std::io::{self, Write};
 use std::process::ExitCode;
@@ -34,4 +35,18 @@ pub fn print_line(line: &str) -> anyhow::Result<bool> {
         Err(e) if e.kind() == io::ErrorKind::BrokenPipe => Ok(false),
         Err(e) => Err(anyhow::anyhow!("cannot write to stdout: {e}")),
     }
+}
+
+/// How many columns a line of a table may take, as procps `ps` decides it: in a terminal, its
+/// width (or `COLUMNS` when that is a number, as ps lets it override); piped or redirected, no
+/// limit (None), so `tcplab ps | grep` sees whole command lines.
+pub fn line_width() -> Option<usize> {
+    let terminal = crate::kernel::tty::stdout_columns()?;
+    let columns = std::env::var("COLUMNS").ok();
+    Some(
+        columns
+            .and_then(|c| c.trim().parse::<usize>().ok())
+            .filter(|&c| c > 0)
+            .unwrap_or(terminal),
+    )
 }

@@ -22,6 +22,21 @@ pub fn printable(s: &str) -> Cow<'_, str> {
     )
 }
 
+/// The start of `line` that fits in `width` terminal columns (a CJK character takes two), cut
+/// as procps `ps` cuts a row at the terminal's edge: no mark, a wide character that would
+/// straddle the edge left out.
+pub fn cut_to_columns(line: &str, width: usize) -> &str {
+    use unicode_width::UnicodeWidthChar;
+    let mut used = 0;
+    for (i, c) in line.char_indices() {
+        used += c.width().unwrap_or(0);
+        if used > width {
+            return &line[..i];
+        }
+    }
+    line
+}
+
 fn unsafe_char(c: char) -> bool {
     c.is_control() || matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
 }
@@ -38,5 +53,14 @@ mod tests {
         assert_eq!(printable("tab\there\r\u{7f}\u{85}"), "tab?here???");
         assert_eq!(printable("abc\u{202E}gpj.exe"), "abc?gpj.exe");
         assert_eq!(printable("ünïcode 名前"), "ünïcode 名前");
+    }
+
+    #[test]
+    fn cut_by_terminal_columns() {
+        assert_eq!(cut_to_columns("short", 10), "short");
+        assert_eq!(cut_to_columns("exactly10!", 10), "exactly10!");
+        assert_eq!(cut_to_columns("one two three", 7), "one two");
+        assert_eq!(cut_to_columns("名前です", 5), "名前");
+        assert_eq!(cut_to_columns("anything", 0), "");
     }
 }

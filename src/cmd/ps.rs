@@ -45,7 +45,8 @@ pub fn run(args: PsArgs) -> anyhow::Result<ExitCode> {
         s.push('\n');
         s
     } else {
-        table(&procs, &order, &roles)
+        let width = (!args.wide).then(crate::output::line_width).flatten();
+        table(&procs, &order, &roles, width)
     };
     crate::output::print(&text)
 }
@@ -134,32 +135,70 @@ fn mark_column(p: &Process, roles: Roles) -> String {
     }
 }
 
-fn table(procs: &[Process], order: &[(usize, String)], roles: &HashMap<i32, Roles>) -> String {
-    let mut out = String::with_capacity(procs.len() * 100);
-    let _ = writeln!(
-        out,
-        "{:>7} {:>7} {:>7} {:>7} {:<8} {:>7} {:<5} {:>6} {:>7} {:<16} COMMAND",
-        "PPID", "PID", "PGID", "SID", "TTY", "TPGID", "STAT", "UID", "TIME", "MARK"
-    );
-    for (i, prefix) in order {
-        let p = &procs[*i];
-        let secs = p.cpu_time.as_secs();
-        let _ = writeln!(
-            out,
-            "{:>7} {:>7} {:>7} {:>7} {:<8} {:>7} {:<5} {:>6} {:>7} {:<16} {}{}",
-            p.ppid,
-            p.pid,
-            p.pgid,
-            p.sid,
-            p.tty.as_deref().unwrap_or("?"),
-            p.tpgid,
-            stat_column(p),
-            p.uid.map_or_else(|| "?".to_string(), |u| u.to_string()),
-            format!("{}:{:02}", secs / 60, secs % 60),
-            mark_column(p, roles.get(&p.pid).copied().unwrap_or_default()),
-            prefix,
-            p.command(),
-        );
+/// The table, one row a process. Each column is as wide as its widest value (pids take five
+/// digits where pid_max is 32768, not seven), so COMMAND keeps most of an 80-column terminal;
+/// with a `width` every row is cut there, as ps cuts at the terminal's edge.
+fn table(
+    procs: &[Process],
+    order: &[(usize, String)],
+    roles: &HashMap<i32, Roles>,
+    width: Option<usize>,
+) -> String {
+    const HEAD: [&str; 10] = [
+        "PPID", "PID", "PGID", "SID", "TTY", "TPGID", "STAT", "UID", "TIME", "MARK",
+    ];
+    // Left-aligned columns (text); the others are numbers, right-aligned as ps has them.
+    const LEFT: [bool; 10] = [
+        false, false, false, false, true, false, true, false, false, true,
+    ];
+    let rows: Vec<([String; 10], String)> = order
+        .iter()
+        .map(|(i, prefix)| {
+            let p = &procs[*i];
+            let secs = p.cpu_time.as_secs();
+            let cells = [
+                p.ppid.to_string(),
+                p.pid.to_string(),
+                p.pgid.to_string(),
+                p.sid.to_string(),
+                p.tty.as_deref().unwrap_or("?").to_string(),
+                p.tpgid.to_string(),
+                stat_column(p),
+                p.uid.map_or_else(|| "?".to_string(), |u| u.to_string()),
+                format!("{}:{:02}", secs / 60, secs % 60),
+                mark_column(p, roles.get(&p.pid).copied().unwrap_or_default()),
+            ];
+            (cells, format!("{prefix}{}", p.command()))
+        })
+        .collect();
+    let mut wide = HEAD.map(str::len);
+    for (cells, _) in &rows {
+        for (w, cell) in wide.iter_mut().zip(cells) {
+            *w = (*w).max(cell.chars().count());
+        }
+    }
+    let mut out = String::with_capacity((rows.len() + 1) * 100);
+    let mut line = String::with_capacity(256);
+    let head = HEAD.map(str::to_string);
+    for (cells, command) in std::iter::once((&head, "COMMAND")).chain(
+        rows.iter()
+            .map(|(cells, command)| (cells, command.as_str())),
+    ) {
+        line.clear();
+        for ((cell, w), left) in cells.iter().zip(wide).zip(LEFT) {
+            let _ = if left {
+                write!(line, "{cell:<w$} ")
+            } else {
+                write!(line, "{cell:>w$} ")
+            };
+        }
+        line.push_str(command);
+        let shown = match width {
+            Some(w) => crate::text::cut_to_columns(&line, w),
+            None => &line,
+        };
+        out.push_str(shown);
+        out.push('\n');
     }
     out
 }

@@ -1,4 +1,16 @@
-//! Naming a controlling terminal from the `tty_nr` of /proc/PID/stat, as ps prints it.
+//! Naming a controlling terminal from the `tty_nr` of /proc/PID/stat, as ps prints it; and
+//! the width of the terminal our own output goes to.
+
+/// The columns of the terminal stdout writes to; None when stdout is not a terminal (a pipe,
+/// a file) or the terminal does not say (a width of 0).
+pub fn stdout_columns() -> Option<usize> {
+    let out = std::io::stdout();
+    if !rustix::termios::isatty(&out) {
+        return None;
+    }
+    let size = rustix::termios::tcgetwinsize(&out).ok()?;
+    (size.ws_col > 0).then_some(usize::from(size.ws_col))
+}
 
 /// Splits the kernel's encoded device number into (major, minor).
 pub fn major_minor(tty_nr: i32) -> (u32, u32) {

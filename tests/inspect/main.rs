@@ -9,3 +9,4 @@ mod hostile_names;
 mod info;
 mod parsers;
 mod unprivileged;
+mod width;
