@@ -161,15 +161,74 @@ impl Learner {
     /// (the pids earlier steps found).
     pub fn owns(&self, p: &Process, known: &Memory) -> bool {
         p.uid == Some(self.uid)
-            && (p.start_time >= self.lesson_began || known.values().any(|&pid| pid == p.pid))
+            && (p.start_time >= self.lesson_began || known.values().any(|f| f.is(p)))
     }
 }
 
 /// How long Linux keeps a socket in TIME_WAIT (TCP_TIMEWAIT_LEN).
 const TIME_WAIT_LEN: Duration = Duration::from_secs(60);
 
-/// Facts a check found that later steps name (`{parent}`, `{server}`): pids by name.
-pub type Memory = BTreeMap<String, i32>;
+/// Facts a check found that later steps name (`{parent}`, `{server}`): processes by name.
+pub type Memory = BTreeMap<String, Found>;
+
+/// A process a check found: its pid, and when it started, so that another process given the
+/// same pid later (pids wrap, at 32768 by default, within minutes on a busy machine) is not
+/// taken for it. Written as the pid (`{parent}` in a step's command).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(from = "Stored")]
+pub struct Found {
+    pub pid: i32,
+    /// `start_time` of /proc/PID/stat as time since boot; None in progress saved before it was
+    /// kept (that pid is taken at its word).
+    pub start: Option<Duration>,
+}
+
+impl Found {
+    pub fn of(p: &Process) -> Found {
+        Found {
+            pid: p.pid,
+            start: Some(p.start_time),
+        }
+    }
+
+    /// Whether `p` is this process, not a later one with its pid.
+    pub fn is(&self, p: &Process) -> bool {
+        p.pid == self.pid && self.start.is_none_or(|s| s == p.start_time)
+    }
+
+    /// This process in `snap`, if it is still there (a zombie included).
+    pub fn in_snapshot<'a>(&self, snap: &'a Snapshot) -> Option<&'a Process> {
+        snap.processes.iter().find(|p| self.is(p))
+    }
+}
+
+impl fmt::Display for Found {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.pid)
+    }
+}
+
+/// A [`Found`] as progress files hold it: a bare pid in those written before start times
+/// were kept.
+#[derive(serde::Deserialize)]
+#[serde(untagged)]
+enum Stored {
+    Pid(i32),
+    Found {
+        pid: i32,
+        #[serde(default)]
+        start: Option<Duration>,
+    },
+}
+
+impl From<Stored> for Found {
+    fn from(s: Stored) -> Found {
+        match s {
+            Stored::Pid(pid) => Found { pid, start: None },
+            Stored::Found { pid, start } => Found { pid, start },
+        }
+    }
+}
 
 /// Everything a check needs besides the observation.
 pub struct Context<'a> {
@@ -643,7 +702,7 @@ impl Check {
                     ),
                     (_, server) => {
                         if let Some(p) = server {
-                            cx.memory.insert("server".into(), p.pid);
+                            cx.memory.insert("server".into(), Found::of(p));
                         }
                         let model = got
                             .map(|m| lang.pick(format!(" (model {m})"), format!("（模型 {m}）")))
@@ -798,8 +857,8 @@ impl Check {
                 });
                 match pair {
                     Some((parent, child)) => {
-                        cx.memory.insert("parent".into(), parent.pid);
-                        cx.memory.insert("child".into(), child.pid);
+                        cx.memory.insert("parent".into(), Found::of(parent));
+                        cx.memory.insert("child".into(), Found::of(child));
                         passed(
                             format!(
                                 "parent {} forked child {} (its ppid is {}): two processes running the same program",
@@ -836,7 +895,9 @@ impl Check {
                     .or_else(|| by_parent.iter().max_by_key(|(_, z)| z.len()));
                 match best {
                     Some((&parent, zs)) if zs.len() >= *min => {
-                        cx.memory.insert("parent".into(), parent);
+                        if let Some(p) = proc_of(parent) {
+                            cx.memory.insert("parent".into(), Found::of(p));
+                        }
                         let list = zs.iter().map(i32::to_string).collect::<Vec<_>>().join(" ");
                         passed(
                             format!(
@@ -867,12 +928,16 @@ impl Check {
                         "请先完成上一步：它会找到僵尸进程的父进程".into(),
                     );
                 };
-                let alive = proc_of(parent).is_some_and(|p| !p.is_zombie());
-                let left = snap
-                    .processes
-                    .iter()
-                    .filter(|p| p.is_zombie() && p.ppid == parent)
-                    .count();
+                // Another process may have the parent's pid by now: its children are not the
+                // parent's zombies.
+                let same = parent.in_snapshot(snap);
+                let alive = same.is_some_and(|p| !p.is_zombie());
+                let left = same.map_or(0, |_| {
+                    snap.processes
+                        .iter()
+                        .filter(|p| p.is_zombie() && p.ppid == parent.pid)
+                        .count()
+                });
                 if !alive && left == 0 {
                     passed(
                         format!(
@@ -897,9 +962,9 @@ impl Check {
                 let subjects = subjects(cmd);
                 match subjects.iter().find(|p| all.contains(&p.pid)) {
                     Some(d) => {
-                        cx.memory.insert("daemon".into(), d.pid);
+                        cx.memory.insert("daemon".into(), Found::of(d));
                         if cmd.is_none() {
-                            cx.memory.insert("server".into(), d.pid);
+                            cx.memory.insert("server".into(), Found::of(d));
                         }
                         let parent = match d.ppid {
                             1 => lang.pick("PID 1 (init)", "PID 1（init）").to_string(),
@@ -1027,7 +1092,7 @@ impl Check {
                     ),
                 };
                 if let Some(p) = found {
-                    cx.memory.insert("pid".into(), p.pid);
+                    cx.memory.insert("pid".into(), Found::of(p));
                 }
                 match found {
                     Some(p) => passed(
@@ -1057,7 +1122,7 @@ impl Check {
                         "请先启动服务器（上一步会找到它）".into(),
                     );
                 };
-                let alive = proc_of(server).is_some_and(|p| !p.is_zombie());
+                let alive = server.in_snapshot(snap).is_some_and(|p| !p.is_zombie());
                 match (alive, listener()) {
                     (false, None) => passed(
                         format!("server {server} has exited and nothing listens on port {port} any more"),
@@ -1256,5 +1321,100 @@ mod tests {
         assert!("established x=1".parse::<Check>().is_err());
         assert!("signal mask=caught sig=NOPE".parse::<Check>().is_err());
         assert!("zombies cmd=\"open".parse::<Check>().is_err());
+    }
+
+    /// A check on `snap` with `memory`, for the checks that read only processes.
+    fn verdict(check: &Check, snap: &Snapshot, memory: &mut Memory) -> Verdict {
+        let obs = Observation {
+            snap,
+            transitions: &[],
+            tracing: &Tracing::None,
+            step_age: None,
+            learner: None,
+        };
+        let mut cx = Context {
+            port: 1,
+            lang: Lang::En,
+            memory,
+        };
+        check.evaluate(&obs, &mut cx)
+    }
+
+    /// The remembered parent and server exited, and a new process was given their pid (pids
+    /// wrap): it is not them, so "reaped" and "stopped" pass; and its zombie children are not
+    /// the old parent's.
+    #[test]
+    fn a_reused_pid_is_not_the_process_a_step_found() {
+        let then = Duration::from_secs(100);
+        let now = Duration::from_secs(700);
+        let reused = Process {
+            pid: 4242,
+            start_time: now,
+            ..Default::default()
+        };
+        let its_zombie = Process {
+            pid: 4243,
+            ppid: 4242,
+            state: crate::model::ProcState::Zombie,
+            start_time: now,
+            ..Default::default()
+        };
+        let snap = Snapshot {
+            processes: vec![reused.clone(), its_zombie],
+            ..Default::default()
+        };
+        let old = Found {
+            pid: 4242,
+            start: Some(then),
+        };
+        let mut memory = Memory::from([("parent".into(), old), ("server".into(), old)]);
+        for check in [Check::Reaped, Check::Stopped] {
+            let v = verdict(&check, &snap, &mut memory);
+            assert!(matches!(v, Verdict::Passed(_)), "{check}: {v:?}");
+        }
+        // The same process (same start) is still there: not reaped, not stopped.
+        let same = Found::of(&reused);
+        let mut memory = Memory::from([("parent".into(), same), ("server".into(), same)]);
+        for check in [Check::Reaped, Check::Stopped] {
+            let v = verdict(&check, &snap, &mut memory);
+            assert!(matches!(v, Verdict::Waiting(_)), "{check}: {v:?}");
+        }
+        // A learner's earlier find counts only for that process, not for its pid's next owner.
+        let learner = Learner {
+            uid: 0,
+            lesson_began: Duration::from_secs(1000),
+        };
+        let mine = Process {
+            uid: Some(0),
+            ..reused.clone()
+        };
+        assert!(!learner.owns(&mine, &Memory::from([("pid".into(), old)])));
+        assert!(learner.owns(&mine, &Memory::from([("pid".into(), Found::of(&mine))])));
+    }
+
+    /// Progress saved before start times were kept names bare pids: it still loads, and such a
+    /// pid is taken at its word.
+    #[test]
+    fn remembered_pids_of_older_progress_still_load() {
+        let m: Memory = serde_json::from_str(
+            r#"{"parent": 17, "server": {"pid": 18, "start": {"secs": 5, "nanos": 0}}}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            m["parent"],
+            Found {
+                pid: 17,
+                start: None
+            }
+        );
+        assert_eq!(m["server"].start, Some(Duration::from_secs(5)));
+        let p = Process {
+            pid: 17,
+            start_time: Duration::from_secs(9),
+            ..Default::default()
+        };
+        assert!(m["parent"].is(&p));
+        let back: Memory = serde_json::from_str(&serde_json::to_string(&m).unwrap()).unwrap();
+        assert_eq!(back, m);
     }
 }

@@ -155,7 +155,7 @@ impl Session {
             let name = out[at + 1..at + len].to_string();
             let value = memory
                 .get(&name)
-                .map(|v| v.to_string())
+                .map(|v| v.pid.to_string())
                 .unwrap_or_else(|| name.to_uppercase());
             out.replace_range(at..at + len + 1, &value);
             from = at + value.len();
