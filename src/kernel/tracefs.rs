@@ -258,8 +258,11 @@ impl Instance {
         self.raw.is_some()
     }
 
-    /// Decodes what the per-CPU pipes hold now (at most `max_pages` pages from each) into
-    /// `out`, in each CPU's order; never blocks.
+    /// Decodes what the per-CPU pipes hold now (about `max_pages` pages a CPU at most) into
+    /// `out`, in each CPU's order; never blocks. The next page is always taken from the CPU
+    /// whose records read so far end earliest, so when one CPU has a long backlog the others
+    /// are not read far ahead of it: what has to wait to be put in time order stays about a
+    /// page a CPU, not a whole burst.
     pub fn read_raw(
         &mut self,
         max_pages: usize,
@@ -269,34 +272,38 @@ impl Instance {
         let Some(raw) = self.raw.as_mut() else {
             return Ok(read);
         };
-        for (cpu, pipe) in &mut raw.cpus {
-            let mut pages = 0;
-            let mut last_ns = None;
-            loop {
-                if pages == max_pages {
-                    // Not drained: what is still there is no older than what we stopped at.
-                    let at = last_ns.unwrap_or(0) as f64 * 1e-9;
-                    read.undrained_from = Some(read.undrained_from.map_or(at, |u: f64| u.min(at)));
-                    break;
+        let cpus = raw.cpus.len();
+        // Per CPU: the trace clock (ns) of the last record read, and whether its pipe is empty.
+        let mut last: Vec<Option<u64>> = vec![None; cpus];
+        let mut empty = vec![false; cpus];
+        let mut budget = max_pages * cpus;
+        // None (nothing read yet) sorts first.
+        while let Some(i) = (0..cpus).filter(|&i| !empty[i]).min_by_key(|&i| last[i]) {
+            if budget == 0 {
+                // Not drained: what is still there is no older than where each stopped.
+                let at = last[i].unwrap_or(0) as f64 * 1e-9;
+                read.undrained_from = Some(at);
+                break;
+            }
+            let (cpu, pipe) = &mut raw.cpus[i];
+            match pipe.read(&mut raw.page) {
+                Ok(0) => empty[i] = true,
+                Ok(n) => {
+                    budget -= 1;
+                    read.bytes += n;
+                    let layout = &raw.layout;
+                    let cpu = *cpu;
+                    let info = trace_raw::for_each_record(&raw.page[..n], |ns, rec| {
+                        last[i] = Some(ns);
+                        if let Some(c) = layout.decode(rec, ns, cpu) {
+                            out.push(c);
+                        }
+                    });
+                    read.missed += info.missed;
                 }
-                match pipe.read(&mut raw.page) {
-                    Ok(0) => break,
-                    Ok(n) => {
-                        pages += 1;
-                        read.bytes += n;
-                        let layout = &raw.layout;
-                        let info = trace_raw::for_each_record(&raw.page[..n], |ns, rec| {
-                            last_ns = Some(ns);
-                            if let Some(c) = layout.decode(rec, ns, *cpu) {
-                                out.push(c);
-                            }
-                        });
-                        read.missed += info.missed;
-                    }
-                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
-                    Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                    Err(e) => return Err(e),
-                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => empty[i] = true,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e),
             }
         }
         Ok(read)

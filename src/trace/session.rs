@@ -28,9 +28,8 @@ pub const SAMPLE_INTERVAL: Duration = Duration::from_millis(20);
 /// How long a wait lasts at most, so lost-event counts are checked now and then.
 const TICK: Duration = Duration::from_millis(250);
 
-/// Binary pages read from one CPU's pipe per batch at most, so the others are not starved and
-/// a burst is held in small pieces: the records waiting to be put in order are ~120 bytes
-/// each, ~50 to a page (256 pages a CPU kept ~3 MiB in hand after a burst).
+/// Binary pages read per CPU per batch at most, so the others are not starved and a burst is
+/// put in order in small pieces (records are ~120 bytes here, ~50 to a page).
 const RAW_PAGES: usize = 32;
 /// How long a record may take between getting its time and becoming readable.
 const SKEW: f64 = 0.002;
