@@ -12,6 +12,30 @@ pub fn masks(pid: i32) -> anyhow::Result<SignalMasks> {
     Ok(parse_status(&buf)?.masks)
 }
 
+/// Sends `signal` to `pid` only if it is still the process that started `start` after boot (the
+/// start time of /proc/PID/stat): a pid chosen a while ago may name another process by now
+/// (pids wrap, at 32768 by default). Checked and sent through a pidfd, so the process checked
+/// is the one signalled. ESRCH when the process has exited, even if its pid is taken again.
+pub fn signal_if_same(
+    pid: i32,
+    start: std::time::Duration,
+    signal: nix::sys::signal::Signal,
+) -> Result<(), nix::errno::Errno> {
+    use nix::errno::Errno;
+    use rustix::process::{pidfd_open, pidfd_send_signal, Pid, PidfdFlags};
+    let errno = |e: rustix::io::Errno| Errno::from_raw(e.raw_os_error());
+    let target = Pid::from_raw(pid).ok_or(Errno::ESRCH)?;
+    let fd = pidfd_open(target, PidfdFlags::empty()).map_err(errno)?;
+    // The pidfd holds the process that had the pid when it was opened: if that one started at
+    // `start`, it is the one chosen, and the signal cannot reach a later owner of the pid.
+    let st = super::proc::stat(pid).ok_or(Errno::ESRCH)?;
+    if super::ticks_to_duration(st.start_ticks, super::clock_ticks()) != start {
+        return Err(Errno::ESRCH);
+    }
+    let sig = rustix::process::Signal::from_named_raw(signal as i32).ok_or(Errno::EINVAL)?;
+    pidfd_send_signal(&fd, sig).map_err(errno)
+}
+
 /// A socket that becomes readable when INT, TERM or HUP arrives: the handler only writes a
 /// byte to it, and a command's poll loop sees it and stops cleanly (removing what it set up,
 /// such as a tracefs instance). Register before setting anything up.
@@ -25,4 +49,39 @@ pub fn stop_on_signals() -> std::io::Result<std::os::unix::net::UnixStream> {
         signal_hook::low_level::pipe::register(sig, stop_tx.try_clone()?)?;
     }
     Ok(stop_rx)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use nix::errno::Errno;
+    use nix::sys::signal::Signal;
+    use std::time::Duration;
+
+    /// A process that has the pid but did not start at the time given is not signalled
+    /// (ESRCH); the one that started then is; once reaped, its pid names nothing of it.
+    #[test]
+    fn signal_if_same_checks_the_start_time() {
+        let mut child = std::process::Command::new("sleep")
+            .arg("600")
+            .spawn()
+            .unwrap();
+        let pid = child.id() as i32;
+        let st = super::super::proc::stat(pid).unwrap();
+        let start = super::super::ticks_to_duration(st.start_ticks, super::super::clock_ticks());
+        let later = start + Duration::from_millis(10);
+        assert_eq!(
+            signal_if_same(pid, later, Signal::SIGTERM),
+            Err(Errno::ESRCH)
+        );
+        assert!(super::super::proc::stat(pid).is_some_and(|st| super::super::proc::is_live(&st)));
+        assert_eq!(signal_if_same(pid, start, Signal::SIGTERM), Ok(()));
+        let status = child.wait().unwrap();
+        use std::os::unix::process::ExitStatusExt;
+        assert_eq!(status.signal(), Some(libc::SIGTERM), "{status:?}");
+        assert_eq!(
+            signal_if_same(pid, start, Signal::SIGTERM),
+            Err(Errno::ESRCH)
+        );
+    }
 }

@@ -207,9 +207,10 @@ impl App {
             Event::Signalled {
                 target,
                 signal,
+                start,
                 result,
             } => {
-                self.on_signalled(target, signal, result);
+                self.on_signalled(target, signal, start, result);
                 vec![Effect::Refresh]
             }
             Event::Spawned { kind, pid, log } => {

@@ -96,6 +96,8 @@ pub enum Event {
     Signalled {
         target: SignalTarget,
         signal: Signal,
+        /// As in `Effect::Signal`: which process the pid named.
+        start: Option<std::time::Duration>,
         result: Result<(), Errno>,
     },
     Spawned {
@@ -164,6 +166,10 @@ pub enum Effect {
     Signal {
         target: SignalTarget,
         signal: Signal,
+        /// When the chosen process started (`Process::start_time`): sent only if the pid
+        /// still names it. None for the dashboard's own children, whose pids are not reused
+        /// before it reaps them.
+        start: Option<std::time::Duration>,
     },
     /// Start `tcplab demo NAME ARGS...` as a child; its output goes to a log file, never to the
     /// screen.

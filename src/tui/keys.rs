@@ -71,11 +71,7 @@ impl App {
                         return vec![];
                     }
                     if let Overlay::Details(pid) = self.overlay {
-                        self.overlay = Overlay::SignalMenu(SignalMenu {
-                            pid,
-                            selected: 0,
-                            group: false,
-                        });
+                        self.overlay = Overlay::SignalMenu(self.signal_menu(pid));
                         return vec![];
                     }
                 }
@@ -94,11 +90,7 @@ impl App {
                     KeyCode::Home => 0,
                     KeyCode::End => max,
                     KeyCode::Char('k') | KeyCode::F(9) => {
-                        self.overlay = Overlay::SignalMenu(SignalMenu {
-                            pid,
-                            selected: 0,
-                            group: false,
-                        });
+                        self.overlay = Overlay::SignalMenu(self.signal_menu(pid));
                         return vec![];
                     }
                     _ => {
@@ -116,6 +108,7 @@ impl App {
                     vec![Effect::Signal {
                         target: c.target,
                         signal: c.signal,
+                        start: c.start,
                     }]
                 }
                 _ => {
@@ -339,13 +332,7 @@ impl App {
     /// The signal menu on `pid`, or `why` there is none in the status line.
     fn open_signal_menu_for(&mut self, pid: Option<i32>, why: &str) {
         match pid {
-            Some(pid) => {
-                self.overlay = Overlay::SignalMenu(SignalMenu {
-                    pid,
-                    selected: 0,
-                    group: false,
-                })
-            }
+            Some(pid) => self.overlay = Overlay::SignalMenu(self.signal_menu(pid)),
             None => self.say(StatusKind::Error, why.to_string()),
         }
     }
@@ -364,7 +351,7 @@ impl App {
             KeyCode::Char('g') => menu.group = !menu.group,
             KeyCode::Enter => {
                 let signal = signals[menu.selected];
-                return self.request_signal(menu.pid, signal, menu.group);
+                return self.request_signal(&menu, signal);
             }
             _ => {}
         }
@@ -372,16 +359,34 @@ impl App {
         vec![]
     }
 
-    /// Sends at once when harmless, otherwise asks for confirmation first.
-    fn request_signal(&mut self, pid: i32, signal: Signal, group: bool) -> Vec<Effect> {
-        let Some(p) = self.process(pid) else {
+    /// The signal menu on `pid`, the process the last refresh showed with it.
+    fn signal_menu(&self, pid: i32) -> SignalMenu {
+        SignalMenu {
+            pid,
+            start: self.process(pid).map(|p| p.start_time),
+            selected: 0,
+            group: false,
+        }
+    }
+
+    /// Sends at once when harmless, otherwise asks for confirmation first; never to another
+    /// process that was given the pid after the menu was opened.
+    fn request_signal(&mut self, menu: &SignalMenu, signal: Signal) -> Vec<Effect> {
+        let (pid, group) = (menu.pid, menu.group);
+        let p = self.process(pid);
+        let Some(p) = p.filter(|p| menu.start.is_none_or(|s| s == p.start_time)) else {
+            let text = match p {
+                Some(other) => format!(
+                    "pid {pid} is gone: it exited, and its pid now names another process ({}); nothing sent",
+                    crate::text::printable(&other.comm)
+                ),
+                None => format!("pid {pid} is gone: it exited since the last refresh"),
+            };
             self.overlay = Overlay::None;
-            self.say(
-                StatusKind::Error,
-                format!("pid {pid} is gone: it exited since the last refresh"),
-            );
+            self.say(StatusKind::Error, text);
             return vec![];
         };
+        let start = Some(p.start_time);
         let target = if group {
             SignalTarget::Group(p.pgid)
         } else {
@@ -391,6 +396,7 @@ impl App {
         if outcome.is_destructive() || group {
             self.overlay = Overlay::Confirm(Confirm {
                 pid,
+                start: (!group).then_some(start).flatten(),
                 target,
                 signal,
                 prediction: outcome.describe(),
@@ -398,7 +404,11 @@ impl App {
             vec![]
         } else {
             self.overlay = Overlay::None;
-            vec![Effect::Signal { target, signal }]
+            vec![Effect::Signal {
+                target,
+                signal,
+                start: (!group).then_some(start).flatten(),
+            }]
         }
     }
 

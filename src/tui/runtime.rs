@@ -15,7 +15,7 @@ use nix::unistd::Pid;
 use super::app::{App, StatusKind};
 use super::children::{end_and_reap, reap_now, Children};
 use super::event::LessonAction;
-use super::event::{ChildKind, Effect, Event, Reaped, StatusUnavailable};
+use super::event::{ChildKind, Effect, Event, Reaped, SignalTarget, StatusUnavailable};
 use super::probe::{Load, News, StatusPoller};
 use super::scanner::{Scanner, Want};
 use super::term::{self, StopSignals};
@@ -138,11 +138,21 @@ impl Runtime {
             // Asked for by the loop with what the screen needs, answered in `background`
             // when the scan is done.
             Effect::Refresh => vec![],
-            Effect::Signal { target, signal } => {
-                let result = kill(Pid::from_raw(target.kill_arg()), signal);
+            Effect::Signal {
+                target,
+                signal,
+                start,
+            } => {
+                let result = match (target, start) {
+                    (SignalTarget::Process(pid), Some(start)) => {
+                        crate::kernel::signals::signal_if_same(pid, start, signal)
+                    }
+                    _ => kill(Pid::from_raw(target.kill_arg()), signal),
+                };
                 vec![Event::Signalled {
                     target,
                     signal,
+                    start,
                     result,
                 }]
             }

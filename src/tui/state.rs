@@ -28,6 +28,8 @@ impl Pane {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SignalMenu {
     pub pid: i32,
+    /// When that process started, so that a later one given its pid is not signalled.
+    pub start: Option<std::time::Duration>,
     pub selected: usize,
     /// Send to the whole process group (`kill(-pgid)`).
     pub group: bool,
@@ -37,6 +39,8 @@ pub struct SignalMenu {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Confirm {
     pub pid: i32,
+    /// As in [`SignalMenu`]; None for the dashboard's own server.
+    pub start: Option<std::time::Duration>,
     pub target: SignalTarget,
     pub signal: Signal,
     pub prediction: String,

@@ -2,6 +2,8 @@
 //! confirmation, demos, the server keys, quitting. No terminal and no processes: the effects
 //! the core asks for are the assertions.
 
+use std::time::Duration;
+
 use testkit::dashboard;
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers, MouseButton, MouseEvent, MouseEventKind};
@@ -125,7 +127,8 @@ fn harmless_signal_is_sent_at_once() {
         fx,
         vec![Effect::Signal {
             target: SignalTarget::Process(401),
-            signal: Signal::SIGCHLD
+            signal: Signal::SIGCHLD,
+            start: Some(Duration::from_secs(100)),
         }]
     );
     assert_eq!(app.overlay, Overlay::None);
@@ -151,8 +154,46 @@ fn destructive_signal_needs_confirmation() {
         fx,
         vec![Effect::Signal {
             target: SignalTarget::Process(401),
-            signal: Signal::SIGTERM
+            signal: Signal::SIGTERM,
+            start: Some(Duration::from_secs(100)),
         }]
+    );
+}
+
+/// The menu was opened on pid 401; before the choice is made it exits and a new process is
+/// given its pid (pids wrap). The new one is not signalled, and the status line says why.
+#[test]
+fn a_signal_never_reaches_a_later_process_with_the_chosen_pid() {
+    let mut app = app(120, 30);
+    select_pid(&mut app, 401);
+    press(&mut app, "k");
+    let mut s = fake::sample();
+    let p = s.processes.iter_mut().find(|p| p.pid == 401).unwrap();
+    p.start_time += Duration::from_secs(3600);
+    p.comm = "newcomer".into();
+    app.update(Event::Snapshot(s));
+    // CHLD is harmless and would go at once; TERM would ask first.
+    for _ in 0..9 {
+        app.update(code(KeyCode::Down));
+    }
+    assert_eq!(app.update(code(KeyCode::Enter)), vec![]);
+    assert_eq!(app.overlay, Overlay::None);
+    let (_, text) = app.status.clone().unwrap();
+    assert!(
+        text.contains("pid 401 is gone") && text.contains("newcomer"),
+        "{text}"
+    );
+    // A send that found the pid taken names the process by its pid only, not by the newcomer.
+    app.update(Event::Signalled {
+        target: SignalTarget::Process(401),
+        signal: Signal::SIGTERM,
+        start: Some(Duration::from_secs(100)),
+        result: Err(Errno::ESRCH),
+    });
+    let (_, text) = app.status.clone().unwrap();
+    assert!(
+        text.contains("ESRCH") && !text.contains("newcomer"),
+        "{text}"
     );
 }
 
@@ -167,7 +208,8 @@ fn whole_group_option_signals_the_pgid() {
         fx,
         vec![Effect::Signal {
             target: SignalTarget::Group(200),
-            signal: Signal::SIGTERM
+            signal: Signal::SIGTERM,
+            start: None,
         }]
     );
 }
@@ -178,6 +220,7 @@ fn errors_come_back_in_the_status_line() {
     app.update(Event::Signalled {
         target: SignalTarget::Process(1),
         signal: Signal::SIGKILL,
+        start: None,
         result: Err(Errno::EPERM),
     });
     let (_, text) = app.status.clone().unwrap();
@@ -185,6 +228,7 @@ fn errors_come_back_in_the_status_line() {
     app.update(Event::Signalled {
         target: SignalTarget::Process(4242),
         signal: Signal::SIGTERM,
+        start: None,
         result: Err(Errno::ESRCH),
     });
     let (_, text) = app.status.clone().unwrap();
@@ -344,6 +388,7 @@ fn server_keys_signal_the_master_and_load_it() {
     let sig = |s| Effect::Signal {
         target: SignalTarget::Process(300),
         signal: s,
+        start: None,
     };
     assert_eq!(press(&mut app, "r"), vec![sig(Signal::SIGHUP)]);
     // Stopping it is asked first: y sends, any other key does not.

@@ -75,11 +75,16 @@ impl App {
         &mut self,
         target: SignalTarget,
         signal: Signal,
+        start: Option<Duration>,
         result: Result<(), Errno>,
     ) {
         let name = short_name(signal);
         let who = match target {
-            SignalTarget::Process(pid) => match self.process(pid) {
+            // Named by its command only while the pid is still the process it was sent to.
+            SignalTarget::Process(pid) => match self
+                .process(pid)
+                .filter(|p| start.is_none_or(|s| s == p.start_time))
+            {
                 Some(p) => format!("pid {pid} ({})", printable(&p.comm)),
                 None => format!("pid {pid}"),
             },

@@ -205,6 +205,7 @@ impl PaneState for ServerView {
 fn confirm(pid: i32, signal: Signal, what: &str) -> Reply {
     Reply::Confirm(Confirm {
         pid,
+        start: None,
         target: SignalTarget::Process(pid),
         signal,
         prediction: what.to_string(),
@@ -215,5 +216,6 @@ fn signal(pid: i32, signal: Signal) -> Reply {
     Reply::Effects(vec![Effect::Signal {
         target: SignalTarget::Process(pid),
         signal,
+        start: None,
     }])
 }
