@@ -13,7 +13,6 @@ use crate::kernel::exit::Exit;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use nix::errno::Errno;
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
 
@@ -127,16 +126,18 @@ impl Children {
 /// Ends `pids`: TERM, a grace period for their own cleanup (the demos reap their zombies, the
 /// server stops its workers), then KILL to whatever is left of them and of their process
 /// groups; reaps everything, adopted orphans included. Returns what was reaped.
+/// Only those of `pids` still children of ours are signalled: a child already reaped (here, or
+/// by the runtime before the app heard of it) has given its pid back, and any process may have
+/// it now.
 pub fn end_and_reap(pids: &[i32], grace: Duration) -> Vec<(i32, Exit)> {
     let mut reaped = Vec::new();
-    for &pid in pids {
+    for pid in still_ours(pids) {
         let _ = kill(Pid::from_raw(pid), Signal::SIGTERM);
     }
     let deadline = Instant::now() + grace;
-    let alive = |pid: i32| kill(Pid::from_raw(pid), None) != Err(Errno::ESRCH);
     loop {
         reaped.extend(reap_now());
-        let left: Vec<i32> = pids.iter().copied().filter(|p| alive(*p)).collect();
+        let left = still_ours(pids);
         if left.is_empty() || Instant::now() >= deadline {
             for pid in left {
                 let _ = kill(Pid::from_raw(-pid), Signal::SIGKILL);
@@ -163,10 +164,53 @@ pub fn end_and_reap(pids: &[i32], grace: Duration) -> Vec<(i32, Exit)> {
     reaped
 }
 
+/// Of `pids`, those that are children of ours now, running or exited but not yet reaped (so
+/// their pids cannot have been given to another process).
+fn still_ours(pids: &[i32]) -> Vec<i32> {
+    let mine = crate::kernel::family::children_of(std::process::id() as i32);
+    pids.iter().copied().filter(|p| mine.contains(p)).collect()
+}
+
 /// Reaps every exited child without blocking: (pid, how it ended).
 pub fn reap_now() -> Vec<(i32, Exit)> {
     crate::kernel::subreaper::reap_exited()
         .into_iter()
         .filter_map(|(pid, status)| Some((pid.as_raw(), Exit::of(&status)?)))
         .collect()
+}
+
+#[cfg(test)]
+mod pid_reuse_tests {
+    use super::*;
+
+    /// A pid that is no child of ours (here a grandchild; after a reap, whatever process was
+    /// given the pid) is never among those ended; a child, running or a zombie, is.
+    #[test]
+    fn only_children_not_yet_reaped_are_ours_to_end() {
+        use std::io::BufRead;
+        let mut child = std::process::Command::new("sh")
+            .args(["-c", "sleep 600 & echo $!; exec sleep 600"])
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        std::io::BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let grandchild: i32 = line.trim().parse().unwrap();
+        let pid = child.id() as i32;
+        assert_eq!(still_ours(&[pid, grandchild]), vec![pid]);
+        let _ = kill(Pid::from_raw(grandchild), Signal::SIGKILL);
+        let _ = kill(Pid::from_raw(pid), Signal::SIGKILL);
+        // Exited, not reaped: still ours (its pid is held).
+        use nix::sys::wait::{waitid, Id, WaitPidFlag};
+        waitid(
+            Id::Pid(Pid::from_raw(pid)),
+            WaitPidFlag::WEXITED | WaitPidFlag::WNOWAIT,
+        )
+        .unwrap();
+        assert_eq!(still_ours(&[pid]), vec![pid]);
+        child.wait().unwrap();
+        assert_eq!(still_ours(&[pid]), Vec::<i32>::new());
+    }
 }
