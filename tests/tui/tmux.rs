@@ -521,7 +521,7 @@ fn a_threaded_client_closing_first_is_followed_through_time_wait() {
     let mut rest = Vec::new();
     accepted.read_to_end(&mut rest).unwrap();
     drop(accepted);
-    let screen = tmux.wait_screen("the client in TIME_WAIT", |s| {
+    let screen = tmux.wait_screen_settled("the client in TIME_WAIT", |s| {
         s.lines()
             .any(|l| l.contains(&ours) && l.contains("→TIME_WAIT"))
     });

@@ -78,7 +78,7 @@ impl Tmux {
     }
 
     /// Polls the screen until `pred` holds; on timeout, fails showing the last screen.
-    pub fn wait_screen(&self, what: &str, pred: impl Fn(&str) -> bool) -> String {
+    pub fn wait_screen(&self, what: &str, mut pred: impl FnMut(&str) -> bool) -> String {
         let deadline = Instant::now() + SCREEN_DEADLINE;
         loop {
             let s = self.screen();
@@ -90,6 +90,18 @@ impl Tmux {
             }
             std::thread::sleep(Duration::from_millis(50));
         }
+    }
+
+    /// Like [`Tmux::wait_screen`], but returns only a screen captured twice alike in a row: a
+    /// capture can fall in the middle of a redraw (half a line old, half new), which a test
+    /// that reads more than what its predicate checked must not see.
+    pub fn wait_screen_settled(&self, what: &str, pred: impl Fn(&str) -> bool) -> String {
+        let mut before = String::new();
+        self.wait_screen(what, |s| {
+            let settled = pred(s) && s == before;
+            before = s.to_string();
+            settled
+        })
     }
 
     /// Waits until the session has ended (its program exited); fails after the deadline.
