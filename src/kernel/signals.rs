@@ -84,4 +84,72 @@ mod tests {
             Err(Errno::ESRCH)
         );
     }
+
+    /// A pid really reused: in a pid namespace of its own (so the host's pids are left alone)
+    /// this test runs again as its init, ends and reaps a `sleep`, sets ns_last_pid so that the
+    /// next `sleep` is given the same pid, and signals the first one's pid with its start time:
+    /// the newcomer lives on.
+    #[test]
+    fn a_reused_pid_is_not_signalled() {
+        const INSIDE: &str = "TCPLAB_TEST_IN_PID_NAMESPACE";
+        if std::env::var_os(INSIDE).is_none() {
+            if testkit::skip_without(testkit::Need::Root) {
+                return;
+            }
+            let out = std::process::Command::new("unshare")
+                .args(["--pid", "--fork", "--mount-proc", "--kill-child", "--"])
+                .arg(std::env::current_exe().unwrap())
+                .args([
+                    "--exact",
+                    "kernel::signals::tests::a_reused_pid_is_not_signalled",
+                    "--nocapture",
+                    "--test-threads=1",
+                ])
+                .env(INSIDE, "1")
+                .stdin(std::process::Stdio::null())
+                .output()
+                .expect("unshare (util-linux)");
+            let text = String::from_utf8_lossy(&out.stdout);
+            assert!(
+                out.status.success() && text.contains("1 passed"),
+                "{text}{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            return;
+        }
+        let sleep = || {
+            std::process::Command::new("sleep")
+                .arg("600")
+                .spawn()
+                .unwrap()
+        };
+        let mut first = sleep();
+        let pid = first.id() as i32;
+        let start_of = |pid: i32| {
+            let st = super::super::proc::stat(pid).unwrap();
+            super::super::ticks_to_duration(st.start_ticks, super::super::clock_ticks())
+        };
+        let start = start_of(pid);
+        first.kill().unwrap();
+        first.wait().unwrap();
+        // The boot clock moves on (hundredths of a second), so the newcomer's start differs.
+        while super::super::host::uptime().unwrap() < start + Duration::from_millis(20) {
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        std::fs::write("/proc/sys/kernel/ns_last_pid", (pid - 1).to_string()).unwrap();
+        let mut newcomer = sleep();
+        assert_eq!(newcomer.id() as i32, pid, "the pid was not reused");
+        assert_ne!(start_of(pid), start);
+        assert_eq!(
+            signal_if_same(pid, start, Signal::SIGTERM),
+            Err(Errno::ESRCH)
+        );
+        let st = super::super::proc::stat(pid).unwrap();
+        assert!(
+            super::super::proc::is_live(&st),
+            "the newcomer was signalled"
+        );
+        newcomer.kill().unwrap();
+        newcomer.wait().unwrap();
+    }
 }
