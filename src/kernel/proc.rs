@@ -76,6 +76,17 @@ pub fn live_children(pid: i32) -> Vec<i32> {
         .collect()
 }
 
+/// When the task started, as time since boot (`start_time` of /proc/PID/stat, as
+/// `Process::start_time` has it); None once it is gone. With its pid, it names one process:
+/// pids are reused, start times are not.
+pub fn start_time(pid: i32) -> Option<Duration> {
+    let st = stat(pid)?;
+    Some(super::ticks_to_duration(
+        st.start_ticks,
+        super::clock_ticks(),
+    ))
+}
+
 /// How long ago the task started (its start time in `/proc/PID/stat` against the machine's
 /// uptime), None once it is gone.
 pub fn age(pid: i32) -> Option<Duration> {

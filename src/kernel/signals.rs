@@ -28,8 +28,7 @@ pub fn signal_if_same(
     let fd = pidfd_open(target, PidfdFlags::empty()).map_err(errno)?;
     // The pidfd holds the process that had the pid when it was opened: if that one started at
     // `start`, it is the one chosen, and the signal cannot reach a later owner of the pid.
-    let st = super::proc::stat(pid).ok_or(Errno::ESRCH)?;
-    if super::ticks_to_duration(st.start_ticks, super::clock_ticks()) != start {
+    if super::proc::start_time(pid) != Some(start) {
         return Err(Errno::ESRCH);
     }
     let sig = rustix::process::Signal::from_named_raw(signal as i32).ok_or(Errno::EINVAL)?;
@@ -67,8 +66,7 @@ mod tests {
             .spawn()
             .unwrap();
         let pid = child.id() as i32;
-        let st = super::super::proc::stat(pid).unwrap();
-        let start = super::super::ticks_to_duration(st.start_ticks, super::super::clock_ticks());
+        let start = super::super::proc::start_time(pid).unwrap();
         let later = start + Duration::from_millis(10);
         assert_eq!(
             signal_if_same(pid, later, Signal::SIGTERM),
@@ -125,10 +123,7 @@ mod tests {
         };
         let mut first = sleep();
         let pid = first.id() as i32;
-        let start_of = |pid: i32| {
-            let st = super::super::proc::stat(pid).unwrap();
-            super::super::ticks_to_duration(st.start_ticks, super::super::clock_ticks())
-        };
+        let start_of = |pid: i32| super::super::proc::start_time(pid).unwrap();
         let start = start_of(pid);
         first.kill().unwrap();
         first.wait().unwrap();

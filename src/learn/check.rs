@@ -196,6 +196,12 @@ impl Found {
         p.pid == self.pid && self.start.is_none_or(|s| s == p.start_time)
     }
 
+    /// Whether this process is still there now, as the kernel says (a zombie included).
+    pub fn is_there_now(&self) -> bool {
+        let start = crate::kernel::proc::start_time(self.pid);
+        start.is_some() && self.start.is_none_or(|s| Some(s) == start)
+    }
+
     /// This process in `snap`, if it is still there (a zombie included).
     pub fn in_snapshot<'a>(&self, snap: &'a Snapshot) -> Option<&'a Process> {
         snap.processes.iter().find(|p| self.is(p))

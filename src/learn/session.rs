@@ -5,7 +5,7 @@
 use std::path::PathBuf;
 
 use super::catalog;
-use super::check::{Memory, Verdict};
+use super::check::{Found, Memory, Verdict};
 use super::lang::Lang;
 use super::lesson::{Lesson, Step};
 use super::progress::{LessonProgress, LessonState, Progress};
@@ -23,6 +23,9 @@ pub struct Session {
     pub verdict: Option<Verdict>,
     /// What each step's check saw when it passed in this run, by step id.
     pub passed: std::collections::BTreeMap<String, String>,
+    /// The remembered processes (by name) the last snapshot checked did not have: their pids
+    /// may name other processes by now. None before the first check of the open lesson.
+    gone: Option<std::collections::BTreeSet<String>>,
 }
 
 /// What a tick changed.
@@ -48,6 +51,7 @@ impl Session {
             open,
             verdict: None,
             passed: Default::default(),
+            gone: None,
         };
         s.opened();
         Ok(s)
@@ -83,6 +87,7 @@ impl Session {
 
     fn opened(&mut self) {
         self.verdict = None;
+        self.gone = None;
         if self
             .lessons
             .get(self.open)
@@ -143,7 +148,9 @@ impl Session {
     }
 
     /// `text` (a command, or a paragraph that names one) with `{port}` and the remembered
-    /// facts (`{parent}`) filled in; unknown ones stay as their name in capitals.
+    /// facts (`{parent}`) filled in; unknown ones stay as their name in capitals, and so do
+    /// processes that are gone: `kill {parent}` must not name a pid that another process has
+    /// been given since (a lesson resumed the next day).
     pub fn fill(&self, text: &str) -> String {
         let mut out = text.replace("{port}", &self.port().to_string());
         let memory = self.memory();
@@ -153,8 +160,13 @@ impl Session {
                 break;
             };
             let name = out[at + 1..at + len].to_string();
+            let there = |f: &&Found| match &self.gone {
+                Some(gone) => !gone.contains(&name),
+                None => f.is_there_now(),
+            };
             let value = memory
                 .get(&name)
+                .filter(there)
                 .map(|v| v.pid.to_string())
                 .unwrap_or_else(|| name.to_uppercase());
             out.replace_range(at..at + len + 1, &value);
@@ -193,6 +205,13 @@ impl Session {
         } else {
             None
         };
+        self.gone = Some(
+            self.memory()
+                .into_iter()
+                .filter(|(_, f)| f.in_snapshot(snap).is_none())
+                .map(|(name, _)| name)
+                .collect(),
+        );
         self.verdict = Some(verdict);
         Ok(change)
     }

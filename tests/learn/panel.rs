@@ -265,3 +265,25 @@ fn the_status_line_cuts_what_a_check_saw_after_a_whole_word() {
         "{line}"
     );
 }
+
+/// A lesson resumed later (the next day): the zombies' parent that step 1 found may be long
+/// gone and its pid given to another process, so step 2's `kill {parent}` names no pid until
+/// that very process (pid and start time) is seen again.
+#[test]
+fn a_resumed_lesson_names_no_pid_of_a_process_that_is_gone() {
+    let (s, dir) = session("zombies", Lang::En);
+    let reap = s.lesson().steps[1].clone();
+    assert_eq!(s.command(&reap).as_deref(), Some("kill 200"));
+    let mut resumed = Session::new(Lang::En, 40123, dir.path().join("learn.json")).unwrap();
+    assert!(resumed.open_lesson("zombies"));
+    assert_eq!(resumed.command(&reap).as_deref(), Some("kill PARENT"));
+    // The same parent, seen again by a check: its pid is named.
+    let started = resumed.lesson_progress().unwrap().memory["parent"].start;
+    let mut snap = fake::sample();
+    for p in &mut snap.processes {
+        p.uid = Some(tcplab::kernel::proc::own_uid());
+        p.start_time = started.unwrap();
+    }
+    resumed.tick_with(&snap).unwrap();
+    assert_eq!(resumed.command(&reap).as_deref(), Some("kill 200"));
+}
