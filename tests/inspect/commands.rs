@@ -49,7 +49,7 @@ fn unknown_state_is_one_clear_line() {
 
 #[test]
 fn filters_and_summary_agree_with_the_sockets_made() {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let listener = testkit::inspect::listener_on_a_quiet_port();
     let addr = listener.local_addr().unwrap();
     let port = addr.port().to_string();
     let mut held = Vec::new();

@@ -2,7 +2,7 @@
 //! exit 0, and the owners of sockets held by another user's process are unknown (null), never
 //! guessed as "nobody".
 
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpStream;
 use std::process::Output;
 
 use testkit::inspect::as_nobody;
@@ -22,7 +22,7 @@ fn json_ok(out: &Output) -> Vec<Value> {
 
 #[test]
 fn net_as_nobody_marks_others_owners_unknown() {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let listener = testkit::inspect::listener_on_a_quiet_port();
     let port = listener.local_addr().unwrap().port();
     let client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
     let (server, _) = listener.accept().unwrap();
@@ -43,7 +43,7 @@ fn net_as_nobody_marks_others_owners_unknown() {
         "--port",
         &port.to_string(),
     ]));
-    assert_eq!(socks.len(), 3);
+    assert_eq!(socks.len(), 3, "{socks:?}");
     let table = as_nobody(&["net", "--port", &port.to_string()]);
     assert!(table.status.success());
     assert!(String::from_utf8_lossy(&table.stdout).contains(&format!("127.0.0.1:{port}")));

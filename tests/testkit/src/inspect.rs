@@ -49,3 +49,22 @@ pub fn as_nobody(args: &[&str]) -> Output {
         Command::new(bin).args(args).output().expect("run tcplab")
     }
 }
+
+/// A listener on 127.0.0.1 whose port no other TCP socket uses, as `ss` sees it. Port 0 can
+/// hand out a port number whose earlier connections still sit in TIME_WAIT (for a minute);
+/// a test that counts the sockets of its port must not count those.
+pub fn listener_on_a_quiet_port() -> std::net::TcpListener {
+    for _ in 0..100 {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = format!(":{}", listener.local_addr().unwrap().port());
+        let others = crate::ss::ss("-tan")
+            .iter()
+            .filter(|l| l.local.ends_with(&port) || l.remote.ends_with(&port))
+            .count();
+        // The listener itself is the one line.
+        if others == 1 {
+            return listener;
+        }
+    }
+    panic!("no quiet port on 127.0.0.1 in 100 tries");
+}
