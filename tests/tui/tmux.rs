@@ -317,6 +317,7 @@ fn load_opens_and_closes_fifty_connections_and_says_so() {
         return;
     }
     let (tmux, _tui) = start_dashboard_at((80, 24));
+    let started = std::time::Instant::now();
     tmux.send(&["4", "s"]);
     let addr = server_addr(&tmux);
     tmux.send(&["l"]);
@@ -329,7 +330,7 @@ fn load_opens_and_closes_fifty_connections_and_says_so() {
     });
     // Ours closed first: the TIME_WAIT is on the client side, whose peer is the server.
     wait_for("50 TIME_WAIT towards the server", DEADLINE, || {
-        (time_waits_at(End::Peer, addr) == 50).then_some(())
+        (time_waits_at(End::Peer, addr, started) == 50).then_some(())
     });
     tmux.send(&["q"]);
     assert_terminal_restored(&tmux);
@@ -361,6 +362,7 @@ fn sampled_without_root_the_dashboards_own_asks_stay_out_of_the_log() {
     });
     tmux.send(&["4", "m"]);
     tmux.wait_screen("the iterative model", |s| s.contains("model: iterative"));
+    let started = std::time::Instant::now();
     tmux.send(&["s"]);
     let addr = server_addr(&tmux);
     tmux.send(&["o"]);
@@ -374,7 +376,7 @@ fn sampled_without_root_the_dashboards_own_asks_stay_out_of_the_log() {
     });
     // Eight asks, each a connection of the dashboard's and a TIME_WAIT on the server.
     wait_for("eight asks answered", Duration::from_secs(30), || {
-        (time_waits_at(End::Local, addr) >= 8).then_some(())
+        (time_waits_at(End::Local, addr, started) >= 8).then_some(())
     });
     let screen = tmux.screen();
     let shown: Vec<&str> = screen
@@ -396,34 +398,55 @@ enum End {
     Peer,
 }
 
-/// How many TIME_WAIT sockets have `addr` at `end`, read with `ss`.
-fn time_waits_at(end: End, addr: std::net::SocketAddr) -> usize {
+/// The TIME_WAIT lines of `ss -o` (Recv-Q Send-Q Local Peer timer) of sockets that entered
+/// TIME_WAIT since `since`, give or take the second `ss` rounds to. A port handed out by
+/// bind(0) may carry TIME_WAITs of earlier connections that used the same number, for up to
+/// a minute: those are not this test's.
+fn time_waits_since(since: std::time::Instant) -> Vec<String> {
     let out = Command::new("ss")
-        .args(["-Htan", "state", "time-wait"])
+        .args(["-Htano", "state", "time-wait"])
         .output()
         .unwrap();
-    // Recv-Q Send-Q Local Peer (no State column with a state filter).
+    let oldest = since.elapsed() + Duration::from_secs(1);
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter(|l| time_wait_age(l).is_none_or(|age| age <= oldest))
+        .map(str::to_string)
+        .collect()
+}
+
+/// How many TIME_WAIT sockets since `since` have `addr` at `end`.
+fn time_waits_at(end: End, addr: std::net::SocketAddr, since: std::time::Instant) -> usize {
     let column = match end {
         End::Local => 2,
         End::Peer => 3,
     };
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
+    time_waits_since(since)
+        .iter()
         .filter(|l| l.split_whitespace().nth(column) == Some(&addr.to_string()))
         .count()
 }
 
-/// TIME_WAIT sockets with `port` at either end, read with `ss`.
-fn time_waits_on(port: u16) -> Vec<String> {
-    let out = Command::new("ss")
-        .args(["-Htan", "state", "time-wait"])
-        .output()
-        .unwrap();
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
+/// TIME_WAIT sockets since `since` with `port` at either end.
+fn time_waits_on(port: u16, since: std::time::Instant) -> Vec<String> {
+    time_waits_since(since)
+        .into_iter()
         .filter(|l| l.contains(&format!(":{port} ")))
-        .map(str::to_string)
         .collect()
+}
+
+/// How long ago a TIME_WAIT line of `ss -o` entered TIME_WAIT: Linux keeps it 60 s, and `ss`
+/// prints what is left (`timer:(timewait,36sec,0)`, or `1min`, or `500ms`).
+fn time_wait_age(line: &str) -> Option<Duration> {
+    let left = line.split("timer:(timewait,").nth(1)?.split(',').next()?;
+    let left = if let Some(ms) = left.strip_suffix("ms") {
+        Duration::from_millis(ms.parse().ok()?)
+    } else if let Some(s) = left.strip_suffix("sec") {
+        Duration::from_secs(s.parse().ok()?)
+    } else {
+        Duration::from_secs(60 * left.strip_suffix("min")?.parse::<u64>().ok()?)
+    };
+    Some(Duration::from_secs(60).saturating_sub(left))
 }
 
 /// The dashboard polls its server's /status at every refresh, over one kept-alive
@@ -431,13 +454,14 @@ fn time_waits_on(port: u16) -> Vec<String> {
 #[test]
 fn polling_the_server_adds_no_time_wait_and_no_log_line() {
     let (tmux, _tui) = start_dashboard();
+    let started = std::time::Instant::now();
     tmux.send(&["s"]);
     let addr = server_addr(&tmux);
     // The Server pane shows answers of /status (so the polling does happen).
     tmux.wait_screen("a /status answer", |s| s.contains("requests"));
     let until = std::time::Instant::now() + Duration::from_secs(10);
     while std::time::Instant::now() < until {
-        let tw = time_waits_on(addr.port());
+        let tw = time_waits_on(addr.port(), started);
         assert!(tw.is_empty(), "the dashboard's polling left: {tw:?}");
         std::thread::sleep(Duration::from_millis(250));
     }
@@ -613,6 +637,7 @@ fn polling_an_iterative_server_leaves_it_free_for_other_clients() {
     let (tmux, _tui) = start_dashboard();
     tmux.send(&["4", "m"]);
     tmux.wait_screen("the iterative model picked", |s| s.contains("iterative"));
+    let started = std::time::Instant::now();
     tmux.send(&["s"]);
     let addr = server_addr(&tmux);
     tmux.wait_screen("a /status answer", |s| s.contains("requests"));
@@ -635,7 +660,7 @@ fn polling_an_iterative_server_leaves_it_free_for_other_clients() {
     assert!(answered >= 4, "only {answered} answers");
     // Every TIME_WAIT on the port is the server's side (its port is the local one).
     let server_side = format!("{}:{} ", addr.ip(), addr.port());
-    let tw = time_waits_on(addr.port());
+    let tw = time_waits_on(addr.port(), started);
     assert!(!tw.is_empty(), "the server closed no connection first");
     let ours: Vec<&String> = tw
         .iter()
