@@ -106,7 +106,8 @@ fn known_states_show_up_in_the_page() {
     let (_exporter, addr) = exporter(&[]);
     let queue = small_backlog_listener(2);
     let _waiting = fill_accept_queue(&queue, 2);
-    let tw = TcpListener::bind("127.0.0.1:0").unwrap();
+    // Exactly 50 on its port: none left there by earlier connections with the same number.
+    let tw = testkit::inspect::listener_on_a_quiet_port();
     time_waits(&tw, 50);
     let parent = zombie_parent(3);
     let q = queue.local_addr().unwrap();

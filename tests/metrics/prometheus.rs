@@ -160,7 +160,8 @@ fn prometheus_sees_the_states_we_make() {
 
     let queue = small_backlog_listener(2);
     let _waiting = fill_accept_queue(&queue, 2);
-    let tw = TcpListener::bind("127.0.0.1:0").unwrap();
+    // Exactly 50 on its port: none left there by earlier connections with the same number.
+    let tw = testkit::inspect::listener_on_a_quiet_port();
     time_waits(&tw, 50);
     let parent = zombie_parent(3);
     for _ in 0..100 {
